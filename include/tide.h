@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/** @file tide.h  Everything of tide: include this one header. */
+#ifndef TIDE_H
+#define TIDE_H
+#include "tide/version.h"
+#include "tide/error.h"
+#include "tide/comm.h"
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file tide/comm.h  The communication layer: record types, batches, configuration,
+ * start-up of worker threads (and MPI ranks), channel allocators and Push/Pull endpoints.
+ *
+ * Ownership rules, in one place: a batch belongs to whoever holds its pointer. Pushing
+ * hands it to the channel; pulling hands it to the caller until it is given back to the
+ * same pull (for reuse by its sender) or freed with tide_batch_free().
+ */
+#ifndef TIDE_COMM_H
+#define TIDE_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tide/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- record types */
+
+/**
+ * Describes the records of a channel or stream. Fixed-size records (size > 0) are plain
+ * bytes and move by memcpy. Variable-length records (size == 0) are stored in a batch as
+ * encoded bytes; encode/decode convert between a user value and those bytes.
+ */
+typedef struct tide_type {
+    const char *name;                            /**< shown in error messages */
+    size_t size;                                 /**< bytes per record; 0 = variable */
+    size_t (*encoded_size)(const void *value);   /**< variable only: bytes encode writes */
+    void (*encode)(const void *value, void *out);/**< variable only */
+    /** variable only: fill *value from the bytes; may point into the batch. */
+    void (*decode)(const void *bytes, size_t len, void *value);
+} tide_type;
+
+/** The user value of a TIDE_BYTES record: a view, valid while its batch is. */
+typedef struct tide_bytes {
+    const void *data;
+    size_t len;
+} tide_bytes;
+
+extern const tide_type tide_type_u64, tide_type_i64, tide_type_f64, tide_type_u32,
+    tide_type_bytes, tide_type_str;
+#define TIDE_U64 (&tide_type_u64)     /**< uint64_t */
+#define TIDE_I64 (&tide_type_i64)     /**< int64_t */
+#define TIDE_F64 (&tide_type_f64)     /**< double */
+#define TIDE_U32 (&tide_type_u32)     /**< uint32_t */
+#define TIDE_BYTES (&tide_type_bytes) /**< byte strings; the value is a tide_bytes */
+#define TIDE_STR (&tide_type_str)     /**< NUL-terminated strings; the value is a const char * */
+
+/** Defines `const tide_type var` for a plain-old-data C type (pass it as &var). */
+#define TIDE_TYPE_POD(var, ctype) const tide_type var = { #ctype, sizeof(ctype), 0, 0, 0 }
+
+/** True when two descriptors describe the same records (same name and size). */
+bool tide_type_equal(const tide_type *a, const tide_type *b);
+
+/* ---------------------------------------------------------------- batches */
+
+/** Words of metadata a batch carries across channels untouched (the dataflow layer keeps
+ *  a batch's timestamp there). */
+#define TIDE_BATCH_META 6
+
+/** A contiguous buffer of records of one type plus a count. */
+typedef struct tide_batch tide_batch;
+
+/** A new empty batch with room for @p bytes bytes of records; NULL when out of memory.
+ *  The caller owns it. */
+tide_batch *tide_batch_new(const tide_type *type, size_t bytes);
+/** Frees a batch the caller owns (NULL is ignored). */
+void tide_batch_free(tide_batch *b);
+/** The record type. */
+const tide_type *tide_batch_type(const tide_batch *b);
+/** Number of records. */
+size_t tide_batch_len(const tide_batch *b);
+/** Bytes of record data. */
+size_t tide_batch_bytes(const tide_batch *b);
+/** Fixed-size types: the records as an array of tide_batch_len() elements. */
+void *tide_batch_records(tide_batch *b);
+/** The TIDE_BATCH_META metadata words (zero in a new or cleared batch). */
+uint64_t *tide_batch_meta(tide_batch *b);
+/** Appends one record (copied, or encoded for variable types). TIDE_ENOMEM on failure. */
+int tide_batch_push(tide_batch *b, const void *value);
+/** Fixed-size types: appends @p n records left for the caller to fill; returns where they
+ *  start, or NULL when out of memory. */
+void *tide_batch_extend(tide_batch *b, size_t n);
+/** Empties the batch, keeping its buffer. */
+void tide_batch_clear(tide_batch *b);
+/**
+ * Reads the record at *cursor (start with 0) into *value (copy for fixed types, decode for
+ * variable ones) and advances the cursor; false after the last record.
+ */
+bool tide_batch_read(const tide_batch *b, size_t *cursor, void *value);
+/** Process-wide count of record buffers allocated or grown so far (to check recycling). */
+uint64_t tide_batch_allocations(void);
+
+/* ---------------------------------------------------------------- configuration */
+
+/** How worker threads are pinned to the cpuset the launcher gave the rank. */
+typedef enum tide_bind {
+    TIDE_BIND_NONE = 0, /**< leave threads where the launcher put the process */
+    TIDE_BIND_CORE,     /**< one core per worker (the default) */
+    TIDE_BIND_PU,       /**< one hardware thread per worker */
+    TIDE_BIND_NUMA      /**< workers spread over NUMA nodes, free inside each */
+} tide_bind;
+
+/** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
+typedef enum tide_launch { TIDE_LAUNCH_AUTO = 0, TIDE_LAUNCH_SINGLE, TIDE_LAUNCH_MPI } tide_launch;
+
+/** Run configuration; fill with tide_config_init(), then tide_config_from_args(). */
+typedef struct tide_config {
+    size_t workers;       /**< worker threads per rank (-w/--workers) */
+    tide_bind bind;       /**< --bind none|core|pu|numa */
+    bool report_bindings; /**< --report-bindings: one line per worker on stderr */
+    tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
+    char error[256];      /**< why the last call on this config failed */
+} tide_config;
+
+/**
+ * Defaults: workers from TIDE_WORKERS, else SLURM_CPUS_PER_TASK, else 1; bind core.
+ * Returns TIDE_EINVAL (message in cfg->error) when one of those variables is malformed.
+ */
+int tide_config_init(tide_config *cfg);
+/**
+ * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
+ * --report-bindings), leaving the program's own arguments in order and argv[*argc] NULL.
+ * A "--" ends tide's options (it is removed; what follows is left alone).
+ * Returns TIDE_EINVAL with cfg->error naming the bad argument.
+ */
+int tide_config_from_args(tide_config *cfg, int *argc, char **argv);
+/** The name of a binding mode ("none", "core", "pu", "numa"). */
+const char *tide_bind_name(tide_bind bind);
+
+/* ---------------------------------------------------------------- allocators, Push, Pull */
+
+/** A worker's handle on the communication layer: its identity and its channels. */
+typedef struct tide_allocator tide_allocator;
+/** The sending end of a channel towards one worker. */
+typedef struct tide_push tide_push;
+/** The receiving end of a channel at this worker (from all workers). */
+typedef struct tide_pull tide_pull;
+
+/** This worker's index among all workers: rank * workers_per_rank + thread. */
+size_t tide_allocator_index(const tide_allocator *a);
+/** Number of workers in the whole job. */
+size_t tide_allocator_peers(const tide_allocator *a);
+/** This worker's MPI rank (0 without MPI) and the number of ranks. */
+size_t tide_allocator_rank(const tide_allocator *a);
+size_t tide_allocator_ranks(const tide_allocator *a);
+/** "thread", "process" or "mpi". */
+const char *tide_allocator_backend(const tide_allocator *a);
+
+/**
+ * Allocates the next channel (channels are matched across workers by creation order, so
+ * every worker must allocate the same channels in the same order with the same type).
+ * On success *pushes is an array of tide_allocator_peers() endpoints (index = target
+ * worker) and *pull this worker's receiving end, both owned by the allocator, and the
+ * channel id (>= 0) is returned. TIDE_ENOMEM or TIDE_ETYPE (another worker allocated this
+ * channel with another type; the message goes to stderr) otherwise.
+ */
+int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
+                            tide_pull **pull);
+/** Moves arrived messages into the channels' pulls (call before pulling). */
+void tide_allocator_receive(tide_allocator *a);
+/** Flushes everything pushed so far towards the other workers (call after pushing). */
+void tide_allocator_release(tide_allocator *a);
+/**
+ * Sleeps until a message may have arrived for this worker, tide_allocator_wake() is
+ * called, or @p timeout_ns passes (< 0: no timeout). Returns at once when something
+ * arrived since the last tide_allocator_receive().
+ */
+void tide_allocator_park(tide_allocator *a, int64_t timeout_ns);
+/** Wakes the worker from tide_allocator_park(); safe from any thread. */
+void tide_allocator_wake(tide_allocator *a);
+
+/**
+ * Pushes *batch to the channel's target (ownership passes) and may leave a recycled empty
+ * batch in its place, or NULL. Pushing NULL (*batch == NULL, or batch == NULL) flushes:
+ * after it, everything pushed earlier reaches the target without more calls here.
+ * Empty batches are not sent.
+ */
+void tide_push_send(tide_push *p, tide_batch **batch);
+/**
+ * Hands back *batch (a spent batch from this pull, or NULL), then stores the next
+ * arrived batch in *batch and returns true, or stores NULL and returns false.
+ * Batches from one sender arrive in the order they were pushed.
+ */
+bool tide_pull_recv(tide_pull *p, tide_batch **batch);
+
+/* ---------------------------------------------------------------- start-up */
+
+/** A worker's body; its return value is the worker's result. */
+typedef int (*tide_comm_fn)(tide_allocator *alloc, void *ctx);
+/** The running workers of this rank. */
+typedef struct tide_guards tide_guards;
+
+/**
+ * Starts MPI if launched by mpirun/srun (checking that all ranks agree on the worker count
+ * and tide version), pins and starts cfg->workers threads running @p fn, and returns their
+ * guards. On error nothing is left running and a message naming the problem is on stderr.
+ */
+int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
+                         tide_guards **guards);
+/** Number of workers this rank runs. */
+size_t tide_guards_count(const tide_guards *g);
+/** Index of the first worker of this rank (its results are for workers first, first+1...). */
+size_t tide_guards_first(const tide_guards *g);
+/**
+ * Waits for this rank's workers, stores each one's result in results[i] (may be NULL),
+ * shuts the communication down (MPI finalized if tide started it) and frees @p g.
+ */
+int tide_guards_join(tide_guards *g, int *results);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/* The allocator front: channels by creation order, the queues between the workers of one
+ * rank (shared by the thread, process and mpi backends), Push/Pull on those queues. */
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc_internal.h"
+
+void tide__fatal(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tide: fatal: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    _Exit(1);
+}
+
+int tide__shared_init(struct tide__shared *s, size_t nlocal)
+{
+    memset(s, 0, sizeof *s);
+    s->nlocal = nlocal;
+    s->wakers = calloc(nlocal, sizeof *s->wakers);
+    if (!s->wakers || pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s->wakers);
+        return TIDE_ENOMEM;
+    }
+    for (size_t i = 0; i < nlocal; i++)
+        if (tide__waker_init(&s->wakers[i]) != 0) {
+            while (i--)
+                tide__waker_destroy(&s->wakers[i]);
+            free(s->wakers);
+            pthread_mutex_destroy(&s->mu);
+            return TIDE_ENOMEM;
+        }
+    return 0;
+}
+
+static void chan_shared_free(struct tide__chan_shared *cs)
+{
+    /* Batches still queued are either unread data or recycled buffers: both ours now. */
+    for (size_t i = 0; i < 2 * cs->n * cs->n; i++) {
+        void *b;
+        while ((b = tide__spsc_pop(&cs->q[i])))
+            tide_batch_free(b);
+        tide__spsc_destroy(&cs->q[i]);
+    }
+    free(cs);
+}
+
+void tide__shared_destroy(struct tide__shared *s)
+{
+    for (size_t i = 0; i < s->nchans; i++)
+        chan_shared_free(s->chans[i]);
+    free(s->chans);
+    for (size_t i = 0; i < s->nlocal; i++)
+        tide__waker_destroy(&s->wakers[i]);
+    free(s->wakers);
+    pthread_mutex_destroy(&s->mu);
+}
+
+void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank, size_t ranks,
+                          size_t local)
+{
+    memset(a, 0, sizeof *a);
+    a->shared = s;
+    a->nlocal = s->nlocal;
+    a->rank = rank;
+    a->ranks = ranks;
+    a->local = local;
+    a->index = rank * s->nlocal + local;
+    a->peers = ranks * s->nlocal;
+    a->ops = s->mpi ? &tide__alloc_mpi : s->nlocal > 1 ? &tide__alloc_process : &tide__alloc_thread;
+}
+
+void tide__allocator_destroy(tide_allocator *a)
+{
+    for (size_t i = 0; i < a->nchans; i++) {
+        struct tide__chan *ch = a->chans[i];
+        tide__fifo_free_all(&ch->pull.remote);
+        free(ch->pull.in);
+        free(ch->pull.expect_seq);
+        free(ch->pushes);
+        free(ch->push_mem);
+        free(ch->remote_mem);
+        free(ch);
+    }
+    free(a->chans);
+    a->chans = NULL;
+    a->nchans = 0;
+}
+
+size_t tide_allocator_index(const tide_allocator *a) { return a->index; }
+size_t tide_allocator_peers(const tide_allocator *a) { return a->peers; }
+size_t tide_allocator_rank(const tide_allocator *a) { return a->rank; }
+size_t tide_allocator_ranks(const tide_allocator *a) { return a->ranks; }
+const char *tide_allocator_backend(const tide_allocator *a) { return a->ops->name; }
+
+/* ---------------------------------------------------------------- in-rank Push */
+
+struct local_push {
+    struct tide_push base;
+    struct tide__spsc *fwd, *ret;
+    struct tide__waker *target;
+};
+
+static void local_send(tide_push *p, tide_batch **bp)
+{
+    struct local_push *lp = (struct local_push *)p;
+    tide_batch *b = bp ? *bp : NULL;
+    if (!b || b->len == 0)
+        return; /* in-rank queues are visible at once: nothing to flush */
+    b->home = lp->ret;
+    if (tide__spsc_push(lp->fwd, b) != 0)
+        tide__fatal("out of memory queueing a batch");
+    tide__waker_notify(lp->target);
+    tide_batch *r = tide__spsc_pop(lp->ret);
+    if (r) {
+        tide_batch_clear(r);
+        r->type = b->type;
+        r->home = NULL;
+    }
+    *bp = r;
+}
+
+void tide_push_send(tide_push *p, tide_batch **batch)
+{
+    p->send(p, batch);
+}
+
+/* ---------------------------------------------------------------- Pull */
+
+static void give_back(tide_batch *b)
+{
+    struct tide__spsc *home = b->home;
+    if (!home) {
+        tide_batch_free(b);
+        return;
+    }
+    b->home = NULL;
+    if (tide__spsc_push(home, b) != 0)
+        tide_batch_free(b);
+}
+
+bool tide_pull_recv(tide_pull *p, tide_batch **batch)
+{
+    if (*batch) {
+        give_back(*batch);
+        *batch = NULL;
+    }
+    for (size_t i = 0; i < p->nin; i++) {
+        size_t s = p->next + i < p->nin ? p->next + i : p->next + i - p->nin;
+        tide_batch *b = tide__spsc_pop(p->in[s]);
+        if (b) {
+            /* Move on to the next sender so that a busy one cannot starve the others. */
+            p->next = s + 1 < p->nin ? s + 1 : 0;
+            *batch = b;
+            return true;
+        }
+    }
+    *batch = tide__fifo_take(&p->remote);
+    return *batch != NULL;
+}
+
+/* ---------------------------------------------------------------- allocation */
+
+static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const tide_type *type)
+{
+    struct tide__shared *s = a->shared;
+    struct tide__chan_shared *cs = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (id < s->nchans) {
+        cs = s->chans[id];
+        if (!tide_type_equal(cs->type, type)) {
+            fprintf(stderr,
+                    "tide: worker %zu allocated channel %zu with record type '%s', but worker "
+                    "%zu allocated it with type '%s': every worker must allocate the same "
+                    "channels in the same order\n",
+                    a->index, id, type->name, cs->first_worker, cs->type->name);
+            cs = NULL;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return cs;
+    }
+    size_t n = s->nlocal;
+    if (s->nchans == s->capchans) {
+        size_t cap = s->capchans ? 2 * s->capchans : 16;
+        void *m = realloc(s->chans, cap * sizeof *s->chans);
+        if (!m)
+            goto out;
+        s->chans = m;
+        s->capchans = cap;
+    }
+    cs = calloc(1, sizeof *cs + 2 * n * n * sizeof cs->q[0]);
+    if (!cs)
+        goto out;
+    cs->type = type;
+    cs->first_worker = a->index;
+    cs->n = n;
+    for (size_t i = 0; i < 2 * n * n; i++)
+        if (tide__spsc_init(&cs->q[i]) != 0) {
+            cs->n = 0;
+            while (i--)
+                tide__spsc_destroy(&cs->q[i]);
+            free(cs);
+            cs = NULL;
+            goto out;
+        }
+    s->chans[s->nchans++] = cs;
+out:
+    pthread_mutex_unlock(&s->mu);
+    return cs;
+}
+
+int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
+                            tide_pull **pull)
+{
+    size_t id = a->nchans, n = a->nlocal;
+    if (a->nchans == a->capchans) {
+        size_t cap = a->capchans ? 2 * a->capchans : 16;
+        void *m = realloc(a->chans, cap * sizeof *a->chans);
+        if (!m)
+            return TIDE_ENOMEM;
+        a->chans = m;
+        a->capchans = cap;
+    }
+    struct tide__chan_shared *cs = chan_shared(a, id, type);
+    if (!cs)
+        return id < a->shared->nchans ? TIDE_ETYPE : TIDE_ENOMEM;
+    struct tide__chan *ch = calloc(1, sizeof *ch);
+    struct local_push *lps = calloc(n, sizeof *lps);
+    if (!ch || !lps)
+        goto nomem;
+    ch->id = id;
+    ch->type = type;
+    ch->push_mem = lps;
+    ch->pushes = calloc(a->peers, sizeof *ch->pushes);
+    ch->pull.in = calloc(n, sizeof *ch->pull.in);
+    if (!ch->pushes || !ch->pull.in)
+        goto nomem;
+    size_t me = a->local;
+    for (size_t d = 0; d < n; d++) {
+        lps[d].base.send = local_send;
+        lps[d].fwd = &cs->q[2 * (me * n + d)];
+        lps[d].ret = &cs->q[2 * (me * n + d) + 1];
+        lps[d].target = &a->shared->wakers[d];
+        ch->pushes[a->rank * n + d] = &lps[d].base;
+        ch->pull.in[d] = &cs->q[2 * (d * n + me)];
+    }
+    ch->pull.alloc = a;
+    ch->pull.type = type;
+    ch->pull.nin = n;
+    if (a->ops->allocate_remote && a->ops->allocate_remote(a, ch) != 0)
+        goto nomem;
+    a->chans[a->nchans++] = ch;
+    *pushes = ch->pushes;
+    *pull = &ch->pull;
+    return (int)id;
+nomem:
+    if (ch) {
+        free(ch->pushes);
+        free(ch->pull.in);
+        free(ch->pull.expect_seq);
+    }
+    free(lps);
+    free(ch);
+    return TIDE_ENOMEM;
+}
+
+void tide_allocator_receive(tide_allocator *a)
+{
+    a->seen_events = atomic_load(&a->shared->wakers[a->local].events);
+    if (a->ops->receive)
+        a->ops->receive(a);
+}
+
+void tide_allocator_release(tide_allocator *a)
+{
+    if (a->ops->release)
+        a->ops->release(a);
+}
+
+void tide_allocator_park(tide_allocator *a, int64_t timeout_ns)
+{
+    a->ops->park(a, timeout_ns);
+}
+
+void tide_allocator_wake(tide_allocator *a)
+{
+    tide__waker_notify(&a->shared->wakers[a->local]);
+}
+
+static void local_park(tide_allocator *a, int64_t timeout_ns)
+{
+    tide__waker_wait(&a->shared->wakers[a->local], a->seen_events, timeout_ns);
+}
+
+/* One worker and several threads of one rank share all their code: the thread backend is
+ * the process backend with one queue pair, which costs it nothing measurable. */
+const struct tide__alloc_ops tide__alloc_thread = { "thread", NULL, NULL, NULL, local_park, NULL };
+const struct tide__alloc_ops tide__alloc_process = { "process", NULL, NULL, NULL, local_park, NULL };

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* The allocator interface behind tide_allocator, and what its backends share. */
+#ifndef TIDE_ALLOC_INTERNAL_H
+#define TIDE_ALLOC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "batch_internal.h"
+#include "spsc_internal.h"
+
+/* Lets a worker sleep until someone delivers to it. Deliverers bump `events` and only take
+ * the mutex when the worker said it is sleeping, so a busy worker costs them one atomic. */
+struct tide__waker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint events;
+    atomic_bool sleeping;
+    bool token; /* under mu */
+};
+
+int tide__waker_init(struct tide__waker *w);
+void tide__waker_destroy(struct tide__waker *w);
+/* After delivering something to the waker's worker. */
+void tide__waker_notify(struct tide__waker *w);
+/* Sleeps while `events` still equals @p seen, up to @p timeout_ns (< 0: no limit). */
+void tide__waker_wait(struct tide__waker *w, unsigned seen, int64_t timeout_ns);
+uint64_t tide__now_ns(void);
+
+/* An intrusive FIFO of batches (through batch->next), owned by one thread. */
+struct tide__fifo {
+    tide_batch *head, *tail;
+    size_t count;
+};
+void tide__fifo_put(struct tide__fifo *f, tide_batch *b);
+tide_batch *tide__fifo_take(struct tide__fifo *f);
+void tide__fifo_free_all(struct tide__fifo *f);
+
+struct tide_push {
+    void (*send)(tide_push *p, tide_batch **batch);
+};
+
+struct tide_pull {
+    tide_allocator *alloc;
+    const tide_type *type;
+    size_t nin;               /* workers of this rank */
+    struct tide__spsc **in;   /* from each worker of this rank */
+    size_t next;              /* round-robin position over `in` */
+    struct tide__fifo remote; /* from other ranks, routed by receive() */
+    uint64_t *expect_seq;     /* per source worker, for remote messages */
+};
+
+/* One channel at one worker. */
+struct tide__chan {
+    size_t id;
+    const tide_type *type;
+    tide_push **pushes;
+    struct tide_pull pull;
+    void *push_mem;   /* the in-rank push structs, one block */
+    void *remote_mem; /* the pushes to other ranks, one block (mpi backend) */
+};
+
+/* A channel's queues between the workers of one rank, created by the first worker to
+ * allocate it. q[2*(s*n+d)] carries batches s -> d, q[2*(s*n+d)+1] hands them back. */
+struct tide__chan_shared {
+    const tide_type *type;
+    size_t first_worker;
+    size_t n;
+    struct tide__spsc q[];
+};
+
+/* What the workers of one rank share. */
+struct tide__shared {
+    size_t nlocal;
+    pthread_mutex_t mu;                /* guards the registry */
+    struct tide__chan_shared **chans;  /* registry by channel id */
+    size_t nchans, capchans;
+    struct tide__waker *wakers;        /* one per local worker */
+    struct tide__mpi *mpi;             /* NULL without MPI */
+};
+
+struct tide__alloc_ops {
+    const char *name;
+    /* Creates the pushes to other ranks (in-rank pushes are common to all backends). */
+    int (*allocate_remote)(tide_allocator *a, struct tide__chan *ch);
+    void (*receive)(tide_allocator *a);
+    void (*release)(tide_allocator *a);
+    void (*park)(tide_allocator *a, int64_t timeout_ns);
+    /* The worker returned: flush, report leftovers, free backend state. */
+    void (*finish)(tide_allocator *a);
+};
+
+struct tide_allocator {
+    const struct tide__alloc_ops *ops;
+    size_t index, peers, rank, ranks;
+    size_t local, nlocal; /* thread within the rank, threads per rank */
+    struct tide__shared *shared;
+    struct tide__chan **chans;
+    size_t nchans, capchans;
+    unsigned seen_events;
+    void *backend; /* per-worker backend state */
+};
+
+extern const struct tide__alloc_ops tide__alloc_thread, tide__alloc_process, tide__alloc_mpi;
+
+int tide__shared_init(struct tide__shared *s, size_t nlocal);
+void tide__shared_destroy(struct tide__shared *s);
+void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank,
+                          size_t ranks, size_t local);
+/* Frees the worker's channels (after ops->finish). */
+void tide__allocator_destroy(tide_allocator *a);
+/* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
+_Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

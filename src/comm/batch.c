@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_internal.h"
+
+static atomic_uint_fast64_t allocations;
+
+uint64_t tide_batch_allocations(void)
+{
+    return atomic_load_explicit(&allocations, memory_order_relaxed);
+}
+
+tide_batch *tide_batch_new(const tide_type *type, size_t bytes)
+{
+    tide_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->type = type;
+    if (tide__batch_reserve(b, bytes ? bytes : 64) != 0) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void tide_batch_free(tide_batch *b)
+{
+    if (!b)
+        return;
+    free(b->base);
+    free(b);
+}
+
+int tide__batch_reserve(tide_batch *b, size_t bytes)
+{
+    if (bytes <= b->cap && b->base)
+        return 0;
+    /* Grow geometrically so that filling a batch record by record costs O(log n) mallocs. */
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < bytes)
+        cap *= 2;
+    unsigned char *base = realloc(b->base, TIDE__HEADROOM + cap);
+    if (!base)
+        return TIDE_ENOMEM;
+    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    b->base = base;
+    b->cap = cap;
+    return 0;
+}
+
+const tide_type *tide_batch_type(const tide_batch *b) { return b->type; }
+size_t tide_batch_len(const tide_batch *b) { return b->len; }
+size_t tide_batch_bytes(const tide_batch *b) { return b->bytes; }
+void *tide_batch_records(tide_batch *b) { return tide__batch_data(b); }
+uint64_t *tide_batch_meta(tide_batch *b) { return b->meta; }
+
+void tide_batch_clear(tide_batch *b)
+{
+    b->len = 0;
+    b->bytes = 0;
+    memset(b->meta, 0, sizeof b->meta);
+}
+
+void *tide_batch_extend(tide_batch *b, size_t n)
+{
+    size_t add = n * b->type->size;
+    if (tide__batch_reserve(b, b->bytes + add) != 0)
+        return NULL;
+    void *at = tide__batch_data(b) + b->bytes;
+    b->bytes += add;
+    b->len += n;
+    return at;
+}
+
+int tide_batch_push(tide_batch *b, const void *value)
+{
+    const tide_type *t = b->type;
+    if (t->size) {
+        void *at = tide_batch_extend(b, 1);
+        if (!at)
+            return TIDE_ENOMEM;
+        memcpy(at, value, t->size);
+        return 0;
+    }
+    size_t len = t->encoded_size(value);
+    size_t need = tide__var_record_bytes(len);
+    if (len > UINT32_MAX)
+        return TIDE_EINVAL;
+    if (tide__batch_reserve(b, b->bytes + need) != 0)
+        return TIDE_ENOMEM;
+    unsigned char *at = tide__batch_data(b) + b->bytes;
+    uint32_t len32 = (uint32_t)len;
+    memcpy(at, &len32, 4);
+    t->encode(value, at + 4);
+    memset(at + 4 + len, 0, need - 4 - len); /* padding: defined bytes on the wire */
+    b->bytes += need;
+    b->len++;
+    return 0;
+}
+
+bool tide_batch_read(const tide_batch *b, size_t *cursor, void *value)
+{
+    const tide_type *t = b->type;
+    if (*cursor >= b->bytes)
+        return false;
+    const unsigned char *at = tide__batch_data(b) + *cursor;
+    if (t->size) {
+        memcpy(value, at, t->size);
+        *cursor += t->size;
+        return true;
+    }
+    uint32_t len;
+    memcpy(&len, at, 4);
+    t->decode(at + 4, len, value);
+    *cursor += tide__var_record_bytes(len);
+    return true;
+}

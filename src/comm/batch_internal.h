@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TIDE_BATCH_INTERNAL_H
+#define TIDE_BATCH_INTERNAL_H
+
+#include "tide/comm.h"
+#include "wire_internal.h"
+
+struct tide__spsc;
+
+struct tide_batch {
+    const tide_type *type;
+    size_t len;          /* records */
+    size_t bytes;        /* bytes of record data */
+    size_t cap;          /* bytes of record data the buffer holds */
+    unsigned char *base; /* TIDE__HEADROOM bytes for wire headers, then the data */
+    uint64_t meta[TIDE_BATCH_META];
+    /* Where a receiver hands the batch back when spent: a queue whose only producer is
+     * the receiving worker (the sender's recycling queue, or the transport's). */
+    struct tide__spsc *home;
+    /* Transport bookkeeping while the buffer is a frame or sits in a list. */
+    tide_batch *next;
+    int peer_rank; /* frame: the rank it goes to */
+    unsigned owner; /* frame: the local worker that gets the buffer back */
+};
+
+static inline unsigned char *tide__batch_data(const tide_batch *b)
+{
+    return b->base + TIDE__HEADROOM;
+}
+
+/* Makes room for @p bytes bytes of data in all (contents kept). 0 or TIDE_ENOMEM. */
+int tide__batch_reserve(tide_batch *b, size_t bytes);
+/* A 32-bit tag of the type's name and size, sent with every message to check types. */
+uint32_t tide__type_tag(const tide_type *t);
+/* Bytes one variable record of @p len bytes takes in a batch. */
+static inline size_t tide__var_record_bytes(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tide/comm.h"
+
+/* Worker counts beyond this are surely typos (and would exhaust threads). */
+#define MAX_WORKERS 4096
+
+static int fail(tide_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->error, sizeof cfg->error, fmt, ap);
+    va_end(ap);
+    return TIDE_EINVAL;
+}
+
+static int parse_workers(tide_config *cfg, const char *what, const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (*text == '\0' || *text == '-' || *end != '\0' || errno)
+        return fail(cfg, "%s: '%s' is not a number of workers", what, text);
+    if (n == 0 || n > MAX_WORKERS)
+        return fail(cfg, "%s: %s workers is out of range (1 to %d)", what, text, MAX_WORKERS);
+    cfg->workers = (size_t)n;
+    return 0;
+}
+
+static const char *const bind_names[] = { "none", "core", "pu", "numa" };
+
+const char *tide_bind_name(tide_bind bind)
+{
+    return (unsigned)bind < 4 ? bind_names[bind] : "?";
+}
+
+static int parse_bind(tide_config *cfg, const char *text)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(text, bind_names[i]) == 0) {
+            cfg->bind = (tide_bind)i;
+            return 0;
+        }
+    return fail(cfg, "--bind: '%s' is not one of none, core, pu, numa", text);
+}
+
+int tide_config_init(tide_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->workers = 1;
+    cfg->bind = TIDE_BIND_CORE;
+    const char *w = getenv("TIDE_WORKERS");
+    if (w && *w)
+        return parse_workers(cfg, "TIDE_WORKERS", w);
+    w = getenv("SLURM_CPUS_PER_TASK");
+    if (w && *w)
+        return parse_workers(cfg, "SLURM_CPUS_PER_TASK", w);
+    return 0;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE"; *value is NULL when the value is missing. */
+static bool long_opt(char **argv, int argc, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return false;
+    if (argv[*i][n] == '=') {
+        *value = argv[*i] + n + 1;
+        return true;
+    }
+    if (argv[*i][n] != '\0')
+        return false;
+    *value = *i + 1 < argc ? argv[++*i] : NULL;
+    return true;
+}
+
+int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
+{
+    int n = *argc, out = 1, rc = 0;
+    bool done = false;
+    for (int i = 1; i < n && rc == 0; i++) {
+        const char *arg = argv[i], *value;
+        if (done || arg[0] != '-') {
+            argv[out++] = argv[i];
+        } else if (strcmp(arg, "--") == 0) {
+            done = true;
+        } else if (strcmp(arg, "-w") == 0) {
+            rc = i + 1 < n ? parse_workers(cfg, "-w", argv[++i])
+                           : fail(cfg, "-w needs a number of workers");
+        } else if (strncmp(arg, "-w", 2) == 0 && arg[2] != '-') {
+            rc = parse_workers(cfg, "-w", arg + 2);
+        } else if (long_opt(argv, n, &i, "--workers", &value)) {
+            rc = value ? parse_workers(cfg, "--workers", value)
+                       : fail(cfg, "--workers needs a number of workers");
+        } else if (long_opt(argv, n, &i, "--bind", &value)) {
+            rc = value ? parse_bind(cfg, value)
+                       : fail(cfg, "--bind needs one of none, core, pu, numa");
+        } else if (strcmp(arg, "--report-bindings") == 0) {
+            cfg->report_bindings = true;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    if (rc)
+        return rc;
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* Start-up: MPI (when launched by mpirun or srun), placement, the worker threads. */
+#define _GNU_SOURCE
+#include <hwloc.h>
+#include <hwloc/glibc-sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpi_internal.h"
+#include "pin_internal.h"
+#include "tide/version.h"
+
+struct slot {
+    pthread_t thread;
+    tide_allocator alloc;
+    tide_comm_fn fn;
+    void *ctx;
+    int result;
+    bool started;
+};
+
+struct tide_guards {
+    size_t n;
+    struct slot *slots;
+    struct tide__shared shared;
+    MPI_Comm comm;
+    bool finalize;
+};
+
+/* ---------------------------------------------------------------- MPI start */
+
+static const char *launcher_size(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
+static bool launched_by_mpi(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK",
+                                        "PMI_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return true;
+    return false;
+}
+
+int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
+{
+    *comm_out = MPI_COMM_NULL;
+    *finalize = false;
+    int already = 0;
+    MPI_Initialized(&already);
+    bool use = cfg->launch == TIDE_LAUNCH_MPI ||
+               (cfg->launch == TIDE_LAUNCH_AUTO && (already || launched_by_mpi()));
+    if (!use)
+        return 0;
+    int provided = 0;
+    if (!already) {
+        if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
+            fprintf(stderr, "tide: MPI_Init_thread failed\n");
+            return TIDE_EMPI;
+        }
+        *finalize = true;
+    } else {
+        MPI_Query_thread(&provided);
+    }
+    MPI_Comm comm;
+    int rank, ranks;
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &ranks);
+    int rc = 0;
+    const char *lsize = launcher_size();
+    if (provided < MPI_THREAD_SERIALIZED && ranks > 1) {
+        fprintf(stderr, "tide: rank %d: the MPI library gives only thread level %d; tide needs "
+                        "MPI_THREAD_SERIALIZED\n", rank, provided);
+        rc = TIDE_EMPI;
+    } else if (lsize && atoi(lsize) != ranks) {
+        /* Both sides say something different; e.g. MPICH's mpirun starting an Open MPI
+         * program makes N separate jobs of one rank each. */
+        fprintf(stderr, "tide: the launcher started %s processes but MPI sees %d: was this "
+                        "program started with the mpirun of another MPI library?\n",
+                lsize, ranks);
+        rc = TIDE_ELAUNCH;
+    }
+    if (rc == 0 && ranks > 1) {
+        uint64_t mine[2] = { cfg->workers, TIDE_VERSION_HEX };
+        uint64_t *all = malloc(2 * sizeof(uint64_t) * (size_t)ranks);
+        if (!all)
+            tide__fatal("out of memory at start-up");
+        MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, comm);
+        for (int r = 1; r < ranks; r++) {
+            if (all[2 * r] != all[0]) {
+                if (rank == 0)
+                    fprintf(stderr, "tide: ranks disagree on the number of workers: rank 0 "
+                                    "runs -w %llu but rank %d runs -w %llu (every rank must "
+                                    "be given the same -w)\n",
+                            (unsigned long long)all[0], r, (unsigned long long)all[2 * r]);
+                rc = TIDE_EMISMATCH;
+                break;
+            }
+            if (all[2 * r + 1] != all[1]) {
+                if (rank == 0)
+                    fprintf(stderr, "tide: ranks run different tide versions: rank 0 has "
+                                    "%llu, rank %d has %llu\n",
+                            (unsigned long long)all[1], r, (unsigned long long)all[2 * r + 1]);
+                rc = TIDE_EMISMATCH;
+                break;
+            }
+        }
+        free(all);
+    }
+    if (rc) {
+        tide__mpi_stop(comm, *finalize);
+        *finalize = false;
+        return rc;
+    }
+    *comm_out = comm;
+    return 0;
+}
+
+void tide__mpi_stop(MPI_Comm comm, bool finalize)
+{
+    if (comm != MPI_COMM_NULL)
+        MPI_Comm_free(&comm);
+    if (finalize)
+        MPI_Finalize();
+}
+
+/* ---------------------------------------------------------------- placement */
+
+struct plan {
+    hwloc_topology_t topo;
+    hwloc_cpuset_t *sets; /* per worker, NULL when not pinning */
+};
+
+static void plan_free(struct plan *p, size_t n)
+{
+    if (p->sets)
+        for (size_t i = 0; i < n; i++)
+            hwloc_bitmap_free(p->sets[i]);
+    free(p->sets);
+    if (p->topo)
+        hwloc_topology_destroy(p->topo);
+}
+
+static int plan_placement(const tide_config *cfg, int rank, struct plan *p)
+{
+    memset(p, 0, sizeof *p);
+    if (cfg->bind == TIDE_BIND_NONE && !cfg->report_bindings)
+        return 0;
+    if (hwloc_topology_init(&p->topo) != 0 || hwloc_topology_load(p->topo) != 0) {
+        fprintf(stderr, "tide: rank %d: hwloc could not read the machine's topology\n", rank);
+        return TIDE_EHWLOC;
+    }
+    p->sets = calloc(cfg->workers, sizeof *p->sets);
+    hwloc_cpuset_t allowed = hwloc_bitmap_alloc();
+    if (!p->sets || !allowed) {
+        hwloc_bitmap_free(allowed);
+        return TIDE_ENOMEM;
+    }
+    /* The launcher's binding of this thread is the rank's cpuset; threads created later
+     * would inherit it, so pinning inside it has to be explicit. */
+    if (hwloc_get_cpubind(p->topo, allowed, HWLOC_CPUBIND_THREAD) != 0)
+        hwloc_bitmap_copy(allowed, hwloc_topology_get_allowed_cpuset(p->topo));
+    hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_allowed_cpuset(p->topo));
+    int rc = 0;
+    if (cfg->bind == TIDE_BIND_NONE) {
+        for (size_t i = 0; i < cfg->workers; i++)
+            p->sets[i] = hwloc_bitmap_dup(allowed);
+    } else {
+        size_t places = 0;
+        rc = tide__pin_plan(p->topo, allowed, cfg->bind, cfg->workers, p->sets, &places);
+        if (rc)
+            fprintf(stderr, "tide: rank %d: no %s in the cpuset this rank was given\n", rank,
+                    tide_bind_name(cfg->bind));
+        else if (places < cfg->workers && cfg->bind != TIDE_BIND_NUMA)
+            fprintf(stderr,
+                    "tide: warning: rank %d was given %zu %s%s for %zu workers, so workers "
+                    "share them. Give each rank %zu cores (mpirun --map-by slot:PE=%zu, or "
+                    "Slurm --cpus-per-task=%zu), or launch with mpirun --bind-to none, or "
+                    "pass --bind none.\n",
+                    rank, places, tide_bind_name(cfg->bind), places == 1 ? "" : "s",
+                    cfg->workers, cfg->workers, cfg->workers, cfg->workers);
+    }
+    if (rc == 0 && cfg->report_bindings) {
+        char host[256] = "?";
+        gethostname(host, sizeof host - 1);
+        for (size_t i = 0; i < cfg->workers; i++) {
+            char *list = NULL;
+            hwloc_bitmap_list_asprintf(&list, p->sets[i]);
+            fprintf(stderr, "tide: rank %d worker %zu host %s pus %s%s\n", rank,
+                    (size_t)rank * cfg->workers + i, host, list ? list : "?",
+                    cfg->bind == TIDE_BIND_NONE ? " (not pinned)" : "");
+            free(list);
+        }
+    }
+    hwloc_bitmap_free(allowed);
+    if (cfg->bind == TIDE_BIND_NONE) {
+        for (size_t i = 0; i < cfg->workers; i++)
+            hwloc_bitmap_free(p->sets[i]);
+        free(p->sets);
+        p->sets = NULL;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void *worker_main(void *arg)
+{
+    struct slot *s = arg;
+    s->result = s->fn(&s->alloc, s->ctx);
+    if (s->alloc.ops->finish)
+        s->alloc.ops->finish(&s->alloc);
+    return NULL;
+}
+
+int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
+                         tide_guards **guards)
+{
+    if (!cfg || !fn || !guards || cfg->workers == 0) {
+        fprintf(stderr, "tide: tide_comm_initialize needs a configuration with at least one "
+                        "worker and a worker function\n");
+        return TIDE_EINVAL;
+    }
+    struct tide_guards *g = calloc(1, sizeof *g);
+    if (!g)
+        return TIDE_ENOMEM;
+    int rc = tide__mpi_start(cfg, &g->comm, &g->finalize);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    int rank = 0, ranks = 1;
+    if (g->comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(g->comm, &rank);
+        MPI_Comm_size(g->comm, &ranks);
+    }
+    struct plan plan;
+    g->n = cfg->workers;
+    g->slots = calloc(g->n, sizeof *g->slots);
+    if (!g->slots || tide__shared_init(&g->shared, g->n) != 0) {
+        free(g->slots);
+        tide__mpi_stop(g->comm, g->finalize);
+        free(g);
+        return TIDE_ENOMEM;
+    }
+    if ((rc = plan_placement(cfg, rank, &plan)) != 0 ||
+        (ranks > 1 && (rc = tide__mpi_transport_new(&g->shared, g->comm)) != 0)) {
+        plan_free(&plan, g->n);
+        tide__shared_destroy(&g->shared);
+        free(g->slots);
+        /* Other ranks may be fine; stop them too rather than let them wait for us. */
+        if (ranks > 1)
+            tide__fatal("rank %d could not start: %s", rank, tide_strerror(rc));
+        tide__mpi_stop(g->comm, g->finalize);
+        free(g);
+        return rc;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        struct slot *s = &g->slots[i];
+        tide__allocator_init(&s->alloc, &g->shared, (size_t)rank, (size_t)ranks, i);
+        s->fn = fn;
+        s->ctx = ctx;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        if (plan.sets) {
+            cpu_set_t cpus;
+            hwloc_cpuset_to_glibc_sched_affinity(plan.topo, plan.sets[i], &cpus, sizeof cpus);
+            pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus);
+        }
+        int err = pthread_create(&s->thread, &attr, worker_main, s);
+        pthread_attr_destroy(&attr);
+        if (err != 0)
+            tide__fatal("rank %d could not start worker thread %zu of %zu", rank, i, g->n);
+        s->started = true;
+    }
+    plan_free(&plan, g->n);
+    *guards = g;
+    return 0;
+}
+
+size_t tide_guards_count(const tide_guards *g) { return g->n; }
+
+size_t tide_guards_first(const tide_guards *g) { return g->slots[0].alloc.index; }
+
+int tide_guards_join(tide_guards *g, int *results)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->slots[i].started)
+            pthread_join(g->slots[i].thread, NULL);
+        if (results)
+            results[i] = g->slots[i].result;
+    }
+    tide__mpi_transport_free(&g->shared);
+    for (size_t i = 0; i < g->n; i++)
+        tide__allocator_destroy(&g->slots[i].alloc);
+    tide__shared_destroy(&g->shared);
+    tide__mpi_stop(g->comm, g->finalize);
+    free(g->slots);
+    free(g);
+    return 0;
+}

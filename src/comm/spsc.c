@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+
+#include "spsc_internal.h"
+#include "tide/error.h"
+
+int tide__spsc_init(struct tide__spsc *q)
+{
+    struct tide__spsc_node *dummy = calloc(1, sizeof *dummy);
+    if (!dummy)
+        return TIDE_ENOMEM;
+    atomic_init(&dummy->next, NULL);
+    atomic_init(&q->tail, dummy);
+    q->head = q->first = q->tail_copy = dummy;
+    return 0;
+}
+
+void tide__spsc_destroy(struct tide__spsc *q)
+{
+    struct tide__spsc_node *n = q->first;
+    while (n) {
+        struct tide__spsc_node *next = atomic_load_explicit(&n->next, memory_order_relaxed);
+        free(n);
+        n = next;
+    }
+    q->first = q->head = q->tail_copy = NULL;
+}
+
+static struct tide__spsc_node *node_get(struct tide__spsc *q)
+{
+    if (q->first == q->tail_copy)
+        q->tail_copy = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (q->first != q->tail_copy) {
+        struct tide__spsc_node *n = q->first;
+        q->first = atomic_load_explicit(&n->next, memory_order_relaxed);
+        return n;
+    }
+    return malloc(sizeof(struct tide__spsc_node));
+}
+
+int tide__spsc_push(struct tide__spsc *q, void *value)
+{
+    struct tide__spsc_node *n = node_get(q);
+    if (!n)
+        return TIDE_ENOMEM;
+    n->value = value;
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->head->next, n, memory_order_release);
+    q->head = n;
+    return 0;
+}
+
+void *tide__spsc_pop(struct tide__spsc *q)
+{
+    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    struct tide__spsc_node *n = atomic_load_explicit(&t->next, memory_order_acquire);
+    if (!n)
+        return NULL;
+    void *v = n->value;
+    atomic_store_explicit(&q->tail, n, memory_order_release);
+    return v;
+}
+
+bool tide__spsc_empty(struct tide__spsc *q)
+{
+    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    return atomic_load_explicit(&t->next, memory_order_acquire) == NULL;
+}

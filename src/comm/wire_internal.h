@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* The bytes that cross ranks. A frame is a frame header followed by messages, each a
+ * message header and its payload padded to 8 bytes. Small messages to one rank are
+ * coalesced into one frame; a large batch is sent as a frame of its own straight from the
+ * batch's buffer, whose headroom has room for both headers (no copy on either side). */
+#ifndef TIDE_WIRE_INTERNAL_H
+#define TIDE_WIRE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "tide/comm.h"
+
+#define TIDE__FRAME_MAGIC 0x74696465u /* "tide" */
+
+struct tide__frame_hdr {
+    uint32_t magic;
+    uint32_t nmsgs;
+    uint32_t src_rank;
+    uint32_t reserved;
+    uint64_t bytes; /* whole frame, this header included */
+};
+
+struct tide__msg_hdr {
+    uint32_t channel;
+    uint32_t src;      /* source worker */
+    uint32_t dst;      /* target worker */
+    uint32_t type_tag; /* tide__type_tag() of the channel's type */
+    uint64_t seq;      /* per (channel, src, dst), from 0 */
+    uint64_t nrecords;
+    uint64_t nbytes;   /* payload bytes, before padding */
+    uint64_t meta[TIDE_BATCH_META];
+};
+
+#define TIDE__HEADROOM (sizeof(struct tide__frame_hdr) + sizeof(struct tide__msg_hdr))
+#define TIDE__PAD8(n) (((n) + 7u) & ~(uint64_t)7u)
+
+_Static_assert(sizeof(struct tide__frame_hdr) % 8 == 0, "frame header keeps alignment");
+_Static_assert(sizeof(struct tide__msg_hdr) % 8 == 0, "message header keeps alignment");
+
+#endif
