@@ -1,1 +1,160 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: MIT */
+/*
+ * The communication layer under MPI: the worker bodies of comm_work.c, run by every rank
+ * with the tide options given on the command line (tests/mpi_comm.sh runs this under
+ * mpirun with -n 1, 2, 3 and -w 1, 2). check runs in no-fork mode: MPI cannot be started
+ * twice, so this program initializes MPI itself and tide joins it.
+ *
+ *   mpi_comm [tide options]            the suite
+ *   mpi_comm misuse-type [options]     channel 0 allocated with different types on ranks
+ *   mpi_comm misuse-channel [options]  a message on a channel the target never allocated
+ */
+#include <check.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm_work.h"
+
+static tide_config cfg;
+
+#define WORK_TEST(name, fn, ctx)                                                          \
+    START_TEST(name) { ck_assert_int_eq(run_workers(&cfg, fn, ctx), 0); }                \
+    END_TEST
+
+static size_t small_records = 16, large_records = 8192;
+
+WORK_TEST(test_all_to_all, work_all_to_all, NULL)
+WORK_TEST(test_fifo, work_fifo, NULL)
+WORK_TEST(test_many_channels, work_many_channels, NULL)
+WORK_TEST(test_variable, work_variable, NULL)
+WORK_TEST(test_stress, work_stress, NULL)
+WORK_TEST(test_recycling_small, work_recycling, &small_records)
+WORK_TEST(test_recycling_large, work_recycling, &large_records)
+WORK_TEST(test_park_wake, work_park_wake, NULL)
+
+static int identity(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    int rank, ranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    const char *want = ranks > 1 ? "mpi" : cfg.workers > 1 ? "process" : "thread";
+    if (strcmp(tide_allocator_backend(a), want) != 0 || tide_allocator_rank(a) != (size_t)rank ||
+        tide_allocator_ranks(a) != (size_t)ranks ||
+        tide_allocator_peers(a) != (size_t)ranks * cfg.workers ||
+        tide_allocator_index(a) / cfg.workers != (size_t)rank) {
+        fprintf(stderr, "rank %d: worker %zu of %zu, backend %s\n", rank,
+                tide_allocator_index(a), tide_allocator_peers(a), tide_allocator_backend(a));
+        return 1;
+    }
+    return 0;
+}
+
+WORK_TEST(test_identity, identity, NULL)
+
+/* ---------------------------------------------------------------- misuse */
+
+static int wait_for(tide_allocator *a, tide_pull *pull, double seconds)
+{
+    double end = MPI_Wtime() + seconds;
+    tide_batch *b = NULL;
+    while (MPI_Wtime() < end) {
+        tide_allocator_receive(a);
+        if (tide_pull_recv(pull, &b)) {
+            tide_pull_recv(pull, &b);
+            return 0;
+        }
+        tide_allocator_park(a, 1000000);
+    }
+    return 1;
+}
+
+static void send_one(tide_push *p, const tide_type *t)
+{
+    tide_batch *b = tide_batch_new(t, 0);
+    uint64_t v = 1;
+    tide_batch_push(b, &v);
+    tide_push_send(p, &b);
+    tide_push_send(p, NULL);
+    tide_batch_free(b);
+}
+
+static int misuse_type(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    tide_push **push;
+    tide_pull *pull;
+    bool first = tide_allocator_rank(a) == 0;
+    tide_allocator_allocate(a, first ? TIDE_U64 : TIDE_F64, &push, &pull);
+    if (first && tide_allocator_index(a) == 0)
+        send_one(push[tide_allocator_peers(a) - 1], TIDE_U64);
+    return first ? 0 : wait_for(a, pull, 20);
+}
+
+static int misuse_channel(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    tide_push **push0, **push1;
+    tide_pull *pull0, *pull1;
+    bool first = tide_allocator_rank(a) == 0;
+    tide_allocator_allocate(a, TIDE_U64, &push0, &pull0);
+    if (first)
+        tide_allocator_allocate(a, TIDE_U64, &push1, &pull1);
+    if (first && tide_allocator_index(a) == 0) {
+        size_t last = tide_allocator_peers(a) - 1;
+        send_one(push1[last], TIDE_U64);
+        send_one(push0[last], TIDE_U64);
+    }
+    if (!first && tide_allocator_index(a) == tide_allocator_peers(a) - 1)
+        return wait_for(a, pull0, 20);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int provided, ranks;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
+        fprintf(stderr, "mpi_comm: %s\n", cfg.error);
+        MPI_Finalize();
+        return 2;
+    }
+    if (argc > 1) {
+        tide_comm_fn fn = strcmp(argv[1], "misuse-type") == 0      ? misuse_type
+                          : strcmp(argv[1], "misuse-channel") == 0 ? misuse_channel
+                                                                   : NULL;
+        if (!fn) {
+            fprintf(stderr, "mpi_comm: unknown mode '%s'\n", argv[1]);
+            MPI_Finalize();
+            return 2;
+        }
+        int failed = run_workers(&cfg, fn, NULL);
+        MPI_Finalize();
+        return failed ? 1 : 0;
+    }
+    Suite *s = suite_create("mpi_comm");
+    TCase *tc = tcase_create("mpi");
+    tcase_add_test(tc, test_identity);
+    tcase_add_test(tc, test_all_to_all);
+    tcase_add_test(tc, test_fifo);
+    tcase_add_test(tc, test_many_channels);
+    tcase_add_test(tc, test_variable);
+    tcase_add_test(tc, test_stress);
+    tcase_add_test(tc, test_recycling_small);
+    tcase_add_test(tc, test_recycling_large);
+    tcase_add_test(tc, test_park_wake);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    /* A failure on any rank fails every rank, so mpirun's exit code is enough. */
+    int any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return any ? EXIT_FAILURE : EXIT_SUCCESS;
+}

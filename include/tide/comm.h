@@ -93,8 +93,12 @@ void tide_batch_clear(tide_batch *b);
  * variable ones) and advances the cursor; false after the last record.
  */
 bool tide_batch_read(const tide_batch *b, size_t *cursor, void *value);
-/** Process-wide count of record buffers allocated or grown so far (to check recycling). */
-uint64_t tide_batch_allocations(void);
+/**
+ * Process-wide count of the allocations the communication layer made for messages so far
+ * (batch buffers created or grown, queue nodes). In steady state it stops growing: buffers
+ * and nodes are recycled, not allocated per message.
+ */
+uint64_t tide_comm_allocations(void);
 
 /* ---------------------------------------------------------------- configuration */
 

@@ -7,7 +7,12 @@
 
 static atomic_uint_fast64_t allocations;
 
-uint64_t tide_batch_allocations(void)
+void tide__count_allocation(void)
+{
+    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+}
+
+uint64_t tide_comm_allocations(void)
 {
     return atomic_load_explicit(&allocations, memory_order_relaxed);
 }
@@ -44,7 +49,7 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
     unsigned char *base = realloc(b->base, TIDE__HEADROOM + cap);
     if (!base)
         return TIDE_ENOMEM;
-    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    tide__count_allocation();
     b->base = base;
     b->cap = cap;
     return 0;

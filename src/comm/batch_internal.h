@@ -30,6 +30,8 @@ static inline unsigned char *tide__batch_data(const tide_batch *b)
 
 /* Makes room for @p bytes bytes of data in all (contents kept). 0 or TIDE_ENOMEM. */
 int tide__batch_reserve(tide_batch *b, size_t bytes);
+/* Counts one allocation made for messages (see tide_comm_allocations). */
+void tide__count_allocation(void);
 /* A 32-bit tag of the type's name and size, sent with every message to check types. */
 uint32_t tide__type_tag(const tide_type *t);
 /* Bytes one variable record of @p len bytes takes in a batch. */

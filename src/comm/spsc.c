@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 
+#include "batch_internal.h"
 #include "spsc_internal.h"
 #include "tide/error.h"
 
@@ -35,6 +36,7 @@ static struct tide__spsc_node *node_get(struct tide__spsc *q)
         q->first = atomic_load_explicit(&n->next, memory_order_relaxed);
         return n;
     }
+    tide__count_allocation();
     return malloc(sizeof(struct tide__spsc_node));
 }
 
