@@ -1,1 +1,143 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tide.h>
+
+struct edge {
+    uint32_t src, dst;
+    double weight;
+};
+static TIDE_TYPE_POD(edge_type, struct edge);
+
+START_TEST(test_fixed_records)
+{
+    tide_batch *b = tide_batch_new(TIDE_U64, 0);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(tide_batch_len(b), 0);
+    for (uint64_t i = 0; i < 1000; i++)
+        ck_assert_int_eq(tide_batch_push(b, &i), 0);
+    ck_assert_uint_eq(tide_batch_len(b), 1000);
+    ck_assert_uint_eq(tide_batch_bytes(b), 8000);
+    uint64_t *v = tide_batch_records(b);
+    for (uint64_t i = 0; i < 1000; i++)
+        ck_assert_uint_eq(v[i], i);
+    size_t at = 0;
+    uint64_t x, count = 0;
+    while (tide_batch_read(b, &at, &x))
+        ck_assert_uint_eq(x, count++);
+    ck_assert_uint_eq(count, 1000);
+    uint64_t *more = tide_batch_extend(b, 10);
+    more[9] = 42;
+    ck_assert_uint_eq(tide_batch_len(b), 1010);
+    ck_assert_uint_eq(((uint64_t *)tide_batch_records(b))[1009], 42);
+    tide_batch_meta(b)[0] = 7;
+    tide_batch_clear(b);
+    ck_assert_uint_eq(tide_batch_len(b), 0);
+    ck_assert_uint_eq(tide_batch_bytes(b), 0);
+    ck_assert_uint_eq(tide_batch_meta(b)[0], 0);
+    ck_assert_ptr_eq(tide_batch_type(b), TIDE_U64);
+    tide_batch_free(b);
+    tide_batch_free(NULL);
+}
+END_TEST
+
+START_TEST(test_pod_struct)
+{
+    ck_assert_uint_eq(edge_type.size, sizeof(struct edge));
+    ck_assert_str_eq(edge_type.name, "struct edge");
+    tide_batch *b = tide_batch_new(&edge_type, 0);
+    struct edge e = { 1, 2, 0.5 }, out;
+    tide_batch_push(b, &e);
+    size_t at = 0;
+    ck_assert(tide_batch_read(b, &at, &out));
+    ck_assert_uint_eq(out.dst, 2);
+    ck_assert(!tide_batch_read(b, &at, &out));
+    tide_batch_free(b);
+}
+END_TEST
+
+START_TEST(test_variable_records)
+{
+    tide_batch *b = tide_batch_new(TIDE_BYTES, 0);
+    char buf[300];
+    for (size_t len = 0; len < 300; len++) {
+        memset(buf, 'a' + (int)(len % 26), len);
+        tide_bytes rec = { buf, len };
+        ck_assert_int_eq(tide_batch_push(b, &rec), 0);
+    }
+    ck_assert_uint_eq(tide_batch_len(b), 300);
+    size_t at = 0, len = 0;
+    tide_bytes rec;
+    while (tide_batch_read(b, &at, &rec)) {
+        ck_assert_uint_eq(rec.len, len);
+        for (size_t i = 0; i < len; i++)
+            ck_assert_int_eq(((const char *)rec.data)[i], 'a' + (int)(len % 26));
+        len++;
+    }
+    ck_assert_uint_eq(len, 300);
+    tide_batch_free(b);
+
+    b = tide_batch_new(TIDE_STR, 0);
+    const char *words[] = { "", "hello", "timely dataflow" };
+    for (int i = 0; i < 3; i++)
+        tide_batch_push(b, &words[i]);
+    at = 0;
+    const char *s;
+    for (int i = 0; i < 3; i++) {
+        ck_assert(tide_batch_read(b, &at, &s));
+        ck_assert_str_eq(s, words[i]);
+    }
+    ck_assert(!tide_batch_read(b, &at, &s));
+    tide_batch_free(b);
+}
+END_TEST
+
+START_TEST(test_type_equality)
+{
+    static TIDE_TYPE_POD(other_u64, uint64_t);
+    ck_assert(tide_type_equal(TIDE_U64, TIDE_U64));
+    ck_assert(!tide_type_equal(TIDE_U64, TIDE_I64));
+    ck_assert(!tide_type_equal(TIDE_U64, &other_u64)); /* "uint64_t" is not "u64" */
+    ck_assert(!tide_type_equal(TIDE_BYTES, TIDE_STR));
+}
+END_TEST
+
+START_TEST(test_allocation_counter)
+{
+    uint64_t before = tide_comm_allocations();
+    tide_batch *b = tide_batch_new(TIDE_U64, 64);
+    ck_assert_uint_eq(tide_comm_allocations(), before + 1);
+    for (uint64_t i = 0; i < 8; i++) /* fits: no growth */
+        tide_batch_push(b, &i);
+    ck_assert_uint_eq(tide_comm_allocations(), before + 1);
+    for (uint64_t i = 0; i < 1024; i++) /* grows geometrically: a few reallocations */
+        tide_batch_push(b, &i);
+    uint64_t grown = tide_comm_allocations() - before - 1;
+    ck_assert_uint_ge(grown, 1);
+    ck_assert_uint_le(grown, 8);
+    tide_batch_clear(b);
+    for (uint64_t i = 0; i < 1024; i++) /* a cleared batch keeps its buffer */
+        tide_batch_push(b, &i);
+    ck_assert_uint_eq(tide_comm_allocations() - before - 1, grown);
+    tide_batch_free(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc = tcase_create("batch");
+    tcase_add_test(tc, test_fixed_records);
+    tcase_add_test(tc, test_pod_struct);
+    tcase_add_test(tc, test_variable_records);
+    tcase_add_test(tc, test_type_equality);
+    tcase_add_test(tc, test_allocation_counter);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,1 +1,168 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tide.h>
+
+/* Parses a NULL-terminated list of arguments (argv[0] included) into cfg; the remaining
+ * arguments are left in args/argc. */
+static int parse(tide_config *cfg, int *argc, char **args, const char *const *in)
+{
+    int n = 0;
+    while (in[n]) {
+        args[n] = (char *)in[n];
+        n++;
+    }
+    args[n] = NULL;
+    *argc = n;
+    ck_assert_int_eq(tide_config_init(cfg), 0);
+    return tide_config_from_args(cfg, argc, args);
+}
+
+START_TEST(test_defaults)
+{
+    unsetenv("TIDE_WORKERS");
+    unsetenv("SLURM_CPUS_PER_TASK");
+    tide_config cfg;
+    ck_assert_int_eq(tide_config_init(&cfg), 0);
+    ck_assert_uint_eq(cfg.workers, 1);
+    ck_assert_int_eq(cfg.bind, TIDE_BIND_CORE);
+    ck_assert(!cfg.report_bindings);
+    ck_assert_int_eq(cfg.launch, TIDE_LAUNCH_AUTO);
+}
+END_TEST
+
+START_TEST(test_worker_forms)
+{
+    static const char *const forms[][4] = {
+        { "prog", "-w", "3", NULL },  { "prog", "-w3", NULL, NULL },
+        { "prog", "--workers", "3", NULL }, { "prog", "--workers=3", NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        tide_config cfg;
+        char *args[8];
+        int argc;
+        ck_assert_int_eq(parse(&cfg, &argc, args, forms[i]), 0);
+        ck_assert_uint_eq(cfg.workers, 3);
+        ck_assert_int_eq(argc, 1);
+        ck_assert_ptr_null(args[1]);
+    }
+}
+END_TEST
+
+START_TEST(test_leaves_program_arguments)
+{
+    static const char *const in[] = { "prog", "input.txt", "-w", "2", "--bind", "pu", "-v",
+                                      "--report-bindings", "10", "--", "-w", "7", NULL };
+    tide_config cfg;
+    char *args[16];
+    int argc;
+    ck_assert_int_eq(parse(&cfg, &argc, args, in), 0);
+    ck_assert_uint_eq(cfg.workers, 2);
+    ck_assert_int_eq(cfg.bind, TIDE_BIND_PU);
+    ck_assert(cfg.report_bindings);
+    ck_assert_int_eq(argc, 6);
+    ck_assert_str_eq(args[0], "prog");
+    ck_assert_str_eq(args[1], "input.txt");
+    ck_assert_str_eq(args[2], "-v");
+    ck_assert_str_eq(args[3], "10");
+    ck_assert_str_eq(args[4], "-w"); /* after "--": the program's */
+    ck_assert_str_eq(args[5], "7");
+    ck_assert_ptr_null(args[6]);
+}
+END_TEST
+
+START_TEST(test_bind_modes)
+{
+    static const char *const modes[] = { "none", "core", "pu", "numa" };
+    for (int i = 0; i < 4; i++) {
+        const char *in[] = { "prog", "--bind", modes[i], NULL };
+        tide_config cfg;
+        char *args[8];
+        int argc;
+        ck_assert_int_eq(parse(&cfg, &argc, args, in), 0);
+        ck_assert_int_eq(cfg.bind, i);
+        ck_assert_str_eq(tide_bind_name(cfg.bind), modes[i]);
+    }
+}
+END_TEST
+
+/* Each bad argument: TIDE_EINVAL and a message naming what was wrong. */
+static const struct {
+    const char *args[4];
+    const char *message;
+} bad[] = {
+    { { "prog", "-w", "0", NULL }, "-w: 0 workers is out of range" },
+    { { "prog", "-w", "abc", NULL }, "-w: 'abc' is not a number of workers" },
+    { { "prog", "-w", "-2", NULL }, "-w: '-2' is not a number of workers" },
+    { { "prog", "-w", "3x", NULL }, "-w: '3x' is not a number of workers" },
+    { { "prog", "-w", "99999999", NULL }, "out of range" },
+    { { "prog", "-w", NULL, NULL }, "-w needs a number of workers" },
+    { { "prog", "--workers", NULL, NULL }, "--workers needs a number of workers" },
+    { { "prog", "--workers=", NULL, NULL }, "--workers: '' is not a number" },
+    { { "prog", "--bind", "bogus", NULL }, "--bind: 'bogus' is not one of none, core, pu, numa" },
+    { { "prog", "--bind", NULL, NULL }, "--bind needs one of" },
+};
+
+START_TEST(test_bad_arguments)
+{
+    tide_config cfg;
+    char *args[8];
+    int argc;
+    ck_assert_int_eq(parse(&cfg, &argc, args, bad[_i].args), TIDE_EINVAL);
+    ck_assert_msg(strstr(cfg.error, bad[_i].message), "message '%s' lacks '%s'", cfg.error,
+                  bad[_i].message);
+}
+END_TEST
+
+START_TEST(test_environment)
+{
+    tide_config cfg;
+    unsetenv("TIDE_WORKERS");
+    setenv("SLURM_CPUS_PER_TASK", "4", 1);
+    ck_assert_int_eq(tide_config_init(&cfg), 0);
+    ck_assert_uint_eq(cfg.workers, 4);
+    setenv("TIDE_WORKERS", "2", 1); /* ours wins over Slurm's */
+    ck_assert_int_eq(tide_config_init(&cfg), 0);
+    ck_assert_uint_eq(cfg.workers, 2);
+    setenv("TIDE_WORKERS", "two", 1);
+    ck_assert_int_eq(tide_config_init(&cfg), TIDE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(cfg.error, "TIDE_WORKERS: 'two'"));
+    unsetenv("TIDE_WORKERS");
+    setenv("SLURM_CPUS_PER_TASK", "0", 1);
+    ck_assert_int_eq(tide_config_init(&cfg), TIDE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(cfg.error, "SLURM_CPUS_PER_TASK"));
+    unsetenv("SLURM_CPUS_PER_TASK");
+}
+END_TEST
+
+START_TEST(test_errors_have_names)
+{
+    ck_assert_str_eq(tide_strerror(TIDE_EINVAL), "invalid argument");
+    ck_assert_str_eq(tide_err_name(TIDE_EMISMATCH), "TIDE_EMISMATCH");
+    ck_assert_str_eq(tide_strerror(0), "success");
+    ck_assert_str_eq(tide_strerror(-999), "unknown tide error");
+    ck_assert_uint_eq(tide_version(), TIDE_VERSION_HEX);
+    ck_assert_str_eq(tide_version_string(), TIDE_VERSION_STRING);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_worker_forms);
+    tcase_add_test(tc, test_leaves_program_arguments);
+    tcase_add_test(tc, test_bind_modes);
+    tcase_add_loop_test(tc, test_bad_arguments, 0, sizeof bad / sizeof *bad);
+    tcase_add_test(tc, test_environment);
+    tcase_add_test(tc, test_errors_have_names);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
