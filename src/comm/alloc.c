@@ -98,6 +98,27 @@ void tide__allocator_destroy(tide_allocator *a)
     free(a->chans);
     a->chans = NULL;
     a->nchans = 0;
+    tide__fifo_free_all(&a->spares);
+}
+
+void tide__spare_put(tide_allocator *a, tide_batch *b)
+{
+    if (a->spares.count >= TIDE__MAX_SPARES) {
+        tide_batch_free(b);
+        return;
+    }
+    b->home = NULL;
+    tide__fifo_put_front(&a->spares, b);
+}
+
+tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type)
+{
+    tide_batch *b = tide__fifo_take(&a->spares);
+    if (b) {
+        tide_batch_clear(b);
+        b->type = type;
+    }
+    return b;
 }
 
 size_t tide_allocator_index(const tide_allocator *a) { return a->index; }
@@ -110,6 +131,7 @@ const char *tide_allocator_backend(const tide_allocator *a) { return a->ops->nam
 
 struct local_push {
     struct tide_push base;
+    tide_allocator *alloc;
     struct tide__spsc *fwd, *ret;
     struct tide__waker *target;
 };
@@ -129,6 +151,8 @@ static void local_send(tide_push *p, tide_batch **bp)
         tide_batch_clear(r);
         r->type = b->type;
         r->home = NULL;
+    } else {
+        r = tide__spare_take(lp->alloc, b->type);
     }
     *bp = r;
 }
@@ -140,22 +164,20 @@ void tide_push_send(tide_push *p, tide_batch **batch)
 
 /* ---------------------------------------------------------------- Pull */
 
-static void give_back(tide_batch *b)
+static void give_back(tide_allocator *a, tide_batch *b)
 {
     struct tide__spsc *home = b->home;
-    if (!home) {
-        tide_batch_free(b);
-        return;
-    }
     b->home = NULL;
-    if (tide__spsc_push(home, b) != 0)
+    if (!home)
+        tide__spare_put(a, b);
+    else if (tide__spsc_push(home, b) != 0)
         tide_batch_free(b);
 }
 
 bool tide_pull_recv(tide_pull *p, tide_batch **batch)
 {
     if (*batch) {
-        give_back(*batch);
+        give_back(p->alloc, *batch);
         *batch = NULL;
     }
     for (size_t i = 0; i < p->nin; i++) {
@@ -251,6 +273,7 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
     size_t me = a->local;
     for (size_t d = 0; d < n; d++) {
         lps[d].base.send = local_send;
+        lps[d].alloc = a;
         lps[d].fwd = &cs->q[2 * (me * n + d)];
         lps[d].ret = &cs->q[2 * (me * n + d) + 1];
         lps[d].target = &a->shared->wakers[d];

@@ -33,6 +33,9 @@ struct tide__fifo {
     size_t count;
 };
 void tide__fifo_put(struct tide__fifo *f, tide_batch *b);
+/* Puts @p b first: buffer pools are stacks, so the most recently used (cache-hot) buffer is
+ * the next one handed out. */
+void tide__fifo_put_front(struct tide__fifo *f, tide_batch *b);
 tide_batch *tide__fifo_take(struct tide__fifo *f);
 void tide__fifo_free_all(struct tide__fifo *f);
 
@@ -98,8 +101,17 @@ struct tide_allocator {
     struct tide__chan **chans;
     size_t nchans, capchans;
     unsigned seen_events;
+    /* Recycled buffers with no sender to go back to, reused by the next pushes. */
+    struct tide__fifo spares;
     void *backend; /* per-worker backend state */
 };
+
+/* Spares kept per worker at most; more are freed (bounds memory after a burst). */
+#define TIDE__MAX_SPARES 64
+/* Keeps @p b for reuse, or frees it when there are enough spares. */
+void tide__spare_put(tide_allocator *a, tide_batch *b);
+/* A spare buffer, emptied and typed @p type, or NULL. */
+tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type);
 
 extern const struct tide__alloc_ops tide__alloc_thread, tide__alloc_process, tide__alloc_mpi;
 

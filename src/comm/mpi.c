@@ -54,8 +54,8 @@ struct pending {
 struct mpi_local {
     struct tide__mpi *m;
     struct mpi_worker *mw;
+    tide_allocator *alloc;
     tide_batch **frame;      /* per rank: the frame being filled */
-    struct tide__fifo free;  /* spare buffers */
     struct pending *pending; /* per channel id not allocated yet */
     size_t npending;
 };
@@ -197,7 +197,7 @@ static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, in
         deliver(m, mh, b);
         pos += mh_size + TIDE__PAD8(mh->nbytes);
     }
-    tide__fifo_put(&m->pool, buf);
+    tide__fifo_put_front(&m->pool, buf);
 }
 
 /* Runs with `lock` held: sends what workers queued, completes sends, receives frames. */
@@ -208,7 +208,7 @@ static void progress(struct tide__mpi *m)
         while ((f = tide__spsc_pop(&m->w[i].outbox)))
             post_send(m, f);
         while ((f = tide__spsc_pop(&m->w[i].spent)))
-            tide__fifo_put(&m->pool, f);
+            tide__fifo_put_front(&m->pool, f);
     }
     complete_sends(m);
     for (int k = 0; k < RECV_BURST; k++) {
@@ -243,17 +243,18 @@ static void try_progress(struct tide__mpi *m, struct mpi_worker *mw)
 
 /* ---------------------------------------------------------------- worker side */
 
-static tide_batch *spare_buffer(struct mpi_local *ml)
+/* A spare buffer: sent frames come back through `sent` and join the worker's spares. */
+static tide_batch *spare_buffer(struct mpi_local *ml, const tide_type *type)
 {
     tide_batch *b;
     while ((b = tide__spsc_pop(&ml->mw->sent)))
-        tide__fifo_put(&ml->free, b);
-    return tide__fifo_take(&ml->free);
+        tide__spare_put(ml->alloc, b);
+    return tide__spare_take(ml->alloc, type);
 }
 
 static tide_batch *new_frame(struct mpi_local *ml, int rank)
 {
-    tide_batch *f = spare_buffer(ml);
+    tide_batch *f = spare_buffer(ml, NULL);
     if (!f && !(f = tide_batch_new(NULL, FRAME_MAX)))
         tide__fatal("out of memory building a frame");
     struct tide__frame_hdr *fh = frame_hdr(f);
@@ -311,13 +312,7 @@ static void remote_send(tide_push *p, tide_batch **bp)
         f->peer_rank = rp->rank;
         f->owner = (unsigned)(ml->mw - ml->m->w);
         queue_frame(ml, f);
-        tide_batch *r = spare_buffer(ml);
-        if (r) {
-            tide_batch_clear(r);
-            r->type = type;
-            r->home = NULL;
-        }
-        *bp = r;
+        *bp = spare_buffer(ml, type);
         return;
     }
     size_t need = sizeof mh + padded;
@@ -351,6 +346,7 @@ static struct mpi_local *local_of(tide_allocator *a)
         tide__fatal("out of memory starting worker %zu", a->index);
     ml->m = a->shared->mpi;
     ml->mw = &ml->m->w[a->local];
+    ml->alloc = a;
     a->backend = ml;
     return ml;
 }
@@ -504,8 +500,7 @@ static void mpi_finish(tide_allocator *a)
         }
     for (int r = 0; r < ml->m->ranks; r++)
         if (ml->frame[r])
-            tide__fifo_put(&ml->free, ml->frame[r]);
-    tide__fifo_free_all(&ml->free);
+            tide_batch_free(ml->frame[r]);
     free(ml->pending);
     free(ml->frame);
     free(ml);

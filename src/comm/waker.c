@@ -90,6 +90,15 @@ void tide__fifo_put(struct tide__fifo *f, tide_batch *b)
     f->count++;
 }
 
+void tide__fifo_put_front(struct tide__fifo *f, tide_batch *b)
+{
+    b->next = f->head;
+    f->head = b;
+    if (!f->tail)
+        f->tail = b;
+    f->count++;
+}
+
 tide_batch *tide__fifo_take(struct tide__fifo *f)
 {
     tide_batch *b = f->head;
