@@ -265,6 +265,7 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
         goto nomem;
     ch->id = id;
     ch->type = type;
+    ch->type_tag = tide__type_tag(type);
     ch->push_mem = lps;
     ch->pushes = calloc(a->peers, sizeof *ch->pushes);
     ch->pull.in = calloc(n, sizeof *ch->pull.in);

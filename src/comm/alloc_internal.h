@@ -57,6 +57,7 @@ struct tide_pull {
 struct tide__chan {
     size_t id;
     const tide_type *type;
+    uint32_t type_tag; /* tide__type_tag(type), sent with and checked on every message */
     tide_push **pushes;
     struct tide_pull pull;
     void *push_mem;   /* the in-rank push structs, one block */

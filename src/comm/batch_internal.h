@@ -19,7 +19,8 @@ struct tide_batch {
     struct tide__spsc *home;
     /* Transport bookkeeping while the buffer is a frame or sits in a list. */
     tide_batch *next;
-    int peer_rank; /* frame: the rank it goes to */
+    int peer_rank; /* frame: the rank it goes to (-1: a large receive not complete yet) */
+    int mpi_tag;   /* frame: the tag it is sent with */
     unsigned owner; /* frame: the local worker that gets the buffer back */
 };
 

@@ -1,50 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The mpi backend: the in-rank queues of alloc.c plus frames between ranks.
- *
- * Open MPI here is about 100x slower when two threads of a rank call it at once, so one
- * thread at a time drives MPI: whichever worker takes `lock` (MPI_THREAD_SERIALIZED) runs
- * progress() for the whole rank. Workers never wait for the lock: they queue frames in
- * their outbox and try it; someone holding it drains every outbox before letting go, and
- * every worker tries again at its next receive/release. This costs no extra thread, which
- * on a node whose cores all run workers is worth more than a dedicated progress thread.
+ * The mpi backend, worker side: the in-rank queues of alloc.c plus pushes to workers of
+ * other ranks, which write frames (wire_internal.h) for the rank's MPI driver
+ * (mpi_driver.c), and the routing of what the driver delivers to the channels' pulls.
  */
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpi_internal.h"
 
-#define TAG_FRAME 17
-#define FRAME_MAX (64 * 1024)  /* coalesce small messages up to this many bytes */
-#define LARGE 4096             /* payloads this large travel in place, in a frame of their own */
-#define RECV_BURST 64          /* frames received per progress call, at most */
+#define LARGE 4096 /* payloads this large travel in place, in a frame of their own */
 #define MAX_CHANNELS (1u << 24)
-
-/* What one local worker shares with whoever drives MPI. */
-struct mpi_worker {
-    struct tide__spsc outbox; /* worker -> driver: frames to send */
-    struct tide__spsc inbox;  /* driver -> worker: received batches, header in headroom */
-    struct tide__spsc spent;  /* worker -> driver: received batches given back */
-    struct tide__spsc sent;   /* driver -> worker: buffers whose send completed */
-};
-
-struct tide__mpi {
-    MPI_Comm comm;
-    int rank, ranks;
-    size_t nlocal;
-    struct tide__shared *shared;
-    pthread_mutex_t lock;
-    struct mpi_worker *w;
-    /* the driver's (under lock) */
-    MPI_Request *reqs;
-    tide_batch **req_buf;
-    int *done_idx;
-    size_t npending, cappending;
-    struct tide__fifo pool; /* receive buffers */
-    uint64_t *frames_to, *frames_from;
-};
 
 struct pending {
     struct tide__fifo q;
@@ -53,7 +22,7 @@ struct pending {
 /* A worker's own state. */
 struct mpi_local {
     struct tide__mpi *m;
-    struct mpi_worker *mw;
+    struct tide__mpi_worker *mw;
     tide_allocator *alloc;
     tide_batch **frame;      /* per rank: the frame being filled */
     struct pending *pending; /* per channel id not allocated yet */
@@ -64,182 +33,9 @@ struct remote_push {
     struct tide_push base;
     struct mpi_local *ml;
     int rank;
-    uint32_t channel, src, dst, tag;
+    uint32_t channel, src, dst, type_tag;
     uint64_t seq;
 };
-
-static inline struct tide__frame_hdr *frame_hdr(tide_batch *f)
-{
-    return (struct tide__frame_hdr *)f->base;
-}
-
-static inline struct tide__msg_hdr *msg_hdr(tide_batch *b)
-{
-    return (struct tide__msg_hdr *)(b->base + sizeof(struct tide__frame_hdr));
-}
-
-/* ---------------------------------------------------------------- driver side */
-
-static void post_send(struct tide__mpi *m, tide_batch *f)
-{
-    if (m->npending == m->cappending) {
-        size_t cap = m->cappending ? 2 * m->cappending : 64;
-        MPI_Request *r = realloc(m->reqs, cap * sizeof *r);
-        if (r)
-            m->reqs = r;
-        tide_batch **bufs = realloc(m->req_buf, cap * sizeof *bufs);
-        if (bufs)
-            m->req_buf = bufs;
-        int *idx = realloc(m->done_idx, cap * sizeof *idx);
-        if (idx)
-            m->done_idx = idx;
-        if (!r || !bufs || !idx)
-            tide__fatal("out of memory tracking MPI sends");
-        m->cappending = cap;
-    }
-    int rc = MPI_Isend(f->base, (int)f->bytes, MPI_BYTE, f->peer_rank, TAG_FRAME, m->comm,
-                       &m->reqs[m->npending]);
-    if (rc != MPI_SUCCESS)
-        tide__fatal("MPI_Isend of %zu bytes from rank %d to rank %d failed", f->bytes,
-                    m->rank, f->peer_rank);
-    m->req_buf[m->npending++] = f;
-    m->frames_to[f->peer_rank]++;
-}
-
-static void complete_sends(struct tide__mpi *m)
-{
-    if (!m->npending)
-        return;
-    int outcount = 0;
-    if (MPI_Testsome((int)m->npending, m->reqs, &outcount, m->done_idx, MPI_STATUSES_IGNORE) !=
-        MPI_SUCCESS)
-        tide__fatal("MPI_Testsome failed on rank %d", m->rank);
-    if (outcount <= 0)
-        return;
-    for (int i = 0; i < outcount; i++) {
-        tide_batch *f = m->req_buf[m->done_idx[i]];
-        m->req_buf[m->done_idx[i]] = NULL;
-        if (tide__spsc_push(&m->w[f->owner].sent, f) != 0)
-            tide_batch_free(f);
-    }
-    size_t j = 0;
-    for (size_t i = 0; i < m->npending; i++)
-        if (m->req_buf[i]) {
-            m->reqs[j] = m->reqs[i];
-            m->req_buf[j++] = m->req_buf[i];
-        }
-    m->npending = j;
-}
-
-static tide_batch *pool_get(struct tide__mpi *m, size_t total)
-{
-    tide_batch *b = tide__fifo_take(&m->pool);
-    if (!b && !(b = tide_batch_new(NULL, total)))
-        tide__fatal("out of memory receiving %zu bytes on rank %d", total, m->rank);
-    if (tide__batch_reserve(b, total) != 0)
-        tide__fatal("out of memory receiving %zu bytes on rank %d", total, m->rank);
-    b->len = b->bytes = 0;
-    b->next = NULL;
-    return b;
-}
-
-static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
-{
-    tide__fatal("rank %d received a malformed frame from rank %d: %s", m->rank, src, what);
-}
-
-static void deliver(struct tide__mpi *m, const struct tide__msg_hdr *mh, tide_batch *b)
-{
-    size_t local = mh->dst - (size_t)m->rank * m->nlocal;
-    b->len = mh->nrecords;
-    b->bytes = mh->nbytes;
-    memcpy(b->meta, mh->meta, sizeof b->meta);
-    b->type = NULL;
-    b->home = &m->w[local].spent;
-    if (tide__spsc_push(&m->w[local].inbox, b) != 0)
-        tide__fatal("out of memory delivering a message on rank %d", m->rank);
-    tide__waker_notify(&m->shared->wakers[local]);
-}
-
-static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
-{
-    const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof(struct tide__msg_hdr);
-    if (count < fh_size + mh_size)
-        bad_frame(m, src, "shorter than its headers");
-    struct tide__frame_hdr *fh = frame_hdr(buf);
-    if (fh->magic != TIDE__FRAME_MAGIC)
-        bad_frame(m, src, "bad magic number (not a tide frame)");
-    if (fh->bytes != count || (int)fh->src_rank != src || fh->nmsgs == 0)
-        bad_frame(m, src, "header disagrees with what arrived");
-    size_t pos = fh_size;
-    size_t lo = (size_t)m->rank * m->nlocal, src_lo = (size_t)src * m->nlocal;
-    for (uint32_t k = 0; k < fh->nmsgs; k++) {
-        if (pos + mh_size > count)
-            bad_frame(m, src, "message header past the end");
-        struct tide__msg_hdr *mh = (struct tide__msg_hdr *)(buf->base + pos);
-        if (mh->dst < lo || mh->dst >= lo + m->nlocal)
-            tide__fatal("rank %d received a message on channel %u for worker %u, which "
-                        "runs on rank %zu, from rank %d",
-                        m->rank, mh->channel, mh->dst, (size_t)mh->dst / m->nlocal, src);
-        if (mh->src < src_lo || mh->src >= src_lo + m->nlocal)
-            bad_frame(m, src, "source worker not on the sending rank");
-        if (mh->nbytes > count - pos - mh_size || TIDE__PAD8(mh->nbytes) > count - pos - mh_size)
-            tide__fatal("rank %d: message on channel %u from rank %d claims %llu bytes, more "
-                        "than its frame holds", m->rank, mh->channel, src,
-                        (unsigned long long)mh->nbytes);
-        if (fh->nmsgs == 1) {
-            deliver(m, mh, buf); /* the frame buffer becomes the batch: no copy */
-            return;
-        }
-        tide_batch *b = pool_get(m, mh->nbytes);
-        memcpy(msg_hdr(b), mh, mh_size);
-        memcpy(tide__batch_data(b), buf->base + pos + mh_size, mh->nbytes);
-        deliver(m, mh, b);
-        pos += mh_size + TIDE__PAD8(mh->nbytes);
-    }
-    tide__fifo_put_front(&m->pool, buf);
-}
-
-/* Runs with `lock` held: sends what workers queued, completes sends, receives frames. */
-static void progress(struct tide__mpi *m)
-{
-    for (size_t i = 0; i < m->nlocal; i++) {
-        tide_batch *f;
-        while ((f = tide__spsc_pop(&m->w[i].outbox)))
-            post_send(m, f);
-        while ((f = tide__spsc_pop(&m->w[i].spent)))
-            tide__fifo_put_front(&m->pool, f);
-    }
-    complete_sends(m);
-    for (int k = 0; k < RECV_BURST; k++) {
-        int flag = 0, count = 0;
-        MPI_Message msg;
-        MPI_Status st;
-        if (MPI_Improbe(MPI_ANY_SOURCE, TAG_FRAME, m->comm, &flag, &msg, &st) != MPI_SUCCESS)
-            tide__fatal("MPI_Improbe failed on rank %d", m->rank);
-        if (!flag)
-            break;
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        tide_batch *buf = pool_get(m, (size_t)count);
-        if (MPI_Mrecv(buf->base, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            tide__fatal("MPI_Mrecv of %d bytes from rank %d failed on rank %d", count,
-                        st.MPI_SOURCE, m->rank);
-        m->frames_from[st.MPI_SOURCE]++;
-        receive_frame(m, buf, (size_t)count, st.MPI_SOURCE);
-    }
-}
-
-static void try_progress(struct tide__mpi *m, struct mpi_worker *mw)
-{
-    /* Retry while our own frames wait: the holder may have drained outboxes before we
-     * queued and be about to let go. */
-    do {
-        if (pthread_mutex_trylock(&m->lock) != 0)
-            return;
-        progress(m);
-        pthread_mutex_unlock(&m->lock);
-    } while (!tide__spsc_empty(&mw->outbox));
-}
 
 /* ---------------------------------------------------------------- worker side */
 
@@ -255,36 +51,64 @@ static tide_batch *spare_buffer(struct mpi_local *ml, const tide_type *type)
 static tide_batch *new_frame(struct mpi_local *ml, int rank)
 {
     tide_batch *f = spare_buffer(ml, NULL);
-    if (!f && !(f = tide_batch_new(NULL, FRAME_MAX)))
+    if (!f && !(f = tide_batch_new(NULL, TIDE__POST_BYTES)))
         tide__fatal("out of memory building a frame");
-    struct tide__frame_hdr *fh = frame_hdr(f);
+    if (tide__batch_reserve(f, TIDE__POST_BYTES) != 0)
+        tide__fatal("out of memory building a frame");
+    struct tide__frame_hdr *fh = tide__frame_hdr(f);
     fh->magic = TIDE__FRAME_MAGIC;
     fh->nmsgs = 0;
     fh->src_rank = (uint32_t)ml->m->rank;
     fh->reserved = 0;
     f->bytes = sizeof *fh;
     f->peer_rank = rank;
+    f->mpi_tag = TIDE__TAG_SMALL;
     f->owner = (unsigned)(ml->mw - ml->m->w);
     return f;
 }
 
 static void queue_frame(struct mpi_local *ml, tide_batch *f)
 {
-    frame_hdr(f)->bytes = f->bytes;
+    tide__frame_hdr(f)->bytes = f->bytes;
     if (tide__spsc_push(&ml->mw->outbox, f) != 0)
         tide__fatal("out of memory queueing a frame");
-    try_progress(ml->m, ml->mw);
+    tide__mpi_try_progress(ml->m, ml->mw);
 }
 
 static void flush_frame(struct mpi_local *ml, int rank)
 {
     tide_batch *f = ml->frame[rank];
-    if (f && frame_hdr(f)->nmsgs) {
+    if (f && tide__frame_hdr(f)->nmsgs) {
         ml->frame[rank] = NULL;
         queue_frame(ml, f);
     }
 }
 
+/* Appends a message (header, then @p payload padded to 8 bytes) to the frame for @p rank,
+ * sending the frame first when the message would not fit. */
+static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *mh,
+                   const void *payload, size_t bytes)
+{
+    size_t padded = TIDE__PAD8(bytes), need = sizeof *mh + padded;
+    tide_batch *f = ml->frame[rank];
+    if (f && f->bytes + need > TIDE__POST_BYTES) {
+        flush_frame(ml, rank);
+        f = NULL;
+    }
+    if (!f)
+        f = ml->frame[rank] = new_frame(ml, rank);
+    unsigned char *at = f->base + f->bytes;
+    memcpy(at, mh, sizeof *mh);
+    memcpy(at + sizeof *mh, payload, bytes);
+    memset(at + sizeof *mh + bytes, 0, padded - bytes);
+    f->bytes += need;
+    tide__frame_hdr(f)->nmsgs++;
+}
+
+/* Three ways to another rank: a small batch is copied into the frame being filled (and
+ * coalesced with other small messages); a batch of LARGE bytes or more is sent from its own
+ * buffer as a frame of its own; one too large for a preposted receive is announced in the
+ * frame stream and sent from its buffer on this worker's large tag. */
 static void remote_send(tide_push *p, tide_batch **bp)
 {
     struct remote_push *rp = (struct remote_push *)p;
@@ -296,42 +120,35 @@ static void remote_send(tide_push *p, tide_batch **bp)
     }
     if (b->len == 0)
         return;
-    struct tide__msg_hdr mh = { rp->channel, rp->src, rp->dst, rp->tag, rp->seq++,
-                                b->len, b->bytes, { 0 } };
+    struct tide__msg_hdr mh = { rp->channel, rp->src, rp->dst, rp->type_tag, rp->seq++,
+                                b->len, b->bytes, 0, 0, { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     size_t padded = TIDE__PAD8(b->bytes);
-    if (b->bytes >= LARGE) {
-        flush_frame(ml, rp->rank); /* keeps this sender's messages in order */
-        memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
-        tide_batch *f = b;
-        memcpy(msg_hdr(f), &mh, sizeof mh);
-        const tide_type *type = b->type;
-        struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 1, (uint32_t)ml->m->rank, 0, 0 };
-        memcpy(frame_hdr(f), &fh, sizeof fh);
-        f->bytes = TIDE__HEADROOM + padded;
-        f->peer_rank = rp->rank;
-        f->owner = (unsigned)(ml->mw - ml->m->w);
-        queue_frame(ml, f);
-        *bp = spare_buffer(ml, type);
+    if (b->bytes < LARGE) {
+        append(ml, rp->rank, &mh, tide__batch_data(b), b->bytes);
+        tide_batch_clear(b);
         return;
     }
-    size_t need = sizeof mh + padded;
-    tide_batch *f = ml->frame[rp->rank];
-    if (f && f->bytes + need > FRAME_MAX) {
-        flush_frame(ml, rp->rank);
-        f = NULL;
+    int tag = TIDE__TAG_SMALL;
+    if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
+        struct tide__msg_hdr note = mh;
+        note.flags = TIDE__MSG_ANNOUNCE;
+        append(ml, rp->rank, &note, NULL, 0);
+        tag = TIDE__TAG_LARGE_BASE + (int)(ml->mw - ml->m->w);
     }
-    if (!f)
-        f = ml->frame[rp->rank] = new_frame(ml, rp->rank);
-    if (tide__batch_reserve(f, f->bytes + need) != 0)
-        tide__fatal("out of memory building a frame");
-    unsigned char *at = f->base + f->bytes;
-    memcpy(at, &mh, sizeof mh);
-    memcpy(at + sizeof mh, tide__batch_data(b), b->bytes);
-    memset(at + sizeof mh + b->bytes, 0, padded - b->bytes);
-    f->bytes += need;
-    frame_hdr(f)->nmsgs++;
-    tide_batch_clear(b);
+    flush_frame(ml, rp->rank); /* keeps this sender's messages in order */
+    memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
+    const tide_type *type = b->type;
+    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 1, (uint32_t)ml->m->rank, 0,
+                                  TIDE__HEADROOM + padded };
+    memcpy(tide__frame_hdr(b), &fh, sizeof fh);
+    memcpy(tide__msg_hdr(b), &mh, sizeof mh);
+    b->bytes = TIDE__HEADROOM + padded;
+    b->peer_rank = rp->rank;
+    b->mpi_tag = tag;
+    b->owner = (unsigned)(ml->mw - ml->m->w);
+    queue_frame(ml, b);
+    *bp = spare_buffer(ml, type);
 }
 
 static struct mpi_local *local_of(tide_allocator *a)
@@ -360,8 +177,8 @@ static _Noreturn void bad_message(tide_allocator *a, const struct tide__msg_hdr 
 
 static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
 {
-    const struct tide__msg_hdr *mh = msg_hdr(b);
-    if (mh->type_tag != tide__type_tag(ch->type)) {
+    const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    if (mh->type_tag != ch->type_tag) {
         char what[160];
         snprintf(what, sizeof what, "its records are not of this worker's type '%s'",
                  ch->type->name);
@@ -383,10 +200,10 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
 static void mpi_receive(tide_allocator *a)
 {
     struct mpi_local *ml = local_of(a);
-    try_progress(ml->m, ml->mw);
+    tide__mpi_try_progress(ml->m, ml->mw);
     tide_batch *b;
     while ((b = tide__spsc_pop(&ml->mw->inbox))) {
-        const struct tide__msg_hdr *mh = msg_hdr(b);
+        const struct tide__msg_hdr *mh = tide__msg_hdr(b);
         if (mh->channel < a->nchans) {
             route(a, a->chans[mh->channel], b);
             continue;
@@ -413,9 +230,21 @@ static void mpi_receive(tide_allocator *a)
 static void mpi_release(tide_allocator *a)
 {
     struct mpi_local *ml = local_of(a);
-    for (int r = 0; r < ml->m->ranks; r++)
-        flush_frame(ml, r);
-    try_progress(ml->m, ml->mw);
+    bool queued = false;
+    for (int r = 0; r < ml->m->ranks; r++) {
+        tide_batch *f = ml->frame[r];
+        if (f && tide__frame_hdr(f)->nmsgs) {
+            ml->frame[r] = NULL;
+            tide__frame_hdr(f)->bytes = f->bytes;
+            if (tide__spsc_push(&ml->mw->outbox, f) != 0)
+                tide__fatal("out of memory queueing a frame");
+            queued = true;
+        }
+    }
+    /* One pass for all the frames; none when nothing was queued (the caller's receive
+     * drives MPI anyway, and a poll costs as much as a send here). */
+    if (queued)
+        tide__mpi_try_progress(ml->m, ml->mw);
 }
 
 static void mpi_park(tide_allocator *a, int64_t timeout_ns)
@@ -428,7 +257,7 @@ static void mpi_park(tide_allocator *a, int64_t timeout_ns)
     uint64_t start = tide__now_ns();
     int64_t nap = 20000;
     for (;;) {
-        try_progress(ml->m, ml->mw);
+        tide__mpi_try_progress(ml->m, ml->mw);
         if (atomic_load(&wk->events) != a->seen_events)
             return;
         int64_t waited = (int64_t)(tide__now_ns() - start);
@@ -468,7 +297,7 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
         rp->channel = (uint32_t)ch->id;
         rp->src = (uint32_t)a->index;
         rp->dst = (uint32_t)t;
-        rp->tag = tide__type_tag(ch->type);
+        rp->type_tag = ch->type_tag;
         ch->pushes[t] = &rp->base;
     }
     ch->pull.expect_seq = seq;
@@ -491,7 +320,7 @@ static void mpi_finish(tide_allocator *a)
     mpi_receive(a);
     for (size_t c = 0; c < ml->npending; c++)
         if (ml->pending[c].q.count) {
-            const struct tide__msg_hdr *mh = msg_hdr(ml->pending[c].q.head);
+            const struct tide__msg_hdr *mh = tide__msg_hdr(ml->pending[c].q.head);
             tide__fatal("worker %zu (rank %zu) received %zu message(s) on channel %zu, which "
                         "it never allocated (first from worker %u on rank %zu): every worker "
                         "must allocate the same channels in the same order",
@@ -510,89 +339,3 @@ static void mpi_finish(tide_allocator *a)
 const struct tide__alloc_ops tide__alloc_mpi = { "mpi", mpi_allocate_remote, mpi_receive,
                                                  mpi_release, mpi_park, mpi_finish };
 
-/* ---------------------------------------------------------------- start and stop */
-
-int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm)
-{
-    struct tide__mpi *m = calloc(1, sizeof *m);
-    if (!m)
-        return TIDE_ENOMEM;
-    m->comm = comm;
-    MPI_Comm_rank(comm, &m->rank);
-    MPI_Comm_size(comm, &m->ranks);
-    m->nlocal = s->nlocal;
-    m->shared = s;
-    m->w = calloc(s->nlocal, sizeof *m->w);
-    m->frames_to = calloc((size_t)m->ranks, sizeof *m->frames_to);
-    m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
-    if (!m->w || !m->frames_to || !m->frames_from || pthread_mutex_init(&m->lock, NULL) != 0)
-        goto nomem;
-    for (size_t i = 0; i < s->nlocal; i++) {
-        struct mpi_worker *w = &m->w[i];
-        if (tide__spsc_init(&w->outbox) || tide__spsc_init(&w->inbox) ||
-            tide__spsc_init(&w->spent) || tide__spsc_init(&w->sent))
-            goto nomem; /* (a few nodes leak on this path; we are out of memory anyway) */
-    }
-    s->mpi = m;
-    return 0;
-nomem:
-    free(m->w);
-    free(m->frames_to);
-    free(m->frames_from);
-    free(m);
-    return TIDE_ENOMEM;
-}
-
-static void drain_free(struct tide__spsc *q)
-{
-    void *b;
-    while ((b = tide__spsc_pop(q)))
-        tide_batch_free(b);
-    tide__spsc_destroy(q);
-}
-
-void tide__mpi_transport_free(struct tide__shared *s)
-{
-    struct tide__mpi *m = s->mpi;
-    if (!m)
-        return;
-    /* Every rank tells every other how many frames it sent; a rank stops only when it has
-     * received all of them and all its own sends completed, so no message is cut off and
-     * MPI_Finalize never waits on an unmatched send. */
-    uint64_t *expect = calloc((size_t)m->ranks, sizeof *expect);
-    if (!expect)
-        tide__fatal("out of memory stopping the transport");
-    MPI_Request req;
-    pthread_mutex_lock(&m->lock);
-    progress(m);
-    MPI_Ialltoall(m->frames_to, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
-    for (;;) {
-        int done = 0;
-        progress(m);
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        bool all = done && m->npending == 0;
-        for (int r = 0; all && r < m->ranks; r++)
-            all = m->frames_from[r] == expect[r];
-        if (all)
-            break;
-        sched_yield();
-    }
-    pthread_mutex_unlock(&m->lock);
-    free(expect);
-    for (size_t i = 0; i < m->nlocal; i++) {
-        drain_free(&m->w[i].outbox);
-        drain_free(&m->w[i].inbox);
-        drain_free(&m->w[i].spent);
-        drain_free(&m->w[i].sent);
-    }
-    tide__fifo_free_all(&m->pool);
-    free(m->reqs);
-    free(m->req_buf);
-    free(m->done_idx);
-    free(m->frames_to);
-    free(m->frames_from);
-    free(m->w);
-    pthread_mutex_destroy(&m->lock);
-    free(m);
-    s->mpi = NULL;
-}

@@ -1,10 +1,51 @@
 /* SPDX-License-Identifier: MIT */
+/* The mpi backend's parts: the transport a rank shares (driven under one lock, see
+ * mpi_driver.c) and the worker side (mpi.c). */
 #ifndef TIDE_MPI_INTERNAL_H
 #define TIDE_MPI_INTERNAL_H
 
 #include <mpi.h>
 
 #include "alloc_internal.h"
+
+#define TIDE__TAG_SMALL 17      /* frames of at most TIDE__POST_BYTES */
+#define TIDE__TAG_LARGE_BASE 32 /* + the sending worker's thread index: announced payloads */
+
+/* What one local worker shares with whoever drives MPI. */
+struct tide__mpi_worker {
+    struct tide__spsc outbox; /* worker -> driver: frames to send */
+    struct tide__spsc inbox;  /* driver -> worker: received batches, header in headroom */
+    struct tide__spsc spent;  /* worker -> driver: received batches given back */
+    struct tide__spsc sent;   /* driver -> worker: buffers whose send completed */
+};
+
+/* A request the driver waits for: a preposted receive, a large receive or a send. */
+struct tide__mpi_slot {
+    tide_batch *buf;
+    int kind;
+    int peer;
+    uint64_t post_seq; /* preposted receives: the order they were posted in */
+};
+
+struct tide__mpi {
+    MPI_Comm comm;
+    int rank, ranks;
+    size_t nlocal;
+    struct tide__shared *shared;
+    pthread_mutex_t lock; /* whoever holds it drives MPI for the rank */
+    struct tide__mpi_worker *w;
+    /* The driver's, under lock. Requests [0, nposts) are the preposted receives; one
+     * array lets one MPI_Testsome serve everything. */
+    MPI_Request *reqs;
+    struct tide__mpi_slot *slots;
+    int *done;
+    MPI_Status *statuses;
+    size_t nreqs, capreqs, nposts;
+    uint64_t post_seq;
+    struct tide__fifo pool;  /* receive buffers */
+    struct tide__fifo *held; /* per source rank: deliveries waiting behind a large receive */
+    uint64_t *frames_to, *frames_from;
+};
 
 /* Starts MPI when asked or launched by mpirun/srun, checks that every rank runs the same
  * worker count and tide version. *comm_out is a duplicate of MPI_COMM_WORLD (or
@@ -17,5 +58,18 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm);
 void tide__mpi_transport_free(struct tide__shared *s);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
+/* Drives MPI if no other thread does right now: sends what workers queued, completes
+ * sends, receives and delivers frames. Returns at once when another thread drives. */
+void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw);
+
+static inline struct tide__frame_hdr *tide__frame_hdr(tide_batch *f)
+{
+    return (struct tide__frame_hdr *)f->base;
+}
+
+static inline struct tide__msg_hdr *tide__msg_hdr(tide_batch *b)
+{
+    return (struct tide__msg_hdr *)(b->base + sizeof(struct tide__frame_hdr));
+}
 
 #endif

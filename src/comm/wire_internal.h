@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The bytes that cross ranks. A frame is a frame header followed by messages, each a
  * message header and its payload padded to 8 bytes. Small messages to one rank are
- * coalesced into one frame; a large batch is sent as a frame of its own straight from the
- * batch's buffer, whose headroom has room for both headers (no copy on either side). */
+ * coalesced into one frame; a batch of 4 KiB or more is sent as a frame of its own
+ * straight from the batch's buffer, whose headroom has room for both headers (no copy on
+ * either side). Frames of up to TIDE__POST_BYTES land in receives posted in advance; a
+ * larger batch is announced by a message in the ordinary frame stream and sent on a tag of
+ * its sending worker, received into a buffer of its size once the announce is read. */
 #ifndef TIDE_WIRE_INTERNAL_H
 #define TIDE_WIRE_INTERNAL_H
 
@@ -28,10 +31,18 @@ struct tide__msg_hdr {
     uint64_t seq;      /* per (channel, src, dst), from 0 */
     uint64_t nrecords;
     uint64_t nbytes;   /* payload bytes, before padding */
+    uint32_t flags;    /* TIDE__MSG_... */
+    uint32_t reserved;
     uint64_t meta[TIDE_BATCH_META];
 };
 
+/* The payload does not follow: it comes as a frame of its own on the sender's large tag. */
+#define TIDE__MSG_ANNOUNCE 1u
+
 #define TIDE__HEADROOM (sizeof(struct tide__frame_hdr) + sizeof(struct tide__msg_hdr))
+/* Frames of at most this many bytes (headers included) go to preposted receives: a 64 KiB
+ * batch with its headers fits. */
+#define TIDE__POST_BYTES (64u * 1024u + 4096u)
 #define TIDE__PAD8(n) (((n) + 7u) & ~(uint64_t)7u)
 
 _Static_assert(sizeof(struct tide__frame_hdr) % 8 == 0, "frame header keeps alignment");

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The MPI driver of a rank: the one path through which the rank's workers reach MPI.
+ *
+ * Open MPI here is about 100x slower when two threads of a rank call it at once, so one
+ * thread at a time drives MPI: whichever worker takes `lock` (MPI_THREAD_SERIALIZED) runs
+ * progress() for the whole rank. Workers never wait for the lock: they queue frames in
+ * their outbox and try it; the holder drains every outbox, and every worker tries again
+ * at its next receive, release or park. This costs no thread of its own, which on a node
+ * whose cores all run workers is worth more than a dedicated progress thread
+ * (doc/architecture.md has the measurements).
+ *
+ * Receives are posted in advance (ANY_SOURCE, TIDE__POST_BYTES each), so a small frame
+ * lands without a probe, and one MPI_Testsome over all requests is the whole poll. A
+ * frame that holds one message becomes that message's batch (no copy); the messages of a
+ * coalesced frame are copied out. Larger batches are announced in the frame stream; their
+ * receive is posted when the announce is read, and later deliveries from that rank wait
+ * behind it, so every (sender, receiver, channel) stays FIFO.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_internal.h"
+
+enum { SLOT_POST, SLOT_LARGE, SLOT_SEND };
+
+#define NPOSTS 4
+
+static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
+{
+    tide__fatal("rank %d received a malformed frame from rank %d: %s", m->rank, src, what);
+}
+
+static tide_batch *pool_get(struct tide__mpi *m, size_t bytes)
+{
+    tide_batch *b = tide__fifo_take(&m->pool);
+    if (!b && !(b = tide_batch_new(NULL, bytes)))
+        tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
+    if (tide__batch_reserve(b, bytes) != 0)
+        tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
+    b->len = b->bytes = 0;
+    b->next = NULL;
+    b->peer_rank = 0;
+    return b;
+}
+
+static size_t add_slot(struct tide__mpi *m)
+{
+    if (m->nreqs == m->capreqs) {
+        size_t cap = m->capreqs ? 2 * m->capreqs : 64;
+        MPI_Request *r = realloc(m->reqs, cap * sizeof *r);
+        if (r)
+            m->reqs = r;
+        struct tide__mpi_slot *s = realloc(m->slots, cap * sizeof *s);
+        if (s)
+            m->slots = s;
+        int *d = realloc(m->done, cap * sizeof *d);
+        if (d)
+            m->done = d;
+        MPI_Status *st = realloc(m->statuses, cap * sizeof *st);
+        if (st)
+            m->statuses = st;
+        if (!r || !s || !d || !st)
+            tide__fatal("out of memory tracking MPI requests on rank %d", m->rank);
+        m->capreqs = cap;
+    }
+    return m->nreqs++;
+}
+
+static void post_receive(struct tide__mpi *m, size_t i)
+{
+    tide_batch *b = pool_get(m, TIDE__POST_BYTES);
+    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE, m->post_seq++ };
+    if (MPI_Irecv(b->base, (int)TIDE__POST_BYTES, MPI_BYTE, MPI_ANY_SOURCE, TIDE__TAG_SMALL,
+                  m->comm, &m->reqs[i]) != MPI_SUCCESS)
+        tide__fatal("MPI_Irecv failed on rank %d", m->rank);
+}
+
+static void post_send(struct tide__mpi *m, tide_batch *f)
+{
+    size_t i = add_slot(m);
+    m->slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
+    if (MPI_Isend(f->base, (int)f->bytes, MPI_BYTE, f->peer_rank, f->mpi_tag, m->comm,
+                  &m->reqs[i]) != MPI_SUCCESS)
+        tide__fatal("MPI_Isend of %zu bytes from rank %d to rank %d failed", f->bytes,
+                    m->rank, f->peer_rank);
+    m->frames_to[f->peer_rank]++;
+}
+
+/* Hands a received batch (its message header in its headroom) to its worker. */
+static void deliver(struct tide__mpi *m, tide_batch *b)
+{
+    const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    size_t local = mh->dst - (size_t)m->rank * m->nlocal;
+    b->len = mh->nrecords;
+    b->bytes = mh->nbytes;
+    memcpy(b->meta, mh->meta, sizeof b->meta);
+    b->type = NULL;
+    b->home = &m->w[local].spent;
+    if (tide__spsc_push(&m->w[local].inbox, b) != 0)
+        tide__fatal("out of memory delivering a message on rank %d", m->rank);
+    tide__waker_notify(&m->shared->wakers[local]);
+}
+
+/* Delivers now, or after the large receives this rank's earlier messages wait for. */
+static void deliver_in_order(struct tide__mpi *m, int src, tide_batch *b)
+{
+    if (m->held[src].count)
+        tide__fifo_put(&m->held[src], b);
+    else
+        deliver(m, b);
+}
+
+static void release_held(struct tide__mpi *m, int src)
+{
+    while (m->held[src].head && m->held[src].head->peer_rank >= 0)
+        deliver(m, tide__fifo_take(&m->held[src]));
+}
+
+static void check_message(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh,
+                          size_t room)
+{
+    size_t lo = (size_t)m->rank * m->nlocal, src_lo = (size_t)src * m->nlocal;
+    if (mh->dst < lo || mh->dst >= lo + m->nlocal)
+        tide__fatal("rank %d received a message on channel %u for worker %u, which runs on "
+                    "rank %zu, from rank %d",
+                    m->rank, mh->channel, mh->dst, (size_t)mh->dst / m->nlocal, src);
+    if (mh->src < src_lo || mh->src >= src_lo + m->nlocal)
+        bad_frame(m, src, "source worker not on the sending rank");
+    if (!(mh->flags & TIDE__MSG_ANNOUNCE) && TIDE__PAD8(mh->nbytes) > room)
+        tide__fatal("rank %d: message on channel %u from rank %d claims %llu bytes, more "
+                    "than its frame holds",
+                    m->rank, mh->channel, src, (unsigned long long)mh->nbytes);
+}
+
+static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh)
+{
+    size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes);
+    if (total > (size_t)INT32_MAX)
+        bad_frame(m, src, "announced batch too large for one MPI message");
+    tide_batch *b = pool_get(m, TIDE__PAD8(mh->nbytes));
+    b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
+    size_t i = add_slot(m);
+    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src, 0 };
+    int tag = TIDE__TAG_LARGE_BASE + (int)(mh->src - (size_t)src * m->nlocal);
+    if (MPI_Irecv(b->base, (int)total, MPI_BYTE, src, tag, m->comm, &m->reqs[i]) != MPI_SUCCESS)
+        tide__fatal("MPI_Irecv of %zu bytes failed on rank %d", total, m->rank);
+    tide__fifo_put(&m->held[src], b);
+}
+
+static const struct tide__frame_hdr *check_frame(struct tide__mpi *m, tide_batch *buf,
+                                                 size_t count, int src)
+{
+    if (count < TIDE__HEADROOM)
+        bad_frame(m, src, "shorter than its headers");
+    const struct tide__frame_hdr *fh = tide__frame_hdr(buf);
+    if (fh->magic != TIDE__FRAME_MAGIC)
+        bad_frame(m, src, "bad magic number (not a tide frame)");
+    if (fh->bytes != count || (int)fh->src_rank != src || fh->nmsgs == 0)
+        bad_frame(m, src, "header disagrees with what arrived");
+    return fh;
+}
+
+static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+{
+    const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof(struct tide__msg_hdr);
+    const struct tide__frame_hdr *fh = check_frame(m, buf, count, src);
+    size_t pos = fh_size;
+    for (uint32_t k = 0; k < fh->nmsgs; k++) {
+        if (pos + mh_size > count)
+            bad_frame(m, src, "message header past the end");
+        struct tide__msg_hdr *mh = (struct tide__msg_hdr *)(buf->base + pos);
+        check_message(m, src, mh, count - pos - mh_size);
+        if (mh->flags & TIDE__MSG_ANNOUNCE) {
+            announce(m, src, mh);
+            pos += mh_size;
+            continue;
+        }
+        if (fh->nmsgs == 1) {
+            buf->peer_rank = 0;
+            deliver_in_order(m, src, buf); /* the frame buffer becomes the batch */
+            return;
+        }
+        tide_batch *b = pool_get(m, mh->nbytes);
+        b->peer_rank = 0;
+        memcpy(tide__msg_hdr(b), mh, mh_size);
+        memcpy(tide__batch_data(b), buf->base + pos + mh_size, mh->nbytes);
+        deliver_in_order(m, src, b);
+        pos += mh_size + TIDE__PAD8(mh->nbytes);
+    }
+    tide__fifo_put_front(&m->pool, buf);
+}
+
+static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src)
+{
+    check_frame(m, b, count, src);
+    const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    check_message(m, src, mh, count - TIDE__HEADROOM);
+    b->peer_rank = 0;
+    release_held(m, src);
+}
+
+/* Runs with `lock` held. */
+static void progress(struct tide__mpi *m)
+{
+    for (size_t i = 0; i < m->nlocal; i++) {
+        tide_batch *f;
+        while ((f = tide__spsc_pop(&m->w[i].outbox)))
+            post_send(m, f);
+        while ((f = tide__spsc_pop(&m->w[i].spent)))
+            tide__fifo_put_front(&m->pool, f);
+    }
+    int out = 0;
+    if (MPI_Testsome((int)m->nreqs, m->reqs, &out, m->done, m->statuses) != MPI_SUCCESS)
+        tide__fatal("MPI_Testsome failed on rank %d", m->rank);
+    if (out <= 0)
+        return;
+    /* Preposted receives match in the order they were posted, which is the order frames
+     * from one sender were sent: handle completions in that order. */
+    for (int a = 1; a < out; a++)
+        for (int b = a; b > 0 && m->slots[m->done[b - 1]].post_seq > m->slots[m->done[b]].post_seq;
+             b--) {
+            int t = m->done[b];
+            m->done[b] = m->done[b - 1];
+            m->done[b - 1] = t;
+            MPI_Status st = m->statuses[b];
+            m->statuses[b] = m->statuses[b - 1];
+            m->statuses[b - 1] = st;
+        }
+    for (int k = 0; k < out; k++) {
+        size_t i = (size_t)m->done[k];
+        struct tide__mpi_slot *s = &m->slots[i];
+        int count = 0;
+        switch (s->kind) {
+        case SLOT_SEND:
+            if (tide__spsc_push(&m->w[s->buf->owner].sent, s->buf) != 0)
+                tide_batch_free(s->buf);
+            break;
+        case SLOT_POST:
+            MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
+            m->frames_from[m->statuses[k].MPI_SOURCE]++;
+            receive_frame(m, s->buf, (size_t)count, m->statuses[k].MPI_SOURCE);
+            post_receive(m, i);
+            continue; /* the slot stays */
+        case SLOT_LARGE:
+            MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
+            m->frames_from[s->peer]++;
+            large_complete(m, s->buf, (size_t)count, s->peer);
+            break;
+        }
+        s->buf = NULL; /* finished; compacted below */
+    }
+    size_t j = m->nposts;
+    for (size_t i = m->nposts; i < m->nreqs; i++)
+        if (m->slots[i].buf) {
+            m->reqs[j] = m->reqs[i];
+            m->slots[j++] = m->slots[i];
+        }
+    m->nreqs = j;
+}
+
+void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
+{
+    /* Retry while our own frames wait: the holder may have drained outboxes before we
+     * queued and be about to let go. */
+    do {
+        if (pthread_mutex_trylock(&m->lock) != 0)
+            return;
+        progress(m);
+        pthread_mutex_unlock(&m->lock);
+    } while (!tide__spsc_empty(&mw->outbox));
+}
+
+/* ---------------------------------------------------------------- start and stop */
+
+int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm)
+{
+    struct tide__mpi *m = calloc(1, sizeof *m);
+    if (!m)
+        return TIDE_ENOMEM;
+    m->comm = comm;
+    MPI_Comm_rank(comm, &m->rank);
+    MPI_Comm_size(comm, &m->ranks);
+    m->nlocal = s->nlocal;
+    m->shared = s;
+    m->w = calloc(s->nlocal, sizeof *m->w);
+    m->held = calloc((size_t)m->ranks, sizeof *m->held);
+    m->frames_to = calloc((size_t)m->ranks, sizeof *m->frames_to);
+    m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
+    if (!m->w || !m->held || !m->frames_to || !m->frames_from ||
+        pthread_mutex_init(&m->lock, NULL) != 0)
+        goto nomem;
+    for (size_t i = 0; i < s->nlocal; i++) {
+        struct tide__mpi_worker *w = &m->w[i];
+        if (tide__spsc_init(&w->outbox) || tide__spsc_init(&w->inbox) ||
+            tide__spsc_init(&w->spent) || tide__spsc_init(&w->sent))
+            goto nomem; /* (a few nodes leak on this path; we are out of memory anyway) */
+    }
+    int *ub, flag = 0;
+    MPI_Comm_get_attr(comm, MPI_TAG_UB, &ub, &flag);
+    if (flag && (size_t)*ub < TIDE__TAG_LARGE_BASE + s->nlocal)
+        tide__fatal("this MPI's largest tag (%d) is too small for %zu workers per rank", *ub,
+                    s->nlocal);
+    for (size_t i = 0; i < NPOSTS; i++)
+        post_receive(m, add_slot(m));
+    m->nposts = NPOSTS;
+    s->mpi = m;
+    return 0;
+nomem:
+    free(m->w);
+    free(m->held);
+    free(m->frames_to);
+    free(m->frames_from);
+    free(m);
+    return TIDE_ENOMEM;
+}
+
+static void drain_free(struct tide__spsc *q)
+{
+    void *b;
+    while ((b = tide__spsc_pop(q)))
+        tide_batch_free(b);
+    tide__spsc_destroy(q);
+}
+
+void tide__mpi_transport_free(struct tide__shared *s)
+{
+    struct tide__mpi *m = s->mpi;
+    if (!m)
+        return;
+    /* Every rank tells every other how many frames it sent; a rank stops only when it has
+     * received all of them and all its own sends completed, so no message is cut off and
+     * MPI_Finalize never waits on an unmatched send. */
+    uint64_t *expect = calloc((size_t)m->ranks, sizeof *expect);
+    if (!expect)
+        tide__fatal("out of memory stopping the transport");
+    MPI_Request req;
+    pthread_mutex_lock(&m->lock);
+    progress(m);
+    MPI_Ialltoall(m->frames_to, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
+    for (;;) {
+        int done = 0;
+        progress(m);
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        bool all = done && m->nreqs == m->nposts;
+        for (int r = 0; all && r < m->ranks; r++)
+            all = m->frames_from[r] == expect[r];
+        if (all)
+            break;
+        sched_yield();
+    }
+    for (size_t i = 0; i < m->nposts; i++) {
+        MPI_Cancel(&m->reqs[i]);
+        MPI_Wait(&m->reqs[i], MPI_STATUS_IGNORE);
+        tide_batch_free(m->slots[i].buf);
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(expect);
+    for (size_t i = 0; i < m->nlocal; i++) {
+        drain_free(&m->w[i].outbox);
+        drain_free(&m->w[i].inbox);
+        drain_free(&m->w[i].spent);
+        drain_free(&m->w[i].sent);
+    }
+    for (int r = 0; r < m->ranks; r++)
+        tide__fifo_free_all(&m->held[r]);
+    tide__fifo_free_all(&m->pool);
+    free(m->reqs);
+    free(m->slots);
+    free(m->done);
+    free(m->statuses);
+    free(m->held);
+    free(m->frames_to);
+    free(m->frames_from);
+    free(m->w);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    s->mpi = NULL;
+}
