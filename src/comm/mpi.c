@@ -99,7 +99,8 @@ static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *m
         f = ml->frame[rank] = new_frame(ml, rank);
     unsigned char *at = f->base + f->bytes;
     memcpy(at, mh, sizeof *mh);
-    memcpy(at + sizeof *mh, payload, bytes);
+    if (bytes)
+        memcpy(at + sizeof *mh, payload, bytes);
     memset(at + sizeof *mh + bytes, 0, padded - bytes);
     f->bytes += need;
     tide__frame_hdr(f)->nmsgs++;
