@@ -594,5 +594,15 @@ int work_park_wake(tide_allocator *a, void *ctx)
     ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (ms > 5000)
         FAIL(a, "an earlier wake was lost (parked %.0f ms)", ms);
+    /* Parked with nothing coming, a worker sleeps instead of spinning a core: over 400 ms
+     * it may poll (MPI cannot wake a thread) but must use far less than 400 ms of CPU. */
+    struct timespec c0, c1;
+    tide_allocator_receive(a);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    tide_allocator_park(a, 400LL * 1000 * 1000);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu_ms = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
+    if (cpu_ms > 200)
+        FAIL(a, "a parked worker used %.0f ms of CPU in 400 ms", cpu_ms);
     return 0;
 }
