@@ -111,9 +111,9 @@ void tide__spare_put(tide_allocator *a, tide_batch *b)
     tide__fifo_put_front(&a->spares, b);
 }
 
-tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type)
+tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t bytes)
 {
-    tide_batch *b = tide__fifo_take(&a->spares);
+    tide_batch *b = tide__fifo_take_fit(&a->spares, bytes);
     if (b) {
         tide_batch_clear(b);
         b->type = type;
@@ -152,7 +152,7 @@ static void local_send(tide_push *p, tide_batch **bp)
         r->type = b->type;
         r->home = NULL;
     } else {
-        r = tide__spare_take(lp->alloc, b->type);
+        r = tide__spare_take(lp->alloc, b->type, b->bytes);
     }
     *bp = r;
 }

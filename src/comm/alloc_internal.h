@@ -37,6 +37,10 @@ void tide__fifo_put(struct tide__fifo *f, tide_batch *b);
  * the next one handed out. */
 void tide__fifo_put_front(struct tide__fifo *f, tide_batch *b);
 tide_batch *tide__fifo_take(struct tide__fifo *f);
+/* Takes the buffer among the first few of a pool that holds @p bytes most tightly (or the
+ * first, to be grown, when none does): pools mix frame-sized and large buffers, and
+ * growing a small one for every large message would allocate per message. */
+tide_batch *tide__fifo_take_fit(struct tide__fifo *f, size_t bytes);
 void tide__fifo_free_all(struct tide__fifo *f);
 
 struct tide_push {
@@ -111,8 +115,8 @@ struct tide_allocator {
 #define TIDE__MAX_SPARES 64
 /* Keeps @p b for reuse, or frees it when there are enough spares. */
 void tide__spare_put(tide_allocator *a, tide_batch *b);
-/* A spare buffer, emptied and typed @p type, or NULL. */
-tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type);
+/* A spare buffer for about @p bytes bytes, emptied and typed @p type, or NULL. */
+tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t bytes);
 
 extern const struct tide__alloc_ops tide__alloc_thread, tide__alloc_process, tide__alloc_mpi;
 

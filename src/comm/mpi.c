@@ -40,17 +40,17 @@ struct remote_push {
 /* ---------------------------------------------------------------- worker side */
 
 /* A spare buffer: sent frames come back through `sent` and join the worker's spares. */
-static tide_batch *spare_buffer(struct mpi_local *ml, const tide_type *type)
+static tide_batch *spare_buffer(struct mpi_local *ml, const tide_type *type, size_t bytes)
 {
     tide_batch *b;
     while ((b = tide__spsc_pop(&ml->mw->sent)))
         tide__spare_put(ml->alloc, b);
-    return tide__spare_take(ml->alloc, type);
+    return tide__spare_take(ml->alloc, type, bytes);
 }
 
 static tide_batch *new_frame(struct mpi_local *ml, int rank)
 {
-    tide_batch *f = spare_buffer(ml, NULL);
+    tide_batch *f = spare_buffer(ml, NULL, TIDE__POST_BYTES);
     if (!f && !(f = tide_batch_new(NULL, TIDE__POST_BYTES)))
         tide__fatal("out of memory building a frame");
     if (tide__batch_reserve(f, TIDE__POST_BYTES) != 0)
@@ -149,7 +149,7 @@ static void remote_send(tide_push *p, tide_batch **bp)
     b->mpi_tag = tag;
     b->owner = (unsigned)(ml->mw - ml->m->w);
     queue_frame(ml, b);
-    *bp = spare_buffer(ml, type);
+    *bp = spare_buffer(ml, type, b->bytes - TIDE__HEADROOM);
 }
 
 static struct mpi_local *local_of(tide_allocator *a)

@@ -35,7 +35,7 @@ static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
 
 static tide_batch *pool_get(struct tide__mpi *m, size_t bytes)
 {
-    tide_batch *b = tide__fifo_take(&m->pool);
+    tide_batch *b = tide__fifo_take_fit(&m->pool, bytes);
     if (!b && !(b = tide_batch_new(NULL, bytes)))
         tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
     if (tide__batch_reserve(b, bytes) != 0)
@@ -212,6 +212,11 @@ static void progress(struct tide__mpi *m)
         while ((f = tide__spsc_pop(&m->w[i].spent)))
             tide__fifo_put_front(&m->pool, f);
     }
+    /* Receives that completed last time are posted again only now: between a frame's
+     * arrival and the reply it causes, the only MPI call is the reply's send. */
+    for (size_t i = 0; i < m->nposts; i++)
+        if (!m->slots[i].buf)
+            post_receive(m, i);
     int out = 0;
     if (MPI_Testsome((int)m->nreqs, m->reqs, &out, m->done, m->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
@@ -242,8 +247,8 @@ static void progress(struct tide__mpi *m)
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
             m->frames_from[m->statuses[k].MPI_SOURCE]++;
             receive_frame(m, s->buf, (size_t)count, m->statuses[k].MPI_SOURCE);
-            post_receive(m, i);
-            continue; /* the slot stays */
+            s->buf = NULL; /* posted again at the next pass */
+            continue;
         case SLOT_LARGE:
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
             m->frames_from[s->peer]++;
@@ -352,6 +357,8 @@ void tide__mpi_transport_free(struct tide__shared *s)
         sched_yield();
     }
     for (size_t i = 0; i < m->nposts; i++) {
+        if (!m->slots[i].buf)
+            continue;
         MPI_Cancel(&m->reqs[i]);
         MPI_Wait(&m->reqs[i], MPI_STATUS_IGNORE);
         tide_batch_free(m->slots[i].buf);

@@ -112,6 +112,29 @@ tide_batch *tide__fifo_take(struct tide__fifo *f)
     return b;
 }
 
+tide_batch *tide__fifo_take_fit(struct tide__fifo *f, size_t bytes)
+{
+    enum { LOOK = 16 };
+    tide_batch *best = NULL, *best_prev = NULL, *prev = NULL;
+    int n = 0;
+    for (tide_batch *b = f->head; b && n < LOOK; prev = b, b = b->next, n++)
+        if (b->cap >= bytes && (!best || b->cap < best->cap)) {
+            best = b;
+            best_prev = prev;
+        }
+    if (!best)
+        return tide__fifo_take(f);
+    if (best_prev)
+        best_prev->next = best->next;
+    else
+        f->head = best->next;
+    if (f->tail == best)
+        f->tail = best_prev;
+    f->count--;
+    best->next = NULL;
+    return best;
+}
+
 void tide__fifo_free_all(struct tide__fifo *f)
 {
     tide_batch *b;
