@@ -7,8 +7,10 @@
  *
  *   mpirun -n 2 comm_bench [--reps N] [--only latency|throughput] [tide options]
  *
- * Raw MPI here is MPI_Send/MPI_Recv on MPI_COMM_WORLD from the worker thread, which may
- * call MPI because it is its rank's only worker (MPI_THREAD_SERIALIZED).
+ * Raw MPI here is MPI_Send/MPI_Recv on MPI_COMM_WORLD from the worker thread, inside
+ * tide_allocator_mpi_enter/leave so that tide's own MPI traffic waits meanwhile.
+ * --progress thread measures tide with a communication thread per rank instead of
+ * workers driving MPI themselves.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -44,8 +46,19 @@ static double median(double *v, int n)
 
 /* ---------------------------------------------------------------- raw MPI */
 
+static tide_allocator *alloc; /* this rank's only worker */
+static tide_progress progress; /* who drives MPI */
+
+static void barrier(void)
+{
+    tide_allocator_mpi_enter(alloc);
+    MPI_Barrier(MPI_COMM_WORLD);
+    tide_allocator_mpi_leave(alloc);
+}
+
 static double mpi_latency(int me, int peer, char *buf, size_t size, int iters)
 {
+    tide_allocator_mpi_enter(alloc);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     for (int i = 0; i < iters; i++) {
@@ -57,13 +70,16 @@ static double mpi_latency(int me, int peer, char *buf, size_t size, int iters)
             MPI_Send(buf, (int)size, MPI_BYTE, peer, 1, MPI_COMM_WORLD);
         }
     }
-    return (MPI_Wtime() - t0) / iters / 2 * 1e6; /* one way, us */
+    double us = (MPI_Wtime() - t0) / iters / 2 * 1e6; /* one way */
+    tide_allocator_mpi_leave(alloc);
+    return us;
 }
 
 static double mpi_stream(int me, int peer, char *buf, size_t size)
 {
     int n = (int)(BW_BYTES / size);
     char ack = 0;
+    tide_allocator_mpi_enter(alloc);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     if (me == 0) {
@@ -75,7 +91,9 @@ static double mpi_stream(int me, int peer, char *buf, size_t size)
             MPI_Recv(buf, (int)size, MPI_BYTE, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         MPI_Send(&ack, 1, MPI_BYTE, peer, 3, MPI_COMM_WORLD);
     }
-    return (double)n * size / (MPI_Wtime() - t0) / 1e9; /* GB/s */
+    double gbs = (double)n * size / (MPI_Wtime() - t0) / 1e9;
+    tide_allocator_mpi_leave(alloc);
+    return gbs;
 }
 
 /* ---------------------------------------------------------------- tide */
@@ -88,6 +106,9 @@ struct bench {
     bool first;
 };
 
+/* Waits for the next batch: spinning when the workers drive MPI (as MPI_Recv does), but
+ * parked when a communication thread does, since a spinning worker would take the core
+ * that thread needs. */
 static tide_batch *wait_batch(struct bench *b, tide_batch **held)
 {
     for (;;) {
@@ -95,6 +116,8 @@ static tide_batch *wait_batch(struct bench *b, tide_batch **held)
         if (tide_pull_recv(b->pull, held))
             return *held;
         tide_allocator_release(b->a);
+        if (progress == TIDE_PROGRESS_THREAD)
+            tide_allocator_park(b->a, -1);
     }
 }
 
@@ -110,7 +133,7 @@ static tide_batch *fresh(tide_batch *spare, size_t size)
 static double tide_latency(struct bench *b, size_t size, int iters)
 {
     tide_batch *in = NULL, *out = NULL;
-    MPI_Barrier(MPI_COMM_WORLD);
+    barrier();
     double t0 = MPI_Wtime();
     for (int i = 0; i < iters; i++) {
         if (b->first) {
@@ -138,7 +161,7 @@ static double tide_stream(struct bench *b, size_t size)
     const int CREDIT = WINDOW_BYTES / size / 2 > 1 ? (int)(WINDOW_BYTES / size / 2) : 1;
     int n = (int)(BW_BYTES / size);
     tide_batch *in = NULL, *out = NULL;
-    MPI_Barrier(MPI_COMM_WORLD);
+    barrier();
     double t0 = MPI_Wtime();
     if (b->first) {
         int acked = 0;
@@ -185,6 +208,7 @@ static int worker(tide_allocator *a, void *ctx)
         return 1;
     }
     struct bench b = { a, NULL, NULL, 1 - me, me == 0 };
+    alloc = a;
     tide_allocator_allocate(a, TIDE_U64, &b.push, &b.pull);
     int rank = (int)tide_allocator_rank(a), peer = 1 - rank;
     /* Written, so that its pages are real: an untouched calloc buffer reads as the kernel's
@@ -193,8 +217,9 @@ static int worker(tide_allocator *a, void *ctx)
     memset(buf, 1, 1 << 20);
     double raw[MAX_REPS], ours[MAX_REPS];
     if (me == 0)
-        printf("comm_bench: 2 ranks x 1 worker, %d repetitions, medians\n\n"
-               "one-way latency   raw MPI      tide   tide/MPI\n", reps);
+        printf("comm_bench: 2 ranks x 1 worker, MPI driven by %s, %d repetitions, medians\n\n"
+               "one-way latency   raw MPI      tide   tide/MPI\n",
+               progress == TIDE_PROGRESS_THREAD ? "a communication thread" : "the workers", reps);
     for (size_t s = 0; strcmp(only, "throughput") && s < sizeof lat_sizes / sizeof *lat_sizes;
          s++) {
         mpi_latency(rank, peer, buf, lat_sizes[s], lat_iters[s] / 10); /* warm up */
@@ -249,6 +274,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    progress = cfg.progress;
     tide_guards *g;
     if ((rc = tide_comm_initialize(&cfg, worker, NULL, &g)) == 0) {
         int res[1] = { 1 };

@@ -73,6 +73,21 @@ START_TEST(test_leaves_program_arguments)
 }
 END_TEST
 
+START_TEST(test_progress_modes)
+{
+    static const char *const in[] = { "prog", "--progress=thread", NULL };
+    tide_config cfg;
+    char *args[8];
+    int argc;
+    ck_assert_int_eq(parse(&cfg, &argc, args, in), 0);
+    ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_THREAD);
+    static const char *const in2[] = { "prog", "--progress", "workers", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in2), 0);
+    ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_WORKERS);
+    ck_assert_int_eq(argc, 1);
+}
+END_TEST
+
 START_TEST(test_bind_modes)
 {
     static const char *const modes[] = { "none", "core", "pu", "numa" };
@@ -103,6 +118,8 @@ static const struct {
     { { "prog", "--workers=", NULL, NULL }, "--workers: '' is not a number" },
     { { "prog", "--bind", "bogus", NULL }, "--bind: 'bogus' is not one of none, core, pu, numa" },
     { { "prog", "--bind", NULL, NULL }, "--bind needs one of" },
+    { { "prog", "--progress", "fast", NULL }, "--progress: 'fast' is not one of workers, thread" },
+    { { "prog", "--progress", NULL, NULL }, "--progress needs one of workers, thread" },
 };
 
 START_TEST(test_bad_arguments)
@@ -156,6 +173,7 @@ int main(void)
     tcase_add_test(tc, test_worker_forms);
     tcase_add_test(tc, test_leaves_program_arguments);
     tcase_add_test(tc, test_bind_modes);
+    tcase_add_test(tc, test_progress_modes);
     tcase_add_loop_test(tc, test_bad_arguments, 0, sizeof bad / sizeof *bad);
     tcase_add_test(tc, test_environment);
     tcase_add_test(tc, test_errors_have_names);

@@ -35,6 +35,9 @@ for np in 1 2 3; do
   done
 done
 
+expected 2 2 | sort >"$want"
+check "mpirun -n 2 comm_hello -w 2 --progress thread" "$b/tests/run_mpi" 2 "$b/examples/comm_hello" -w 2 --bind none --progress thread
+
 sort >"$want" <<'LINES'
 worker 0 started
 worker 1 started

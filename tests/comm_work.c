@@ -107,8 +107,8 @@ int work_all_to_all(tide_allocator *a, void *ctx)
     size_t me = tide_allocator_index(a), peers = tide_allocator_peers(a);
     tide_push **push;
     tide_pull *pull;
-    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) != 0)
-        FAIL(a, "first channel id is not 0");
+    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) < 0)
+        FAIL(a, "could not allocate a channel");
     tide_batch *b = NULL;
     for (size_t t = 0; t < peers; t++) {
         if (!b)

@@ -54,6 +54,43 @@ static int identity(tide_allocator *a, void *ctx)
 
 WORK_TEST(test_identity, identity, NULL)
 
+/* A worker's own MPI calls between tide messages: each worker exchanges a value with the
+ * worker of the same thread index on the neighbouring ranks, inside mpi_enter/leave, then
+ * tide channels still work. */
+static int own_mpi(tide_allocator *a, void *ctx)
+{
+    int rank, ranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    int local = (int)(tide_allocator_index(a) % cfg.workers), got = -1;
+    int mine = rank * 1000 + local;
+    for (int round = 0; round < 3; round++) { /* each round allocates a new channel */
+        if (work_all_to_all(a, ctx) != 0)
+            return 1;
+        /* Nonblocking, tested in short turns: a blocking call could wait for a worker of
+         * another rank that waits for its rank's turn (see tide_allocator_mpi_enter). */
+        MPI_Request req[2];
+        int done = 0;
+        tide_allocator_mpi_enter(a);
+        MPI_Irecv(&got, 1, MPI_INT, (rank + ranks - 1) % ranks, 100 + local, MPI_COMM_WORLD,
+                  &req[0]);
+        MPI_Isend(&mine, 1, MPI_INT, (rank + 1) % ranks, 100 + local, MPI_COMM_WORLD, &req[1]);
+        tide_allocator_mpi_leave(a);
+        while (!done) {
+            tide_allocator_mpi_enter(a);
+            MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
+            tide_allocator_mpi_leave(a);
+        }
+        if (got != ((rank + ranks - 1) % ranks) * 1000 + local) {
+            fprintf(stderr, "rank %d worker %d: got %d from MPI_Sendrecv\n", rank, local, got);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+WORK_TEST(test_own_mpi, own_mpi, NULL)
+
 /* ---------------------------------------------------------------- misuse */
 
 static int wait_for(tide_allocator *a, tide_pull *pull, double seconds)
@@ -146,6 +183,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_recycling_small);
     tcase_add_test(tc, test_recycling_large);
     tcase_add_test(tc, test_park_wake);
+    tcase_add_test(tc, test_own_mpi);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -9,16 +9,23 @@ status=0
 fail() { echo "FAIL: $*"; status=1; }
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 
+suite() { # suite NP ARGS...
+  np=$1; shift
+  echo "== mpi_comm -n $np $*"
+  if "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; then
+    grep -m1 'Checks:' "$out"
+  else
+    cat "$out"; fail "mpi_comm -n $np $*"
+  fi
+}
 for np in 1 2 3; do
   for w in 1 2; do
-    echo "== mpi_comm -n $np -w $w"
-    if "$run" "$np" "$prog" -w "$w" --bind none >"$out" 2>&1; then
-      grep -m1 'Checks:' "$out"
-    else
-      cat "$out"; fail "mpi_comm -n $np -w $w"
-    fi
+    suite $np -w $w
   done
 done
+# A communication thread per rank instead of workers driving MPI.
+suite 2 -w 2 --progress thread
+suite 3 -w 1 --progress thread
 
 # expect_failure NAME PATTERN COMMAND...: the command must exit non-zero, within the time
 # limit (exit 124 is a hang), printing PATTERN.

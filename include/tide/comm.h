@@ -110,6 +110,10 @@ typedef enum tide_bind {
     TIDE_BIND_NUMA      /**< workers spread over NUMA nodes, free inside each */
 } tide_bind;
 
+/** Who drives MPI in a rank: its workers, taking turns (the default), or a communication
+ *  thread of its own (doc/architecture.md compares them). */
+typedef enum tide_progress { TIDE_PROGRESS_WORKERS = 0, TIDE_PROGRESS_THREAD } tide_progress;
+
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
 typedef enum tide_launch { TIDE_LAUNCH_AUTO = 0, TIDE_LAUNCH_SINGLE, TIDE_LAUNCH_MPI } tide_launch;
 
@@ -118,6 +122,7 @@ typedef struct tide_config {
     size_t workers;       /**< worker threads per rank (-w/--workers) */
     tide_bind bind;       /**< --bind none|core|pu|numa */
     bool report_bindings; /**< --report-bindings: one line per worker on stderr */
+    tide_progress progress; /**< --progress workers|thread */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -129,7 +134,7 @@ typedef struct tide_config {
 int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
- * --report-bindings), leaving the program's own arguments in order and argv[*argc] NULL.
+ * --report-bindings, --progress[=]workers|thread), leaving the program's own arguments in order and argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.
  */
@@ -178,6 +183,19 @@ void tide_allocator_release(tide_allocator *a);
 void tide_allocator_park(tide_allocator *a, int64_t timeout_ns);
 /** Wakes the worker from tide_allocator_park(); safe from any thread. */
 void tide_allocator_wake(tide_allocator *a);
+/**
+ * Lets a worker make MPI calls of its own while tide runs: tide drives MPI from one thread
+ * at a time (MPI_THREAD_SERIALIZED), so hold the rank's MPI turn from enter to leave. What
+ * this worker pushed is sent first. Keep the turn short: no tide message moves and no
+ * other thread of the rank reaches MPI meanwhile. In particular, with several workers per
+ * rank, never wait in a blocking call for another rank's worker (it may be waiting for its
+ * own rank's turn, held by a worker waiting for yours): post nonblocking calls, then test
+ * them in short enter/leave sections. Use MPI_COMM_WORLD or your own communicator; tide's
+ * traffic is on a duplicate of its own.
+ */
+void tide_allocator_mpi_enter(tide_allocator *a);
+/** Ends tide_allocator_mpi_enter(). */
+void tide_allocator_mpi_leave(tide_allocator *a);
 
 /**
  * Pushes *batch to the channel's target (ownership passes) and may leave a recycled empty

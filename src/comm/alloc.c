@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc_internal.h"
+#include "mpi_internal.h"
 
 void tide__fatal(const char *fmt, ...)
 {
@@ -35,12 +35,18 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
         free(s->wakers);
         return TIDE_ENOMEM;
     }
+    if (pthread_mutex_init(&s->mpi_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s->wakers);
+        return TIDE_ENOMEM;
+    }
     for (size_t i = 0; i < nlocal; i++)
         if (tide__waker_init(&s->wakers[i]) != 0) {
             while (i--)
                 tide__waker_destroy(&s->wakers[i]);
             free(s->wakers);
             pthread_mutex_destroy(&s->mu);
+            pthread_mutex_destroy(&s->mpi_lock);
             return TIDE_ENOMEM;
         }
     return 0;
@@ -67,6 +73,7 @@ void tide__shared_destroy(struct tide__shared *s)
         tide__waker_destroy(&s->wakers[i]);
     free(s->wakers);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->mpi_lock);
 }
 
 void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank, size_t ranks,
@@ -322,6 +329,25 @@ void tide_allocator_park(tide_allocator *a, int64_t timeout_ns)
 void tide_allocator_wake(tide_allocator *a)
 {
     tide__waker_notify(&a->shared->wakers[a->local]);
+}
+
+void tide_allocator_mpi_enter(tide_allocator *a)
+{
+    /* What this worker pushed must be on its way first: the peer may need it before it
+     * can take part in whatever MPI calls the caller is about to make. */
+    tide_allocator_release(a);
+    /* A communication thread re-takes the lock at once after each pass; saying that we
+     * wait makes it step aside (mutexes are not fair). */
+    atomic_fetch_add(&a->shared->mpi_waiters, 1);
+    pthread_mutex_lock(&a->shared->mpi_lock);
+    atomic_fetch_sub(&a->shared->mpi_waiters, 1);
+    if (a->shared->mpi)
+        tide__mpi_progress_locked(a->shared->mpi);
+}
+
+void tide_allocator_mpi_leave(tide_allocator *a)
+{
+    pthread_mutex_unlock(&a->shared->mpi_lock);
 }
 
 static void local_park(tide_allocator *a, int64_t timeout_ns)

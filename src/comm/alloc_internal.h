@@ -84,6 +84,8 @@ struct tide__shared {
     struct tide__chan_shared **chans;  /* registry by channel id */
     size_t nchans, capchans;
     struct tide__waker *wakers;        /* one per local worker */
+    pthread_mutex_t mpi_lock;          /* held by whoever calls MPI (SERIALIZED) */
+    atomic_int mpi_waiters;            /* threads blocked on mpi_lock: drivers step aside */
     struct tide__mpi *mpi;             /* NULL without MPI */
 };
 

@@ -49,6 +49,17 @@ static int parse_bind(tide_config *cfg, const char *text)
     return fail(cfg, "--bind: '%s' is not one of none, core, pu, numa", text);
 }
 
+static int parse_progress(tide_config *cfg, const char *text)
+{
+    if (strcmp(text, "workers") == 0)
+        cfg->progress = TIDE_PROGRESS_WORKERS;
+    else if (strcmp(text, "thread") == 0)
+        cfg->progress = TIDE_PROGRESS_THREAD;
+    else
+        return fail(cfg, "--progress: '%s' is not one of workers, thread", text);
+    return 0;
+}
+
 int tide_config_init(tide_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -100,6 +111,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--bind", &value)) {
             rc = value ? parse_bind(cfg, value)
                        : fail(cfg, "--bind needs one of none, core, pu, numa");
+        } else if (long_opt(argv, n, &i, "--progress", &value)) {
+            rc = value ? parse_progress(cfg, value)
+                       : fail(cfg, "--progress needs one of workers, thread");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else {

@@ -257,7 +257,8 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         return TIDE_ENOMEM;
     }
     if ((rc = plan_placement(cfg, rank, &plan)) != 0 ||
-        (ranks > 1 && (rc = tide__mpi_transport_new(&g->shared, g->comm)) != 0)) {
+        (ranks > 1 &&
+         (rc = tide__mpi_transport_new(&g->shared, g->comm, cfg->progress)) != 0)) {
         plan_free(&plan, g->n);
         tide__shared_destroy(&g->shared);
         free(g->slots);

@@ -255,6 +255,11 @@ static void mpi_park(tide_allocator *a, int64_t timeout_ns)
      * an idle worker costs next to no CPU. Local deliveries still wake it at once. */
     struct mpi_local *ml = local_of(a);
     struct tide__waker *wk = &a->shared->wakers[a->local];
+    if (ml->m->own_thread) {
+        /* The communication thread delivers and wakes us: nothing to poll. */
+        tide__waker_wait(wk, a->seen_events, timeout_ns);
+        return;
+    }
     uint64_t start = tide__now_ns();
     int64_t nap = 20000;
     for (;;) {

@@ -202,13 +202,16 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
     release_held(m, src);
 }
 
-/* Runs with `lock` held. */
-static void progress(struct tide__mpi *m)
+/* Runs with `lock` held; true when it moved anything. */
+static bool progress(struct tide__mpi *m)
 {
+    bool moved = false;
     for (size_t i = 0; i < m->nlocal; i++) {
         tide_batch *f;
-        while ((f = tide__spsc_pop(&m->w[i].outbox)))
+        while ((f = tide__spsc_pop(&m->w[i].outbox))) {
             post_send(m, f);
+            moved = true;
+        }
         while ((f = tide__spsc_pop(&m->w[i].spent)))
             tide__fifo_put_front(&m->pool, f);
     }
@@ -220,8 +223,8 @@ static void progress(struct tide__mpi *m)
     int out = 0;
     if (MPI_Testsome((int)m->nreqs, m->reqs, &out, m->done, m->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
-    if (out <= 0)
-        return;
+    if (out <= 0 || out == MPI_UNDEFINED)
+        return moved;
     /* Preposted receives match in the order they were posted, which is the order frames
      * from one sender were sent: handle completions in that order. */
     for (int a = 1; a < out; a++)
@@ -264,23 +267,72 @@ static void progress(struct tide__mpi *m)
             m->slots[j++] = m->slots[i];
         }
     m->nreqs = j;
+    return true;
+}
+
+void tide__mpi_progress_locked(struct tide__mpi *m)
+{
+    progress(m);
 }
 
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
 {
+    if (m->own_thread) {
+        if (!tide__spsc_empty(&mw->outbox))
+            tide__waker_notify(&m->thread_waker);
+        return;
+    }
     /* Retry while our own frames wait: the holder may have drained outboxes before we
      * queued and be about to let go. */
     do {
-        if (pthread_mutex_trylock(&m->lock) != 0)
+        if (pthread_mutex_trylock(m->lock) != 0)
             return;
         progress(m);
-        pthread_mutex_unlock(&m->lock);
+        pthread_mutex_unlock(m->lock);
     } while (!tide__spsc_empty(&mw->outbox));
+}
+
+/* The communication thread (TIDE_PROGRESS_THREAD): drives MPI while there is traffic,
+ * polls with growing naps when there is none, and wakes at once when a worker queues. */
+static void *driver_main(void *arg)
+{
+    struct tide__mpi *m = arg;
+    uint64_t idle_since = 0;
+    int64_t nap = 20000;
+    while (!atomic_load(&m->stop)) {
+        unsigned seen = atomic_load(&m->thread_waker.events);
+        if (atomic_load(&m->shared->mpi_waiters)) {
+            sched_yield();
+            continue;
+        }
+        pthread_mutex_lock(m->lock);
+        bool moved = progress(m);
+        pthread_mutex_unlock(m->lock);
+        if (moved) {
+            idle_since = 0;
+            nap = 20000;
+            continue;
+        }
+        /* MPI cannot wake us, and a message from another rank is usually answered within
+         * microseconds, so keep polling (yielding the core) for a while after the last
+         * traffic before napping. */
+        uint64_t now = tide__now_ns();
+        if (!idle_since)
+            idle_since = now;
+        if (now - idle_since < 2000000) {
+            sched_yield();
+            continue;
+        }
+        tide__waker_wait(&m->thread_waker, seen, nap);
+        if (nap < 1000000)
+            nap *= 2;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- start and stop */
 
-int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm)
+int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress mode)
 {
     struct tide__mpi *m = calloc(1, sizeof *m);
     if (!m)
@@ -290,12 +342,13 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm)
     MPI_Comm_size(comm, &m->ranks);
     m->nlocal = s->nlocal;
     m->shared = s;
+    m->lock = &s->mpi_lock;
     m->w = calloc(s->nlocal, sizeof *m->w);
     m->held = calloc((size_t)m->ranks, sizeof *m->held);
     m->frames_to = calloc((size_t)m->ranks, sizeof *m->frames_to);
     m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
     if (!m->w || !m->held || !m->frames_to || !m->frames_from ||
-        pthread_mutex_init(&m->lock, NULL) != 0)
+        tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
     for (size_t i = 0; i < s->nlocal; i++) {
         struct tide__mpi_worker *w = &m->w[i];
@@ -312,6 +365,12 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm)
         post_receive(m, add_slot(m));
     m->nposts = NPOSTS;
     s->mpi = m;
+    atomic_init(&m->stop, false);
+    if (mode == TIDE_PROGRESS_THREAD) {
+        m->own_thread = true;
+        if (pthread_create(&m->thread, NULL, driver_main, m) != 0)
+            tide__fatal("rank %d could not start its communication thread", m->rank);
+    }
     return 0;
 nomem:
     free(m->w);
@@ -342,7 +401,12 @@ void tide__mpi_transport_free(struct tide__shared *s)
     if (!expect)
         tide__fatal("out of memory stopping the transport");
     MPI_Request req;
-    pthread_mutex_lock(&m->lock);
+    if (m->own_thread) {
+        atomic_store(&m->stop, true);
+        tide__waker_notify(&m->thread_waker);
+        pthread_join(m->thread, NULL);
+    }
+    pthread_mutex_lock(m->lock);
     progress(m);
     MPI_Ialltoall(m->frames_to, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
     for (;;) {
@@ -359,11 +423,13 @@ void tide__mpi_transport_free(struct tide__shared *s)
     for (size_t i = 0; i < m->nposts; i++) {
         if (!m->slots[i].buf)
             continue;
+        if (m->reqs[i] == MPI_REQUEST_NULL)
+            tide__fatal("rank %d: preposted receive %zu has a buffer but no request", m->rank, i);
         MPI_Cancel(&m->reqs[i]);
         MPI_Wait(&m->reqs[i], MPI_STATUS_IGNORE);
         tide_batch_free(m->slots[i].buf);
     }
-    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(m->lock);
     free(expect);
     for (size_t i = 0; i < m->nlocal; i++) {
         drain_free(&m->w[i].outbox);
@@ -382,7 +448,7 @@ void tide__mpi_transport_free(struct tide__shared *s)
     free(m->frames_to);
     free(m->frames_from);
     free(m->w);
-    pthread_mutex_destroy(&m->lock);
+    tide__waker_destroy(&m->thread_waker);
     free(m);
     s->mpi = NULL;
 }

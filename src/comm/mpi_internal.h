@@ -32,7 +32,12 @@ struct tide__mpi {
     int rank, ranks;
     size_t nlocal;
     struct tide__shared *shared;
-    pthread_mutex_t lock; /* whoever holds it drives MPI for the rank */
+    pthread_mutex_t *lock; /* &shared->mpi_lock: whoever holds it drives MPI for the rank */
+    /* TIDE_PROGRESS_THREAD: the rank's communication thread, woken by workers that queue */
+    bool own_thread;
+    pthread_t thread;
+    atomic_bool stop;
+    struct tide__waker thread_waker;
     struct tide__mpi_worker *w;
     /* The driver's, under lock. Requests [0, nposts) are the preposted receives; one
      * array lets one MPI_Testsome serve everything. */
@@ -51,13 +56,16 @@ struct tide__mpi {
  * worker count and tide version. *comm_out is a duplicate of MPI_COMM_WORLD (or
  * MPI_COMM_NULL when MPI is not used); *finalize says whether tide initialized MPI. */
 int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize);
-/* Creates the transport for a job of several ranks and attaches it to @p s. */
-int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm);
+/* Creates the transport for a job of several ranks and attaches it to @p s; with
+ * TIDE_PROGRESS_THREAD it starts the rank's communication thread. */
+int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress mode);
 /* After the rank's workers returned: delivers what is in flight, waits for every rank to
  * receive what it was sent, frees the transport. */
 void tide__mpi_transport_free(struct tide__shared *s);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
+/* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */
+void tide__mpi_progress_locked(struct tide__mpi *m);
 /* Drives MPI if no other thread does right now: sends what workers queued, completes
  * sends, receives and delivers frames. Returns at once when another thread drives. */
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw);
