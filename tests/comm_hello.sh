@@ -50,6 +50,22 @@ result: Ok(1)
 LINES
 check "comm_process" timeout 60 "$b/examples/comm_process"
 
+# Placement: one line per worker, and a warning when a rank has fewer cores than workers.
+if timeout 60 "$b/examples/comm_hello" -w 2 --report-bindings >/dev/null 2>"$got" &&
+   [ "$(grep -cE '^tide: rank 0 worker [01] host [^ ]+ pus [0-9,-]+$' "$got")" -eq 2 ]; then
+  echo "ok: --report-bindings: $(tr '\n' ' ' <"$got")"
+else cat "$got"; echo "FAIL: --report-bindings"; status=1; fi
+if "$b/tests/run_mpi" 2 "$b/examples/comm_hello" -w 1 --report-bindings >/dev/null 2>"$got" &&
+   grep -qE '^tide: rank 0 worker 0 host ' "$got" && grep -qE '^tide: rank 1 worker 1 host ' "$got"; then
+  echo "ok: --report-bindings under mpirun"
+else cat "$got"; echo "FAIL: --report-bindings under mpirun"; status=1; fi
+if command -v taskset >/dev/null 2>&1; then
+  if timeout 60 taskset -c 0 "$b/examples/comm_hello" -w 2 >/dev/null 2>"$got" &&
+     grep -q "was given 1 core for 2 workers" "$got" && grep -q -- "--bind-to none" "$got"; then
+    echo "ok: warning for 2 workers on 1 core"
+  else cat "$got"; echo "FAIL: no warning for 2 workers on 1 core"; status=1; fi
+fi
+
 # Bad arguments: a clear message and a non-zero exit, never a hang.
 for bad in "-w 0" "-w abc" "--bind bogus" "stray"; do
   if timeout 20 "$b/examples/comm_hello" $bad >"$got" 2>&1; then

@@ -47,4 +47,13 @@ expect_failure "message on a channel never allocated" "which it never allocated"
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" misuse-channel -w 2 --bind none
 expect_failure "bad -w value" "not a number of workers" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" -w abc
+wire=$b/tests/mpi_wire
+expect_failure "forged frame: bad magic" "malformed frame from rank 0: bad magic" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" magic --bind none
+expect_failure "forged frame: target on another rank" "for worker 0, which runs on rank 0, from rank 0" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" target --bind none
+expect_failure "forged frame: length past the frame" "claims 1048576 bytes, more than its frame holds" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" length --bind none
+expect_failure "forged frame: source not on the sending rank" "source worker not on the sending rank" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" source -w 2 --bind none
 exit $status

@@ -49,7 +49,9 @@ static tide_batch *pool_get(struct tide__mpi *m, size_t bytes)
 static size_t add_slot(struct tide__mpi *m)
 {
     if (m->nreqs == m->capreqs) {
-        size_t cap = m->capreqs ? 2 * m->capreqs : 64;
+        /* Starts small on purpose: the arrays then grow while frames are being handled,
+         * which the tests (under ASan) exercise; doubling makes it rare later. */
+        size_t cap = m->capreqs ? 2 * m->capreqs : NPOSTS + 4;
         MPI_Request *r = realloc(m->reqs, cap * sizeof *r);
         if (r)
             m->reqs = r;
@@ -238,27 +240,28 @@ static bool progress(struct tide__mpi *m)
             m->statuses[b - 1] = st;
         }
     for (int k = 0; k < out; k++) {
+        /* By index, not by pointer: handling a frame can read an announce, which adds a
+         * request and may move the slot array. */
         size_t i = (size_t)m->done[k];
-        struct tide__mpi_slot *s = &m->slots[i];
+        tide_batch *buf = m->slots[i].buf;
         int count = 0;
-        switch (s->kind) {
+        switch (m->slots[i].kind) {
         case SLOT_SEND:
-            if (tide__spsc_push(&m->w[s->buf->owner].sent, s->buf) != 0)
-                tide_batch_free(s->buf);
+            if (tide__spsc_push(&m->w[buf->owner].sent, buf) != 0)
+                tide_batch_free(buf);
             break;
         case SLOT_POST:
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
             m->frames_from[m->statuses[k].MPI_SOURCE]++;
-            receive_frame(m, s->buf, (size_t)count, m->statuses[k].MPI_SOURCE);
-            s->buf = NULL; /* posted again at the next pass */
-            continue;
+            receive_frame(m, buf, (size_t)count, m->statuses[k].MPI_SOURCE);
+            break; /* posted again at the next pass */
         case SLOT_LARGE:
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
-            m->frames_from[s->peer]++;
-            large_complete(m, s->buf, (size_t)count, s->peer);
+            m->frames_from[m->slots[i].peer]++;
+            large_complete(m, buf, (size_t)count, m->slots[i].peer);
             break;
         }
-        s->buf = NULL; /* finished; compacted below */
+        m->slots[i].buf = NULL; /* finished; compacted below (posts: re-posted) */
     }
     size_t j = m->nposts;
     for (size_t i = m->nposts; i < m->nreqs; i++)
