@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The thread and process allocators: the shared worker bodies of comm_work.c, run with one
  * worker (thread backend) and with three (process backend). */
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +21,13 @@ static tide_config config(size_t workers)
 static const size_t shapes[] = { 1, 3 };
 
 #define WORK_TEST(name, fn, ctx)                                                          \
-    START_TEST(name)                                                                      \
+    START_TEST(test_##name)                                                               \
     {                                                                                     \
         tide_config cfg = config(shapes[_i]);                                             \
         ck_assert_int_eq(run_workers(&cfg, fn, ctx), 0);                                  \
     }                                                                                     \
     END_TEST
-
-static size_t small_records = 16, large_records = 4096;
-
-WORK_TEST(test_all_to_all, work_all_to_all, NULL)
-WORK_TEST(test_fifo, work_fifo, NULL)
-WORK_TEST(test_many_channels, work_many_channels, NULL)
-WORK_TEST(test_variable, work_variable, NULL)
-WORK_TEST(test_stress, work_stress, NULL)
-WORK_TEST(test_recycling_small, work_recycling, &small_records)
-WORK_TEST(test_recycling_large, work_recycling, &large_records)
-WORK_TEST(test_park_wake, work_park_wake, NULL)
+COMM_WORK_TESTS(WORK_TEST)
 
 static int backend_name(tide_allocator *a, void *ctx)
 {
@@ -104,24 +94,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("alloc");
     TCase *tc = tcase_create("backends");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_all_to_all, 0, 2);
-    tcase_add_loop_test(tc, test_fifo, 0, 2);
-    tcase_add_loop_test(tc, test_many_channels, 0, 2);
-    tcase_add_loop_test(tc, test_variable, 0, 2);
-    tcase_add_loop_test(tc, test_stress, 0, 2);
-    tcase_add_loop_test(tc, test_recycling_small, 0, 2);
-    tcase_add_loop_test(tc, test_recycling_large, 0, 2);
-    tcase_add_loop_test(tc, test_park_wake, 0, 2);
+#define ADD_WORK_TEST(name, fn, ctx) tcase_add_loop_test(tc, test_##name, 0, 2);
+    COMM_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_backend_names);
     tcase_add_test(tc, test_type_mismatch);
     tcase_add_test(tc, test_guards);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite("alloc", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

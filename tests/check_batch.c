@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,17 +127,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("batch");
     TCase *tc = tcase_create("batch");
     tcase_add_test(tc, test_fixed_records);
     tcase_add_test(tc, test_pod_struct);
     tcase_add_test(tc, test_variable_records);
     tcase_add_test(tc, test_type_equality);
     tcase_add_test(tc, test_allocation_counter);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite("batch", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

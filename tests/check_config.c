@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,7 +167,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_worker_forms);
@@ -177,10 +176,5 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_arguments, 0, sizeof bad / sizeof *bad);
     tcase_add_test(tc, test_environment);
     tcase_add_test(tc, test_errors_have_names);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite("config", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Worker placement on synthetic machines (hwloc synthetic topologies), so that machines
  * we do not have are covered: 2 packages x 8 cores x 2 PUs, restricted cpusets, NUMA. */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,7 +147,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pin");
     TCase *tc = tcase_create("placement");
     tcase_add_test(tc, test_cores_whole_machine);
     tcase_add_test(tc, test_cores_in_second_package);
@@ -157,10 +156,5 @@ int main(void)
     tcase_add_test(tc, test_numa);
     tcase_add_test(tc, test_empty_cpuset);
     tcase_add_test(tc, test_random_cpusets_stay_inside);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite("pin", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

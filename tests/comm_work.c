@@ -505,6 +505,8 @@ int work_stress(tide_allocator *a, void *ctx)
 
 /* ---------------------------------------------------------------- recycling */
 
+size_t work_small_records = 16, work_large_records = 16384;
+
 int work_recycling(tide_allocator *a, void *ctx)
 {
     size_t records = *(size_t *)ctx;

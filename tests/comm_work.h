@@ -15,6 +15,21 @@ int work_stress(tide_allocator *a, void *ctx);
 int work_recycling(tide_allocator *a, void *ctx);
 int work_park_wake(tide_allocator *a, void *ctx);
 
+/* Record counts for work_recycling: small batches are coalesced into frames; large ones
+ * (128 KiB) are announced and sent from their own buffers between ranks. */
+extern size_t work_small_records, work_large_records;
+
+/* The bodies every backend runs, as X(test name, function, context). */
+#define COMM_WORK_TESTS(X)                                                                \
+    X(all_to_all, work_all_to_all, NULL)                                                  \
+    X(fifo, work_fifo, NULL)                                                              \
+    X(many_channels, work_many_channels, NULL)                                            \
+    X(variable, work_variable, NULL)                                                      \
+    X(stress, work_stress, NULL)                                                          \
+    X(recycling_small, work_recycling, &work_small_records)                               \
+    X(recycling_large, work_recycling, &work_large_records)                               \
+    X(park_wake, work_park_wake, NULL)
+
 /* Runs @p fn on every worker of @p cfg; returns the number of workers that failed. */
 int run_workers(const tide_config *cfg, tide_comm_fn fn, void *ctx);
 

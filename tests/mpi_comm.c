@@ -9,7 +9,7 @@
  *   mpi_comm misuse-type [options]     channel 0 allocated with different types on ranks
  *   mpi_comm misuse-channel [options]  a message on a channel the target never allocated
  */
-#include <check.h>
+#include "check_main.h"
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +20,9 @@
 static tide_config cfg;
 
 #define WORK_TEST(name, fn, ctx)                                                          \
-    START_TEST(name) { ck_assert_int_eq(run_workers(&cfg, fn, ctx), 0); }                \
+    START_TEST(test_##name) { ck_assert_int_eq(run_workers(&cfg, fn, ctx), 0); }         \
     END_TEST
-
-static size_t small_records = 16, large_records = 8192;
-
-WORK_TEST(test_all_to_all, work_all_to_all, NULL)
-WORK_TEST(test_fifo, work_fifo, NULL)
-WORK_TEST(test_many_channels, work_many_channels, NULL)
-WORK_TEST(test_variable, work_variable, NULL)
-WORK_TEST(test_stress, work_stress, NULL)
-WORK_TEST(test_recycling_small, work_recycling, &small_records)
-WORK_TEST(test_recycling_large, work_recycling, &large_records)
-WORK_TEST(test_park_wake, work_park_wake, NULL)
+COMM_WORK_TESTS(WORK_TEST)
 
 static int identity(tide_allocator *a, void *ctx)
 {
@@ -52,7 +42,7 @@ static int identity(tide_allocator *a, void *ctx)
     return 0;
 }
 
-WORK_TEST(test_identity, identity, NULL)
+WORK_TEST(identity, identity, NULL)
 
 /* A worker's own MPI calls between tide messages: each worker exchanges a value with the
  * worker of the same thread index on the neighbouring ranks, inside mpi_enter/leave, then
@@ -89,7 +79,7 @@ static int own_mpi(tide_allocator *a, void *ctx)
     return 0;
 }
 
-WORK_TEST(test_own_mpi, own_mpi, NULL)
+WORK_TEST(own_mpi, own_mpi, NULL)
 
 /* ---------------------------------------------------------------- misuse */
 
@@ -172,24 +162,12 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return failed ? 1 : 0;
     }
-    Suite *s = suite_create("mpi_comm");
     TCase *tc = tcase_create("mpi");
     tcase_add_test(tc, test_identity);
-    tcase_add_test(tc, test_all_to_all);
-    tcase_add_test(tc, test_fifo);
-    tcase_add_test(tc, test_many_channels);
-    tcase_add_test(tc, test_variable);
-    tcase_add_test(tc, test_stress);
-    tcase_add_test(tc, test_recycling_small);
-    tcase_add_test(tc, test_recycling_large);
-    tcase_add_test(tc, test_park_wake);
+#define ADD_WORK_TEST(name, fn, ctx) tcase_add_test(tc, test_##name);
+    COMM_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_own_mpi);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = run_suite("mpi_comm", tc, CK_NOFORK);
     /* A failure on any rank fails every rank, so mpirun's exit code is enough. */
     int any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -203,6 +203,21 @@ bool tide_pull_recv(tide_pull *p, tide_batch **batch)
 
 /* ---------------------------------------------------------------- allocation */
 
+/* Makes room for one more pointer in *arr (count n, capacity *cap). 0 or TIDE_ENOMEM. */
+static int grow_ptrs(void *arr, size_t n, size_t *cap)
+{
+    void **a = *(void ***)arr;
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : 16;
+    a = realloc(a, c * sizeof *a);
+    if (!a)
+        return TIDE_ENOMEM;
+    *(void ***)arr = a;
+    *cap = c;
+    return 0;
+}
+
 static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const tide_type *type)
 {
     struct tide__shared *s = a->shared;
@@ -222,14 +237,8 @@ static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const
         return cs;
     }
     size_t n = s->nlocal;
-    if (s->nchans == s->capchans) {
-        size_t cap = s->capchans ? 2 * s->capchans : 16;
-        void *m = realloc(s->chans, cap * sizeof *s->chans);
-        if (!m)
-            goto out;
-        s->chans = m;
-        s->capchans = cap;
-    }
+    if (grow_ptrs(&s->chans, s->nchans, &s->capchans) != 0)
+        goto out;
     cs = calloc(1, sizeof *cs + 2 * n * n * sizeof cs->q[0]);
     if (!cs)
         goto out;
@@ -255,14 +264,8 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
                             tide_pull **pull)
 {
     size_t id = a->nchans, n = a->nlocal;
-    if (a->nchans == a->capchans) {
-        size_t cap = a->capchans ? 2 * a->capchans : 16;
-        void *m = realloc(a->chans, cap * sizeof *a->chans);
-        if (!m)
-            return TIDE_ENOMEM;
-        a->chans = m;
-        a->capchans = cap;
-    }
+    if (grow_ptrs(&a->chans, a->nchans, &a->capchans) != 0)
+        return TIDE_ENOMEM;
     struct tide__chan_shared *cs = chan_shared(a, id, type);
     if (!cs)
         return id < a->shared->nchans ? TIDE_ETYPE : TIDE_ENOMEM;
