@@ -5,4 +5,5 @@
 #include "tide/version.h"
 #include "tide/error.h"
 #include "tide/comm.h"
+#include "tide/progress.h"
 #endif
