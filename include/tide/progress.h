@@ -200,6 +200,21 @@ const tide_mutable_antichain *tide_tracker_pointstamps(const tide_tracker *t,
  *  the tracker is built; for subgraphs, and for checking. */
 size_t tide_tracker_path_summaries(const tide_tracker *t, tide_location from, tide_location to,
                                    const tide_summary **summaries);
+/**
+ * Nested scopes. A scope's graph uses node 0 as its boundary, as a subgraph does in
+ * timely: node 0's outputs are the scope's inputs, its inputs are the scope's outputs
+ * (give it no summaries; the parent knows what happens outside). The parent sees the scope
+ * as one operator at outer times (the innermost coordinate dropped):
+ *
+ * tide_tracker_scope_changes() appends (and forgets) the changes, at outer times, of what
+ * the scope's own pointstamps imply at each scope output (key = output index): the
+ * capabilities the scope holds, for the parent's tracker.
+ */
+void tide_tracker_scope_changes(tide_tracker *t, tide_change_batch *into);
+/** The parent's summaries from scope input @p in to scope output @p out: an antichain of
+ *  up to @p cap summaries stored in @p buf; returns how many there are. */
+size_t tide_tracker_scope_summaries(const tide_tracker *t, uint32_t in, uint32_t out,
+                                    tide_summary *buf, size_t cap);
 /** Number of operators, and of a node's inputs and outputs. */
 uint32_t tide_tracker_nodes(const tide_tracker *t);
 uint32_t tide_tracker_inputs(const tide_tracker *t, uint32_t node);

@@ -139,20 +139,28 @@ void tide_mutable_antichain_update(tide_mutable_antichain *m, const tide_change 
     c->clean = c->len;
     if (!rebuild)
         return;
-    tide_antichain old = m->frontier;
-    tide_antichain_init(&m->frontier);
+    /* The old frontier, to diff against: on the stack when small (the usual case), so
+     * that moving a frontier allocates nothing. */
+    tide_time small[8], *old = small;
+    size_t nold = m->frontier.len;
+    if (nold > 8 && !(old = malloc(nold * sizeof *old)))
+        tide__fatal("out of memory (progress tracking)");
+    memcpy(old, m->frontier.elems, nold * sizeof *old);
+    tide_antichain_clear(&m->frontier);
     /* Counts are in lexicographic order, so no later time is below an earlier one:
      * inserting in this order never has to remove anything. */
     for (size_t i = 0; i < c->len; i++)
         if (c->changes[i].delta > 0)
             tide_antichain_insert(&m->frontier, &c->changes[i].time);
     if (frontier_changes) {
-        for (size_t i = 0; i < old.len; i++)
-            if (!in_frontier(&m->frontier, &old.elems[i]))
-                tide_change_batch_update(frontier_changes, 0, &old.elems[i], -1);
+        tide_antichain was = { old, nold, nold };
+        for (size_t i = 0; i < nold; i++)
+            if (!in_frontier(&m->frontier, &old[i]))
+                tide_change_batch_update(frontier_changes, 0, &old[i], -1);
         for (size_t i = 0; i < m->frontier.len; i++)
-            if (!in_frontier(&old, &m->frontier.elems[i]))
+            if (!in_frontier(&was, &m->frontier.elems[i]))
                 tide_change_batch_update(frontier_changes, 0, &m->frontier.elems[i], +1);
     }
-    tide_antichain_free(&old);
+    if (old != small)
+        free(old);
 }

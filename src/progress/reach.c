@@ -112,6 +112,7 @@ struct work {
 struct loc_state {
     tide_mutable_antichain points;
     tide_mutable_antichain implied;
+    tide_location where;
     bool changed;
 };
 
@@ -131,6 +132,10 @@ struct tide_tracker {
     tide_change_batch scratch;
     tide_location *changed;
     size_t nchanged, capchanged;
+    /* Scope outputs (inputs of node 0) seen from the parent: projected counts, and the
+     * changes of their frontiers not yet taken by tide_tracker_scope_changes(). */
+    tide_mutable_antichain *outer;
+    tide_change_batch outer_pending, outer_changes;
     /* path summaries from a location, computed on demand: [from][to] antichains */
     tide_summary **paths;     /* per from: flat summaries */
     size_t **path_at;         /* per from: offsets, nlocs + 1 */
@@ -348,7 +353,14 @@ int tide_tracker_new(const tide_graph *g, tide_tracker **out, char *err, size_t 
     for (uint32_t l = 0; l < t->nlocs; l++) {
         tide_mutable_antichain_init(&t->locs[l].points);
         tide_mutable_antichain_init(&t->locs[l].implied);
+        t->locs[l].where = loc_of(t, l);
     }
+    uint32_t scope_outputs = t->nnodes ? t->nodes[0].inputs : 0;
+    t->outer = calloc(scope_outputs ? scope_outputs : 1, sizeof *t->outer);
+    if (!t->outer)
+        tide__fatal("out of memory building a tracker");
+    for (uint32_t j = 0; j < scope_outputs; j++)
+        tide_mutable_antichain_init(&t->outer[j]);
     t->paths = calloc(t->nlocs ? t->nlocs : 1, sizeof *t->paths);
     t->path_at = calloc(t->nlocs ? t->nlocs : 1, sizeof *t->path_at);
     if (!t->paths || !t->path_at)
@@ -377,6 +389,12 @@ void tide_tracker_free(tide_tracker *t)
     }
     free(t->paths);
     free(t->path_at);
+    if (t->outer)
+        for (uint32_t j = 0; t->nnodes && j < t->nodes[0].inputs; j++)
+            tide_mutable_antichain_free(&t->outer[j]);
+    free(t->outer);
+    tide_change_batch_free(&t->outer_changes);
+    tide_change_batch_free(&t->outer_pending);
     free(t->nodes);
     free(t->tbase);
     free(t->sbase);
@@ -432,8 +450,11 @@ const tide_location *tide_tracker_changed(const tide_tracker *t, size_t *n)
 
 static bool work_before(const struct work *a, const struct work *b)
 {
-    int c = tide_time_cmp(&a->time, &b->time);
-    return c < 0 || (c == 0 && a->loc < b->loc);
+    /* The hottest comparison of propagation: inline, times of one tracker share a depth. */
+    for (uint32_t i = 0; i < a->time.depth; i++)
+        if (a->time.c[i] != b->time.c[i])
+            return a->time.c[i] < b->time.c[i];
+    return a->loc < b->loc;
 }
 
 static void heap_push(tide_tracker *t, const tide_time *time, uint32_t loc, int64_t delta)
@@ -474,7 +495,36 @@ static void mark_changed(tide_tracker *t, uint32_t l)
         return;
     t->locs[l].changed = true;
     tide__reserve(&t->changed, &t->capchanged, t->nchanged + 1, sizeof *t->changed);
-    t->changed[t->nchanged++] = loc_of(t, l);
+    t->changed[t->nchanged++] = t->locs[l].where;
+}
+
+/* A scope output's frontier moved: what the parent sees moves by the projection. Collected
+ * over a whole propagation, so that moves within one outer time cancel. */
+static void project(tide_tracker *t, uint32_t j, const tide_change_batch *fc)
+{
+    for (size_t k = 0; k < fc->len; k++) {
+        tide_time o = tide_time_leave(&fc->changes[k].time);
+        tide_change_batch_update(&t->outer_pending, j, &o, fc->changes[k].delta);
+    }
+}
+
+static void apply_projections(tide_tracker *t)
+{
+    tide_change_batch *p = &t->outer_pending;
+    tide_change_batch_compact(p);
+    for (size_t i = 0; i < p->len;) {
+        size_t j = i;
+        while (j < p->len && p->changes[j].key == p->changes[i].key)
+            j++;
+        tide_change_batch_clear(&t->scratch);
+        tide_mutable_antichain_update(&t->outer[p->changes[i].key], &p->changes[i], j - i,
+                                      &t->scratch);
+        for (size_t k = 0; k < t->scratch.len; k++)
+            tide_change_batch_update(&t->outer_changes, p->changes[i].key,
+                                     &t->scratch.changes[k].time, t->scratch.changes[k].delta);
+        i = j;
+    }
+    tide_change_batch_clear(p);
 }
 
 size_t tide_tracker_propagate(tide_tracker *t)
@@ -509,6 +559,8 @@ size_t tide_tracker_propagate(tide_tracker *t)
         if (t->scratch.len == 0)
             continue;
         mark_changed(t, w.loc);
+        if (w.loc < t->nodes[0].inputs && t->depth > 1)
+            project(t, w.loc, &t->scratch); /* node 0's targets come first */
         for (size_t k = 0; k < t->scratch.len; k++) {
             const tide_change *fc = &t->scratch.changes[k];
             for (size_t e = t->link_at[w.loc]; e < t->link_at[w.loc + 1]; e++) {
@@ -521,6 +573,8 @@ size_t tide_tracker_propagate(tide_tracker *t)
             }
         }
     }
+    if (t->outer_pending.len)
+        apply_projections(t);
     return t->nchanged;
 }
 
@@ -585,6 +639,33 @@ static void compute_paths(tide_tracker *t, uint32_t from)
     free(cap);
     free(queue);
     free(queued);
+}
+
+void tide_tracker_scope_changes(tide_tracker *t, tide_change_batch *into)
+{
+    for (size_t i = 0; i < t->outer_changes.len; i++) {
+        const tide_change *c = &t->outer_changes.changes[i];
+        tide_change_batch_update(into, c->key, &c->time, c->delta);
+    }
+    tide_change_batch_clear(&t->outer_changes);
+}
+
+size_t tide_tracker_scope_summaries(const tide_tracker *t, uint32_t in, uint32_t out,
+                                    tide_summary *buf, size_t cap)
+{
+    const tide_summary *s;
+    size_t n = tide_tracker_path_summaries(t, (tide_location){ 0, in, true },
+                                           (tide_location){ 0, out, false }, &s);
+    tide_summary *proj = NULL;
+    size_t np = 0, capp = 0;
+    for (size_t i = 0; i < n; i++) {
+        tide_summary o = tide_summary_leave(&s[i]);
+        summaries_insert(&proj, &np, &capp, &o);
+    }
+    for (size_t i = 0; i < np && i < cap; i++)
+        buf[i] = proj[i];
+    free(proj);
+    return np;
 }
 
 size_t tide_tracker_path_summaries(const tide_tracker *t, tide_location from, tide_location to,
