@@ -163,11 +163,19 @@ static int round_trip(tide_allocator *a, void *ctx)
         tide_progcaster_send(pc, &out);
         tide_allocator_release(a);
         uint64_t want = (uint64_t)(r + 101) * peers;
+        int idle = 0;
         while (got < want) {
             tide_allocator_receive(a);
-            got += tide_progcaster_recv(pc, &in);
+            size_t n = tide_progcaster_recv(pc, &in);
+            got += n;
             tide_change_batch_clear(&in);
             tide_allocator_release(a);
+            /* Spin a while, then park: parking at once costs a wake-up per round when the
+             * peers run on other cores, never parking starves them when workers outnumber
+             * cores. */
+            idle = n ? 0 : idle + 1;
+            if (idle > 200)
+                tide_allocator_park(a, 1000000);
         }
     }
     double el = now() - start;

@@ -269,7 +269,10 @@ static void mpi_park(tide_allocator *a, int64_t timeout_ns)
         int64_t waited = (int64_t)(tide__now_ns() - start);
         if (timeout_ns >= 0 && waited >= timeout_ns)
             return;
-        if (waited < 50000) {
+        /* Keep polling while our rank has sends in flight: some need the sender's MPI
+         * progress to complete, and a sleeping sender would hold its peer up. */
+        if (waited < 50000 ||
+            atomic_load_explicit(&ml->m->sending, memory_order_relaxed) > 0) {
             sched_yield();
             continue;
         }

@@ -89,6 +89,7 @@ static void post_send(struct tide__mpi *m, tide_batch *f)
         tide__fatal("MPI_Isend of %zu bytes from rank %d to rank %d failed", f->bytes,
                     m->rank, f->peer_rank);
     m->frames_to[f->peer_rank]++;
+    atomic_store_explicit(&m->sending, m->nreqs - m->nposts, memory_order_relaxed);
 }
 
 /* Hands a received batch (its message header in its headroom) to its worker. */
@@ -270,6 +271,7 @@ static bool progress(struct tide__mpi *m)
             m->slots[j++] = m->slots[i];
         }
     m->nreqs = j;
+    atomic_store_explicit(&m->sending, j - m->nposts, memory_order_relaxed);
     return true;
 }
 

@@ -46,6 +46,7 @@ struct tide__mpi {
     int *done;
     MPI_Status *statuses;
     size_t nreqs, capreqs, nposts;
+    atomic_size_t sending; /* sends and large receives in flight (read without the lock) */
     uint64_t post_seq;
     struct tide__fifo pool;  /* receive buffers */
     struct tide__fifo *held; /* per source rank: deliveries waiting behind a large receive */
