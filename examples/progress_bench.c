@@ -8,7 +8,7 @@
  *  - progress rounds per second between all workers: each worker broadcasts one batch and
  *    waits for every worker's batch of the round (the cost of a round of the protocol).
  *
- *   progress_bench [--rounds N] [--rounds-only] [tide options]
+ *   progress_bench [--rounds N] [--rounds-only] [--per-rank] [tide options]
  *   mpirun -n 2 progress_bench --rounds-only [tide options]
  */
 #include <stdbool.h>
@@ -144,12 +144,13 @@ static void bench_loops(void)
 
 static int rounds = 20000;
 static bool rounds_only;
+static tide_progcast_route route = TIDE_PROGCAST_DIRECT;
 
 static int round_trip(tide_allocator *a, void *ctx)
 {
     (void)ctx;
     size_t peers = tide_allocator_peers(a);
-    tide_progcaster *pc = tide_progcaster_new(a);
+    tide_progcaster *pc = tide_progcaster_new(a, route);
     tide_change_batch out, in;
     tide_change_batch_init(&out);
     tide_change_batch_init(&in);
@@ -182,10 +183,11 @@ static int round_trip(tide_allocator *a, void *ctx)
     if (tide_allocator_index(a) == 0) {
         uint64_t batches, updates;
         tide_progcaster_stats(pc, &batches, &updates);
-        printf("progress rounds, %zu rank(s) x %zu worker(s) (%s):%*s %10.0f rounds/s\n",
-               tide_allocator_ranks(a), peers / tide_allocator_ranks(a),
-               tide_allocator_backend(a), 9 - (int)strlen(tide_allocator_backend(a)), "",
-               rounds / el);
+        char label[96];
+        snprintf(label, sizeof label, "progress rounds, %zu rank(s) x %zu worker(s) (%s%s):",
+                 tide_allocator_ranks(a), peers / tide_allocator_ranks(a),
+                 tide_allocator_backend(a), route == TIDE_PROGCAST_PER_RANK ? ", per rank" : "");
+        printf("%-58s %10.0f rounds/s\n", label, rounds / el);
     }
     tide_change_batch_free(&out);
     tide_change_batch_free(&in);
@@ -205,9 +207,11 @@ int main(int argc, char **argv)
             rounds = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--rounds-only") == 0) {
             rounds_only = true;
+        } else if (strcmp(argv[i], "--per-rank") == 0) {
+            route = TIDE_PROGCAST_PER_RANK;
         } else {
             fprintf(stderr, "progress_bench: unexpected argument '%s' (usage: progress_bench "
-                            "[--rounds N] [--rounds-only] [tide options])\n", argv[i]);
+                            "[--rounds N] [--rounds-only] [--per-rank] [tide options])\n", argv[i]);
             return 2;
         }
     }

@@ -19,6 +19,7 @@
 #include "check_main.h"
 
 static tide_config cfg;
+static tide_progcast_route route = TIDE_PROGCAST_DIRECT;
 
 /* input -> a -> b -> sink, and b -> feedback (+1 inner) -> a: depth 2. */
 enum { INPUT, A, B, FEEDBACK, SINK, NODES };
@@ -177,7 +178,7 @@ static int simulate(tide_allocator *a, void *ctx)
     if (tide_tracker_new(g, &s->tracker, NULL, 0) != 0)
         return 1;
     tide_graph_free(g);
-    s->pc = tide_progcaster_new(a);
+    s->pc = tide_progcaster_new(a, route);
     tide_allocator_allocate(a, &msg_type, &s->push, &s->pull);
     tide_change_batch_init(&s->out);
     tide_change_batch_init(&s->in);
@@ -278,9 +279,12 @@ int main(int argc, char **argv)
     int provided, failed = 1;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
     if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0 ||
-        cfg.workers > 64) {
-        fprintf(stderr, "mpi_progress: %s\n", cfg.error);
+        cfg.workers > 64 || (argc > 1 && strcmp(argv[1], "--per-rank") != 0)) {
+        fprintf(stderr, "mpi_progress: %s (usage: mpi_progress [--per-rank] [tide options])\n",
+                cfg.error);
     } else {
+        if (argc > 1)
+            route = TIDE_PROGCAST_PER_RANK;
         TCase *tc = tcase_create("progress protocol");
         tcase_add_test(tc, test_protocol);
         failed = run_suite("mpi_progress", tc, CK_NOFORK);

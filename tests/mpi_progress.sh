@@ -20,4 +20,7 @@ for np in 1 2 3; do
   done
 done
 run 2 -w 2 --progress thread
+# Batches sent once per rank and forwarded inside it.
+run 2 -w 2 --per-rank
+run 3 -w 2 --per-rank
 exit $status

@@ -230,9 +230,16 @@ tide_location tide_location_from_key(uint64_t key);
  *  applied whole and in order per sender. */
 typedef struct tide_progcaster tide_progcaster;
 
+/** How a batch reaches the workers of another rank. */
+typedef enum tide_progcast_route {
+    TIDE_PROGCAST_DIRECT = 0, /**< one copy per receiving worker */
+    TIDE_PROGCAST_PER_RANK    /**< one copy per rank; its first worker forwards it inside */
+} tide_progcast_route;
+
 /** Allocates the progress channel on @p alloc (so every worker must create its
- *  progcasters in the same order as its other channels); NULL on out-of-memory. */
-tide_progcaster *tide_progcaster_new(tide_allocator *alloc);
+ *  progcasters in the same order as its other channels); NULL on out-of-memory. Every
+ *  worker must use the same @p route. */
+tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route);
 void tide_progcaster_free(tide_progcaster *p);
 /** Sends @p updates (compacted first; nothing is sent when they cancel) to every worker
  *  and clears them. */

@@ -145,7 +145,8 @@ void tide_mutable_antichain_update(tide_mutable_antichain *m, const tide_change 
     size_t nold = m->frontier.len;
     if (nold > 8 && !(old = malloc(nold * sizeof *old)))
         tide__fatal("out of memory (progress tracking)");
-    memcpy(old, m->frontier.elems, nold * sizeof *old);
+    if (nold)
+        memcpy(old, m->frontier.elems, nold * sizeof *old);
     tide_antichain_clear(&m->frontier);
     /* Counts are in lexicographic order, so no later time is below an earlier one:
      * inserting in this order never has to remove anything. */

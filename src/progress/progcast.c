@@ -12,22 +12,30 @@
 
 static TIDE_TYPE_POD(change_type, tide_change);
 
+/* meta[0] of a batch that its receiver must pass on to its rank-mates. */
+#define FORWARD 1
+
 struct tide_progcaster {
     tide_allocator *alloc;
     tide_push **push;
     tide_pull *pull;
     size_t peers;
+    size_t nlocal, first; /* workers per rank, and this rank's first worker */
+    tide_progcast_route route;
     tide_batch *held; /* the last batch received, handed back at the next receive */
     uint64_t batches, updates;
 };
 
-tide_progcaster *tide_progcaster_new(tide_allocator *alloc)
+tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route)
 {
     tide_progcaster *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->alloc = alloc;
     p->peers = tide_allocator_peers(alloc);
+    p->nlocal = p->peers / tide_allocator_ranks(alloc);
+    p->first = tide_allocator_rank(alloc) * p->nlocal;
+    p->route = p->nlocal > 1 ? route : TIDE_PROGCAST_DIRECT;
     if (tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull) < 0) {
         free(p);
         return NULL;
@@ -44,22 +52,39 @@ void tide_progcaster_free(tide_progcaster *p)
     free(p);
 }
 
+/* Pushes a copy of @p n changes to worker @p w; *spare is a batch to fill (or NULL). */
+static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t n,
+                      uint64_t flag, tide_batch **spare)
+{
+    tide_batch *b = *spare;
+    if (!b && !(b = tide_batch_new(&change_type, n * sizeof *c)))
+        tide__fatal("out of memory sending progress updates");
+    tide_change *out = tide_batch_extend(b, n);
+    if (!out)
+        tide__fatal("out of memory sending progress updates");
+    memcpy(out, c, n * sizeof *out);
+    tide_batch_meta(b)[0] = flag;
+    tide_push_send(p->push[w], &b);
+    tide_push_send(p->push[w], NULL);
+    *spare = b;
+}
+
 void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
 {
     tide_change_batch_compact(updates);
     if (updates->len == 0)
         return;
-    /* Each worker gets its own copy: inside a rank batches move by pointer. */
+    /* Each receiver gets its own copy: inside a rank batches move by pointer. */
     tide_batch *b = NULL;
     for (size_t w = 0; w < p->peers; w++) {
-        if (!b && !(b = tide_batch_new(&change_type, updates->len * sizeof(tide_change))))
-            tide__fatal("out of memory sending progress updates");
-        tide_change *out = tide_batch_extend(b, updates->len);
-        if (!out)
-            tide__fatal("out of memory sending progress updates");
-        memcpy(out, updates->changes, updates->len * sizeof *out);
-        tide_push_send(p->push[w], &b);
-        tide_push_send(p->push[w], NULL);
+        bool local = w >= p->first && w < p->first + p->nlocal;
+        if (p->route == TIDE_PROGCAST_PER_RANK && !local) {
+            if (w % p->nlocal)
+                continue; /* the rank's first worker passes it on */
+            push_copy(p, w, updates->changes, updates->len, FORWARD, &b);
+        } else {
+            push_copy(p, w, updates->changes, updates->len, 0, &b);
+        }
     }
     tide_batch_free(b);
     p->batches++;
@@ -70,12 +95,21 @@ void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
 size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into)
 {
     size_t n = 0;
+    tide_batch *spare = NULL;
     while (tide_pull_recv(p->pull, &p->held)) {
         const tide_change *c = tide_batch_records(p->held);
-        for (size_t i = 0; i < tide_batch_len(p->held); i++)
+        size_t len = tide_batch_len(p->held);
+        for (size_t i = 0; i < len; i++)
             tide_change_batch_update(into, c[i].key, &c[i].time, c[i].delta);
+        /* A batch from another rank, sent once for the whole rank: pass it on. Every
+         * batch of one sender takes this same route, so each stays in order. */
+        if (tide_batch_meta(p->held)[0] == FORWARD)
+            for (size_t w = p->first; w < p->first + p->nlocal; w++)
+                if (w != tide_allocator_index(p->alloc))
+                    push_copy(p, w, c, len, 0, &spare);
         n++;
     }
+    tide_batch_free(spare);
     return n;
 }
 
