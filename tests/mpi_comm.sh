@@ -2,42 +2,16 @@
 # SPDX-License-Identifier: MIT
 # The MPI suite in every shape, then the misuse cases that must stop the job clearly.
 set -u
-b=${TIDE_BUILDDIR:-.}
-run=$b/tests/run_mpi
+. "$(dirname "$0")/mpi_lib.sh"
 prog=$b/tests/mpi_comm
-status=0
-fail() { echo "FAIL: $*"; status=1; }
-out=$(mktemp); trap 'rm -f "$out"' EXIT
-
-suite() { # suite NP ARGS...
-  np=$1; shift
-  echo "== mpi_comm -n $np $*"
-  if "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; then
-    grep -m1 'Checks:' "$out"
-  else
-    cat "$out"; fail "mpi_comm -n $np $*"
-  fi
-}
 for np in 1 2 3; do
   for w in 1 2; do
-    suite $np -w $w
+    shape $np "$prog" -w $w
   done
 done
 # A communication thread per rank instead of workers driving MPI.
-suite 2 -w 2 --progress thread
-suite 3 -w 1 --progress thread
-
-# expect_failure NAME PATTERN COMMAND...: the command must exit non-zero, within the time
-# limit (exit 124 is a hang), printing PATTERN.
-expect_failure() {
-  name=$1 pattern=$2; shift 2
-  echo "== $name"
-  "$@" >"$out" 2>&1; rc=$?
-  if [ $rc -eq 0 ]; then cat "$out"; fail "$name: exit 0"
-  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then cat "$out"; fail "$name: hung"
-  elif ! grep -q "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"
-  else grep -m1 "$pattern" "$out"; fi
-}
+shape 2 "$prog" -w 2 --progress thread
+shape 3 "$prog" -w 1 --progress thread
 
 expect_failure "mismatched -w across ranks" "ranks disagree on the number of workers" \
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" -w 1 --bind none : -n 1 "$prog" -w 2 --bind none

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the MPI test scripts: $b (build directory), $run (the time-bounded mpirun
+# wrapper), $out (a scratch file), $status, and the helpers below.
+b=${TIDE_BUILDDIR:-.}
+run=$b/tests/run_mpi
+status=0
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+fail() { echo "FAIL: $*"; status=1; }
+
+# shape NP PROGRAM ARGS...: a check program on NP ranks; prints its Checks line.
+shape() {
+  np=$1 prog=$2; shift 2
+  echo "== $(basename "$prog") -n $np $*"
+  if "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; then
+    grep -m1 'Checks:' "$out"
+  else
+    cat "$out"; fail "$(basename "$prog") -n $np $*"
+  fi
+}
+
+# expect_failure NAME PATTERN COMMAND...: the command must exit non-zero, within the time
+# limit (exit 124 or 137 is a hang), printing PATTERN.
+expect_failure() {
+  name=$1 pattern=$2; shift 2
+  echo "== $name"
+  "$@" >"$out" 2>&1; rc=$?
+  if [ $rc -eq 0 ]; then cat "$out"; fail "$name: exit 0"
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then cat "$out"; fail "$name: hung"
+  elif ! grep -q "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"
+  else grep -m1 "$pattern" "$out"; fi
+}
