@@ -15,6 +15,8 @@ shape 3 "$prog" -w 1 --progress thread
 
 expect_failure "mismatched -w across ranks" "ranks disagree on the number of workers" \
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" -w 1 --bind none : -n 1 "$prog" -w 2 --bind none
+expect_failure "mismatched --bind across ranks" "ranks disagree on --bind: rank 0 has none, rank 1 has core" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" --bind none : -n 1 "$prog" --bind core
 expect_failure "mismatched channel types" "not of this worker's type 'f64'" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" misuse-type --bind none
 expect_failure "message on a channel never allocated" "which it never allocated" \

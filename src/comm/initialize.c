@@ -94,26 +94,36 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         rc = TIDE_ELAUNCH;
     }
     if (rc == 0 && ranks > 1) {
-        uint64_t mine[2] = { cfg->workers, TIDE_VERSION_HEX };
-        uint64_t *all = malloc(2 * sizeof(uint64_t) * (size_t)ranks);
+        enum { N = 3 };
+        uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind };
+        uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
-        MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, comm);
+        MPI_Allgather(mine, N, MPI_UINT64_T, all, N, MPI_UINT64_T, comm);
         for (int r = 1; r < ranks; r++) {
-            if (all[2 * r] != all[0]) {
+            if (all[N * r] != all[0]) {
                 if (rank == 0)
                     fprintf(stderr, "tide: ranks disagree on the number of workers: rank 0 "
                                     "runs -w %llu but rank %d runs -w %llu (every rank must "
                                     "be given the same -w)\n",
-                            (unsigned long long)all[0], r, (unsigned long long)all[2 * r]);
+                            (unsigned long long)all[0], r, (unsigned long long)all[N * r]);
                 rc = TIDE_EMISMATCH;
                 break;
             }
-            if (all[2 * r + 1] != all[1]) {
+            if (all[N * r + 1] != all[1]) {
                 if (rank == 0)
                     fprintf(stderr, "tide: ranks run different tide versions: rank 0 has "
                                     "%llu, rank %d has %llu\n",
-                            (unsigned long long)all[1], r, (unsigned long long)all[2 * r + 1]);
+                            (unsigned long long)all[1], r, (unsigned long long)all[N * r + 1]);
+                rc = TIDE_EMISMATCH;
+                break;
+            }
+            if (all[N * r + 2] != all[2]) {
+                if (rank == 0)
+                    fprintf(stderr, "tide: ranks disagree on --bind: rank 0 has %s, rank %d "
+                                    "has %s\n",
+                            tide_bind_name((tide_bind)all[2]), r,
+                            tide_bind_name((tide_bind)all[N * r + 2]));
                 rc = TIDE_EMISMATCH;
                 break;
             }
@@ -154,9 +164,47 @@ static void plan_free(struct plan *p, size_t n)
         hwloc_topology_destroy(p->topo);
 }
 
-static int plan_placement(const tide_config *cfg, int rank, struct plan *p)
+/* Which of the ranks on this node were given the same cpuset as this one (a launcher that
+ * did not bind gives them all the whole node): this rank's index among them, and their
+ * number. Collective over @p comm. */
+static void cpuset_sharing(MPI_Comm comm, hwloc_const_cpuset_t allowed, size_t *index,
+                           size_t *count)
+{
+    *index = 0;
+    *count = 1;
+    if (comm == MPI_COMM_NULL)
+        return;
+    MPI_Comm node;
+    int me, n;
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &me);
+    MPI_Comm_size(node, &n);
+    char *text = NULL;
+    hwloc_bitmap_asprintf(&text, allowed);
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a of the cpuset's text */
+    for (const char *c = text ? text : ""; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    free(text);
+    uint64_t *all = malloc((size_t)n * sizeof *all);
+    if (!all)
+        tide__fatal("out of memory at start-up");
+    MPI_Allgather(&h, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, node);
+    size_t same = 0, before = 0;
+    for (int r = 0; r < n; r++)
+        if (all[r] == h) {
+            same++;
+            before += r < me;
+        }
+    *index = before;
+    *count = same;
+    free(all);
+    MPI_Comm_free(&node);
+}
+
+static int plan_placement(const tide_config *cfg, int rank, MPI_Comm comm, struct plan *p)
 {
     memset(p, 0, sizeof *p);
+    /* Every rank takes part or none: the sharing check below is collective. */
     if (cfg->bind == TIDE_BIND_NONE && !cfg->report_bindings)
         return 0;
     if (hwloc_topology_init(&p->topo) != 0 || hwloc_topology_load(p->topo) != 0) {
@@ -179,8 +227,10 @@ static int plan_placement(const tide_config *cfg, int rank, struct plan *p)
         for (size_t i = 0; i < cfg->workers; i++)
             p->sets[i] = hwloc_bitmap_dup(allowed);
     } else {
-        size_t places = 0;
-        rc = tide__pin_plan(p->topo, allowed, cfg->bind, cfg->workers, p->sets, &places);
+        size_t places = 0, index, count;
+        cpuset_sharing(comm, allowed, &index, &count);
+        rc = tide__pin_plan(p->topo, allowed, cfg->bind, index, count, cfg->workers, p->sets,
+                            &places);
         if (rc)
             fprintf(stderr, "tide: rank %d: no %s in the cpuset this rank was given\n", rank,
                     tide_bind_name(cfg->bind));
@@ -256,7 +306,7 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         free(g);
         return TIDE_ENOMEM;
     }
-    if ((rc = plan_placement(cfg, rank, &plan)) != 0 ||
+    if ((rc = plan_placement(cfg, rank, g->comm, &plan)) != 0 ||
         (ranks > 1 &&
          (rc = tide__mpi_transport_new(&g->shared, g->comm, cfg->progress)) != 0)) {
         plan_free(&plan, g->n);
