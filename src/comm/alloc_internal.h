@@ -37,7 +37,7 @@ void tide__fifo_put(struct tide__fifo *f, tide_batch *b);
  * the next one handed out. */
 void tide__fifo_put_front(struct tide__fifo *f, tide_batch *b);
 tide_batch *tide__fifo_take(struct tide__fifo *f);
-/* Takes the buffer among the first few of a pool that holds @p bytes most tightly (or the
+/* Takes the buffer among the first 64 of a pool that holds @p bytes most tightly (or the
  * first, to be grown, when none does): pools mix frame-sized and large buffers, and
  * growing a small one for every large message would allocate per message. */
 tide_batch *tide__fifo_take_fit(struct tide__fifo *f, size_t bytes);

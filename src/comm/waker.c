@@ -114,7 +114,7 @@ tide_batch *tide__fifo_take(struct tide__fifo *f)
 
 tide_batch *tide__fifo_take_fit(struct tide__fifo *f, size_t bytes)
 {
-    enum { LOOK = 16 };
+    enum { LOOK = 64 }; /* pools hold about as many buffers as are in flight */
     tide_batch *best = NULL, *best_prev = NULL, *prev = NULL;
     int n = 0;
     for (tide_batch *b = f->head; b && n < LOOK; prev = b, b = b->next, n++)
