@@ -4,11 +4,7 @@
 set -u
 . "$(dirname "$0")/mpi_lib.sh"
 prog=$b/tests/mpi_comm
-for np in 1 2 3; do
-  for w in 1 2; do
-    shape $np "$prog" -w $w
-  done
-done
+every_shape "$prog"
 # A communication thread per rank instead of workers driving MPI.
 shape 2 "$prog" -w 2 --progress thread
 shape 3 "$prog" -w 1 --progress thread

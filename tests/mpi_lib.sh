@@ -18,6 +18,15 @@ shape() {
   fi
 }
 
+# every_shape PROGRAM ARGS...: -n 1, 2, 3 ranks with -w 1 and -w 2.
+every_shape() {
+  for np in 1 2 3; do
+    for w in 1 2; do
+      shape $np "$@" -w $w
+    done
+  done
+}
+
 # expect_failure NAME PATTERN COMMAND...: the command must exit non-zero, within the time
 # limit (exit 124 or 137 is a hang), printing PATTERN.
 expect_failure() {

@@ -54,6 +54,15 @@ static bool launched_by_mpi(void)
     return false;
 }
 
+/* A start-up setting compared across ranks, as text: 0 workers, 1 version, 2 --bind. */
+static void show_setting(int field, uint64_t v, char *buf, size_t len)
+{
+    if (field == 2)
+        snprintf(buf, len, "%s", tide_bind_name((tide_bind)v));
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
 int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
 {
     *comm_out = MPI_COMM_NULL;
@@ -100,34 +109,22 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         if (!all)
             tide__fatal("out of memory at start-up");
         MPI_Allgather(mine, N, MPI_UINT64_T, all, N, MPI_UINT64_T, comm);
-        for (int r = 1; r < ranks; r++) {
-            if (all[N * r] != all[0]) {
-                if (rank == 0)
-                    fprintf(stderr, "tide: ranks disagree on the number of workers: rank 0 "
-                                    "runs -w %llu but rank %d runs -w %llu (every rank must "
-                                    "be given the same -w)\n",
-                            (unsigned long long)all[0], r, (unsigned long long)all[N * r]);
+        static const char *const setting[N] = { "the number of workers (-w)",
+                                                "the tide version", "--bind" };
+        for (int r = 1; r < ranks && rc == 0; r++)
+            for (int f = 0; f < N && rc == 0; f++) {
+                if (all[N * r + f] == all[f])
+                    continue;
+                if (rank == 0) {
+                    char mine0[32], theirs[32];
+                    show_setting(f, all[f], mine0, sizeof mine0);
+                    show_setting(f, all[N * r + f], theirs, sizeof theirs);
+                    fprintf(stderr, "tide: ranks disagree on %s: rank 0 has %s, rank %d has %s "
+                                    "(every rank must be started the same way)\n",
+                            setting[f], mine0, r, theirs);
+                }
                 rc = TIDE_EMISMATCH;
-                break;
             }
-            if (all[N * r + 1] != all[1]) {
-                if (rank == 0)
-                    fprintf(stderr, "tide: ranks run different tide versions: rank 0 has "
-                                    "%llu, rank %d has %llu\n",
-                            (unsigned long long)all[1], r, (unsigned long long)all[N * r + 1]);
-                rc = TIDE_EMISMATCH;
-                break;
-            }
-            if (all[N * r + 2] != all[2]) {
-                if (rank == 0)
-                    fprintf(stderr, "tide: ranks disagree on --bind: rank 0 has %s, rank %d "
-                                    "has %s\n",
-                            tide_bind_name((tide_bind)all[2]), r,
-                            tide_bind_name((tide_bind)all[N * r + 2]));
-                rc = TIDE_EMISMATCH;
-                break;
-            }
-        }
         free(all);
     }
     if (rc) {
