@@ -155,7 +155,7 @@ static double tide_latency(struct bench *b, size_t size, int iters)
     return us;
 }
 
-static double tide_stream(struct bench *b, size_t size)
+static double tide_streaming(struct bench *b, size_t size)
 {
     /* The receiver acknowledges every CREDIT batches; at most 2 * CREDIT are in flight. */
     const int CREDIT = WINDOW_BYTES / size / 2 > 1 ? (int)(WINDOW_BYTES / size / 2) : 1;
@@ -236,10 +236,10 @@ static int worker(tide_allocator *a, void *ctx)
         printf("\nthroughput        raw MPI      tide   tide/MPI\n");
     for (size_t s = 0; strcmp(only, "latency") && s < sizeof bw_sizes / sizeof *bw_sizes; s++) {
         mpi_stream(rank, peer, buf, bw_sizes[s]);
-        tide_stream(&b, bw_sizes[s]);
+        tide_streaming(&b, bw_sizes[s]);
         for (int r = 0; r < reps; r++) {
             raw[r] = mpi_stream(rank, peer, buf, bw_sizes[s]);
-            ours[r] = tide_stream(&b, bw_sizes[s]);
+            ours[r] = tide_streaming(&b, bw_sizes[s]);
         }
         double m = median(raw, reps), t = median(ours, reps);
         if (me == 0)

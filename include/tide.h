@@ -6,4 +6,6 @@
 #include "tide/error.h"
 #include "tide/comm.h"
 #include "tide/progress.h"
+#include "tide/dataflow.h"
+#include "tide/operators.h"
 #endif

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file tide/dataflow.h  The dataflow layer: workers, dataflows and scopes, streams,
+ * parallelization contracts, generic operators, capabilities, frontiers, notificators,
+ * activators, input and probe handles.
+ *
+ * A program runs one function per worker (tide_execute_from_args). Each worker builds the
+ * same dataflows in the same order (tide_dataflow_begin ... tide_dataflow_end), feeds them
+ * through input handles and steps them (tide_worker_step) until its probes say a time is
+ * complete. Handles (streams, operators, inputs, probes) belong to the worker; nothing
+ * here is thread-safe except tide_activator_activate().
+ *
+ * Times: the root scope's time is an epoch (one coordinate); every nested scope adds one.
+ * Functions with "epoch" in their name are for the root scope; the others take a tide_time.
+ *
+ * Misuse of the model (sending with a capability already dropped, at a time before the
+ * capability's, downgrading to an earlier time, connecting streams of different types,
+ * a loop whose summary does not advance time) stops the run on every rank with a message
+ * naming the operator and the times.
+ */
+#ifndef TIDE_DATAFLOW_H
+#define TIDE_DATAFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tide/comm.h"
+#include "tide/progress.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tide_worker tide_worker;
+typedef struct tide_dataflow tide_dataflow;
+typedef struct tide_scope tide_scope;
+typedef struct tide_stream tide_stream;
+typedef struct tide_op tide_op;
+typedef struct tide_cap tide_cap;
+typedef struct tide_session tide_session;
+typedef struct tide_activator tide_activator;
+typedef struct tide_loop tide_loop;
+typedef struct tide_builder tide_builder;
+typedef struct tide_input tide_input;
+typedef struct tide_unordered tide_unordered;
+typedef struct tide_probe tide_probe;
+typedef struct tide_notificator tide_notificator;
+
+/* ---------------------------------------------------------------- execution */
+
+/** A worker's body: builds and runs dataflows; its return value is the worker's result. */
+typedef int (*tide_worker_fn)(tide_worker *w, void *ctx);
+
+/**
+ * Parses tide's options out of argv (see tide_config_from_args; the program's own
+ * arguments stay, in order, so @p ctx may point at argc/argv), starts the workers (and
+ * MPI under a launcher), runs @p fn on each, then keeps stepping each worker until its
+ * dataflows are complete (inputs still open are closed), and shuts down. Returns 0 when
+ * every worker returned 0, the first non-zero worker result otherwise, or a negative
+ * TIDE_E... code when the run could not start (the reason is on stderr).
+ */
+int tide_execute_from_args(int *argc, char **argv, tide_worker_fn fn, void *ctx);
+/** Like tide_execute_from_args() with a configuration the program filled itself. */
+int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx);
+/** One worker in this thread's process, no MPI, no options read: for small examples. */
+int tide_example(tide_worker_fn fn, void *ctx);
+
+/** This worker's index in [0, peers). */
+size_t tide_worker_index(const tide_worker *w);
+/** Number of workers in the job. */
+size_t tide_worker_peers(const tide_worker *w);
+/** The worker's communication handle (for channels or MPI calls of the program's own). */
+tide_allocator *tide_worker_allocator(tide_worker *w);
+/**
+ * One round of work: moves arrived messages and progress, runs the operators that have
+ * something to do, and sends this worker's progress. Returns true while some dataflow of
+ * this worker is not complete.
+ */
+bool tide_worker_step(tide_worker *w);
+/**
+ * Like tide_worker_step(), but when there was nothing to do, sleeps until a message or an
+ * activation arrives or @p timeout_ns passes (< 0: no limit), without spinning a core.
+ */
+bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns);
+/** Steps while @p cond(@p arg) is true. */
+void tide_worker_step_while(tide_worker *w, bool (*cond)(void *arg), void *arg);
+/** Number of installed dataflows not yet complete. */
+size_t tide_worker_dataflows(const tide_worker *w);
+
+/* ---------------------------------------------------------------- building dataflows */
+
+/**
+ * Starts building a dataflow; returns its root scope (time = epoch). Every worker must
+ * build the same dataflows, with the same operators, in the same order.
+ */
+tide_scope *tide_dataflow_begin(tide_worker *w, const char *name);
+/**
+ * Finishes building: checks the graph (unconnected loops, cycles that do not advance
+ * time: fatal, naming the operators) and installs it. Returns its handle, valid until it
+ * completes or is dropped.
+ */
+tide_dataflow *tide_dataflow_end(tide_scope *root);
+/** Removes a dataflow from this worker at once (its operators' state is freed). */
+void tide_dataflow_drop(tide_dataflow *df);
+
+/**
+ * A nested iterative scope inside @p parent: its times have one more coordinate (the
+ * iteration). Streams come in with tide_enter(), go out with tide_leave(), and go around
+ * with loop variables.
+ */
+tide_scope *tide_scope_begin(tide_scope *parent, const char *name);
+/** Ends building @p scope (optional; building in a parent afterwards is fine too). */
+void tide_scope_end(tide_scope *scope);
+/** The scope's worker, and its depth (1 for the root scope). */
+tide_worker *tide_scope_worker(const tide_scope *scope);
+uint32_t tide_scope_depth(const tide_scope *scope);
+
+/** The stream @p s (of the scope's parent) inside @p inner, at times with an iteration 0. */
+tide_stream *tide_enter(tide_scope *inner, tide_stream *s);
+/** The stream @p s (of a nested scope) in the parent scope, the iteration dropped. */
+tide_stream *tide_leave(tide_stream *s);
+/**
+ * A loop variable: a stream whose records are those later connected with
+ * tide_loop_connect(), @p step iterations later (step >= 1 advances the scope's innermost
+ * coordinate; in the root scope, the epoch). Records whose time would overflow are dropped.
+ */
+tide_stream *tide_loop_variable(tide_scope *scope, uint64_t step, const tide_type *type,
+                                tide_loop **loop);
+/** Closes the loop: @p s (of the loop's scope and type) feeds the loop variable. */
+void tide_loop_connect(tide_loop *loop, tide_stream *s);
+
+/** A stream's scope and record type. */
+tide_scope *tide_stream_scope(const tide_stream *s);
+const tide_type *tide_stream_type(const tide_stream *s);
+/** Stops the run, naming the stream's producer and @p consumer, unless @p s carries
+ *  records of @p type. For operators that expect a particular record type. */
+void tide_stream_expect(const tide_stream *s, const tide_type *type, const char *consumer);
+/** The operator whose output the stream is (NULL for entered, left and loop streams). */
+tide_op *tide_stream_op(const tide_stream *s);
+
+/* ---------------------------------------------------------------- contracts */
+
+/** Which worker a record goes to: hash % peers. Receives the record as tide_batch_read()
+ *  yields it (a pointer to a fixed-size record, or to the decoded value). */
+typedef uint64_t (*tide_hash_fn)(const void *record, void *ctx);
+
+/** How an input receives its records: all on this worker (hash NULL, pipeline), or each
+ *  on worker hash(record) % peers (exchange). */
+typedef struct tide_pact {
+    tide_hash_fn hash;
+    void *ctx;
+} tide_pact;
+
+/** Records stay on the worker that produced them. */
+#define TIDE_PIPELINE ((tide_pact){ NULL, NULL })
+/** Records go to worker hash(record, ctx) % peers. */
+#define TIDE_EXCHANGE(hash, ctx) ((tide_pact){ (hash), (ctx) })
+
+/* ---------------------------------------------------------------- generic operators */
+
+/** An operator's logic, called when it is scheduled (data arrived, a frontier it watches
+ *  moved, or it was activated). @p state is the pointer given when it was built. */
+typedef void (*tide_logic_fn)(tide_op *op, void *state);
+/** Frees an operator's state when its dataflow goes away (may be NULL). */
+typedef void (*tide_free_fn)(void *state);
+
+/**
+ * An operator with no inputs. It starts with a capability at time 0 of the scope: stored
+ * in *initial (owned by the caller) when @p initial is not NULL, dropped otherwise.
+ */
+tide_stream *tide_source(tide_scope *scope, const char *name, const tide_type *type,
+                         tide_logic_fn logic, void *state, tide_free_fn free_state,
+                         tide_cap **initial);
+/** An operator with one input and no output, scheduled also when its frontier moves. */
+tide_op *tide_sink(tide_stream *in, tide_pact pact, const char *name, tide_logic_fn logic,
+                   void *state, tide_free_fn free_state);
+/** One input, one output of type @p out; scheduled when data arrives. */
+tide_stream *tide_unary(tide_stream *in, tide_pact pact, const char *name,
+                        const tide_type *out, tide_logic_fn logic, void *state,
+                        tide_free_fn free_state);
+/** tide_unary(), also scheduled when the input frontier moves. */
+tide_stream *tide_unary_frontier(tide_stream *in, tide_pact pact, const char *name,
+                                 const tide_type *out, tide_logic_fn logic, void *state,
+                                 tide_free_fn free_state);
+/** tide_unary_frontier() with a notificator (tide_op_notify_at / tide_op_next_notification)
+ *  that starts with a notification request at each of the @p ninit times @p init. */
+tide_stream *tide_unary_notify(tide_stream *in, tide_pact pact, const char *name,
+                               const tide_type *out, tide_logic_fn logic, void *state,
+                               tide_free_fn free_state, const tide_time *init, size_t ninit);
+/** Two inputs (ports 0 and 1), one output. */
+tide_stream *tide_binary(tide_stream *in0, tide_stream *in1, tide_pact pact0, tide_pact pact1,
+                         const char *name, const tide_type *out, tide_logic_fn logic,
+                         void *state, tide_free_fn free_state);
+tide_stream *tide_binary_frontier(tide_stream *in0, tide_stream *in1, tide_pact pact0,
+                                  tide_pact pact1, const char *name, const tide_type *out,
+                                  tide_logic_fn logic, void *state, tide_free_fn free_state);
+tide_stream *tide_binary_notify(tide_stream *in0, tide_stream *in1, tide_pact pact0,
+                                tide_pact pact1, const char *name, const tide_type *out,
+                                tide_logic_fn logic, void *state, tide_free_fn free_state,
+                                const tide_time *init, size_t ninit);
+
+/**
+ * The general operator: any number of inputs and outputs. By default every input reaches
+ * every output at the same time (identity summary); tide_builder_summary() changes a pair.
+ * Freed by tide_builder_build().
+ */
+tide_builder *tide_builder_new(tide_scope *scope, const char *name);
+/** Adds an input reading @p s with @p pact; returns its port. */
+uint32_t tide_builder_input(tide_builder *b, tide_stream *s, tide_pact pact);
+/** Adds an output of records of @p type; returns its stream. */
+tide_stream *tide_builder_output(tide_builder *b, const tide_type *type);
+/** What input @p in does to times on their way to output @p out: @p s, or no path at all
+ *  when @p s is NULL. */
+void tide_builder_summary(tide_builder *b, uint32_t in, uint32_t out, const tide_summary *s);
+/** Whether the operator is scheduled when an input frontier moves (default true). */
+void tide_builder_frontier(tide_builder *b, bool watch);
+/** Builds the operator (see tide_source() for @p initial: a capability for all outputs). */
+tide_op *tide_builder_build(tide_builder *b, tide_logic_fn logic, void *state,
+                            tide_free_fn free_state, tide_cap **initial);
+
+/* ---------------------------------------------------------------- inside an operator */
+
+/**
+ * The next batch of input @p port, with a capability at its time (*cap, borrowed: valid
+ * until the next tide_op_next() on this operator or the end of the logic; keep it with
+ * tide_cap_retain()). The batch is the operator's until then too; false when none is left.
+ */
+bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch);
+/** Input @p port's frontier: the times at which records may still arrive there. */
+const tide_antichain *tide_op_frontier(const tide_op *op, uint32_t port);
+/**
+ * An output session: records given to it leave output @p port at @p cap's time. @p cap must
+ * be a live capability of this operator (owned or borrowed from an input). The session is
+ * valid until the next session on that output or the end of the logic.
+ */
+tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap);
+/** A session at time @p t, which must not be earlier than @p cap's time. */
+tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
+                                 const tide_time *t);
+/** Sends one record (copied, or encoded for variable-length types). */
+void tide_session_give(tide_session *s, const void *record);
+/** Sends @p n fixed-size records stored contiguously at @p records. */
+void tide_session_give_n(tide_session *s, const void *records, size_t n);
+/** Sends a whole batch of the output's type: ownership passes (a batch from tide_op_next
+ *  too, which moves without a copy); *batch is left NULL. */
+void tide_session_give_batch(tide_session *s, tide_batch **batch);
+
+/** The operator's name, worker, number of inputs and outputs. */
+const char *tide_op_name(const tide_op *op);
+tide_worker *tide_op_worker(const tide_op *op);
+uint32_t tide_op_inputs(const tide_op *op);
+uint32_t tide_op_outputs(const tide_op *op);
+/** Schedules the operator again at the next step. */
+void tide_op_activate(tide_op *op);
+/** A handle that schedules the operator from any thread (and wakes its worker); owned by
+ *  the operator, valid while its dataflow is installed. */
+tide_activator *tide_op_activator(tide_op *op);
+/** Schedules the activator's operator; safe from any thread. */
+void tide_activator_activate(tide_activator *a);
+
+/** (*_notify operators) Asks to be notified when no input can still receive data at or
+ *  before @p cap's time; takes ownership of @p cap (an owned capability). */
+void tide_op_notify_at(tide_op *op, tide_cap *cap);
+/**
+ * (*_notify operators) The next due notification in time order, or NULL: a capability
+ * owned by the operator until the next call or the end of the logic (then dropped; keep
+ * it with tide_cap_retain() or tide_cap_delayed()).
+ */
+tide_cap *tide_op_next_notification(tide_op *op);
+
+/* ---------------------------------------------------------------- capabilities */
+
+/** The capability's time. */
+const tide_time *tide_cap_time(const tide_cap *c);
+/** Its first coordinate (the epoch). */
+uint64_t tide_cap_epoch(const tide_cap *c);
+/** A new owned capability at the same time (from an owned or a borrowed one). */
+tide_cap *tide_cap_retain(const tide_cap *c);
+/** A new owned capability at @p t, which must not be earlier than @p c's time. */
+tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t);
+/** Moves an owned capability to @p t, which must not be earlier than its time. */
+void tide_cap_downgrade(tide_cap *c, const tide_time *t);
+/** Drops an owned capability and sets *c to NULL (NULL is ignored). */
+void tide_cap_drop(tide_cap **c);
+
+/** A set of owned capabilities, at most one per time. */
+typedef struct tide_capset {
+    tide_cap **caps;
+    size_t len, cap;
+} tide_capset;
+void tide_capset_init(tide_capset *s);
+/** Drops every capability in the set and frees it. */
+void tide_capset_free(tide_capset *s);
+/** Adds an owned capability (ownership passes; dropped if the set has its time). */
+void tide_capset_insert(tide_capset *s, tide_cap *c);
+/** Keeps capabilities only at the times of @p frontier (each delayed from one the set
+ *  holds at or before it; fatal if none does) and drops the rest. */
+void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier);
+/** Drops them all (the set stays usable). */
+void tide_capset_clear(tide_capset *s);
+
+/** A FrontierNotificator: capabilities waiting until frontiers pass their times. */
+tide_notificator *tide_notificator_new(void);
+/** Drops the capabilities it still holds. */
+void tide_notificator_free(tide_notificator *n);
+/** Keeps owned capability @p cap until the frontiers pass its time (ownership passes). */
+void tide_notificator_notify_at(tide_notificator *n, tide_cap *cap);
+/**
+ * The earliest held capability whose time no frontier of @p frontiers (@p n of them) is
+ * less than or equal to, or NULL. The capability is the notificator's until the next call
+ * (then dropped), as for tide_op_next_notification().
+ */
+tide_cap *tide_notificator_next(tide_notificator *n, const tide_antichain *const *frontiers,
+                                size_t count);
+/** Number of capabilities waiting. */
+size_t tide_notificator_pending(const tide_notificator *n);
+
+/* ---------------------------------------------------------------- inputs and probes */
+
+/** A root-scope input: records sent through *handle enter the stream at its epoch. */
+tide_stream *tide_input_new(tide_scope *root, const tide_type *type, tide_input **handle);
+/** Sends one record at the current epoch. */
+void tide_input_send(tide_input *in, const void *record);
+/** Sends a batch (ownership passes; *batch left NULL). */
+void tide_input_send_batch(tide_input *in, tide_batch **batch);
+/** Promises no more records before @p epoch (which must not be earlier than the current). */
+void tide_input_advance_to(tide_input *in, uint64_t epoch);
+/** Promises no more records at all. Open inputs are closed when the worker returns. */
+void tide_input_close(tide_input *in);
+/** The current epoch. */
+uint64_t tide_input_epoch(const tide_input *in);
+
+/**
+ * An input whose records may carry any time a capability covers: the program keeps
+ * capabilities (starting from *cap, at time 0) and sends through sessions at them.
+ */
+tide_stream *tide_unordered_input_new(tide_scope *scope, const tide_type *type,
+                                      tide_unordered **handle, tide_cap **cap);
+/** A session of the unordered input at @p cap's time (sent at the next step). */
+tide_session *tide_unordered_session(tide_unordered *u, const tide_cap *cap);
+
+/** Watches the frontier of @p s: which times may still appear there (on any worker). */
+tide_probe *tide_probe_new(tide_stream *s);
+/** Some time before epoch @p e may still appear. */
+bool tide_probe_less_than(const tide_probe *p, uint64_t e);
+/** Some time at or before epoch @p e may still appear. */
+bool tide_probe_less_equal(const tide_probe *p, uint64_t e);
+bool tide_probe_less_than_time(const tide_probe *p, const tide_time *t);
+bool tide_probe_less_equal_time(const tide_probe *p, const tide_time *t);
+/** No time may appear any more. */
+bool tide_probe_done(const tide_probe *p);
+/** The frontier itself (empty once done). */
+const tide_antichain *tide_probe_frontier(const tide_probe *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capabilities, capability sets and notificators.
+ *
+ * An owned capability counts +1 at every output of its operator at its time; dropping it
+ * counts -1. A borrowed one (from tide_op_next) counts nothing: the batch it came with is
+ * counted at the input until the operator has read it, and reading it is reported in the
+ * same step as whatever the operator sends.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dataflow_internal.h"
+
+#define CAP_BLOCK 256
+
+tide_cap *tide__cap_new(tide_op *op, const tide_time *t)
+{
+    tide_worker *w = op->df->w;
+    if (!w->free_caps) {
+        tide_cap *block = calloc(CAP_BLOCK, sizeof *block);
+        void **blocks = realloc(w->cap_blocks, (w->ncap_blocks + 1) * sizeof *blocks);
+        if (!block || !blocks)
+            tide__fatal("out of memory allocating capabilities");
+        w->cap_blocks = blocks;
+        w->cap_blocks[w->ncap_blocks++] = block;
+        for (size_t i = 0; i < CAP_BLOCK; i++) {
+            block[i].next_free = w->free_caps;
+            w->free_caps = &block[i];
+        }
+    }
+    tide_cap *c = w->free_caps;
+    w->free_caps = c->next_free;
+    c->op = op;
+    c->time = *t;
+    c->kind = CAP_OWNED;
+    c->next_free = NULL;
+    return c;
+}
+
+void tide__cap_free(tide_cap *c)
+{
+    tide_worker *w = c->op->df->w;
+    c->kind = CAP_FREE;
+    c->next_free = w->free_caps;
+    w->free_caps = c;
+}
+
+void tide__cap_count(tide_cap *c, int64_t d)
+{
+    tide_op *op = c->op;
+    if (op->df->dropping)
+        return;
+    for (uint32_t o = 0; o < op->nout; o++)
+        tide__update(op->df, op->out[o].key, &c->time, d);
+}
+
+static void check_live(const tide_cap *c, const char *what)
+{
+    if (!c)
+        tide__fatal("%s: no capability (NULL)", what);
+    if (c->kind == CAP_FREE) {
+        char tb[96];
+        tide_time_format(&c->time, tb, sizeof tb);
+        tide__fatal("operator '%s': %s a capability (at %s) already dropped", c->op->name,
+                    what, tb);
+    }
+}
+
+static void check_later(const tide_cap *c, const tide_time *t, const char *what)
+{
+    if (t->depth != c->time.depth || !tide_time_le(&c->time, t)) {
+        char tb[96], cb[96];
+        tide_time_format(t, tb, sizeof tb);
+        tide_time_format(&c->time, cb, sizeof cb);
+        tide__fatal("operator '%s': cannot %s a capability from %s to %s, which is not later",
+                    c->op->name, what, cb, tb);
+    }
+}
+
+const tide_time *tide_cap_time(const tide_cap *c) { return &c->time; }
+uint64_t tide_cap_epoch(const tide_cap *c) { return c->time.c[0]; }
+
+tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t)
+{
+    check_live(c, "delaying");
+    check_later(c, t, "delay");
+    tide_cap *n = tide__cap_new(c->op, t);
+    tide__cap_count(n, +1);
+    return n;
+}
+
+tide_cap *tide_cap_retain(const tide_cap *c)
+{
+    check_live(c, "retaining");
+    return tide_cap_delayed(c, &c->time);
+}
+
+void tide_cap_downgrade(tide_cap *c, const tide_time *t)
+{
+    check_live(c, "downgrading");
+    if (c->kind != CAP_OWNED)
+        tide__fatal("operator '%s': downgrading a capability it does not own (retain it "
+                    "first)", c->op->name);
+    check_later(c, t, "downgrade");
+    if (tide_time_eq(&c->time, t))
+        return;
+    tide__cap_count(c, -1);
+    c->time = *t;
+    tide__cap_count(c, +1);
+}
+
+void tide_cap_drop(tide_cap **cp)
+{
+    tide_cap *c = *cp;
+    if (!c)
+        return;
+    check_live(c, "dropping");
+    if (c->kind != CAP_OWNED)
+        tide__fatal("operator '%s': dropping a capability it does not own (one from an input "
+                    "or a notification is dropped for it)", c->op->name);
+    tide__cap_count(c, -1);
+    tide__cap_free(c);
+    *cp = NULL;
+}
+
+/* ---------------------------------------------------------------- sets */
+
+void tide_capset_init(tide_capset *s) { memset(s, 0, sizeof *s); }
+
+void tide_capset_clear(tide_capset *s)
+{
+    for (size_t i = 0; i < s->len; i++)
+        tide_cap_drop(&s->caps[i]);
+    s->len = 0;
+}
+
+void tide_capset_free(tide_capset *s)
+{
+    tide_capset_clear(s);
+    free(s->caps);
+    memset(s, 0, sizeof *s);
+}
+
+void tide_capset_insert(tide_capset *s, tide_cap *c)
+{
+    check_live(c, "inserting into a set");
+    for (size_t i = 0; i < s->len; i++)
+        if (tide_time_eq(&s->caps[i]->time, &c->time)) {
+            tide_cap_drop(&c);
+            return;
+        }
+    tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
+    s->caps[s->len++] = c;
+}
+
+void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier)
+{
+    size_t old = s->len;
+    for (size_t f = 0; f < frontier->len; f++) {
+        const tide_time *t = &frontier->elems[f];
+        size_t i = 0;
+        while (i < old && !tide_time_le(&s->caps[i]->time, t))
+            i++;
+        if (i == old) {
+            char tb[96];
+            tide_time_format(t, tb, sizeof tb);
+            tide__fatal("%s: downgrading a capability set to %s, which none of its "
+                        "capabilities is at or before", old ? s->caps[0]->op->name : "?", tb);
+        }
+        tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
+        s->caps[s->len++] = tide_cap_delayed(s->caps[i], t);
+    }
+    for (size_t i = 0; i < old; i++)
+        tide_cap_drop(&s->caps[i]);
+    memmove(s->caps, s->caps + old, (s->len - old) * sizeof *s->caps);
+    s->len -= old;
+}
+
+/* ---------------------------------------------------------------- notificators */
+
+struct tide_notificator {
+    tide_cap **pending;
+    size_t npending, cappending;
+    tide_cap **ready; /* due, latest first (taken from the end) */
+    size_t nready, capready;
+    tide_cap *current; /* lent to the caller until the next call */
+};
+
+tide_notificator *tide_notificator_new(void)
+{
+    tide_notificator *n = calloc(1, sizeof *n);
+    if (!n)
+        tide__fatal("out of memory creating a notificator");
+    return n;
+}
+
+static void drop_owned(tide_cap *c)
+{
+    c->kind = CAP_OWNED;
+    tide_cap_drop(&c);
+}
+
+void tide__notificator_drop_current(tide_notificator *n)
+{
+    if (n->current) {
+        drop_owned(n->current);
+        n->current = NULL;
+    }
+}
+
+void tide_notificator_free(tide_notificator *n)
+{
+    if (!n)
+        return;
+    tide__notificator_drop_current(n);
+    for (size_t i = 0; i < n->npending; i++)
+        drop_owned(n->pending[i]);
+    for (size_t i = 0; i < n->nready; i++)
+        drop_owned(n->ready[i]);
+    free(n->pending);
+    free(n->ready);
+    free(n);
+}
+
+void tide_notificator_notify_at(tide_notificator *n, tide_cap *cap)
+{
+    check_live(cap, "asking for a notification with");
+    if (cap->kind != CAP_OWNED)
+        tide__fatal("operator '%s': a notification needs an owned capability (use "
+                    "tide_cap_retain or tide_cap_delayed)", cap->op->name);
+    tide__reserve(&n->pending, &n->cappending, n->npending + 1, sizeof *n->pending);
+    n->pending[n->npending++] = cap;
+}
+
+static int later_first(const void *a, const void *b)
+{
+    return tide_time_cmp(&(*(tide_cap *const *)b)->time, &(*(tide_cap *const *)a)->time);
+}
+
+tide_cap *tide_notificator_next(tide_notificator *n, const tide_antichain *const *frontiers,
+                                size_t count)
+{
+    tide__notificator_drop_current(n);
+    if (!n->nready && n->npending) {
+        size_t keep = 0;
+        for (size_t i = 0; i < n->npending; i++) {
+            tide_cap *c = n->pending[i];
+            bool blocked = false;
+            for (size_t f = 0; f < count && !blocked; f++)
+                blocked = tide_antichain_less_equal(frontiers[f], &c->time);
+            if (blocked) {
+                n->pending[keep++] = c;
+            } else {
+                tide__reserve(&n->ready, &n->capready, n->nready + 1, sizeof *n->ready);
+                n->ready[n->nready++] = c;
+            }
+        }
+        n->npending = keep;
+        if (n->nready > 1)
+            qsort(n->ready, n->nready, sizeof *n->ready, later_first);
+    }
+    if (!n->nready)
+        return NULL;
+    tide_cap *c = n->ready[--n->nready];
+    /* one notification per time */
+    while (n->nready && tide_time_eq(&n->ready[n->nready - 1]->time, &c->time))
+        drop_owned(n->ready[--n->nready]);
+    c->kind = CAP_LENT;
+    n->current = c;
+    return c;
+}
+
+size_t tide_notificator_pending(const tide_notificator *n)
+{
+    return n->npending + n->nready;
+}
+
+void tide_op_notify_at(tide_op *op, tide_cap *cap)
+{
+    if (!op->notif)
+        tide__fatal("operator '%s': tide_op_notify_at needs a *_notify operator (or use a "
+                    "tide_notificator of its own)", op->name);
+    tide_notificator_notify_at(op->notif, cap);
+}
+
+tide_cap *tide_op_next_notification(tide_op *op)
+{
+    if (!op->notif)
+        tide__fatal("operator '%s': tide_op_next_notification needs a *_notify operator",
+                    op->name);
+    if (!op->fronts && op->nin) {
+        op->fronts = calloc(op->nin, sizeof *op->fronts);
+        if (!op->fronts)
+            tide__fatal("out of memory");
+        for (uint32_t i = 0; i < op->nin; i++)
+            op->fronts[i] = op->in[i].frontier;
+    }
+    return tide_notificator_next(op->notif, op->fronts, op->nin);
+}

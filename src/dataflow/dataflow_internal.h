@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* The dataflow layer's shared structures: workers, dataflows, scopes, operators, ports. */
+#ifndef TIDE_DATAFLOW_INTERNAL_H
+#define TIDE_DATAFLOW_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "tide/dataflow.h"
+
+#include "../comm/alloc_internal.h"
+#include "../progress/progress_internal.h"
+
+/* Progress keys carry the scope in their top byte: one change batch (and one broadcast)
+ * per dataflow serves all of its scopes, so that a message entering a scope and the
+ * release of what sent it travel together. Nodes stay below 2^24. */
+#define TIDE__SCOPE_SHIFT 56
+#define TIDE__MAX_NODES (1u << 24)
+#define TIDE__MAX_SCOPES 255
+
+static inline uint64_t tide__key(uint32_t scope, uint32_t node, uint32_t port, bool source)
+{
+    tide_location l = { node, port, source };
+    return ((uint64_t)scope << TIDE__SCOPE_SHIFT) | tide_location_key(l);
+}
+
+/* How a record's time changes between an output and an input it reaches. */
+enum { XF_ENTER, XF_LEAVE, XF_STEP };
+#define TIDE__MAX_XF 8
+struct tide__xform {
+    uint32_t n;
+    uint8_t kind[TIDE__MAX_XF];
+    tide_summary step[TIDE__MAX_XF];
+};
+/* False when a loop step overflows the time (the records are dropped). */
+bool tide__xform_apply(const struct tide__xform *x, const tide_time *in, tide_time *out);
+
+/* A physical edge: where an output's records go. */
+struct tide__target {
+    tide_op *op;
+    uint32_t port;
+    uint64_t key; /* the input's progress key */
+    struct tide__xform xf;
+    tide_batch **spare; /* exchange: a batch per peer being filled */
+};
+
+struct tide_session {
+    tide_op *op;
+    uint32_t port;
+    bool open;
+    tide_time time;
+    tide_batch *buf;
+};
+
+struct tide__out {
+    const tide_type *type;
+    uint64_t key;
+    struct tide__target *targets;
+    size_t ntargets;
+    struct tide_session session;
+};
+
+enum { CAP_FREE, CAP_OWNED, CAP_BORROWED, CAP_LENT };
+
+struct tide_cap {
+    tide_op *op;
+    tide_time time;
+    int kind;
+    tide_cap *next_free;
+};
+
+struct tide__in {
+    const tide_type *type;
+    tide_pact pact;
+    uint64_t key;
+    uint32_t node_port;
+    const tide_antichain *frontier;
+    tide_push **pushes; /* exchange channel, when the job has several workers */
+    tide_pull *pull;
+    struct tide__fifo queue;  /* batches delivered inside this worker */
+    struct tide__fifo pulled; /* batches from the exchange channel, owed back to it */
+    tide_batch *current;
+    bool current_pulled;
+    tide_stream *src;
+};
+
+struct tide_activator {
+    tide_op *op;
+    atomic_bool queued;
+};
+
+struct tide_op {
+    tide_dataflow *df;
+    tide_scope *scope;
+    uint32_t node, id;
+    char *name;
+    uint32_t nin, nout;
+    struct tide__in *in;
+    struct tide__out *out;
+    tide_logic_fn logic;
+    void *state;
+    tide_free_fn free_state;
+    bool watch;   /* scheduled on frontier changes */
+    bool active;
+    bool running;
+    tide_notificator *notif; /* *_notify operators */
+    tide_cap *borrowed;      /* input capabilities handed out in this run */
+    const tide_antichain **fronts; /* the inputs' frontiers, for the notificator */
+    tide_activator *act;
+    struct tide__sum *sums; /* summaries declared with tide_builder_summary */
+    size_t nsums;
+    bool built;
+};
+
+struct tide__sum {
+    uint32_t in, out;
+    bool none;
+    tide_summary s;
+};
+
+enum { NODE_BOUNDARY, NODE_OP, NODE_SCOPE, NODE_FEEDBACK };
+
+struct tide__node {
+    int kind;
+    void *ptr; /* tide_op, child scope, or tide_loop */
+    char *name;
+};
+
+struct tide__edge {
+    uint32_t from, out, to, in;
+};
+
+struct tide_scope {
+    tide_dataflow *df;
+    tide_scope *parent;
+    uint32_t index, depth, node_in_parent;
+    char *name;
+    struct tide__node *nodes;
+    uint32_t nnodes, capnodes;
+    struct tide__edge *edges;
+    size_t nedges, capedges;
+    tide_graph *graph;
+    tide_tracker *full;     /* frontiers inside, with the outer frontier at the inputs */
+    tide_tracker *internal; /* nested: what the scope itself holds, for the parent */
+    uint32_t ninputs, noutputs;
+    tide_antichain *mirror; /* per input: the outer frontier as given to `full` */
+    uint32_t *tbase, *sbase; /* numbering of locations: targets, then sources */
+    uint32_t ntargets, nlocs;
+    bool *nonempty;         /* per location of `full`: frontier not empty */
+    size_t live;            /* locations with a non-empty frontier */
+    bool ended;
+};
+
+struct tide_stream {
+    tide_scope *scope;
+    uint32_t node, port;
+    const tide_type *type;
+    tide_op *op;
+    const char *name; /* what produces it, for messages */
+    tide_stream *next_alloc;
+};
+
+struct tide_loop {
+    tide_scope *scope;
+    uint32_t node;
+    const tide_type *type;
+    uint64_t step;
+    bool connected;
+    char name[96];
+};
+
+struct tide_probe {
+    tide_op *op;
+    const tide_antichain *frontier;
+    tide_antichain done; /* empty: what the frontier points at once the dataflow is gone */
+    tide_probe *next;
+};
+
+struct tide_input {
+    tide_op *op;
+    tide_cap *cap;
+    uint64_t epoch;
+    bool closed;
+    tide_input *next;
+};
+
+struct tide_unordered {
+    tide_op *op;
+};
+
+struct tide_dataflow {
+    tide_worker *w;
+    char *name;
+    uint32_t id;
+    tide_scope **scopes;
+    uint32_t nscopes, capscopes;
+    tide_op **ops;
+    uint32_t nops, capops;
+    uint32_t nactive;
+    bool built, dropping;
+    tide_progcaster *pc;
+    tide_change_batch local; /* this worker's updates of the current step */
+    tide_change_batch incoming;
+    tide_change_batch scratch;
+    tide_stream *streams; /* every stream handle, freed with the dataflow */
+    tide_op **exchange_ops; /* operators with exchange inputs, polled each step */
+    uint32_t nexchange;
+    tide_op **dirty; /* operators with sessions open outside their logic (inputs) */
+    uint32_t ndirty, capdirty;
+};
+
+struct tide_worker {
+    tide_allocator *alloc;
+    size_t index, peers;
+    tide_dataflow **dfs;
+    size_t ndfs, capdfs;
+    uint32_t next_id;
+    pthread_mutex_t act_mu; /* external activations */
+    tide_activator **ext;
+    size_t next, capext;
+    atomic_bool ext_pending;
+    struct tide__fifo pool; /* spare batches of any type */
+    tide_cap *free_caps;
+    void **cap_blocks;
+    size_t ncap_blocks;
+    tide_probe *probes;
+    tide_input *inputs;
+    uint64_t idle; /* steps in a row with nothing to do */
+};
+
+/* worker.c */
+tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type);
+void tide__worker_recycle(tide_worker *w, tide_batch *b);
+void tide__worker_forget_activator(tide_worker *w, tide_activator *a);
+
+/* build.c */
+tide_op *tide__op_new(tide_scope *s, const char *name, uint32_t nin, uint32_t nout);
+void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact);
+tide_stream *tide__stream_new(tide_scope *s, uint32_t node, uint32_t port,
+                              const tide_type *type, tide_op *op, const char *name);
+void tide__dataflow_free(tide_dataflow *df);
+
+/* progress.c */
+void tide__progress_init(tide_dataflow *df);
+/* Receives, applies and propagates progress; activates operators; true if anything came. */
+bool tide__progress_absorb(tide_dataflow *df);
+void tide__progress_send(tide_dataflow *df);
+bool tide__dataflow_complete(const tide_dataflow *df);
+void tide__activate(tide_op *op);
+static inline void tide__update(tide_dataflow *df, uint64_t key, const tide_time *t, int64_t d)
+{
+    tide_change_batch_update(&df->local, key, t, d);
+}
+
+/* op.c */
+/* Runs an operator's logic, then flushes its outputs and invalidates borrowed capabilities. */
+void tide__op_run(tide_op *op);
+void tide__op_flush(tide_op *op);
+/* Moves batches from the operator's exchange pulls into its queues; true if any arrived. */
+bool tide__op_poll(tide_op *op);
+void tide__op_free(tide_op *op);
+tide_cap *tide__cap_new(tide_op *op, const tide_time *t);
+void tide__cap_free(tide_cap *c);
+void tide__cap_count(tide_cap *c, int64_t d);
+void tide__mark_dirty(tide_op *op);
+
+/* notify.c */
+void tide__notificator_drop_current(tide_notificator *n);
+
+#endif

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operators at run time: reading inputs, output sessions, and delivering batches along
+ * the routes computed when the dataflow was built.
+ *
+ * Progress accounting is done where records move: a batch of n records delivered to an
+ * input counts +n there (at the time it will be read at), and reading it counts -n. Both
+ * go into the worker's change batch of the step, which is broadcast after the operators
+ * ran, so a record's +n always travels with (or before) the release of the capability it
+ * was sent at.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dataflow_internal.h"
+
+/* A session's buffer is passed on when it holds this much: big enough that per-batch
+ * costs vanish, small enough to stay in cache. */
+#define SESSION_BYTES (32 * 1024)
+
+static void set_time(tide_batch *b, const tide_time *t)
+{
+    uint64_t *m = tide_batch_meta(b);
+    m[0] = t->depth;
+    memcpy(&m[1], t->c, sizeof t->c);
+}
+
+static tide_time get_time(tide_batch *b)
+{
+    const uint64_t *m = tide_batch_meta(b);
+    tide_time t = { .depth = (uint32_t)m[0] };
+    memcpy(t.c, &m[1], sizeof t.c);
+    return t;
+}
+
+const char *tide_op_name(const tide_op *op) { return op->name; }
+tide_worker *tide_op_worker(const tide_op *op) { return op->df->w; }
+uint32_t tide_op_inputs(const tide_op *op) { return op->nin; }
+uint32_t tide_op_outputs(const tide_op *op) { return op->nout; }
+
+const tide_antichain *tide_op_frontier(const tide_op *op, uint32_t port)
+{
+    if (port >= op->nin)
+        tide__fatal("operator '%s': no input %u (it has %u)", op->name, port, op->nin);
+    return op->in[port].frontier;
+}
+
+void tide_op_activate(tide_op *op) { tide__activate(op); }
+
+/* ---------------------------------------------------------------- inputs */
+
+/* Hands a spent batch back to where it came from; batches the pull gives in exchange are
+ * queued. */
+static void release_current(tide_op *op, struct tide__in *in)
+{
+    tide_batch *b = in->current;
+    if (!b)
+        return;
+    in->current = NULL;
+    if (in->current_pulled) {
+        if (tide_pull_recv(in->pull, &b))
+            tide__fifo_put(&in->pulled, b);
+    } else {
+        tide__worker_recycle(op->df->w, b);
+    }
+}
+
+bool tide__op_poll(tide_op *op)
+{
+    bool got = false;
+    for (uint32_t i = 0; i < op->nin; i++) {
+        struct tide__in *in = &op->in[i];
+        if (!in->pull)
+            continue;
+        tide_batch *b = NULL;
+        while (tide_pull_recv(in->pull, &b)) {
+            tide__fifo_put(&in->pulled, b);
+            b = NULL;
+            got = true;
+        }
+    }
+    return got;
+}
+
+bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch)
+{
+    if (port >= op->nin)
+        tide__fatal("operator '%s': no input %u (it has %u)", op->name, port, op->nin);
+    struct tide__in *in = &op->in[port];
+    release_current(op, in);
+    tide_batch *b = tide__fifo_take(&in->queue);
+    in->current_pulled = false;
+    if (!b && in->pull && (b = tide__fifo_take(&in->pulled)))
+        in->current_pulled = true;
+    if (!b) {
+        *cap = NULL;
+        *batch = NULL;
+        return false;
+    }
+    in->current = b;
+    tide_time t = get_time(b);
+    tide__update(op->df, in->key, &t, -(int64_t)tide_batch_len(b));
+    tide_cap *c = tide__cap_new(op, &t);
+    c->kind = CAP_BORROWED;
+    c->next_free = op->borrowed;
+    op->borrowed = c;
+    *cap = c;
+    *batch = b;
+    return true;
+}
+
+/* ---------------------------------------------------------------- delivery */
+
+static tide_batch *copy_batch(tide_worker *w, tide_batch *b)
+{
+    tide_batch *c = tide__worker_batch(w, b->type);
+    if (tide__batch_reserve(c, b->bytes) != 0)
+        tide__fatal("out of memory copying a batch");
+    memcpy(tide__batch_data(c), tide__batch_data(b), b->bytes);
+    c->bytes = b->bytes;
+    c->len = b->len;
+    return c;
+}
+
+/* Appends record bytes [at, at + n) holding @p records records to @p b. */
+static void append_raw(tide_batch *b, const void *at, size_t n, size_t records)
+{
+    if (tide__batch_reserve(b, b->bytes + n) != 0)
+        tide__fatal("out of memory filling a batch");
+    memcpy(tide__batch_data(b) + b->bytes, at, n);
+    b->bytes += n;
+    b->len += records;
+}
+
+/* Splits @p b among the workers by the input's hash and pushes a batch to each. */
+static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t)
+{
+    tide_worker *w = op->df->w;
+    struct tide__in *in = &tg->op->in[tg->port];
+    size_t peers = w->peers;
+    if (!tg->spare) {
+        tg->spare = calloc(peers, sizeof *tg->spare);
+        if (!tg->spare)
+            tide__fatal("out of memory exchanging records");
+    }
+    for (size_t p = 0; p < peers; p++) {
+        if (!tg->spare[p])
+            tg->spare[p] = tide__worker_batch(w, b->type);
+        else
+            tg->spare[p]->type = b->type;
+    }
+    const tide_type *type = b->type;
+    const unsigned char *data = tide__batch_data(b);
+    if (type->size) {
+        size_t size = type->size;
+        for (size_t i = 0; i < b->len; i++) {
+            const unsigned char *rec = data + i * size;
+            size_t p = (size_t)(in->pact.hash(rec, in->pact.ctx) % peers);
+            append_raw(tg->spare[p], rec, size, 1);
+        }
+    } else {
+        size_t cursor = 0;
+        unsigned char value[64]; /* decoded values are small views (tide_bytes, char *) */
+        while (cursor < b->bytes) {
+            size_t at = cursor;
+            tide_batch_read(b, &cursor, value);
+            size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers);
+            append_raw(tg->spare[p], data + at, cursor - at, 1);
+        }
+    }
+    for (size_t p = 0; p < peers; p++) {
+        tide_batch *s = tg->spare[p];
+        if (!s->len)
+            continue;
+        set_time(s, t);
+        tide__update(op->df, tg->key, t, (int64_t)s->len);
+        tide_push_send(in->pushes[p], &tg->spare[p]);
+    }
+}
+
+/* Passes batch @p b (time @p t, ownership passes) to every target of output @p o. */
+static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
+{
+    struct tide__out *out = &op->out[o];
+    tide_worker *w = op->df->w;
+    for (size_t k = 0; k < out->ntargets && b; k++) {
+        struct tide__target *tg = &out->targets[k];
+        tide_time tt;
+        if (!tide__xform_apply(&tg->xf, t, &tt))
+            continue; /* past the end of time: dropped */
+        struct tide__in *in = &tg->op->in[tg->port];
+        if (in->pushes) {
+            exchange(op, tg, b, &tt);
+            continue;
+        }
+        bool last = k + 1 == out->ntargets;
+        tide_batch *d = last ? b : copy_batch(w, b);
+        if (last)
+            b = NULL;
+        set_time(d, &tt);
+        tide__update(op->df, tg->key, &tt, (int64_t)d->len);
+        tide__fifo_put(&in->queue, d);
+        tide__activate(tg->op);
+    }
+    if (b)
+        tide__worker_recycle(w, b);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void session_flush(struct tide_session *s)
+{
+    if (!s->buf || !s->buf->len)
+        return;
+    tide_batch *b = s->buf;
+    s->buf = NULL;
+    deliver(s->op, s->port, b, &s->time);
+}
+
+void tide__op_flush(tide_op *op)
+{
+    for (uint32_t o = 0; o < op->nout; o++) {
+        session_flush(&op->out[o].session);
+        op->out[o].session.open = false;
+    }
+}
+
+void tide__mark_dirty(tide_op *op)
+{
+    tide_dataflow *df = op->df;
+    for (uint32_t i = 0; i < df->ndirty; i++)
+        if (df->dirty[i] == op)
+            return;
+    size_t cap = df->capdirty;
+    tide__reserve(&df->dirty, &cap, df->ndirty + 1, sizeof *df->dirty);
+    df->capdirty = (uint32_t)cap;
+    df->dirty[df->ndirty++] = op;
+}
+
+static void check_cap(const tide_op *op, const tide_cap *cap, const char *what)
+{
+    if (!cap)
+        tide__fatal("operator '%s' %s without a capability", op->name, what);
+    if (cap->kind == CAP_FREE) {
+        char tb[96];
+        tide_time_format(&cap->time, tb, sizeof tb);
+        tide__fatal("operator '%s' %s with a capability (at %s) it has already dropped",
+                    op->name, what, tb);
+    }
+    if (cap->op != op)
+        tide__fatal("operator '%s' %s with a capability of operator '%s'", op->name, what,
+                    cap->op->name);
+}
+
+tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
+                                 const tide_time *t)
+{
+    check_cap(op, cap, "sends");
+    if (port >= op->nout)
+        tide__fatal("operator '%s': no output %u (it has %u)", op->name, port, op->nout);
+    if (!tide_time_le(&cap->time, t)) {
+        char tb[96], cb[96];
+        tide_time_format(t, tb, sizeof tb);
+        tide_time_format(&cap->time, cb, sizeof cb);
+        tide__fatal("operator '%s' sends at time %s, which its capability (at %s) does not "
+                    "cover", op->name, tb, cb);
+    }
+    struct tide_session *s = &op->out[port].session;
+    if (s->open && !tide_time_eq(&s->time, t))
+        session_flush(s);
+    s->open = true;
+    s->time = *t;
+    if (!s->buf)
+        s->buf = tide__worker_batch(op->df->w, op->out[port].type);
+    if (!op->running)
+        tide__mark_dirty(op);
+    return s;
+}
+
+tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
+{
+    check_cap(op, cap, "sends");
+    return tide_op_session_at(op, port, cap, &cap->time);
+}
+
+void tide_session_give(tide_session *s, const void *record)
+{
+    if (tide_batch_push(s->buf, record) != 0)
+        tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+    if (s->buf->bytes >= SESSION_BYTES) {
+        session_flush(s);
+        s->buf = tide__worker_batch(s->op->df->w, s->op->out[s->port].type);
+    }
+}
+
+void tide_session_give_n(tide_session *s, const void *records, size_t n)
+{
+    size_t size = s->buf->type->size;
+    if (!size)
+        tide__fatal("operator '%s': tide_session_give_n on variable-length records",
+                    s->op->name);
+    append_raw(s->buf, records, n * size, n);
+    if (s->buf->bytes >= SESSION_BYTES) {
+        session_flush(s);
+        s->buf = tide__worker_batch(s->op->df->w, s->op->out[s->port].type);
+    }
+}
+
+void tide_session_give_batch(tide_session *s, tide_batch **batch)
+{
+    tide_batch *b = *batch;
+    *batch = NULL;
+    if (!b)
+        return;
+    tide_op *op = s->op;
+    if (!tide_type_equal(b->type, op->out[s->port].type))
+        tide__fatal("operator '%s' gives a batch of %s records to output %u, which carries %s",
+                    op->name, b->type->name, s->port, op->out[s->port].type->name);
+    /* a batch being read from an input moves on without a copy */
+    for (uint32_t i = 0; i < op->nin; i++) {
+        struct tide__in *in = &op->in[i];
+        if (in->current == b) {
+            in->current = NULL;
+            if (in->current_pulled) { /* the pull wants a batch back: give it a copy */
+                tide_batch *c = copy_batch(op->df->w, b);
+                if (tide_pull_recv(in->pull, &b))
+                    tide__fifo_put(&in->pulled, b);
+                b = c;
+            }
+        }
+    }
+    session_flush(s);
+    if (!s->buf)
+        s->buf = tide__worker_batch(op->df->w, op->out[s->port].type);
+    b->type = op->out[s->port].type;
+    deliver(op, s->port, b, &s->time);
+}
+
+/* ---------------------------------------------------------------- running */
+
+void tide__op_run(tide_op *op)
+{
+    if (!op->logic)
+        return;
+    op->running = true;
+    op->logic(op, op->state);
+    op->running = false;
+    for (tide_cap *c = op->borrowed, *next; c; c = next) {
+        next = c->next_free;
+        tide__cap_free(c);
+    }
+    op->borrowed = NULL;
+    for (uint32_t i = 0; i < op->nin; i++)
+        release_current(op, &op->in[i]);
+    if (op->notif)
+        tide__notificator_drop_current(op->notif);
+    tide__op_flush(op);
+}
+
+void tide__op_free(tide_op *op)
+{
+    tide_worker *w = op->df->w;
+    for (uint32_t i = 0; i < op->nin; i++) {
+        struct tide__in *in = &op->in[i];
+        release_current(op, in);
+        tide_batch *b;
+        while ((b = tide__fifo_take(&in->queue)))
+            tide_batch_free(b);
+        while ((b = tide__fifo_take(&in->pulled)))
+            if (tide_pull_recv(in->pull, &b))
+                tide__fifo_put(&in->pulled, b);
+    }
+    for (uint32_t o = 0; o < op->nout; o++) {
+        struct tide__out *out = &op->out[o];
+        tide_batch_free(out->session.buf);
+        for (size_t k = 0; k < out->ntargets; k++) {
+            if (out->targets[k].spare)
+                for (size_t p = 0; p < w->peers; p++)
+                    tide_batch_free(out->targets[k].spare[p]);
+            free(out->targets[k].spare);
+        }
+        free(out->targets);
+    }
+    if (op->notif)
+        tide_notificator_free(op->notif);
+    if (op->act)
+        tide__worker_forget_activator(w, op->act);
+    for (tide_cap *c = op->borrowed, *next; c; c = next) {
+        next = c->next_free;
+        tide__cap_free(c);
+    }
+    free(op->fronts);
+    free(op->sums);
+    free(op->in);
+    free(op->out);
+    free(op->name);
+    free(op);
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* Workers: running a program on every worker, stepping dataflows, activations. */
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dataflow_internal.h"
+
+/* Steps with nothing to do before tide_worker_step_or_park() sleeps: a peer's reply is
+ * usually a few microseconds away, and a futex wake per round costs more than that. */
+#define SPIN_STEPS 200
+/* Spare batches a worker keeps. */
+#define POOL_MAX 256
+
+size_t tide_worker_index(const tide_worker *w) { return w->index; }
+size_t tide_worker_peers(const tide_worker *w) { return w->peers; }
+tide_allocator *tide_worker_allocator(tide_worker *w) { return w->alloc; }
+
+tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type)
+{
+    tide_batch *b = tide__fifo_take(&w->pool);
+    if (b) {
+        b->type = type;
+        b->len = b->bytes = 0;
+        return b;
+    }
+    if (!(b = tide_batch_new(type, 1024)))
+        tide__fatal("out of memory allocating a batch");
+    return b;
+}
+
+void tide__worker_recycle(tide_worker *w, tide_batch *b)
+{
+    if (w->pool.count >= POOL_MAX) {
+        tide_batch_free(b);
+        return;
+    }
+    tide_batch_clear(b);
+    tide__fifo_put_front(&w->pool, b);
+}
+
+/* ---------------------------------------------------------------- activators */
+
+tide_activator *tide_op_activator(tide_op *op)
+{
+    if (!op->act) {
+        op->act = calloc(1, sizeof *op->act);
+        if (!op->act)
+            tide__fatal("out of memory creating an activator");
+        op->act->op = op;
+    }
+    return op->act;
+}
+
+void tide_activator_activate(tide_activator *a)
+{
+    if (atomic_exchange(&a->queued, true))
+        return;
+    tide_worker *w = a->op->df->w;
+    pthread_mutex_lock(&w->act_mu);
+    tide__reserve(&w->ext, &w->capext, w->next + 1, sizeof *w->ext);
+    w->ext[w->next++] = a;
+    atomic_store(&w->ext_pending, true);
+    pthread_mutex_unlock(&w->act_mu);
+    tide_allocator_wake(w->alloc);
+}
+
+void tide__worker_forget_activator(tide_worker *w, tide_activator *a)
+{
+    pthread_mutex_lock(&w->act_mu);
+    for (size_t i = 0; i < w->next; i++)
+        if (w->ext[i] == a)
+            w->ext[i--] = w->ext[--w->next];
+    pthread_mutex_unlock(&w->act_mu);
+    free(a);
+}
+
+static bool take_activations(tide_worker *w)
+{
+    if (!atomic_load_explicit(&w->ext_pending, memory_order_acquire))
+        return false;
+    pthread_mutex_lock(&w->act_mu);
+    atomic_store(&w->ext_pending, false);
+    for (size_t i = 0; i < w->next; i++) {
+        atomic_store(&w->ext[i]->queued, false);
+        tide__activate(w->ext[i]->op);
+    }
+    w->next = 0;
+    pthread_mutex_unlock(&w->act_mu);
+    return true;
+}
+
+/* ---------------------------------------------------------------- stepping */
+
+static void flush_dirty(tide_dataflow *df)
+{
+    for (uint32_t i = 0; i < df->ndirty; i++)
+        tide__op_flush(df->dirty[i]);
+    df->ndirty = 0;
+}
+
+static void remove_dataflow(tide_worker *w, size_t i)
+{
+    tide_dataflow *df = w->dfs[i];
+    for (tide_probe *p = w->probes; p; p = p->next)
+        if (p->op && p->op->df == df)
+            p->op = NULL;
+    for (tide_input *in = w->inputs; in; in = in->next)
+        if (in->op && in->op->df == df) {
+            in->op = NULL;
+            in->cap = NULL;
+            in->closed = true;
+        }
+    tide__dataflow_free(df);
+    memmove(&w->dfs[i], &w->dfs[i + 1], (w->ndfs - i - 1) * sizeof *w->dfs);
+    w->ndfs--;
+}
+
+bool tide_worker_step(tide_worker *w)
+{
+    bool did = take_activations(w);
+    tide_allocator_receive(w->alloc);
+    for (size_t d = 0; d < w->ndfs; d++) {
+        tide_dataflow *df = w->dfs[d];
+        flush_dirty(df);
+        for (uint32_t k = 0; k < df->nexchange; k++)
+            if (tide__op_poll(df->exchange_ops[k]))
+                tide__activate(df->exchange_ops[k]);
+        did |= tide__progress_absorb(df);
+        if (!df->nactive)
+            continue;
+        did = true;
+        for (uint32_t k = 0; k < df->nops && df->nactive; k++) {
+            tide_op *op = df->ops[k];
+            if (!op->active)
+                continue;
+            op->active = false;
+            df->nactive--;
+            tide__op_run(op);
+        }
+    }
+    for (size_t d = 0; d < w->ndfs; d++) {
+        flush_dirty(w->dfs[d]);
+        tide__progress_send(w->dfs[d]);
+    }
+    tide_allocator_release(w->alloc);
+    for (size_t d = w->ndfs; d-- > 0;)
+        if (tide__dataflow_complete(w->dfs[d]))
+            remove_dataflow(w, d);
+    w->idle = did ? 0 : w->idle + 1;
+    return w->ndfs > 0;
+}
+
+bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
+{
+    bool more = tide_worker_step(w);
+    if (w->idle == 0)
+        return more;
+    if (w->idle < SPIN_STEPS) {
+        if (w->idle > SPIN_STEPS / 2)
+            sched_yield();
+        return more;
+    }
+    for (size_t d = 0; d < w->ndfs; d++)
+        if (w->dfs[d]->nactive)
+            return more;
+    tide_allocator_park(w->alloc, timeout_ns);
+    return more;
+}
+
+void tide_worker_step_while(tide_worker *w, bool (*cond)(void *), void *arg)
+{
+    while (cond(arg))
+        tide_worker_step(w);
+}
+
+size_t tide_worker_dataflows(const tide_worker *w) { return w->ndfs; }
+
+void tide_dataflow_drop(tide_dataflow *df)
+{
+    tide_worker *w = df->w;
+    for (size_t i = 0; i < w->ndfs; i++)
+        if (w->dfs[i] == df) {
+            remove_dataflow(w, i);
+            return;
+        }
+    tide__fatal("tide_dataflow_drop: dataflow '%s' is not installed", df->name);
+}
+
+/* ---------------------------------------------------------------- execution */
+
+static void worker_init(tide_worker *w, tide_allocator *a)
+{
+    memset(w, 0, sizeof *w);
+    w->alloc = a;
+    w->index = tide_allocator_index(a);
+    w->peers = tide_allocator_peers(a);
+    pthread_mutex_init(&w->act_mu, NULL);
+}
+
+static void worker_destroy(tide_worker *w)
+{
+    while (w->ndfs)
+        remove_dataflow(w, w->ndfs - 1);
+    for (tide_probe *p = w->probes, *next; p; p = next) {
+        next = p->next;
+        free(p);
+    }
+    for (tide_input *in = w->inputs, *next; in; in = next) {
+        next = in->next;
+        free(in);
+    }
+    tide__fifo_free_all(&w->pool);
+    for (size_t i = 0; i < w->ncap_blocks; i++)
+        free(w->cap_blocks[i]);
+    free(w->cap_blocks);
+    free(w->dfs);
+    free(w->ext);
+    pthread_mutex_destroy(&w->act_mu);
+}
+
+struct run {
+    tide_worker_fn fn;
+    void *ctx;
+};
+
+static int run_worker(tide_allocator *a, void *arg)
+{
+    struct run *r = arg;
+    tide_worker w;
+    worker_init(&w, a);
+    int rc = r->fn(&w, r->ctx);
+    for (tide_input *in = w.inputs; in; in = in->next)
+        if (!in->closed)
+            tide_input_close(in);
+    /* Finish what the program built, as its peers may still need our progress. */
+    if (rc == 0)
+        while (tide_worker_step_or_park(&w, -1))
+            ;
+    worker_destroy(&w);
+    return rc;
+}
+
+int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
+{
+    struct run r = { fn, ctx };
+    tide_guards *g;
+    int rc = tide_comm_initialize(cfg, run_worker, &r, &g);
+    if (rc < 0)
+        return rc;
+    size_t n = tide_guards_count(g);
+    int *results = calloc(n, sizeof *results);
+    if (!results)
+        tide__fatal("out of memory");
+    rc = tide_guards_join(g, results);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = results[i];
+    free(results);
+    return rc;
+}
+
+int tide_execute_from_args(int *argc, char **argv, tide_worker_fn fn, void *ctx)
+{
+    tide_config cfg;
+    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, argc, argv) != 0) {
+        fprintf(stderr, "%s: %s\n", argv && argv[0] ? argv[0] : "tide", cfg.error);
+        return TIDE_EINVAL;
+    }
+    return tide_execute(&cfg, fn, ctx);
+}
+
+int tide_example(tide_worker_fn fn, void *ctx)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.launch = TIDE_LAUNCH_SINGLE;
+    cfg.bind = TIDE_BIND_NONE;
+    return tide_execute(&cfg, fn, ctx);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* to_stream, inspect, exchange: the operators the first examples need. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tide/operators.h"
+
+struct to_stream {
+    tide_cap *cap;
+    tide_batch *records;
+};
+
+static void to_stream_free(void *arg)
+{
+    struct to_stream *st = arg;
+    tide_cap_drop(&st->cap);
+    tide_batch_free(st->records);
+    free(st);
+}
+
+static void to_stream_run(tide_op *op, void *arg)
+{
+    struct to_stream *st = arg;
+    if (!st->cap)
+        return;
+    tide_session_give_batch(tide_op_session(op, 0, st->cap), &st->records);
+    tide_cap_drop(&st->cap);
+}
+
+tide_stream *tide_to_stream(tide_scope *scope, const tide_type *type, const void *records,
+                            size_t n)
+{
+    struct to_stream *st = calloc(1, sizeof *st);
+    if (!st || !(st->records = tide_batch_new(type, type->size ? n * type->size : 64)))
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const void *value = type->size ? (const char *)records + i * type->size
+                                       : (const void *)((const char *)records +
+                                                        i * sizeof(void *));
+        if (tide_batch_push(st->records, value) != 0)
+            abort();
+    }
+    return tide_source(scope, "ToStream", type, to_stream_run, st, to_stream_free, &st->cap);
+}
+
+struct inspect {
+    tide_record_fn fn;
+    void *ctx;
+};
+
+static void inspect_run(tide_op *op, void *arg)
+{
+    struct inspect *st = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    unsigned char value[256];
+    while (tide_op_next(op, 0, &cap, &b)) {
+        size_t cursor = 0;
+        const tide_time *t = tide_cap_time(cap);
+        if (tide_batch_type(b)->size && tide_batch_type(b)->size <= sizeof value) {
+            const unsigned char *rec = tide_batch_records(b);
+            size_t size = tide_batch_type(b)->size;
+            for (size_t i = 0; i < tide_batch_len(b); i++)
+                st->fn(t, rec + i * size, st->ctx);
+        } else {
+            while (tide_batch_read(b, &cursor, value))
+                st->fn(t, value, st->ctx);
+        }
+        tide_session_give_batch(tide_op_session(op, 0, cap), &b);
+    }
+}
+
+tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx)
+{
+    struct inspect *st = malloc(sizeof *st);
+    if (!st)
+        abort();
+    *st = (struct inspect){ fn, ctx };
+    return tide_unary(s, TIDE_PIPELINE, "Inspect", tide_stream_type(s), inspect_run, st, free);
+}
+
+static void forward(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b))
+        tide_session_give_batch(tide_op_session(op, 0, cap), &b);
+}
+
+tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx)
+{
+    return tide_unary(s, TIDE_EXCHANGE(hash, ctx), "Exchange", tide_stream_type(s), forward,
+                      NULL, NULL);
+}
