@@ -9,6 +9,8 @@
 /* Steps with nothing to do before tide_worker_step_or_park() sleeps: a peer's reply is
  * usually a few microseconds away, and a futex wake per round costs more than that. */
 #define SPIN_STEPS 200
+/* Idle steps between two sched_yield() calls in tide_worker_step(). */
+#define YIELD_EVERY 64
 /* Spare batches a worker keeps. */
 #define POOL_MAX 256
 
@@ -148,6 +150,10 @@ bool tide_worker_step(tide_worker *w)
         if (tide__dataflow_complete(w->dfs[d]))
             remove_dataflow(w, d);
     w->idle = did ? 0 : w->idle + 1;
+    /* A worker waiting on its peers gives up its core now and then: when workers
+     * outnumber cores, the peer it waits for may need it. */
+    if (w->idle && w->idle % YIELD_EVERY == 0)
+        sched_yield();
     return w->ndfs > 0;
 }
 
