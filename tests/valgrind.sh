@@ -19,5 +19,12 @@ run() {
 run "$b/examples/comm_hello" -w 3
 run "$b/examples/comm_hello" -w 2 --bind none
 run "$b/examples/comm_process"
+run "$b/examples/simple"
+run "$b/examples/hello" -w 3 --bind none
+run "$b/examples/barrier" 2000 -w 2 --bind none
+run "$b/examples/op_source"
+run "$b/examples/op_maximum" --show
+run "$b/examples/op_concat" --show
+run "$b/examples/op_concat" --without-notificator --show
 rm -f "$b/tests/valgrind.err"
 exit $status

@@ -269,7 +269,9 @@ int tide_execute_from_args(int *argc, char **argv, tide_worker_fn fn, void *ctx)
 {
     tide_config cfg;
     if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, argc, argv) != 0) {
-        fprintf(stderr, "%s: %s\n", argv && argv[0] ? argv[0] : "tide", cfg.error);
+        const char *prog = argv && argv[0] ? argv[0] : "tide";
+        const char *slash = strrchr(prog, '/');
+        fprintf(stderr, "%s: %s\n", slash ? slash + 1 : prog, cfg.error);
         return TIDE_EINVAL;
     }
     return tide_execute(&cfg, fn, ctx);
