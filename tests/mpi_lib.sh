@@ -32,7 +32,7 @@ every_shape() {
 expect_failure() {
   name=$1 pattern=$2; shift 2
   echo "== $name"
-  "$@" >"$out" 2>&1; rc=$?
+  "$@" </dev/null >"$out" 2>&1; rc=$?
   if [ $rc -eq 0 ]; then cat "$out"; fail "$name: exit 0"
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then cat "$out"; fail "$name: hung"
   elif ! grep -q "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"

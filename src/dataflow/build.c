@@ -153,7 +153,7 @@ tide_stream *tide_loop_variable(tide_scope *scope, uint64_t step, const tide_typ
     tide_loop *l = zalloc(1, sizeof *l);
     l->scope = scope;
     l->type = type;
-    snprintf(l->name, sizeof l->name, "loop variable %u of '%s'", scope->nnodes, scope->name);
+    snprintf(l->name, sizeof l->name, "loop variable %u", scope->nnodes);
     l->step = step;
     l->node = add_node(scope, NODE_FEEDBACK, l, l->name);
     *loop = l;

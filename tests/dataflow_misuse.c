@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Misuse of the dataflow model, one case per run: each must stop the whole job (threads
+ * or MPI ranks) with a message naming the operator and the times, never hang.
+ *
+ *   dataflow_misuse CASE [tide options]
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <tide.h>
+
+static const char *which;
+
+struct sender {
+    tide_cap *cap;
+};
+
+/* Each case misbehaves in its source operator's first run. */
+static void misbehave(tide_op *op, void *arg)
+{
+    struct sender *s = arg;
+    uint64_t x = 1;
+    tide_time three = tide_time_root(3), five = tide_time_root(5);
+    if (!s->cap)
+        return;
+    if (strcmp(which, "no-capability") == 0) {
+        tide_cap_drop(&s->cap);
+        tide_session_give(tide_op_session(op, 0, s->cap), &x);
+    } else if (strcmp(which, "dropped-capability") == 0) {
+        tide_cap *stale = s->cap;
+        tide_cap_drop(&s->cap);
+        tide_session_give(tide_op_session(op, 0, stale), &x);
+    } else if (strcmp(which, "before-capability") == 0) {
+        tide_cap_downgrade(s->cap, &five);
+        tide_session_give(tide_op_session_at(op, 0, s->cap, &three), &x);
+    } else if (strcmp(which, "downgrade-backwards") == 0) {
+        tide_cap_downgrade(s->cap, &five);
+        tide_cap_downgrade(s->cap, &three);
+    } else if (strcmp(which, "delay-backwards") == 0) {
+        tide_cap_downgrade(s->cap, &five);
+        tide_cap *d = tide_cap_delayed(s->cap, &three);
+        tide_cap_drop(&d);
+    }
+    tide_cap_drop(&s->cap);
+}
+
+static void free_sender(void *arg)
+{
+    struct sender *s = arg;
+    tide_cap_drop(&s->cap);
+}
+
+static int run(tide_worker *w, void *arg)
+{
+    (void)arg;
+    static _Thread_local struct sender s;
+    tide_scope *scope = tide_dataflow_begin(w, "misuse");
+    if (strcmp(which, "type-mismatch") == 0) {
+        tide_loop *loop;
+        tide_stream *l = tide_loop_variable(scope, 1, TIDE_U64, &loop);
+        double d[1] = { 1.5 };
+        tide_stream *doubles = tide_to_stream(scope, TIDE_F64, d, 1);
+        (void)l;
+        tide_loop_connect(loop, doubles);
+    } else if (strcmp(which, "stuck-loop") == 0) {
+        tide_loop *loop;
+        tide_stream *l = tide_loop_variable(scope, 0, TIDE_U64, &loop);
+        tide_stream *o = tide_unary(l, TIDE_PIPELINE, "Spinner", TIDE_U64, NULL, NULL, NULL);
+        tide_loop_connect(loop, o);
+    } else if (strcmp(which, "input-backwards") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        tide_dataflow_end(scope);
+        tide_input_advance_to(in, 5);
+        tide_worker_step(w);
+        tide_input_advance_to(in, 2);
+        return 0;
+    } else {
+        tide_stream *st = tide_source(scope, "Sender", TIDE_U64, misbehave, &s, free_sender,
+                                      &s.cap);
+        tide_probe_new(st);
+    }
+    tide_dataflow_end(scope);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tide_config cfg;
+    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
+        fprintf(stderr, "dataflow_misuse: %s\n", cfg.error);
+        return 2;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "usage: dataflow_misuse CASE [tide options]\n");
+        return 2;
+    }
+    which = argv[1];
+    int rc = tide_execute(&cfg, run, NULL);
+    fprintf(stderr, "dataflow_misuse: case %s ran to the end (rc %d)\n", which, rc);
+    return 0;
+}

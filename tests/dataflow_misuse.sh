@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Misuse of the model stops the run with a message naming the operator and the times, in
+# threads and under mpirun, with a non-zero exit and no hang.
+set -u
+. "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
+p=$b/tests/dataflow_misuse
+cases() {
+  cat <<'CASES'
+no-capability|operator 'Sender' sends without a capability
+dropped-capability|operator 'Sender' sends with a capability (at 0) it has already dropped
+before-capability|operator 'Sender' sends at time 3, which its capability (at 5) does not cover
+downgrade-backwards|operator 'Sender': cannot downgrade a capability from 5 to 3
+delay-backwards|operator 'Sender': cannot delay a capability from 5 to 3
+type-mismatch|dataflow 'misuse': type mismatch: 'ToStream' produces f64 records but 'loop variable 1' expects u64 records
+stuck-loop|Spinner
+input-backwards|advance_to(2) after advance_to(5)
+CASES
+}
+cases | while IFS="|" read -r c pattern; do
+  expect_failure "$c -w 2" "$pattern" timeout 30 "$p" "$c" -w 2 --bind none
+  expect_failure "mpirun -n 2 $c" "$pattern" "$run" 2 "$p" "$c" -w 1 --bind none
+  [ $status -eq 0 ] || exit 1
+done
