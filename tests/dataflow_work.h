@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Worker bodies shared by the thread/process suite (check_dataflow) and the MPI suite
+ * (mpi_dataflow): each returns 0 when every check passed, else prints why and returns 1. */
+#ifndef TIDE_TESTS_DATAFLOW_WORK_H
+#define TIDE_TESTS_DATAFLOW_WORK_H
+
+#include <tide.h>
+
+int df_epochs(tide_worker *w, void *ctx);
+int df_iterate(tide_worker *w, void *ctx);
+int df_unordered(tide_worker *w, void *ctx);
+int df_drop(tide_worker *w, void *ctx);
+int df_activator(tide_worker *w, void *ctx);
+int df_strings(tide_worker *w, void *ctx);
+
+#define DATAFLOW_WORK_TESTS(X)                                                            \
+    X(epochs, df_epochs)                                                                  \
+    X(iterate, df_iterate)                                                                \
+    X(unordered, df_unordered)                                                            \
+    X(drop, df_drop)                                                                      \
+    X(activator, df_activator)                                                            \
+    X(strings, df_strings)
+
+/* Fails the worker with a message (worker index first). */
+#define WORK_CHECK(w, cond, ...)                                                          \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "worker %zu: %s:%d: ", tide_worker_index(w), __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                                                 \
+            fputc('\n', stderr);                                                          \
+            return 1;                                                                     \
+        }                                                                                 \
+    } while (0)
+
+#endif

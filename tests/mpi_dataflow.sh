@@ -1,0 +1,8 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The dataflow suite under mpirun in every shape.
+set -u
+. "$(dirname "$0")/mpi_lib.sh"
+every_shape "$b/tests/mpi_dataflow"
+shape 2 "$b/tests/mpi_dataflow" -w 2 --progress thread
+exit $status
