@@ -12,6 +12,8 @@ int df_unordered(tide_worker *w, void *ctx);
 int df_drop(tide_worker *w, void *ctx);
 int df_activator(tide_worker *w, void *ctx);
 int df_strings(tide_worker *w, void *ctx);
+/* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
+int df_random(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
     X(epochs, df_epochs)                                                                  \
@@ -19,7 +21,8 @@ int df_strings(tide_worker *w, void *ctx);
     X(unordered, df_unordered)                                                            \
     X(drop, df_drop)                                                                      \
     X(activator, df_activator)                                                            \
-    X(strings, df_strings)
+    X(strings, df_strings)                                                                \
+    X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */
 #define WORK_CHECK(w, cond, ...)                                                          \
