@@ -3,6 +3,7 @@
  * MPI shapes are in mpi_dataflow.c), plus what only makes sense in one process. */
 #include "check_main.h"
 #include <stdio.h>
+#include <time.h>
 
 #include "dataflow_work.h"
 
@@ -49,6 +50,40 @@ static int fails(tide_worker *w, void *ctx)
 START_TEST(test_worker_result) { ck_assert_int_eq(run_with(2, fails), 7); }
 END_TEST
 
+static double seconds(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A worker waiting for input that does not come sleeps in step_or_park: over 0.3 s of
+ * waiting it uses a small part of a core (a spinning worker would use all of it). */
+static int idle_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "idle");
+    tide_probe *probe = tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+    tide_dataflow_end(scope);
+    tide_input_advance_to(in, 1);
+    while (tide_probe_less_than(probe, 1))
+        tide_worker_step(w);
+    double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_THREAD_CPUTIME_ID);
+    int parks = 0;
+    while (seconds(CLOCK_MONOTONIC) - wall < 0.3) {
+        tide_worker_step_or_park(w, 20 * 1000 * 1000);
+        parks++;
+    }
+    double used = (seconds(CLOCK_THREAD_CPUTIME_ID) - cpu) / (seconds(CLOCK_MONOTONIC) - wall);
+    WORK_CHECK(w, used < 0.25, "an idle worker used %.0f%% of a core in step_or_park", 100 * used);
+    WORK_CHECK(w, tide_probe_less_than(probe, 2), "the probe moved without input");
+    return 0;
+}
+
+START_TEST(test_idle_parks) { ck_assert_int_eq(run_with(1, idle_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -57,5 +92,6 @@ int main(void)
     DATAFLOW_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_worker_result);
+    tcase_add_test(tc, test_idle_parks);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -134,10 +134,12 @@ void tide__progress_send(tide_dataflow *df)
     if (df->pc) {
         tide_progcaster_send(df->pc, &df->local);
     } else {
-        /* the only worker: its updates are the whole story */
+        /* The only worker: its updates are the whole story. Propagated at once, so that
+         * what they enable is active before the worker decides whether to sleep. */
         tide_change_batch_compact(&df->local);
         apply(df, &df->local);
         tide_change_batch_clear(&df->local);
+        propagate(df);
     }
 }
 

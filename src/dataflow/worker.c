@@ -160,7 +160,7 @@ bool tide_worker_step(tide_worker *w)
 bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
 {
     bool more = tide_worker_step(w);
-    if (w->idle == 0)
+    if (w->idle == 0 || !more)
         return more;
     if (w->idle < SPIN_STEPS) {
         if (w->idle > SPIN_STEPS / 2)
