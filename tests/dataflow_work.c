@@ -562,3 +562,121 @@ int df_strings(tide_worker *w, void *ctx)
     }
     return 0;
 }
+
+/* ---------------------------------------------------------------- binary operators */
+
+/* Two inputs fed by tide_input_send_batch: a plain binary operator merges them (input 0
+ * pipelined, input 1 exchanged and marked by + 1000), and a binary_notify operator counts
+ * each epoch's records of both inputs and reports at the epoch's notification. */
+static void merge_logic(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    for (uint32_t port = 0; port < 2; port++)
+        while (tide_op_next(op, port, &cap, &b)) {
+            tide_session *out = tide_op_session(op, 0, cap);
+            const uint64_t *v = tide_batch_records(b);
+            for (size_t i = 0; i < tide_batch_len(b); i++) {
+                uint64_t x = v[i] + port * 1000;
+                tide_session_give(out, &x);
+            }
+        }
+}
+
+struct pairs {
+    uint64_t count[2][EPOCHS];
+    uint64_t reported[EPOCHS];
+    uint64_t at_notification[EPOCHS];
+    int errors;
+};
+
+static void pair_count_logic(tide_op *op, void *arg)
+{
+    struct pairs *p = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    for (uint32_t port = 0; port < 2; port++)
+        while (tide_op_next(op, port, &cap, &b)) {
+            p->errors += check_in_frontier(op, port, cap);
+            p->count[port][tide_cap_epoch(cap) % EPOCHS] += tide_batch_len(b);
+            tide_op_notify_at(op, tide_cap_retain(cap));
+        }
+    while ((cap = tide_op_next_notification(op))) {
+        uint64_t e = tide_cap_epoch(cap) % EPOCHS;
+        /* both inputs are complete at e: their counts must be final (checked at the end) */
+        p->at_notification[e] = p->count[0][e] + p->count[1][e];
+        p->reported[e]++;
+    }
+}
+
+struct seen_sum {
+    uint64_t n, sum;
+};
+
+static void sum_records(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct seen_sum *s = ctx;
+    s->n++;
+    s->sum += *(const uint64_t *)r;
+}
+
+int df_binary(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct pairs p = { .errors = 0 };
+    struct seen_sum merged = { 0, 0 };
+    tide_input *i0, *i1;
+    tide_scope *scope = tide_dataflow_begin(w, "binary");
+    tide_stream *a = tide_input_new(scope, TIDE_U64, &i0);
+    tide_stream *b = tide_input_new(scope, TIDE_U64, &i1);
+    tide_stream *m = tide_binary(a, b, TIDE_PIPELINE, TIDE_EXCHANGE(by_u64, NULL), "Merge",
+                                 TIDE_U64, merge_logic, NULL, NULL);
+    tide_probe *probe = tide_probe_new(tide_inspect(m, sum_records, &merged));
+    tide_binary_notify(a, b, TIDE_EXCHANGE(by_u64, NULL), TIDE_EXCHANGE(by_u64, NULL),
+                       "PairCount", TIDE_U64, pair_count_logic, &p, NULL, NULL, 0);
+    tide_dataflow_end(scope);
+    for (uint64_t e = 0; e < EPOCHS; e++) {
+        for (uint32_t k = 0; k < 2; k++) {
+            tide_batch *batch = tide_batch_new(TIDE_U64, 0);
+            for (uint64_t i = 0; i < 10; i++)
+                tide_batch_push(batch, &i);
+            tide_input_send_batch(k ? i1 : i0, &batch);
+            WORK_CHECK(w, batch == NULL, "send_batch left the batch with the caller");
+        }
+        tide_input_advance_to(i0, e + 1);
+        tide_input_advance_to(i1, e + 1);
+        WORK_CHECK(w, tide_input_epoch(i0) == e + 1, "input epoch %llu",
+                   (unsigned long long)tide_input_epoch(i0));
+        while (tide_probe_less_than(probe, e + 1))
+            tide_worker_step(w);
+    }
+    tide_input_close(i0);
+    tide_input_close(i1);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, p.errors == 0, "%d errors in PairCount", p.errors);
+    /* each worker merged its own 0..9 and, from every worker, the v + 1000 hashed to it */
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    uint64_t want_n = 10 * EPOCHS, want_sum = 45 * EPOCHS;
+    for (uint64_t v = 0; v < 10; v++)
+        if (by_u64(&v, NULL) % peers == me) {
+            want_n += EPOCHS * peers;
+            want_sum += EPOCHS * peers * (v + 1000);
+        }
+    WORK_CHECK(w, merged.n == want_n && merged.sum == want_sum,
+               "merged %llu records summing to %llu, want %llu and %llu",
+               (unsigned long long)merged.n, (unsigned long long)merged.sum,
+               (unsigned long long)want_n, (unsigned long long)want_sum);
+    for (uint64_t e = 0; e < EPOCHS; e++) {
+        uint64_t final = p.count[0][e] + p.count[1][e];
+        WORK_CHECK(w, p.reported[e] == (final > 0), "epoch %llu notified %llu times",
+                   (unsigned long long)e, (unsigned long long)p.reported[e]);
+        WORK_CHECK(w, p.at_notification[e] == final,
+                   "epoch %llu: %llu records at its notification, %llu in the end",
+                   (unsigned long long)e, (unsigned long long)p.at_notification[e],
+                   (unsigned long long)final);
+    }
+    return 0;
+}

@@ -12,6 +12,7 @@ int df_unordered(tide_worker *w, void *ctx);
 int df_drop(tide_worker *w, void *ctx);
 int df_activator(tide_worker *w, void *ctx);
 int df_strings(tide_worker *w, void *ctx);
+int df_binary(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -22,6 +23,7 @@ int df_random(tide_worker *w, void *ctx);
     X(drop, df_drop)                                                                      \
     X(activator, df_activator)                                                            \
     X(strings, df_strings)                                                                \
+    X(binary, df_binary)                                                                  \
     X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */
