@@ -13,6 +13,8 @@ int df_drop(tide_worker *w, void *ctx);
 int df_activator(tide_worker *w, void *ctx);
 int df_strings(tide_worker *w, void *ctx);
 int df_binary(tide_worker *w, void *ctx);
+/* map, filter, map_in_place, flat_map, aggregate against a sequential computation. */
+int df_operators(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -24,6 +26,7 @@ int df_random(tide_worker *w, void *ctx);
     X(activator, df_activator)                                                            \
     X(strings, df_strings)                                                                \
     X(binary, df_binary)                                                                  \
+    X(operators, df_operators)                                                            \
     X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */

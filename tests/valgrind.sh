@@ -23,6 +23,7 @@ run "$b/examples/simple"
 run "$b/examples/hello" -w 3 --bind none
 run "$b/examples/barrier" 2000 -w 2 --bind none
 run "$b/examples/op_source"
+run "$b/examples/wordcount" --all "${TIDE_SRCDIR:-.}/examples/data/rivers.txt" "${TIDE_SRCDIR:-.}/examples/data/night.txt" -w 2 --bind none
 run "$b/examples/op_maximum" --show
 run "$b/examples/op_concat" --show
 run "$b/examples/op_concat" --without-notificator --show

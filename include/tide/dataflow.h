@@ -139,6 +139,10 @@ void tide_stream_expect(const tide_stream *s, const tide_type *type, const char 
 /** The operator whose output the stream is (NULL for entered, left and loop streams). */
 tide_op *tide_stream_op(const tide_stream *s);
 
+/** Stops the whole job (every thread, every rank) with a message on stderr: for errors of
+ *  the program that leave nothing sensible to do. */
+_Noreturn void tide_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---------------------------------------------------------------- contracts */
 
 /** Which worker a record goes to: hash % peers. Receives the record as tide_batch_read()

@@ -28,6 +28,42 @@ tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx);
 /** Sends each record to worker hash(record) % peers. */
 tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx);
 
+/** Writes the output value for input record @p in into @p out (storage for one value of
+ *  the output type: the record for fixed-size types, e.g. a const char * for TIDE_STR). */
+typedef void (*tide_map_fn)(const void *in, void *out, void *ctx);
+/** One output record of type @p out per input record. */
+tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void *ctx);
+/** Changes fixed-size records where they are (no copy; the stream keeps its type). */
+tide_stream *tide_map_in_place(tide_stream *s, void (*fn)(void *record, void *ctx), void *ctx);
+/** Gives any number of output records for each input record, through @p out (at the
+ *  input record's time). */
+typedef void (*tide_flat_map_fn)(const void *in, tide_session *out, void *ctx);
+tide_stream *tide_flat_map(tide_stream *s, const tide_type *out, tide_flat_map_fn fn,
+                           void *ctx);
+/** Keeps the records for which @p keep returns true. */
+tide_stream *tide_filter(tide_stream *s, bool (*keep)(const void *record, void *ctx), void *ctx);
+
+/**
+ * A keyed fold, emitted when its time is complete. Records are exchanged by @p hash (records
+ * with the same key must hash alike), grouped by key (@p same_key), and each key's state
+ * (state_size bytes, zeroed at first) is folded with every record of that key and time;
+ * once no more records can arrive at that time, @p emit gives the output for each key
+ * (from the key's first record and its state).
+ */
+typedef struct tide_aggregate_ops {
+    size_t state_size;
+    uint64_t (*hash)(const void *record, void *ctx);
+    bool (*same_key)(const void *a, const void *b, void *ctx);
+    void (*fold)(void *state, const void *record, void *ctx);
+    void (*emit)(const void *key_record, const void *state, tide_session *out, void *ctx);
+} tide_aggregate_ops;
+/** See tide_aggregate_ops; @p ops is copied. */
+tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_aggregate_ops *ops,
+                            void *ctx);
+
+/** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
+uint64_t tide_hash_str(const void *record, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Workers: running a program on every worker, stepping dataflows, activations. */
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,6 +192,16 @@ void tide_dataflow_drop(tide_dataflow *df)
             return;
         }
     tide__fatal("tide_dataflow_drop: dataflow '%s' is not installed", df->name);
+}
+
+void tide_abort(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tide__fatal("%s", msg);
 }
 
 /* ---------------------------------------------------------------- execution */

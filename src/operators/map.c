@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* map, map_in_place, flat_map, filter: a record in, some records out, at its time. */
+#include <stdlib.h>
+
+#include "tide/operators.h"
+
+/* What each of these keeps: the user's function and context. */
+struct record_fn {
+    void (*fn)(void);
+    void *ctx;
+};
+
+static struct record_fn *keep_fn(void (*fn)(void), void *ctx)
+{
+    struct record_fn *r = malloc(sizeof *r);
+    if (!r)
+        abort();
+    r->fn = fn;
+    r->ctx = ctx;
+    return r;
+}
+
+/* Calls @p each on every record of every batch of input 0, with a session at its time.
+ * Decoded values are small views (a pointer, or a pointer and a length). */
+static void for_each_record(tide_op *op, const struct record_fn *r,
+                            void (*each)(const struct record_fn *r, const void *rec,
+                                         tide_session *out))
+{
+    tide_cap *cap;
+    tide_batch *b;
+    unsigned char value[64];
+    while (tide_op_next(op, 0, &cap, &b)) {
+        tide_session *out = tide_op_session(op, 0, cap);
+        const tide_type *t = tide_batch_type(b);
+        if (t->size) {
+            const unsigned char *rec = tide_batch_records(b);
+            for (size_t i = 0; i < tide_batch_len(b); i++)
+                each(r, rec + i * t->size, out);
+        } else {
+            size_t cursor = 0;
+            while (tide_batch_read(b, &cursor, value))
+                each(r, value, out);
+        }
+    }
+}
+
+static void map_each(const struct record_fn *r, const void *rec, tide_session *out)
+{
+    unsigned char value[256];
+    ((tide_map_fn)r->fn)(rec, value, r->ctx);
+    tide_session_give(out, value);
+}
+
+static void map_run(tide_op *op, void *arg) { for_each_record(op, arg, map_each); }
+
+tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void *ctx)
+{
+    if (out->size > 256)
+        tide_abort("Map: %s records are larger than 256 bytes; use tide_flat_map", out->name);
+    return tide_unary(s, TIDE_PIPELINE, "Map", out, map_run, keep_fn((void (*)(void))fn, ctx),
+                      free);
+}
+
+static void flat_map_each(const struct record_fn *r, const void *rec, tide_session *out)
+{
+    ((tide_flat_map_fn)r->fn)(rec, out, r->ctx);
+}
+
+static void flat_map_run(tide_op *op, void *arg) { for_each_record(op, arg, flat_map_each); }
+
+tide_stream *tide_flat_map(tide_stream *s, const tide_type *out, tide_flat_map_fn fn, void *ctx)
+{
+    return tide_unary(s, TIDE_PIPELINE, "FlatMap", out, flat_map_run,
+                      keep_fn((void (*)(void))fn, ctx), free);
+}
+
+static void filter_each(const struct record_fn *r, const void *rec, tide_session *out)
+{
+    if (((bool (*)(const void *, void *))r->fn)(rec, r->ctx))
+        tide_session_give(out, rec);
+}
+
+static void filter_run(tide_op *op, void *arg) { for_each_record(op, arg, filter_each); }
+
+tide_stream *tide_filter(tide_stream *s, bool (*keep)(const void *record, void *ctx), void *ctx)
+{
+    return tide_unary(s, TIDE_PIPELINE, "Filter", tide_stream_type(s), filter_run,
+                      keep_fn((void (*)(void))keep, ctx), free);
+}
+
+/* In place: the batch itself moves on. */
+static void map_in_place_run(tide_op *op, void *arg)
+{
+    const struct record_fn *r = arg;
+    void (*fn)(void *, void *) = (void (*)(void *, void *))r->fn;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        unsigned char *rec = tide_batch_records(b);
+        size_t size = tide_batch_type(b)->size;
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            fn(rec + i * size, r->ctx);
+        tide_session_give_batch(tide_op_session(op, 0, cap), &b);
+    }
+}
+
+tide_stream *tide_map_in_place(tide_stream *s, void (*fn)(void *record, void *ctx), void *ctx)
+{
+    if (!tide_stream_type(s)->size)
+        tide_abort("MapInPlace: %s records have no fixed size; use tide_map",
+                   tide_stream_type(s)->name);
+    return tide_unary(s, TIDE_PIPELINE, "MapInPlace", tide_stream_type(s), map_in_place_run,
+                      keep_fn((void (*)(void))fn, ctx), free);
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# wordcount on the bundled text gives, in every shape, exactly the counts of a sequential
+# count written here with tr, sort and uniq (ties broken by word).
+set -u
+export LC_ALL=C
+. "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
+d=${TIDE_SRCDIR:-.}/examples/data
+files="$d/rivers.txt $d/workshop.txt $d/night.txt"
+got=$(mktemp); want=$(mktemp); trap 'rm -f "$got" "$want" "$out"' EXIT
+
+e=0
+for f in $files; do
+  tr -cs 'A-Za-z' '\n' <"$f" | tr 'A-Z' 'a-z' | grep -v '^$' | sort | uniq -c |
+    awk '{ print $1, $2 }' | sort -k1,1nr -k2,2 >"$want.words"
+  printf 'epoch %d (%s): %d words, %d distinct\n' $e "$f" \
+    "$(awk '{ s += $1 } END { print s }' "$want.words")" "$(wc -l <"$want.words")"
+  awk '{ printf "  %7d %s\n", $1, $2 }' "$want.words"
+  e=$((e + 1))
+done >"$want"
+rm -f "$want.words"
+
+check() {
+  name=$1; shift
+  if ! "$@" >"$got" 2>"$got.err"; then cat "$got" "$got.err"; fail "$name exited non-zero"
+  elif sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' "$got" | diff -u "$want" - >/dev/null; then
+    echo "ok: $name"
+  else sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' "$got" | diff -u "$want" - | head -20; fail "$name"; fi
+  rm -f "$got.err"
+}
+for w in 1 2 3; do
+  check "wordcount -w $w" timeout 60 "$b/examples/wordcount" --all $files -w $w --bind none
+done
+for shape in "2 1" "2 2" "3 1"; do
+  set -- $shape
+  check "mpirun -n $1 wordcount -w $2" "$run" $1 "$b/examples/wordcount" --all $files -w $2 --bind none
+done
+expect_failure "wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt': No such file" \
+  timeout 20 "$b/examples/wordcount" "$d/rivers.txt" /nonexistent.txt
+expect_failure "mpirun wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt'" \
+  "$run" 2 "$b/examples/wordcount" /nonexistent.txt
+expect_failure "wordcount without files" "usage: wordcount" timeout 20 "$b/examples/wordcount"
+expect_failure "wordcount --top x" "not a number" timeout 20 "$b/examples/wordcount" --top x "$d/night.txt"
+exit $status
