@@ -69,10 +69,25 @@ for shape in "1 1" "2 1" "2 2" "3 1"; do
   barrier_ok "mpirun -n $1 barrier -w $2" "$run" $1 "$e/barrier" 5000 -w $2 --bind none
 done
 
+# exchange: one line per worker, in every shape.
+exchange_ok() {
+  name=$1 peers=$2; shift 2
+  if "$@" >"$got" 2>/dev/null &&
+     [ "$(grep -cE '^[0-9.]+s	worker [0-9]+ complete; rate: [0-9.e+]+ records/s$' "$got")" -eq "$peers" ]; then
+    echo "ok: $name: $(head -1 "$got")"
+  else cat "$got"; fail "$name"; fi
+}
+for w in 1 2; do exchange_ok "exchange -w $w" $w timeout 60 "$e/exchange" 1000 50 -w $w --bind none; done
+for shape in "2 1" "2 2" "3 1"; do
+  set -- $shape
+  exchange_ok "mpirun -n $1 exchange -w $2" $(( $1 * $2 )) "$run" $1 "$e/exchange" 1000 50 -w $2 --bind none
+done
+
 # Bad arguments: a clear message, a non-zero exit, no hang.
 expect_failure "barrier without ROUNDS" "usage: barrier ROUNDS" timeout 20 "$e/barrier"
 expect_failure "barrier abc" "got abc" timeout 20 "$e/barrier" abc
 expect_failure "barrier 10 -w 0" "barrier: " timeout 20 "$e/barrier" 10 -w 0
 expect_failure "hello -w x" "hello: " timeout 20 "$e/hello" -w x
+expect_failure "exchange 10" "usage: exchange BATCH ROUNDS" timeout 20 "$e/exchange" 10
 expect_failure "op_concat --bogus" "usage: op_concat" timeout 20 "$e/op_concat" --bogus
 exit $status

@@ -44,13 +44,19 @@ struct tide__target {
     tide_batch **spare; /* exchange: a batch per peer being filled */
 };
 
+/* A session writes fixed-size records straight into its buffer through wp (up to end, at
+ * most SESSION_BYTES in); the buffer's byte and record counts catch up in
+ * tide__session_sync(). Variable-length records always take the slow path (end = wp). */
 struct tide_session {
     tide_op *op;
     uint32_t port;
     bool open;
     tide_time time;
     tide_batch *buf;
+    unsigned char *wp, *end;
+    size_t size;
 };
+void tide__session_give_slow(struct tide_session *s, const void *record);
 
 struct tide__out {
     const tide_type *type;
@@ -177,6 +183,7 @@ struct tide_probe {
 };
 
 struct tide_input {
+    struct tide_session *session; /* its output's; NULL once the dataflow is gone */
     tide_op *op;
     tide_cap *cap;
     uint64_t epoch;

@@ -153,10 +153,18 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
     const unsigned char *data = tide__batch_data(b);
     if (type->size) {
         size_t size = type->size;
+        tide_hash_fn hash = in->pact.hash;
+        void *ctx = in->pact.ctx;
+        /* room for everything in every batch first, so that the loop only copies */
+        for (size_t p = 0; p < peers; p++)
+            if (tide__batch_reserve(tg->spare[p], tg->spare[p]->bytes + b->bytes) != 0)
+                tide__fatal("out of memory exchanging records");
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char *rec = data + i * size;
-            size_t p = (size_t)(in->pact.hash(rec, in->pact.ctx) % peers);
-            append_raw(tg->spare[p], rec, size, 1);
+            tide_batch *s = tg->spare[hash(rec, ctx) % peers];
+            memcpy(tide__batch_data(s) + s->bytes, rec, size);
+            s->bytes += size;
+            s->len++;
         }
     } else {
         size_t cursor = 0;
@@ -208,20 +216,54 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
 
 /* ---------------------------------------------------------------- sessions */
 
+/* Points the write window at the end of the buffer's records. */
+static void session_attach(struct tide_session *s)
+{
+    tide_batch *b = s->buf;
+    s->size = b->type->size;
+    s->wp = s->end = tide__batch_data(b) + b->bytes;
+    if (s->size) {
+        size_t limit = b->cap < SESSION_BYTES ? b->cap : SESSION_BYTES;
+        if (limit > b->bytes)
+            s->end = tide__batch_data(b) + b->bytes + (limit - b->bytes) / s->size * s->size;
+    }
+}
+
+/* Brings the buffer's counts up to what was written through the window. */
+static void session_sync(struct tide_session *s)
+{
+    tide_batch *b = s->buf;
+    if (!b || !s->size)
+        return;
+    size_t bytes = (size_t)(s->wp - tide__batch_data(b));
+    b->len += (bytes - b->bytes) / s->size;
+    b->bytes = bytes;
+}
+
+static void session_new_buffer(struct tide_session *s)
+{
+    s->buf = tide__worker_batch(s->op->df->w, s->op->out[s->port].type);
+    session_attach(s);
+}
+
 static void session_flush(struct tide_session *s)
 {
+    session_sync(s);
     if (!s->buf || !s->buf->len)
         return;
     tide_batch *b = s->buf;
     s->buf = NULL;
+    s->wp = s->end = NULL;
     deliver(s->op, s->port, b, &s->time);
 }
 
 void tide__op_flush(tide_op *op)
 {
     for (uint32_t o = 0; o < op->nout; o++) {
-        session_flush(&op->out[o].session);
-        op->out[o].session.open = false;
+        struct tide_session *s = &op->out[o].session;
+        session_flush(s);
+        s->open = false;
+        s->end = s->wp; /* closed: the next give goes through tide_op_session again */
     }
 }
 
@@ -266,12 +308,19 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
                     "cover", op->name, tb, cb);
     }
     struct tide_session *s = &op->out[port].session;
-    if (s->open && !tide_time_eq(&s->time, t))
+    if (s->open) {
+        if (tide_time_eq(&s->time, t))
+            return s;
         session_flush(s);
+    }
     s->open = true;
     s->time = *t;
-    if (!s->buf)
-        s->buf = tide__worker_batch(op->df->w, op->out[port].type);
+    if (!s->buf) {
+        session_new_buffer(s);
+    } else {
+        session_sync(s);
+        session_attach(s);
+    }
     if (!op->running)
         tide__mark_dirty(op);
     return s;
@@ -283,26 +332,44 @@ tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
     return tide_op_session_at(op, port, cap, &cap->time);
 }
 
-void tide_session_give(tide_session *s, const void *record)
+void tide__session_give_slow(struct tide_session *s, const void *record)
 {
-    if (tide_batch_push(s->buf, record) != 0)
-        tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+    session_sync(s);
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);
-        s->buf = tide__worker_batch(s->op->df->w, s->op->out[s->port].type);
+        session_new_buffer(s);
     }
+    if (tide_batch_push(s->buf, record) != 0)
+        tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+    session_attach(s);
+}
+
+void tide_session_give(tide_session *s, const void *record)
+{
+    if (s->wp < s->end) { /* room for a fixed-size record: the common case */
+        if (s->size == 8)
+            memcpy(s->wp, record, 8);
+        else
+            memcpy(s->wp, record, s->size);
+        s->wp += s->size;
+        return;
+    }
+    tide__session_give_slow(s, record);
 }
 
 void tide_session_give_n(tide_session *s, const void *records, size_t n)
 {
-    size_t size = s->buf->type->size;
+    size_t size = s->size;
     if (!size)
         tide__fatal("operator '%s': tide_session_give_n on variable-length records",
                     s->op->name);
+    session_sync(s);
     append_raw(s->buf, records, n * size, n);
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);
-        s->buf = tide__worker_batch(s->op->df->w, s->op->out[s->port].type);
+        session_new_buffer(s);
+    } else {
+        session_attach(s);
     }
 }
 
@@ -331,7 +398,7 @@ void tide_session_give_batch(tide_session *s, tide_batch **batch)
     }
     session_flush(s);
     if (!s->buf)
-        s->buf = tide__worker_batch(op->df->w, op->out[s->port].type);
+        session_new_buffer(s);
     b->type = op->out[s->port].type;
     deliver(op, s->port, b, &s->time);
 }
