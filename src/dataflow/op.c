@@ -159,10 +159,17 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
         for (size_t p = 0; p < peers; p++)
             if (tide__batch_reserve(tg->spare[p], tg->spare[p]->bytes + b->bytes) != 0)
                 tide__fatal("out of memory exchanging records");
+        /* The common shapes get their own loops: a power-of-two worker count divides
+         * with a mask, and 8-byte records copy in one move. */
+        bool pow2 = (peers & (peers - 1)) == 0;
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char *rec = data + i * size;
-            tide_batch *s = tg->spare[hash(rec, ctx) % peers];
-            memcpy(tide__batch_data(s) + s->bytes, rec, size);
+            uint64_t h = hash(rec, ctx);
+            tide_batch *s = tg->spare[pow2 ? h & (peers - 1) : h % peers];
+            if (size == 8)
+                memcpy(tide__batch_data(s) + s->bytes, rec, 8);
+            else
+                memcpy(tide__batch_data(s) + s->bytes, rec, size);
             s->bytes += size;
             s->len++;
         }
