@@ -803,3 +803,75 @@ int df_operators(tide_worker *w, void *ctx)
                    (unsigned long long)want[k].count, (unsigned long long)want[k].sum);
     return 0;
 }
+
+/* ---------------------------------------------------------------- shaping streams */
+
+/* 0..59 on every worker, split by x % 3 (partition), the first part split again by parity
+ * (branch), all put back together (concatenate, concat) and counted (count). */
+static uint64_t mod3(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r % 3;
+}
+
+static bool even(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r % 2 == 0;
+}
+
+struct shape_check {
+    uint64_t expect_mod3, expect_even; /* what a stream must hold */
+    uint64_t records, batches;
+    int errors;
+};
+
+static void check_part(const tide_time *t, tide_batch *b, void *ctx)
+{
+    (void)t;
+    struct shape_check *c = ctx;
+    const uint64_t *v = tide_batch_records(b);
+    c->batches++;
+    for (size_t i = 0; i < tide_batch_len(b); i++, c->records++)
+        if (v[i] % 3 != c->expect_mod3 || (c->expect_even < 2 && (v[i] % 2 == 0) != c->expect_even))
+            c->errors++;
+}
+
+static void total_count(tide_op *op, void *arg)
+{
+    uint64_t *total = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        const uint64_t *n = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            *total += n[i];
+    }
+}
+
+int df_shapes(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t numbers[60], total = 0;
+    for (uint64_t i = 0; i < 60; i++)
+        numbers[i] = i;
+    struct shape_check yes = { 0, 1, 0, 0, 0 }, no = { 0, 0, 0, 0, 0 }, one = { 1, 2, 0, 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "shapes");
+    tide_stream *parts[3], *y, *n;
+    tide_partition(tide_to_stream(scope, TIDE_U64, numbers, 60), 3, mod3, NULL, parts);
+    tide_branch(parts[0], even, NULL, &y, &n);
+    tide_stream *all[3] = { tide_inspect_batch(y, check_part, &yes),
+                            tide_inspect_batch(n, check_part, &no),
+                            tide_inspect_batch(parts[1], check_part, &one) };
+    tide_stream *s = tide_concat(tide_concatenate(all, 3), parts[2]);
+    tide_sink(tide_count(s), TIDE_PIPELINE, "Total", total_count, &total, NULL);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, yes.errors + no.errors + one.errors == 0, "records in the wrong part");
+    WORK_CHECK(w, yes.records == 10 && no.records == 10 && one.records == 20,
+               "parts of %llu, %llu and %llu records", (unsigned long long)yes.records,
+               (unsigned long long)no.records, (unsigned long long)one.records);
+    WORK_CHECK(w, total == 60, "counted %llu records, want 60", (unsigned long long)total);
+    return 0;
+}

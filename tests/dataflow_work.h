@@ -15,6 +15,8 @@ int df_strings(tide_worker *w, void *ctx);
 int df_binary(tide_worker *w, void *ctx);
 /* map, filter, map_in_place, flat_map, aggregate against a sequential computation. */
 int df_operators(tide_worker *w, void *ctx);
+/* partition, branch, inspect_batch, concatenate, concat, count. */
+int df_shapes(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -27,6 +29,7 @@ int df_random(tide_worker *w, void *ctx);
     X(strings, df_strings)                                                                \
     X(binary, df_binary)                                                                  \
     X(operators, df_operators)                                                            \
+    X(shapes, df_shapes)                                                                  \
     X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */

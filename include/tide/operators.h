@@ -61,6 +61,25 @@ typedef struct tide_aggregate_ops {
 tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_aggregate_ops *ops,
                             void *ctx);
 
+/** Calls @p fn on every batch (its time and the batch), passing the stream on unchanged. */
+tide_stream *tide_inspect_batch(tide_stream *s,
+                                void (*fn)(const tide_time *t, tide_batch *batch, void *ctx),
+                                void *ctx);
+/** Both streams' records in one stream (types must match). */
+tide_stream *tide_concat(tide_stream *a, tide_stream *b);
+/** The records of all @p n streams (n >= 1, one type) in one stream. */
+tide_stream *tide_concatenate(tide_stream *const *streams, size_t n);
+/** Splits @p s into @p n streams (stored in @p out): each record goes to out[route(record)],
+ *  route returning a value below n. */
+void tide_partition(tide_stream *s, size_t n, uint64_t (*route)(const void *record, void *ctx),
+                    void *ctx, tide_stream **out);
+/** Splits @p s in two: records for which @p pred is true go to *yes, the others to *no. */
+void tide_branch(tide_stream *s, bool (*pred)(const void *record, void *ctx), void *ctx,
+                 tide_stream **yes, tide_stream **no);
+/** The number of records at each time on this worker, once the time is complete (a
+ *  TIDE_U64 record at that time; nothing for times without records). */
+tide_stream *tide_count(tide_stream *s);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 
