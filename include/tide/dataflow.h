@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tide/comm.h"
 #include "tide/progress.h"
@@ -324,8 +325,28 @@ size_t tide_notificator_pending(const tide_notificator *n);
 
 /** A root-scope input: records sent through *handle enter the stream at its epoch. */
 tide_stream *tide_input_new(tide_scope *root, const tide_type *type, tide_input **handle);
+/** Not for programs: the write window of an input (the first thing a tide_input points
+ *  to), so that tide_input_send() can copy a fixed-size record inline, as putc() does. */
+struct tide__window {
+    unsigned char *wp, *end; /* room for whole records in [wp, end) while open */
+    size_t size;             /* record size (0: variable-length, never inline) */
+};
+void tide__input_send(tide_input *in, const void *record);
+
 /** Sends one record at the current epoch. */
-void tide_input_send(tide_input *in, const void *record);
+static inline void tide_input_send(tide_input *in, const void *record)
+{
+    struct tide__window *w = *(struct tide__window **)in;
+    if (w && w->wp < w->end) {
+        if (w->size == 8) /* a constant size: one move */
+            memcpy(w->wp, record, 8);
+        else
+            memcpy(w->wp, record, w->size);
+        w->wp += w->size;
+        return;
+    }
+    tide__input_send(in, record);
+}
 /** Sends a batch (ownership passes; *batch left NULL). */
 void tide_input_send_batch(tide_input *in, tide_batch **batch);
 /** Promises no more records before @p epoch (which must not be earlier than the current). */

@@ -48,13 +48,12 @@ struct tide__target {
  * most SESSION_BYTES in); the buffer's byte and record counts catch up in
  * tide__session_sync(). Variable-length records always take the slow path (end = wp). */
 struct tide_session {
+    struct tide__window win; /* first: tide_input_send() reads it inline */
     tide_op *op;
     uint32_t port;
     bool open;
     tide_time time;
     tide_batch *buf;
-    unsigned char *wp, *end;
-    size_t size;
 };
 void tide__session_give_slow(struct tide_session *s, const void *record);
 
@@ -183,7 +182,7 @@ struct tide_probe {
 };
 
 struct tide_input {
-    struct tide_session *session; /* its output's; NULL once the dataflow is gone */
+    struct tide__window *win; /* first: read inline by tide_input_send(); NULL once gone */
     tide_op *op;
     tide_cap *cap;
     uint64_t epoch;

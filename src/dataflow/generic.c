@@ -109,7 +109,7 @@ tide_stream *tide_input_new(tide_scope *root, const tide_type *type, tide_input 
     tide_builder *b = tide_builder_new(root, "Input");
     tide_stream *s = tide_builder_output(b, type);
     in->op = tide_builder_build(b, NULL, NULL, NULL, &in->cap);
-    in->session = &in->op->out[0].session;
+    in->win = &in->op->out[0].session.win;
     tide_worker *w = root->df->w;
     in->next = w->inputs;
     w->inputs = in;
@@ -123,19 +123,8 @@ static void check_open(const tide_input *in, const char *what)
         tide__fatal("input handle: %s after the input was closed", what);
 }
 
-void tide_input_send(tide_input *in, const void *record)
+void tide__input_send(tide_input *in, const void *record)
 {
-    /* The session stays open at the input's epoch until the next flush: most sends go
-     * straight to its buffer. */
-    struct tide_session *s = in->session;
-    if (s && s->wp < s->end) { /* open, with room: closing closes the window */
-        if (s->size == 8)
-            memcpy(s->wp, record, 8);
-        else
-            memcpy(s->wp, record, s->size);
-        s->wp += s->size;
-        return;
-    }
     check_open(in, "tide_input_send");
     tide_session_give(tide_op_session(in->op, 0, in->cap), record);
 }

@@ -227,12 +227,13 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
 static void session_attach(struct tide_session *s)
 {
     tide_batch *b = s->buf;
-    s->size = b->type->size;
-    s->wp = s->end = tide__batch_data(b) + b->bytes;
-    if (s->size) {
+    s->win.size = b->type->size;
+    s->win.wp = s->win.end = tide__batch_data(b) + b->bytes;
+    if (s->win.size) {
         size_t limit = b->cap < SESSION_BYTES ? b->cap : SESSION_BYTES;
         if (limit > b->bytes)
-            s->end = tide__batch_data(b) + b->bytes + (limit - b->bytes) / s->size * s->size;
+            s->win.end = tide__batch_data(b) + b->bytes +
+                         (limit - b->bytes) / s->win.size * s->win.size;
     }
 }
 
@@ -240,10 +241,10 @@ static void session_attach(struct tide_session *s)
 static void session_sync(struct tide_session *s)
 {
     tide_batch *b = s->buf;
-    if (!b || !s->size)
+    if (!b || !s->win.size)
         return;
-    size_t bytes = (size_t)(s->wp - tide__batch_data(b));
-    b->len += (bytes - b->bytes) / s->size;
+    size_t bytes = (size_t)(s->win.wp - tide__batch_data(b));
+    b->len += (bytes - b->bytes) / s->win.size;
     b->bytes = bytes;
 }
 
@@ -260,7 +261,7 @@ static void session_flush(struct tide_session *s)
         return;
     tide_batch *b = s->buf;
     s->buf = NULL;
-    s->wp = s->end = NULL;
+    s->win.wp = s->win.end = NULL;
     deliver(s->op, s->port, b, &s->time);
 }
 
@@ -270,7 +271,7 @@ void tide__op_flush(tide_op *op)
         struct tide_session *s = &op->out[o].session;
         session_flush(s);
         s->open = false;
-        s->end = s->wp; /* closed: the next give goes through tide_op_session again */
+        s->win.end = s->win.wp; /* closed: the next give goes through tide_op_session again */
     }
 }
 
@@ -353,12 +354,12 @@ void tide__session_give_slow(struct tide_session *s, const void *record)
 
 void tide_session_give(tide_session *s, const void *record)
 {
-    if (s->wp < s->end) { /* room for a fixed-size record: the common case */
-        if (s->size == 8)
-            memcpy(s->wp, record, 8);
+    if (s->win.wp < s->win.end) { /* room for a fixed-size record: the common case */
+        if (s->win.size == 8)
+            memcpy(s->win.wp, record, 8);
         else
-            memcpy(s->wp, record, s->size);
-        s->wp += s->size;
+            memcpy(s->win.wp, record, s->win.size);
+        s->win.wp += s->win.size;
         return;
     }
     tide__session_give_slow(s, record);
@@ -366,7 +367,7 @@ void tide_session_give(tide_session *s, const void *record)
 
 void tide_session_give_n(tide_session *s, const void *records, size_t n)
 {
-    size_t size = s->size;
+    size_t size = s->win.size;
     if (!size)
         tide__fatal("operator '%s': tide_session_give_n on variable-length records",
                     s->op->name);

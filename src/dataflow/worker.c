@@ -111,7 +111,7 @@ static void remove_dataflow(tide_worker *w, size_t i)
     for (tide_input *in = w->inputs; in; in = in->next)
         if (in->op && in->op->df == df) {
             in->op = NULL;
-            in->session = NULL;
+            in->win = NULL;
             in->cap = NULL;
             in->closed = true;
         }
