@@ -373,11 +373,10 @@ void tide_session_give_n(tide_session *s, const void *records, size_t n)
                     s->op->name);
     session_sync(s);
     append_raw(s->buf, records, n * size, n);
+    session_attach(s); /* the buffer may have moved */
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);
         session_new_buffer(s);
-    } else {
-        session_attach(s);
     }
 }
 

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The work of timely's examples/pagerank.rs, so that the two can be timed side by side:
+ * incremental integer PageRank on a changing graph. Edge changes (src, dst, +-1) come in
+ * through an input; rank changes (node, diff) go around a loop (one epoch per iteration);
+ * one binary_frontier operator, exchanged by vertex on both inputs, keeps every source
+ * vertex's edge list, rank (starting at 1000) and not yet applied rank change. When a time
+ * is complete on both inputs it applies that time's edge changes, then its rank changes,
+ * sending out for each vertex the change of what it passes to its neighbours (5/6 of its
+ * rank, shared out among its edges); a vertex's rank moves once its pending change reaches
+ * 6 in size. Every worker prints, per time with rank changes: elapsed time, the time, how
+ * many vertices changed, the sum and the largest of their changes.
+ *
+ * The graph: EDGES random edges over NODES vertices at epoch 0 (the same graph whatever the
+ * number of workers: worker w sends every peers-th edge of one random sequence), then 999
+ * rounds of one insertion and one deletion (of the oldest edge), one epoch each.
+ *
+ *   pagerank NODES EDGES [tide options]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <tide.h>
+
+struct edge_change {
+    uint64_t src, dst;
+    int64_t diff;
+};
+struct rank_change {
+    uint64_t node;
+    int64_t diff;
+};
+static TIDE_TYPE_POD(edge_change_type, struct edge_change);
+static TIDE_TYPE_POD(rank_change_type, struct rank_change);
+
+/* ---------------------------------------------------------------- small containers */
+
+struct vec {
+    void *data;
+    size_t len, cap, size;
+};
+
+static void *vec_push(struct vec *v)
+{
+    if (v->len == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 4;
+        v->data = realloc(v->data, v->cap * v->size);
+        if (!v->data)
+            tide_abort("pagerank: out of memory");
+    }
+    return (char *)v->data + v->len++ * v->size;
+}
+
+/* (node, diff) pairs: sorted by node, equal nodes summed, zeros dropped. */
+static int by_node(const void *a, const void *b)
+{
+    uint64_t x = ((const struct rank_change *)a)->node, y = ((const struct rank_change *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+static void compact(struct vec *v)
+{
+    struct rank_change *p = v->data;
+    if (v->len > 1)
+        qsort(p, v->len, sizeof *p, by_node);
+    size_t out = 0;
+    for (size_t i = 0; i < v->len;) {
+        struct rank_change c = p[i++];
+        while (i < v->len && p[i].node == c.node)
+            c.diff += p[i++].diff;
+        if (c.diff)
+            p[out++] = c;
+    }
+    v->len = out;
+}
+
+/* ---------------------------------------------------------------- the operator's state */
+
+struct vertex {
+    struct vec edges; /* rank_change pairs: (dst, multiplicity), compacted */
+    int64_t rank, pending;
+};
+
+struct stash {
+    tide_cap *cap;
+    struct vec edges, ranks; /* edge_change, rank_change */
+};
+
+struct pagerank {
+    struct vertex *v;
+    size_t nv;
+    struct stash *stash;
+    size_t nstash, capstash;
+    struct vec delta;
+    double start;
+    size_t worker;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static struct vertex *vertex(struct pagerank *pr, uint64_t n)
+{
+    if (n >= pr->nv) {
+        size_t nv = pr->nv ? pr->nv : 1024;
+        while (nv <= n)
+            nv *= 2;
+        pr->v = realloc(pr->v, nv * sizeof *pr->v);
+        if (!pr->v)
+            tide_abort("pagerank: out of memory");
+        for (size_t i = pr->nv; i < nv; i++)
+            pr->v[i] = (struct vertex){ { NULL, 0, 0, sizeof(struct rank_change) }, 1000, 0 };
+        pr->nv = nv;
+    }
+    return &pr->v[n];
+}
+
+/* Appends to delta what @p v passes on with rank @p rank, times @p sign. */
+static void allocate(const struct vertex *v, int64_t rank, int64_t sign, struct vec *delta)
+{
+    const struct rank_change *e = v->edges.data;
+    int64_t degree = (int64_t)v->edges.len;
+    if (!degree)
+        return;
+    int64_t distribute = rank * 5 / 6, share = distribute / degree, extra = distribute % degree;
+    for (int64_t i = 0; i < degree; i++) {
+        struct rank_change *d = vec_push(delta);
+        d->node = e[i].node;
+        d->diff = sign * e[i].diff * (share + (i < extra));
+    }
+}
+
+static void send_delta(struct pagerank *pr, tide_session *out)
+{
+    compact(&pr->delta);
+    tide_session_give_n(out, pr->delta.data, pr->delta.len);
+    pr->delta.len = 0;
+}
+
+static struct stash *stash_at(struct pagerank *pr, const tide_cap *cap)
+{
+    for (size_t i = 0; i < pr->nstash; i++)
+        if (tide_time_eq(tide_cap_time(pr->stash[i].cap), tide_cap_time(cap)))
+            return &pr->stash[i];
+    if (pr->nstash == pr->capstash) {
+        pr->capstash = pr->capstash ? 2 * pr->capstash : 8;
+        pr->stash = realloc(pr->stash, pr->capstash * sizeof *pr->stash);
+        if (!pr->stash)
+            tide_abort("pagerank: out of memory");
+    }
+    struct stash *s = &pr->stash[pr->nstash++];
+    *s = (struct stash){ tide_cap_retain(cap), { NULL, 0, 0, sizeof(struct edge_change) },
+                         { NULL, 0, 0, sizeof(struct rank_change) } };
+    return s;
+}
+
+static void apply_edges(struct pagerank *pr, struct stash *s, tide_session *out)
+{
+    struct edge_change *c = s->edges.data;
+    for (size_t i = 0; i < s->edges.len; i++) {
+        struct vertex *v = vertex(pr, c[i].src);
+        allocate(v, v->rank, -1, &pr->delta);
+        struct rank_change *e = vec_push(&v->edges);
+        *e = (struct rank_change){ c[i].dst, c[i].diff };
+        compact(&v->edges);
+        allocate(v, v->rank, +1, &pr->delta);
+        send_delta(pr, out);
+    }
+}
+
+static void apply_ranks(struct pagerank *pr, struct stash *s, tide_session *out)
+{
+    compact(&s->ranks);
+    const struct rank_change *c = s->ranks.data;
+    int64_t sum = 0, max = 0;
+    for (size_t i = 0; i < s->ranks.len; i++) {
+        struct vertex *v = vertex(pr, c[i].node);
+        int64_t size = c[i].diff < 0 ? -c[i].diff : c[i].diff;
+        sum += size;
+        max = size > max ? size : max;
+        allocate(v, v->rank, -1, &pr->delta);
+        v->pending += c[i].diff;
+        if (v->pending >= 6 || v->pending <= -6) {
+            v->rank += v->pending;
+            v->pending = 0;
+        }
+        allocate(v, v->rank, +1, &pr->delta);
+        send_delta(pr, out);
+    }
+    printf("%.6fs:\t%" PRIu64 "\t%zu\t%" PRId64 "\t%" PRId64 "\n", now() - pr->start,
+           tide_cap_epoch(s->cap), s->ranks.len, sum, max);
+}
+
+static void pagerank(tide_op *op, void *arg)
+{
+    struct pagerank *pr = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        const struct edge_change *c = tide_batch_records(b);
+        struct stash *s = stash_at(pr, cap);
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            *(struct edge_change *)vec_push(&s->edges) = c[i];
+    }
+    while (tide_op_next(op, 1, &cap, &b)) {
+        const struct rank_change *c = tide_batch_records(b);
+        struct stash *s = stash_at(pr, cap);
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            *(struct rank_change *)vec_push(&s->ranks) = c[i];
+    }
+    const tide_antichain *f0 = tide_op_frontier(op, 0), *f1 = tide_op_frontier(op, 1);
+    for (size_t i = 0; i < pr->nstash;) {
+        struct stash *s = &pr->stash[i];
+        const tide_time *t = tide_cap_time(s->cap);
+        if (tide_antichain_less_equal(f0, t) || tide_antichain_less_equal(f1, t)) {
+            i++;
+            continue;
+        }
+        tide_session *out = tide_op_session(op, 0, s->cap);
+        apply_edges(pr, s, out);
+        if (s->ranks.len)
+            apply_ranks(pr, s, out);
+        tide_cap_drop(&s->cap);
+        free(s->edges.data);
+        free(s->ranks.data);
+        *s = pr->stash[--pr->nstash];
+    }
+}
+
+static void pagerank_free(void *arg)
+{
+    struct pagerank *pr = arg;
+    for (size_t i = 0; i < pr->nv; i++)
+        free(pr->v[i].edges.data);
+    for (size_t i = 0; i < pr->nstash; i++) {
+        tide_cap_drop(&pr->stash[i].cap);
+        free(pr->stash[i].edges.data);
+        free(pr->stash[i].ranks.data);
+    }
+    free(pr->v);
+    free(pr->stash);
+    free(pr->delta.data);
+    free(pr);
+}
+
+/* ---------------------------------------------------------------- driving it */
+
+static uint64_t by_src(const void *r, void *ctx)
+{
+    (void)ctx;
+    return ((const struct edge_change *)r)->src;
+}
+
+static uint64_t by_node_hash(const void *r, void *ctx)
+{
+    (void)ctx;
+    return ((const struct rank_change *)r)->node;
+}
+
+static uint64_t next_random(uint64_t *s) /* splitmix64 */
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+struct args {
+    uint64_t nodes, edges;
+};
+
+/* The edge sequence every worker draws the same way, each sending its share. */
+static struct edge_change random_edge(uint64_t *rng, uint64_t nodes, int64_t diff)
+{
+    uint64_t src = next_random(rng) % nodes;
+    return (struct edge_change){ src, next_random(rng) % nodes, diff };
+}
+
+static int run(tide_worker *w, void *arg)
+{
+    const struct args *a = arg;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    struct pagerank *pr = calloc(1, sizeof *pr);
+    if (!pr)
+        return 1;
+    pr->delta.size = sizeof(struct rank_change);
+    pr->start = now();
+    pr->worker = me;
+    tide_input *input;
+    tide_loop *loop;
+    tide_scope *scope = tide_dataflow_begin(w, "pagerank");
+    tide_stream *edges = tide_input_new(scope, &edge_change_type, &input);
+    tide_stream *ranks = tide_loop_variable(scope, 1, &rank_change_type, &loop);
+    tide_stream *changes = tide_binary_frontier(edges, ranks, TIDE_EXCHANGE(by_src, NULL),
+                                                TIDE_EXCHANGE(by_node_hash, NULL), "PageRank",
+                                                &rank_change_type, pagerank, pr, pagerank_free);
+    tide_probe *probe = tide_probe_new(changes);
+    tide_loop_connect(loop, changes);
+    tide_dataflow_end(scope);
+
+    /* The same seed: the deletions replay the sequence from its start, removing the oldest
+     * edges first. */
+    uint64_t adds = 1, dels = 1;
+    for (uint64_t i = 0; i < a->edges; i++) {
+        struct edge_change e = random_edge(&adds, a->nodes, 1);
+        if (i % peers == me)
+            tide_input_send(input, &e);
+    }
+    tide_input_advance_to(input, 1);
+    while (tide_probe_less_than(probe, tide_input_epoch(input)))
+        tide_worker_step(w);
+    for (uint64_t round = 1; round < 1000; round++) {
+        struct edge_change add = random_edge(&adds, a->nodes, 1);
+        struct edge_change del = random_edge(&dels, a->nodes, -1);
+        if (round % peers == me) {
+            tide_input_send(input, &add);
+            tide_input_send(input, &del);
+        }
+        tide_input_advance_to(input, round + 1);
+        while (tide_probe_less_than(probe, tide_input_epoch(input)))
+            tide_worker_step(w);
+    }
+    return 0;
+}
+
+static int parse(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno || *end || s[0] == '-' || *v == 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    tide_config cfg;
+    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
+        fprintf(stderr, "pagerank: %s\n", cfg.error);
+        return 2;
+    }
+    struct args a;
+    if (argc != 3 || parse(argv[1], &a.nodes) || parse(argv[2], &a.edges)) {
+        fprintf(stderr, "usage: pagerank NODES EDGES [tide options]  (positive integers)\n");
+        return 2;
+    }
+    return tide_execute(&cfg, run, &a) == 0 ? 0 : 1;
+}
