@@ -875,3 +875,54 @@ int df_shapes(tide_worker *w, void *ctx)
     WORK_CHECK(w, total == 60, "counted %llu records, want 60", (unsigned long long)total);
     return 0;
 }
+
+/* ---------------------------------------------------------------- tide_session_give_n */
+
+/* Each input record x becomes 3000 records (x, x+1, ...) given with give_n in chunks of 1000,
+ * crossing the session's buffer size many times (a regression: the write window once kept
+ * pointing into a buffer that had moved). */
+static void burst(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    uint64_t chunk[1000];
+    while (tide_op_next(op, 0, &cap, &b)) {
+        tide_session *out = tide_op_session(op, 0, cap);
+        const uint64_t *v = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            for (uint64_t k = 0; k < 3; k++) {
+                for (uint64_t j = 0; j < 1000; j++)
+                    chunk[j] = v[i] + k * 1000 + j;
+                tide_session_give_n(out, chunk, 1000);
+                tide_session_give(out, &chunk[0]); /* and single records in between */
+            }
+    }
+}
+
+int df_give_n(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t numbers[40];
+    for (uint64_t i = 0; i < 40; i++)
+        numbers[i] = i;
+    struct seen_sum got = { 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "give_n");
+    tide_stream *s = tide_to_stream(scope, TIDE_U64, numbers, 40);
+    s = tide_unary(s, TIDE_PIPELINE, "Burst", TIDE_U64, burst, NULL, NULL);
+    tide_inspect(s, sum_records, &got);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want_sum = 0;
+    for (uint64_t x = 0; x < 40; x++)
+        for (uint64_t k = 0; k < 3; k++) {
+            for (uint64_t j = 0; j < 1000; j++)
+                want_sum += x + k * 1000 + j;
+            want_sum += x + k * 1000;
+        }
+    WORK_CHECK(w, got.n == 40 * 3 * 1001 && got.sum == want_sum,
+               "%llu records summing to %llu, want %d and %llu", (unsigned long long)got.n,
+               (unsigned long long)got.sum, 40 * 3 * 1001, (unsigned long long)want_sum);
+    return 0;
+}

@@ -17,6 +17,7 @@ int df_binary(tide_worker *w, void *ctx);
 int df_operators(tide_worker *w, void *ctx);
 /* partition, branch, inspect_batch, concatenate, concat, count. */
 int df_shapes(tide_worker *w, void *ctx);
+int df_give_n(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -30,6 +31,7 @@ int df_random(tide_worker *w, void *ctx);
     X(binary, df_binary)                                                                  \
     X(operators, df_operators)                                                            \
     X(shapes, df_shapes)                                                                  \
+    X(give_n, df_give_n)                                                                  \
     X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */
