@@ -926,3 +926,33 @@ int df_give_n(tide_worker *w, void *ctx)
                (unsigned long long)got.sum, 40 * 3 * 1001, (unsigned long long)want_sum);
     return 0;
 }
+
+/* ---------------------------------------------------------------- probe_with */
+
+/* One probe on two inputs answers for both: it passes an epoch only when both have. */
+int df_probe_with(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    tide_input *a, *b;
+    tide_scope *scope = tide_dataflow_begin(w, "probe_with");
+    tide_stream *sa = tide_input_new(scope, TIDE_U64, &a);
+    tide_stream *sb = tide_input_new(scope, TIDE_U64, &b);
+    tide_probe *p = tide_probe_new(tide_exchange(sa, by_u64, NULL));
+    WORK_CHECK(w, tide_probe_with(sb, p) == sb, "tide_probe_with did not return its stream");
+    tide_dataflow_end(scope);
+    tide_input_advance_to(a, 5);
+    for (int k = 0; k < 50; k++)
+        tide_worker_step(w);
+    WORK_CHECK(w, tide_probe_less_than(p, 1), "the probe passed epoch 0 with input b at 0");
+    tide_input_advance_to(b, 3);
+    while (tide_probe_less_than(p, 3))
+        tide_worker_step(w);
+    WORK_CHECK(w, tide_probe_less_equal(p, 3) && !tide_probe_done(p), "frontier not at 3");
+    const tide_antichain *f = tide_probe_frontier(p);
+    WORK_CHECK(w, f->len == 1 && f->elems[0].c[0] == 3, "merged frontier not {3}");
+    tide_input_close(a);
+    tide_input_close(b);
+    while (!tide_probe_done(p))
+        tide_worker_step(w);
+    return 0;
+}

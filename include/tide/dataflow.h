@@ -367,6 +367,9 @@ tide_session *tide_unordered_session(tide_unordered *u, const tide_cap *cap);
 
 /** Watches the frontier of @p s: which times may still appear there (on any worker). */
 tide_probe *tide_probe_new(tide_stream *s);
+/** Watches @p s too (its scope's dataflow must be the probe's): the probe then answers for
+ *  all its streams together. Returns @p s. */
+tide_stream *tide_probe_with(tide_stream *s, tide_probe *p);
 /** Some time before epoch @p e may still appear. */
 bool tide_probe_less_than(const tide_probe *p, uint64_t e);
 /** Some time at or before epoch @p e may still appear. */

@@ -175,9 +175,9 @@ struct tide_loop {
 };
 
 struct tide_probe {
-    tide_op *op;
-    const tide_antichain *frontier;
-    tide_antichain done; /* empty: what the frontier points at once the dataflow is gone */
+    tide_op **ops;        /* one sink per watched stream (tide_probe_with adds more) */
+    size_t nops;
+    tide_antichain merged; /* the frontiers together, for tide_probe_frontier */
     tide_probe *next;
 };
 

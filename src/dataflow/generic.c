@@ -190,35 +190,73 @@ static void probe_drain(tide_op *op, void *state)
         ;
 }
 
+static void probe_watch(tide_probe *p, tide_stream *s)
+{
+    tide_op **ops = realloc(p->ops, (p->nops + 1) * sizeof *ops);
+    if (!ops)
+        tide__fatal("out of memory creating a probe");
+    p->ops = ops;
+    tide_builder *b = tide_builder_new(s->scope, "Probe");
+    tide_builder_input(b, s, TIDE_PIPELINE);
+    tide_builder_frontier(b, false);
+    p->ops[p->nops++] = tide_builder_build(b, probe_drain, NULL, NULL, NULL);
+}
+
 tide_probe *tide_probe_new(tide_stream *s)
 {
     tide_probe *p = calloc(1, sizeof *p);
     if (!p)
         tide__fatal("out of memory creating a probe");
-    tide_builder *b = tide_builder_new(s->scope, "Probe");
-    tide_builder_input(b, s, TIDE_PIPELINE);
-    tide_builder_frontier(b, false);
-    p->op = tide_builder_build(b, probe_drain, NULL, NULL, NULL);
-    tide_antichain_init(&p->done);
+    tide_antichain_init(&p->merged);
+    probe_watch(p, s);
     tide_worker *w = s->scope->df->w;
     p->next = w->probes;
     w->probes = p;
     return p;
 }
 
+tide_stream *tide_probe_with(tide_stream *s, tide_probe *p)
+{
+    probe_watch(p, s);
+    return s;
+}
+
+/* A watched input's frontier (NULL until tide_dataflow_end, when the probe knows nothing). */
+static const tide_antichain *watched(const tide_op *op)
+{
+    return op->in[0].frontier;
+}
+
 const tide_antichain *tide_probe_frontier(const tide_probe *p)
 {
-    return p->op && p->op->in[0].frontier ? p->op->in[0].frontier : &p->done;
+    tide_antichain *m = (tide_antichain *)&p->merged; /* a cache: logically const */
+    tide_antichain_clear(m);
+    for (size_t i = 0; i < p->nops; i++) {
+        const tide_antichain *f = watched(p->ops[i]);
+        for (size_t k = 0; f && k < f->len; k++)
+            tide_antichain_insert(m, &f->elems[k]);
+    }
+    return m;
 }
 
 bool tide_probe_less_than_time(const tide_probe *p, const tide_time *t)
 {
-    return tide_antichain_less_than(tide_probe_frontier(p), t);
+    for (size_t i = 0; i < p->nops; i++) {
+        const tide_antichain *f = watched(p->ops[i]);
+        if (f && tide_antichain_less_than(f, t))
+            return true;
+    }
+    return false;
 }
 
 bool tide_probe_less_equal_time(const tide_probe *p, const tide_time *t)
 {
-    return tide_antichain_less_equal(tide_probe_frontier(p), t);
+    for (size_t i = 0; i < p->nops; i++) {
+        const tide_antichain *f = watched(p->ops[i]);
+        if (f && tide_antichain_less_equal(f, t))
+            return true;
+    }
+    return false;
 }
 
 bool tide_probe_less_than(const tide_probe *p, uint64_t e)
@@ -233,4 +271,12 @@ bool tide_probe_less_equal(const tide_probe *p, uint64_t e)
     return tide_probe_less_equal_time(p, &t);
 }
 
-bool tide_probe_done(const tide_probe *p) { return tide_probe_frontier(p)->len == 0; }
+bool tide_probe_done(const tide_probe *p)
+{
+    for (size_t i = 0; i < p->nops; i++) {
+        const tide_antichain *f = watched(p->ops[i]);
+        if (f && f->len)
+            return false;
+    }
+    return true;
+}

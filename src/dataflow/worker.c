@@ -106,8 +106,9 @@ static void remove_dataflow(tide_worker *w, size_t i)
 {
     tide_dataflow *df = w->dfs[i];
     for (tide_probe *p = w->probes; p; p = p->next)
-        if (p->op && p->op->df == df)
-            p->op = NULL;
+        for (size_t k = 0; k < p->nops; k++)
+            if (p->ops[k]->df == df)
+                p->ops[k--] = p->ops[--p->nops]; /* a finished dataflow: nothing more comes */
     for (tide_input *in = w->inputs; in; in = in->next)
         if (in->op && in->op->df == df) {
             in->op = NULL;
@@ -222,6 +223,8 @@ static void worker_destroy(tide_worker *w)
         remove_dataflow(w, w->ndfs - 1);
     for (tide_probe *p = w->probes, *next; p; p = next) {
         next = p->next;
+        tide_antichain_free(&p->merged);
+        free(p->ops);
         free(p);
     }
     for (tide_input *in = w->inputs, *next; in; in = next) {
