@@ -956,3 +956,50 @@ int df_probe_with(tide_worker *w, void *ctx)
         tide_worker_step(w);
     return 0;
 }
+
+/* ---------------------------------------------------------------- delay */
+
+/* Records x at epoch 0 are delayed to epoch x % 4; each must come out at that epoch, and
+ * only once the epoch is complete (after everything delayed to earlier epochs). */
+static void to_mod4(const void *record, const tide_time *t, tide_time *later, void *ctx)
+{
+    (void)t;
+    (void)ctx;
+    *later = tide_time_root(*(const uint64_t *)record % 4);
+}
+
+struct delayed {
+    uint64_t count[4];
+    uint64_t last_epoch;
+    int errors;
+};
+
+static void check_delayed(const tide_time *t, const void *r, void *ctx)
+{
+    struct delayed *d = ctx;
+    uint64_t x = *(const uint64_t *)r;
+    if (t->c[0] != x % 4 || t->c[0] < d->last_epoch)
+        d->errors++;
+    d->last_epoch = t->c[0];
+    d->count[x % 4]++;
+}
+
+int df_delay(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t numbers[40];
+    for (uint64_t i = 0; i < 40; i++)
+        numbers[i] = 39 - i;
+    struct delayed d = { .errors = 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "delay");
+    tide_stream *s = tide_delay(tide_to_stream(scope, TIDE_U64, numbers, 40), to_mod4, NULL);
+    tide_inspect(s, check_delayed, &d);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, d.errors == 0, "%d records at the wrong epoch or out of order", d.errors);
+    for (int k = 0; k < 4; k++)
+        WORK_CHECK(w, d.count[k] == 10, "%llu records at epoch %d, want 10",
+                   (unsigned long long)d.count[k], k);
+    return 0;
+}

@@ -19,6 +19,7 @@ int df_operators(tide_worker *w, void *ctx);
 int df_shapes(tide_worker *w, void *ctx);
 int df_give_n(tide_worker *w, void *ctx);
 int df_probe_with(tide_worker *w, void *ctx);
+int df_delay(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -34,6 +35,7 @@ int df_random(tide_worker *w, void *ctx);
     X(shapes, df_shapes)                                                                  \
     X(give_n, df_give_n)                                                                  \
     X(probe_with, df_probe_with)                                                          \
+    X(delay, df_delay)                                                                    \
     X(random, df_random)
 
 /* Fails the worker with a message (worker index first). */

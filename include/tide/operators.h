@@ -80,6 +80,13 @@ void tide_branch(tide_stream *s, bool (*pred)(const void *record, void *ctx), vo
  *  TIDE_U64 record at that time; nothing for times without records). */
 tide_stream *tide_count(tide_stream *s);
 
+/** Sets *later (a time not before @p t, which it starts as) for @p record, read at @p t. */
+typedef void (*tide_delay_fn)(const void *record, const tide_time *t, tide_time *later,
+                              void *ctx);
+/** Holds each record back until its input is complete at the later time @p fn gives it,
+ *  then sends it at that time (an earlier time stops the run, naming both). */
+tide_stream *tide_delay(tide_stream *s, tide_delay_fn fn, void *ctx);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 
