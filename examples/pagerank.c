@@ -439,6 +439,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "pagerank: %s\n", cfg.error);
         return 2;
     }
+    /* Whole lines: workers of several ranks print through one launcher, which would
+     * otherwise interleave pieces of their buffers. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     struct args a;
     if (argc != 3 || parse(argv[1], &a.nodes) || parse(argv[2], &a.edges)) {
         fprintf(stderr, "usage: pagerank NODES EDGES [tide options]  (positive integers)\n");
