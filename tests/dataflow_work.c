@@ -12,7 +12,7 @@
 
 #include "dataflow_work.h"
 
-static uint64_t to_zero(const void *r, void *ctx)
+uint64_t to_zero(const void *r, void *ctx)
 {
     (void)r;
     (void)ctx;
@@ -39,7 +39,6 @@ static int check_in_frontier(tide_op *op, uint32_t port, const tide_cap *cap)
 
 /* ---------------------------------------------------------------- epochs */
 
-#define EPOCHS 5
 #define PER_EPOCH 100
 
 struct sum_state {
@@ -48,9 +47,6 @@ struct sum_state {
     int errors;
 };
 
-struct total {
-    uint64_t epoch, count, sum;
-};
 static TIDE_TYPE_POD(total_type, struct total);
 
 /* Sums each epoch's records and reports the sum once the epoch is complete. */
@@ -81,10 +77,6 @@ static void sum_logic(tide_op *op, void *arg)
     }
 }
 
-struct gather {
-    struct total got[EPOCHS];
-    int errors;
-};
 
 static void gather_logic(tide_op *op, void *arg)
 {
@@ -610,11 +602,8 @@ static void pair_count_logic(tide_op *op, void *arg)
     }
 }
 
-struct seen_sum {
-    uint64_t n, sum;
-};
 
-static void sum_records(const tide_time *t, const void *r, void *ctx)
+void sum_records(const tide_time *t, const void *r, void *ctx)
 {
     (void)t;
     struct seen_sum *s = ctx;
@@ -681,252 +670,6 @@ int df_binary(tide_worker *w, void *ctx)
     return 0;
 }
 
-/* ---------------------------------------------------------------- the operator library */
-
-/* Every worker introduces 0..99; doubled (map), multiples of 3 kept (filter), plus one
- * (map_in_place), each x given x % 4 times (flat_map), then counted and summed per x % 5
- * (aggregate, exchanged by key) and gathered at worker 0: compared with the same
- * computation done here sequentially. */
-static void twice(const void *in, void *out, void *ctx)
-{
-    (void)ctx;
-    *(uint64_t *)out = 2 * *(const uint64_t *)in;
-}
-
-static bool multiple_of_3(const void *r, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)r % 3 == 0;
-}
-
-static void plus_one(void *r, void *ctx)
-{
-    (void)ctx;
-    ++*(uint64_t *)r;
-}
-
-static void repeat(const void *in, tide_session *out, void *ctx)
-{
-    (void)ctx;
-    uint64_t x = *(const uint64_t *)in;
-    for (uint64_t k = 0; k < x % 4; k++)
-        tide_session_give(out, &x);
-}
-
-static uint64_t mod5(const void *r, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)r % 5;
-}
-
-static bool same_mod5(const void *a, const void *b, void *ctx)
-{
-    return mod5(a, ctx) == mod5(b, ctx);
-}
-
-struct cs {
-    uint64_t count, sum;
-};
-
-static void fold_cs(void *state, const void *r, void *ctx)
-{
-    (void)ctx;
-    struct cs *s = state;
-    s->count++;
-    s->sum += *(const uint64_t *)r;
-}
-
-static TIDE_TYPE_POD(keyed_type, struct total);
-
-static void emit_cs(const void *key, const void *state, tide_session *out, void *ctx)
-{
-    const struct cs *s = state;
-    struct total t = { mod5(key, ctx), s->count, s->sum };
-    tide_session_give(out, &t);
-}
-
-static void gather_keyed(tide_op *op, void *arg)
-{
-    struct gather *g = arg;
-    tide_cap *cap;
-    tide_batch *b;
-    while (tide_op_next(op, 0, &cap, &b)) {
-        const struct total *t = tide_batch_records(b);
-        for (size_t i = 0; i < tide_batch_len(b); i++) {
-            if (t[i].epoch >= EPOCHS || g->got[t[i].epoch].count) {
-                g->errors++; /* a key out of range, or reported twice */
-                continue;
-            }
-            g->got[t[i].epoch].count = t[i].count;
-            g->got[t[i].epoch].sum = t[i].sum;
-        }
-    }
-}
-
-int df_operators(tide_worker *w, void *ctx)
-{
-    (void)ctx;
-    uint64_t numbers[100];
-    for (uint64_t i = 0; i < 100; i++)
-        numbers[i] = i;
-    struct gather g = { .errors = 0 };
-    tide_scope *scope = tide_dataflow_begin(w, "operators");
-    tide_stream *s = tide_to_stream(scope, TIDE_U64, numbers, 100);
-    s = tide_map(s, TIDE_U64, twice, NULL);
-    s = tide_filter(s, multiple_of_3, NULL);
-    s = tide_map_in_place(s, plus_one, NULL);
-    s = tide_flat_map(s, TIDE_U64, repeat, NULL);
-    tide_aggregate_ops ops = { sizeof(struct cs), mod5, same_mod5, fold_cs, emit_cs };
-    s = tide_aggregate(s, &keyed_type, &ops, NULL);
-    tide_sink(s, TIDE_EXCHANGE(to_zero, NULL), "Gather", gather_keyed, &g, NULL);
-    tide_dataflow_end(scope);
-    while (tide_worker_step(w))
-        ;
-    WORK_CHECK(w, g.errors == 0, "%d keys out of range or reported twice", g.errors);
-    if (tide_worker_index(w) != 0)
-        return 0;
-    struct cs want[5] = { { 0, 0 } };
-    for (uint64_t i = 0; i < 100; i++) {
-        uint64_t x = 2 * i;
-        if (x % 3)
-            continue;
-        x++;
-        for (uint64_t k = 0; k < x % 4; k++) {
-            want[x % 5].count += tide_worker_peers(w);
-            want[x % 5].sum += x * tide_worker_peers(w);
-        }
-    }
-    for (int k = 0; k < 5; k++)
-        WORK_CHECK(w, g.got[k].count == want[k].count && g.got[k].sum == want[k].sum,
-                   "key %d: %llu records summing to %llu, want %llu and %llu", k,
-                   (unsigned long long)g.got[k].count, (unsigned long long)g.got[k].sum,
-                   (unsigned long long)want[k].count, (unsigned long long)want[k].sum);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- shaping streams */
-
-/* 0..59 on every worker, split by x % 3 (partition), the first part split again by parity
- * (branch), all put back together (concatenate, concat) and counted (count). */
-static uint64_t mod3(const void *r, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)r % 3;
-}
-
-static bool even(const void *r, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)r % 2 == 0;
-}
-
-struct shape_check {
-    uint64_t expect_mod3, expect_even; /* what a stream must hold */
-    uint64_t records, batches;
-    int errors;
-};
-
-static void check_part(const tide_time *t, tide_batch *b, void *ctx)
-{
-    (void)t;
-    struct shape_check *c = ctx;
-    const uint64_t *v = tide_batch_records(b);
-    c->batches++;
-    for (size_t i = 0; i < tide_batch_len(b); i++, c->records++)
-        if (v[i] % 3 != c->expect_mod3 || (c->expect_even < 2 && (v[i] % 2 == 0) != c->expect_even))
-            c->errors++;
-}
-
-static void total_count(tide_op *op, void *arg)
-{
-    uint64_t *total = arg;
-    tide_cap *cap;
-    tide_batch *b;
-    while (tide_op_next(op, 0, &cap, &b)) {
-        const uint64_t *n = tide_batch_records(b);
-        for (size_t i = 0; i < tide_batch_len(b); i++)
-            *total += n[i];
-    }
-}
-
-int df_shapes(tide_worker *w, void *ctx)
-{
-    (void)ctx;
-    uint64_t numbers[60], total = 0;
-    for (uint64_t i = 0; i < 60; i++)
-        numbers[i] = i;
-    struct shape_check yes = { 0, 1, 0, 0, 0 }, no = { 0, 0, 0, 0, 0 }, one = { 1, 2, 0, 0, 0 };
-    tide_scope *scope = tide_dataflow_begin(w, "shapes");
-    tide_stream *parts[3], *y, *n;
-    tide_partition(tide_to_stream(scope, TIDE_U64, numbers, 60), 3, mod3, NULL, parts);
-    tide_branch(parts[0], even, NULL, &y, &n);
-    tide_stream *all[3] = { tide_inspect_batch(y, check_part, &yes),
-                            tide_inspect_batch(n, check_part, &no),
-                            tide_inspect_batch(parts[1], check_part, &one) };
-    tide_stream *s = tide_concat(tide_concatenate(all, 3), parts[2]);
-    tide_sink(tide_count(s), TIDE_PIPELINE, "Total", total_count, &total, NULL);
-    tide_dataflow_end(scope);
-    while (tide_worker_step(w))
-        ;
-    WORK_CHECK(w, yes.errors + no.errors + one.errors == 0, "records in the wrong part");
-    WORK_CHECK(w, yes.records == 10 && no.records == 10 && one.records == 20,
-               "parts of %llu, %llu and %llu records", (unsigned long long)yes.records,
-               (unsigned long long)no.records, (unsigned long long)one.records);
-    WORK_CHECK(w, total == 60, "counted %llu records, want 60", (unsigned long long)total);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- tide_session_give_n */
-
-/* Each input record x becomes 3000 records (x, x+1, ...) given with give_n in chunks of 1000,
- * crossing the session's buffer size many times (a regression: the write window once kept
- * pointing into a buffer that had moved). */
-static void burst(tide_op *op, void *arg)
-{
-    (void)arg;
-    tide_cap *cap;
-    tide_batch *b;
-    uint64_t chunk[1000];
-    while (tide_op_next(op, 0, &cap, &b)) {
-        tide_session *out = tide_op_session(op, 0, cap);
-        const uint64_t *v = tide_batch_records(b);
-        for (size_t i = 0; i < tide_batch_len(b); i++)
-            for (uint64_t k = 0; k < 3; k++) {
-                for (uint64_t j = 0; j < 1000; j++)
-                    chunk[j] = v[i] + k * 1000 + j;
-                tide_session_give_n(out, chunk, 1000);
-                tide_session_give(out, &chunk[0]); /* and single records in between */
-            }
-    }
-}
-
-int df_give_n(tide_worker *w, void *ctx)
-{
-    (void)ctx;
-    uint64_t numbers[40];
-    for (uint64_t i = 0; i < 40; i++)
-        numbers[i] = i;
-    struct seen_sum got = { 0, 0 };
-    tide_scope *scope = tide_dataflow_begin(w, "give_n");
-    tide_stream *s = tide_to_stream(scope, TIDE_U64, numbers, 40);
-    s = tide_unary(s, TIDE_PIPELINE, "Burst", TIDE_U64, burst, NULL, NULL);
-    tide_inspect(s, sum_records, &got);
-    tide_dataflow_end(scope);
-    while (tide_worker_step(w))
-        ;
-    uint64_t want_sum = 0;
-    for (uint64_t x = 0; x < 40; x++)
-        for (uint64_t k = 0; k < 3; k++) {
-            for (uint64_t j = 0; j < 1000; j++)
-                want_sum += x + k * 1000 + j;
-            want_sum += x + k * 1000;
-        }
-    WORK_CHECK(w, got.n == 40 * 3 * 1001 && got.sum == want_sum,
-               "%llu records summing to %llu, want %d and %llu", (unsigned long long)got.n,
-               (unsigned long long)got.sum, 40 * 3 * 1001, (unsigned long long)want_sum);
-    return 0;
-}
-
 /* ---------------------------------------------------------------- probe_with */
 
 /* One probe on two inputs answers for both: it passes an epoch only when both have. */
@@ -954,52 +697,5 @@ int df_probe_with(tide_worker *w, void *ctx)
     tide_input_close(b);
     while (!tide_probe_done(p))
         tide_worker_step(w);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- delay */
-
-/* Records x at epoch 0 are delayed to epoch x % 4; each must come out at that epoch, and
- * only once the epoch is complete (after everything delayed to earlier epochs). */
-static void to_mod4(const void *record, const tide_time *t, tide_time *later, void *ctx)
-{
-    (void)t;
-    (void)ctx;
-    *later = tide_time_root(*(const uint64_t *)record % 4);
-}
-
-struct delayed {
-    uint64_t count[4];
-    uint64_t last_epoch;
-    int errors;
-};
-
-static void check_delayed(const tide_time *t, const void *r, void *ctx)
-{
-    struct delayed *d = ctx;
-    uint64_t x = *(const uint64_t *)r;
-    if (t->c[0] != x % 4 || t->c[0] < d->last_epoch)
-        d->errors++;
-    d->last_epoch = t->c[0];
-    d->count[x % 4]++;
-}
-
-int df_delay(tide_worker *w, void *ctx)
-{
-    (void)ctx;
-    uint64_t numbers[40];
-    for (uint64_t i = 0; i < 40; i++)
-        numbers[i] = 39 - i;
-    struct delayed d = { .errors = 0 };
-    tide_scope *scope = tide_dataflow_begin(w, "delay");
-    tide_stream *s = tide_delay(tide_to_stream(scope, TIDE_U64, numbers, 40), to_mod4, NULL);
-    tide_inspect(s, check_delayed, &d);
-    tide_dataflow_end(scope);
-    while (tide_worker_step(w))
-        ;
-    WORK_CHECK(w, d.errors == 0, "%d records at the wrong epoch or out of order", d.errors);
-    for (int k = 0; k < 4; k++)
-        WORK_CHECK(w, d.count[k] == 10, "%llu records at epoch %d, want 10",
-                   (unsigned long long)d.count[k], k);
     return 0;
 }

@@ -38,6 +38,23 @@ int df_random(tide_worker *w, void *ctx);
     X(delay, df_delay)                                                                    \
     X(random, df_random)
 
+/* Helpers the bodies share (dataflow_work.c). */
+#define EPOCHS 5
+struct total {
+    uint64_t epoch, count, sum;
+};
+struct gather {
+    struct total got[EPOCHS];
+    int errors;
+};
+struct seen_sum {
+    uint64_t n, sum;
+};
+/* Sends every record to worker 0. */
+uint64_t to_zero(const void *r, void *ctx);
+/* An inspect callback counting and summing u64 records into a struct seen_sum. */
+void sum_records(const tide_time *t, const void *r, void *ctx);
+
 /* Fails the worker with a message (worker index first). */
 #define WORK_CHECK(w, cond, ...)                                                          \
     do {                                                                                  \
