@@ -87,6 +87,24 @@ typedef void (*tide_delay_fn)(const void *record, const tide_time *t, tide_time 
  *  then sends it at that time (an earlier time stops the run, naming both). */
 tide_stream *tide_delay(tide_stream *s, tide_delay_fn fn, void *ctx);
 
+/** Splits @p s by time: batches at times for which @p pred is true go to *yes, others to *no. */
+void tide_branch_when(tide_stream *s, bool (*pred)(const tide_time *t, void *ctx), void *ctx,
+                      tide_stream **yes, tide_stream **no);
+/**
+ * Folds all of a time's records on this worker into one value of type @p out (a fixed-size
+ * type; starts as a copy of @p init), emitted once the time is complete.
+ */
+tide_stream *tide_accumulate(tide_stream *s, const tide_type *out, const void *init,
+                             void (*fold)(void *acc, const void *record, void *ctx), void *ctx);
+/**
+ * A source of the records @p next produces (it stores one in @p record and returns true, or
+ * returns false at the end), all at time 0, read at most @p per_step records per
+ * activation, so that memory stays bounded whatever the source's size.
+ */
+tide_stream *tide_to_stream_iter(tide_scope *scope, const tide_type *type,
+                                 bool (*next)(void *record, void *ctx), void *ctx,
+                                 size_t per_step);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* branch_when, accumulate, to_stream_iter. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tide/operators.h"
+
+/* ---------------------------------------------------------------- branch_when */
+
+struct when {
+    bool (*pred)(const tide_time *t, void *ctx);
+    void *ctx;
+};
+
+static void branch_when_run(tide_op *op, void *arg)
+{
+    struct when *w = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        uint32_t port = w->pred(tide_cap_time(cap), w->ctx) ? 0 : 1;
+        tide_session_give_batch(tide_op_session(op, port, cap), &b);
+    }
+}
+
+void tide_branch_when(tide_stream *s, bool (*pred)(const tide_time *t, void *ctx), void *ctx,
+                      tide_stream **yes, tide_stream **no)
+{
+    struct when *w = malloc(sizeof *w);
+    if (!w)
+        tide_abort("BranchWhen: out of memory");
+    *w = (struct when){ pred, ctx };
+    tide_builder *b = tide_builder_new(tide_stream_scope(s), "BranchWhen");
+    tide_builder_input(b, s, TIDE_PIPELINE);
+    *yes = tide_builder_output(b, tide_stream_type(s));
+    *no = tide_builder_output(b, tide_stream_type(s));
+    tide_builder_frontier(b, false);
+    tide_builder_build(b, branch_when_run, w, free, NULL);
+}
+
+/* ---------------------------------------------------------------- accumulate */
+
+struct accumulate {
+    void (*fold)(void *acc, const void *record, void *ctx);
+    void *ctx;
+    size_t size;
+    unsigned char *init;
+    struct {
+        tide_time t;
+        unsigned char *acc;
+    } *at;
+    size_t len, cap;
+};
+
+static unsigned char *acc_at(struct accumulate *a, tide_op *op, const tide_cap *cap)
+{
+    for (size_t i = 0; i < a->len; i++)
+        if (tide_time_eq(&a->at[i].t, tide_cap_time(cap)))
+            return a->at[i].acc;
+    if (a->len == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 8;
+        a->at = realloc(a->at, a->cap * sizeof *a->at);
+        if (!a->at)
+            tide_abort("Accumulate: out of memory");
+    }
+    unsigned char *acc = malloc(a->size ? a->size : 1);
+    if (!acc)
+        tide_abort("Accumulate: out of memory");
+    memcpy(acc, a->init, a->size);
+    a->at[a->len].t = *tide_cap_time(cap);
+    a->at[a->len++].acc = acc;
+    tide_op_notify_at(op, tide_cap_retain(cap));
+    return acc;
+}
+
+static void accumulate_run(tide_op *op, void *arg)
+{
+    struct accumulate *a = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    unsigned char value[64];
+    while (tide_op_next(op, 0, &cap, &b)) {
+        unsigned char *acc = acc_at(a, op, cap);
+        size_t cursor = 0;
+        const tide_type *t = tide_batch_type(b);
+        if (t->size) {
+            const unsigned char *rec = tide_batch_records(b);
+            for (size_t i = 0; i < tide_batch_len(b); i++)
+                a->fold(acc, rec + i * t->size, a->ctx);
+        } else {
+            while (tide_batch_read(b, &cursor, value))
+                a->fold(acc, value, a->ctx);
+        }
+    }
+    while ((cap = tide_op_next_notification(op)))
+        for (size_t i = 0; i < a->len; i++)
+            if (tide_time_eq(&a->at[i].t, tide_cap_time(cap))) {
+                tide_session_give(tide_op_session(op, 0, cap), a->at[i].acc);
+                free(a->at[i].acc);
+                a->at[i] = a->at[--a->len];
+                break;
+            }
+}
+
+static void accumulate_free(void *arg)
+{
+    struct accumulate *a = arg;
+    for (size_t i = 0; i < a->len; i++)
+        free(a->at[i].acc);
+    free(a->at);
+    free(a->init);
+    free(a);
+}
+
+tide_stream *tide_accumulate(tide_stream *s, const tide_type *out, const void *init,
+                             void (*fold)(void *acc, const void *record, void *ctx), void *ctx)
+{
+    if (!out->size)
+        tide_abort("Accumulate: its result type %s has no fixed size", out->name);
+    struct accumulate *a = calloc(1, sizeof *a);
+    if (!a || !(a->init = malloc(out->size)))
+        tide_abort("Accumulate: out of memory");
+    a->fold = fold;
+    a->ctx = ctx;
+    a->size = out->size;
+    memcpy(a->init, init, out->size);
+    return tide_unary_notify(s, TIDE_PIPELINE, "Accumulate", out, accumulate_run, a,
+                             accumulate_free, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- to_stream_iter */
+
+struct iter {
+    bool (*next)(void *record, void *ctx);
+    void *ctx;
+    size_t per_step;
+    tide_cap *cap;
+};
+
+static void iter_run(tide_op *op, void *arg)
+{
+    struct iter *it = arg;
+    unsigned char value[256];
+    if (!it->cap)
+        return;
+    tide_session *out = tide_op_session(op, 0, it->cap);
+    for (size_t n = 0; n < it->per_step; n++) {
+        if (!it->next(value, it->ctx)) {
+            tide_cap_drop(&it->cap);
+            return;
+        }
+        tide_session_give(out, value);
+    }
+    tide_op_activate(op); /* more next step: memory stays bounded */
+}
+
+static void iter_free(void *arg)
+{
+    struct iter *it = arg;
+    tide_cap_drop(&it->cap);
+    free(it);
+}
+
+tide_stream *tide_to_stream_iter(tide_scope *scope, const tide_type *type,
+                                 bool (*next)(void *record, void *ctx), void *ctx,
+                                 size_t per_step)
+{
+    if (type->size > 256)
+        tide_abort("ToStreamIter: %s records are larger than 256 bytes", type->name);
+    struct iter *it = calloc(1, sizeof *it);
+    if (!it)
+        tide_abort("ToStreamIter: out of memory");
+    it->next = next;
+    it->ctx = ctx;
+    it->per_step = per_step ? per_step : 1;
+    return tide_source(scope, "ToStreamIter", type, iter_run, it, iter_free, &it->cap);
+}
