@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dataflow_work.h"
 
@@ -357,5 +358,52 @@ int df_iter_accumulate(tide_worker *w, void *ctx)
     /* one sum per epoch: 249500 at 0 and 250000 at 1 */
     WORK_CHECK(w, sums.n == 2 && sums.sum == 499500, "accumulate gave %llu records, sum %llu",
                (unsigned long long)sums.n, (unsigned long long)sums.sum);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- broadcast */
+
+/* Every worker introduces its own 10 numbers and 3 words; after broadcast every worker has
+ * every worker's. */
+struct word_tally {
+    uint64_t words, odd;
+};
+
+static void tally(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct word_tally *wt = ctx;
+    wt->words++;
+    wt->odd += strcmp(*(const char *const *)r, "odd") == 0;
+}
+
+int df_broadcast(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    uint64_t numbers[10];
+    for (uint64_t i = 0; i < 10; i++)
+        numbers[i] = me * 100 + i;
+    const char *words[3] = { "alpha", "beta", me % 2 ? "odd" : "even" };
+    struct seen_sum got = { 0, 0 };
+    struct word_tally wt = { 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "broadcast");
+    tide_inspect(tide_broadcast(tide_to_stream(scope, TIDE_U64, numbers, 10)), sum_records,
+                 &got);
+    tide_inspect(tide_broadcast(tide_to_stream(scope, TIDE_STR, words, 3)), tally, &wt);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want = 0;
+    for (uint64_t p = 0; p < peers; p++)
+        for (uint64_t i = 0; i < 10; i++)
+            want += p * 100 + i;
+    WORK_CHECK(w, got.n == 10 * peers && got.sum == want,
+               "broadcast gave %llu numbers summing to %llu, want %zu and %llu",
+               (unsigned long long)got.n, (unsigned long long)got.sum, 10 * peers,
+               (unsigned long long)want);
+    WORK_CHECK(w, wt.words == 3 * peers && wt.odd == peers / 2,
+               "broadcast gave %llu words (%llu 'odd'), want %zu (%zu)",
+               (unsigned long long)wt.words, (unsigned long long)wt.odd, 3 * peers, peers / 2);
     return 0;
 }

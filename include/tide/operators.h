@@ -105,6 +105,9 @@ tide_stream *tide_to_stream_iter(tide_scope *scope, const tide_type *type,
                                  bool (*next)(void *record, void *ctx), void *ctx,
                                  size_t per_step);
 
+/** Every record to every worker (each worker's output holds all workers' records). */
+tide_stream *tide_broadcast(tide_stream *s);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 
