@@ -22,6 +22,7 @@ int df_probe_with(tide_worker *w, void *ctx);
 int df_delay(tide_worker *w, void *ctx);
 int df_iter_accumulate(tide_worker *w, void *ctx);
 int df_broadcast(tide_worker *w, void *ctx);
+int df_ok_err(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -40,6 +41,7 @@ int df_random(tide_worker *w, void *ctx);
     X(delay, df_delay)                                                                    \
     X(iter_accumulate, df_iter_accumulate)                                                \
     X(broadcast, df_broadcast)                                                            \
+    X(ok_err, df_ok_err)                                                                  \
     X(random, df_random)
 
 /* Helpers the bodies share (dataflow_work.c). */

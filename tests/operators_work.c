@@ -407,3 +407,48 @@ int df_broadcast(tide_worker *w, void *ctx)
                (unsigned long long)wt.words, (unsigned long long)wt.odd, 3 * peers, peers / 2);
     return 0;
 }
+
+/* ---------------------------------------------------------------- ok_err */
+
+/* Numbers 0..99: multiples of 10 are errors (reported as strings), the rest halved. */
+static bool halve_or_complain(const void *record, void *ok, void *err, void *ctx)
+{
+    uint64_t x = *(const uint64_t *)record;
+    if (x % 10 == 0) {
+        static const char *const complaint = "round";
+        (void)ctx;
+        *(const char **)err = complaint;
+        return false;
+    }
+    *(double *)ok = (double)x / 2;
+    return true;
+}
+
+static void sum_doubles(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    *(double *)ctx += *(const double *)r;
+}
+
+int df_ok_err(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t numbers[100];
+    for (uint64_t i = 0; i < 100; i++)
+        numbers[i] = i;
+    double halves = 0;
+    struct word_tally errors = { 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "ok_err");
+    tide_stream *ok, *err;
+    tide_ok_err(tide_to_stream(scope, TIDE_U64, numbers, 100), TIDE_F64, TIDE_STR,
+                halve_or_complain, NULL, &ok, &err);
+    tide_inspect(ok, sum_doubles, &halves);
+    tide_inspect(err, tally, &errors);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, errors.words == 10 && halves == (4950.0 - 450.0) / 2,
+               "ok_err: %llu errors, halves summing to %g", (unsigned long long)errors.words,
+               halves);
+    return 0;
+}

@@ -23,7 +23,8 @@ typedef void (*tide_record_fn)(const tide_time *t, const void *record, void *ctx
  */
 tide_stream *tide_to_stream(tide_scope *scope, const tide_type *type, const void *records,
                             size_t n);
-/** Calls @p fn on every record, passing the stream on unchanged. */
+/** Calls @p fn on every record with its time (timely's inspect and inspect_time in one),
+ *  passing the stream on unchanged. */
 tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx);
 /** Sends each record to worker hash(record) % peers. */
 tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx);
@@ -104,6 +105,15 @@ tide_stream *tide_accumulate(tide_stream *s, const tide_type *out, const void *i
 tide_stream *tide_to_stream_iter(tide_scope *scope, const tide_type *type,
                                  bool (*next)(void *record, void *ctx), void *ctx,
                                  size_t per_step);
+
+/**
+ * Splits @p s in two by @p fn: it fills *ok (a value of @p ok_type) and returns true, or
+ * fills *err (a value of @p err_type) and returns false; the values go to *ok_out and
+ * *err_out respectively.
+ */
+void tide_ok_err(tide_stream *s, const tide_type *ok_type, const tide_type *err_type,
+                 bool (*fn)(const void *record, void *ok, void *err, void *ctx), void *ctx,
+                 tide_stream **ok_out, tide_stream **err_out);
 
 /** Every record to every worker (each worker's output holds all workers' records). */
 tide_stream *tide_broadcast(tide_stream *s);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* branch_when, accumulate, to_stream_iter. */
+/* branch_when, ok_err, accumulate, to_stream_iter. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +36,53 @@ void tide_branch_when(tide_stream *s, bool (*pred)(const tide_time *t, void *ctx
     *no = tide_builder_output(b, tide_stream_type(s));
     tide_builder_frontier(b, false);
     tide_builder_build(b, branch_when_run, w, free, NULL);
+}
+
+/* ---------------------------------------------------------------- ok_err */
+
+struct ok_err {
+    bool (*fn)(const void *record, void *ok, void *err, void *ctx);
+    void *ctx;
+};
+
+static void ok_err_run(tide_op *op, void *arg)
+{
+    struct ok_err *oe = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    unsigned char value[64], ok[256], err[256];
+    while (tide_op_next(op, 0, &cap, &b)) {
+        const tide_type *t = tide_batch_type(b);
+        const unsigned char *data = tide_batch_records(b);
+        size_t cursor = 0;
+        for (size_t i = 0; i < tide_batch_len(b); i++) {
+            const void *rec = data + i * t->size;
+            if (!t->size) {
+                tide_batch_read(b, &cursor, value);
+                rec = value;
+            }
+            bool good = oe->fn(rec, ok, err, oe->ctx);
+            tide_session_give(tide_op_session(op, good ? 0 : 1, cap), good ? ok : err);
+        }
+    }
+}
+
+void tide_ok_err(tide_stream *s, const tide_type *ok_type, const tide_type *err_type,
+                 bool (*fn)(const void *record, void *ok, void *err, void *ctx), void *ctx,
+                 tide_stream **ok_out, tide_stream **err_out)
+{
+    if (ok_type->size > 256 || err_type->size > 256)
+        tide_abort("OkErr: results larger than 256 bytes");
+    struct ok_err *oe = malloc(sizeof *oe);
+    if (!oe)
+        tide_abort("OkErr: out of memory");
+    *oe = (struct ok_err){ fn, ctx };
+    tide_builder *b = tide_builder_new(tide_stream_scope(s), "OkErr");
+    tide_builder_input(b, s, TIDE_PIPELINE);
+    *ok_out = tide_builder_output(b, ok_type);
+    *err_out = tide_builder_output(b, err_type);
+    tide_builder_frontier(b, false);
+    tide_builder_build(b, ok_err_run, oe, free, NULL);
 }
 
 /* ---------------------------------------------------------------- accumulate */
