@@ -135,7 +135,6 @@ struct pagerank {
     size_t nstash, capstash;
     struct vec delta, tmp;
     double start;
-    size_t worker;
 };
 
 static double now(void)
@@ -386,7 +385,6 @@ static int run(tide_worker *w, void *arg)
         return 1;
     pr->delta.size = pr->tmp.size = sizeof(struct rank_change);
     pr->start = now();
-    pr->worker = me;
     tide_input *input;
     tide_loop *loop;
     tide_scope *scope = tide_dataflow_begin(w, "pagerank");

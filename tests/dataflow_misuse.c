@@ -68,6 +68,12 @@ static int run(tide_worker *w, void *arg)
         tide_stream *l = tide_loop_variable(scope, 0, TIDE_U64, &loop);
         tide_stream *o = tide_unary(l, TIDE_PIPELINE, "Spinner", TIDE_U64, NULL, NULL, NULL);
         tide_loop_connect(loop, o);
+    } else if (strcmp(which, "scope-ended") == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_scope *inner = tide_scope_begin(scope, "Inner");
+        tide_scope_end(inner);
+        tide_enter(inner, st);
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));

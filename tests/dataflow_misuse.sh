@@ -15,6 +15,7 @@ delay-backwards|operator 'Sender': cannot delay a capability from 5 to 3
 type-mismatch|dataflow 'misuse': type mismatch: 'ToStream' produces f64 records but 'loop variable 1' expects u64 records
 stuck-loop|Spinner
 input-backwards|advance_to(2) after advance_to(5)
+scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 CASES
 }
 cases | while IFS="|" read -r c pattern; do

@@ -111,7 +111,8 @@ void tide_dataflow_drop(tide_dataflow *df);
  * with loop variables.
  */
 tide_scope *tide_scope_begin(tide_scope *parent, const char *name);
-/** Ends building @p scope (optional; building in a parent afterwards is fine too). */
+/** Ends building @p scope (optional): adding operators, loops or entered streams to it
+ *  afterwards stops the run with a message; its streams may still leave to the parent. */
 void tide_scope_end(tide_scope *scope);
 /** The scope's worker, and its depth (1 for the root scope). */
 tide_worker *tide_scope_worker(const tide_scope *scope);
@@ -332,20 +333,25 @@ struct tide__window {
     size_t size;             /* record size (0: variable-length, never inline) */
 };
 void tide__input_send(tide_input *in, const void *record);
+/** Not for programs: copies a fixed-size record into an open window with room; false
+ *  (nothing done) otherwise. */
+static inline bool tide__window_put(struct tide__window *w, const void *record)
+{
+    if (!w || w->wp >= w->end)
+        return false;
+    if (w->size == 8) /* a constant size: one move */
+        memcpy(w->wp, record, 8);
+    else
+        memcpy(w->wp, record, w->size);
+    w->wp += w->size;
+    return true;
+}
 
 /** Sends one record at the current epoch. */
 static inline void tide_input_send(tide_input *in, const void *record)
 {
-    struct tide__window *w = *(struct tide__window **)in;
-    if (w && w->wp < w->end) {
-        if (w->size == 8) /* a constant size: one move */
-            memcpy(w->wp, record, 8);
-        else
-            memcpy(w->wp, record, w->size);
-        w->wp += w->size;
-        return;
-    }
-    tide__input_send(in, record);
+    if (!tide__window_put(*(struct tide__window **)in, record))
+        tide__input_send(in, record);
 }
 /** Sends a batch (ownership passes; *batch left NULL). */
 void tide_input_send_batch(tide_input *in, tide_batch **batch);

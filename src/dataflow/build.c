@@ -32,10 +32,14 @@ static void *zalloc(size_t n, size_t size)
     return p;
 }
 
-static void check_building(const tide_dataflow *df, const char *what)
+/* Graphs are fixed once their scope (or the dataflow) is ended. */
+static void check_building(const tide_scope *s, const char *what)
 {
-    if (df->built)
-        tide__fatal("dataflow '%s': %s after tide_dataflow_end()", df->name, what);
+    if (s->df->built)
+        tide__fatal("dataflow '%s': %s after tide_dataflow_end()", s->df->name, what);
+    if (s->ended)
+        tide__fatal("dataflow '%s': %s in scope '%s' after tide_scope_end()", s->df->name, what,
+                    s->name);
 }
 
 static uint32_t add_node(tide_scope *s, int kind, void *ptr, const char *name)
@@ -93,7 +97,7 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
 
 tide_scope *tide_scope_begin(tide_scope *parent, const char *name)
 {
-    check_building(parent->df, "tide_scope_begin");
+    check_building(parent, "tide_scope_begin");
     if (parent->depth >= TIDE_TIME_MAX_DEPTH)
         tide__fatal("dataflow '%s': scope '%s' would nest deeper than %d levels",
                     parent->df->name, name, TIDE_TIME_MAX_DEPTH - 1);
@@ -124,7 +128,7 @@ tide_stream *tide__stream_new(tide_scope *s, uint32_t node, uint32_t port,
 
 tide_stream *tide_enter(tide_scope *inner, tide_stream *s)
 {
-    check_building(inner->df, "tide_enter");
+    check_building(inner, "tide_enter");
     if (!inner->parent || s->scope != inner->parent)
         tide__fatal("dataflow '%s': tide_enter of the stream from '%s' into scope '%s', "
                     "which is not a scope directly inside the stream's scope '%s'",
@@ -137,7 +141,7 @@ tide_stream *tide_enter(tide_scope *inner, tide_stream *s)
 tide_stream *tide_leave(tide_stream *s)
 {
     tide_scope *inner = s->scope;
-    check_building(inner->df, "tide_leave");
+    check_building(inner->parent ? inner->parent : inner, "tide_leave");
     if (!inner->parent)
         tide__fatal("dataflow '%s': tide_leave of the stream from '%s', which is in the root "
                     "scope", inner->df->name, s->name);
@@ -149,7 +153,7 @@ tide_stream *tide_leave(tide_stream *s)
 tide_stream *tide_loop_variable(tide_scope *scope, uint64_t step, const tide_type *type,
                                 tide_loop **loop)
 {
-    check_building(scope->df, "tide_loop_variable");
+    check_building(scope, "tide_loop_variable");
     tide_loop *l = zalloc(1, sizeof *l);
     l->scope = scope;
     l->type = type;
@@ -163,7 +167,7 @@ tide_stream *tide_loop_variable(tide_scope *scope, uint64_t step, const tide_typ
 void tide_loop_connect(tide_loop *loop, tide_stream *s)
 {
     tide_scope *scope = loop->scope;
-    check_building(scope->df, "tide_loop_connect");
+    check_building(scope, "tide_loop_connect");
     if (loop->connected)
         tide__fatal("dataflow '%s': %s connected twice", scope->df->name, loop->name);
     if (s->scope != scope)
@@ -186,7 +190,7 @@ void tide_stream_expect(const tide_stream *s, const tide_type *type, const char 
 tide_op *tide__op_new(tide_scope *s, const char *name, uint32_t nin, uint32_t nout)
 {
     tide_dataflow *df = s->df;
-    check_building(df, "adding an operator");
+    check_building(s, "adding an operator");
     tide_op *op = zalloc(1, sizeof *op);
     op->df = df;
     op->scope = s;
@@ -218,7 +222,6 @@ void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact
     struct tide__in *in = &op->in[port];
     in->type = s->type;
     in->pact = pact;
-    in->src = s;
     in->key = tide__key(op->scope->index, op->node, port, false);
     add_edge(op->scope, s->node, s->port, op->node, port);
     if (pact.hash && df->w->peers > 1) {
@@ -487,7 +490,7 @@ static void build_scope(tide_scope *s)
 tide_dataflow *tide_dataflow_end(tide_scope *root)
 {
     tide_dataflow *df = root->df;
-    check_building(df, "tide_dataflow_end");
+    check_building(root, "tide_dataflow_end");
     if (root->parent)
         tide__fatal("dataflow '%s': tide_dataflow_end on scope '%s', which is not the "
                     "dataflow's root (end nested scopes with tide_scope_end)", df->name,

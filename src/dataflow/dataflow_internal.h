@@ -55,7 +55,6 @@ struct tide_session {
     tide_time time;
     tide_batch *buf;
 };
-void tide__session_give_slow(struct tide_session *s, const void *record);
 
 struct tide__out {
     const tide_type *type;
@@ -78,7 +77,6 @@ struct tide__in {
     const tide_type *type;
     tide_pact pact;
     uint64_t key;
-    uint32_t node_port;
     const tide_antichain *frontier;
     tide_push **pushes; /* exchange channel, when the job has several workers */
     tide_pull *pull;
@@ -86,7 +84,6 @@ struct tide__in {
     struct tide__fifo pulled; /* batches from the exchange channel, owed back to it */
     tide_batch *current;
     bool current_pulled;
-    tide_stream *src;
 };
 
 struct tide_activator {

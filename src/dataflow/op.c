@@ -302,19 +302,11 @@ static void check_cap(const tide_op *op, const tide_cap *cap, const char *what)
                     cap->op->name);
 }
 
-tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
-                                 const tide_time *t)
+/* Opens output @p port's session at @p t (the capability already checked). */
+static tide_session *open_session(tide_op *op, uint32_t port, const tide_time *t)
 {
-    check_cap(op, cap, "sends");
     if (port >= op->nout)
         tide__fatal("operator '%s': no output %u (it has %u)", op->name, port, op->nout);
-    if (!tide_time_le(&cap->time, t)) {
-        char tb[96], cb[96];
-        tide_time_format(t, tb, sizeof tb);
-        tide_time_format(&cap->time, cb, sizeof cb);
-        tide__fatal("operator '%s' sends at time %s, which its capability (at %s) does not "
-                    "cover", op->name, tb, cb);
-    }
     struct tide_session *s = &op->out[port].session;
     if (s->open) {
         if (tide_time_eq(&s->time, t))
@@ -334,13 +326,27 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
     return s;
 }
 
+tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
+                                 const tide_time *t)
+{
+    check_cap(op, cap, "sends");
+    if (!tide_time_le(&cap->time, t)) {
+        char tb[96], cb[96];
+        tide_time_format(t, tb, sizeof tb);
+        tide_time_format(&cap->time, cb, sizeof cb);
+        tide__fatal("operator '%s' sends at time %s, which its capability (at %s) does not "
+                    "cover", op->name, tb, cb);
+    }
+    return open_session(op, port, t);
+}
+
 tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
 {
     check_cap(op, cap, "sends");
-    return tide_op_session_at(op, port, cap, &cap->time);
+    return open_session(op, port, &cap->time);
 }
 
-void tide__session_give_slow(struct tide_session *s, const void *record)
+static void session_give_slow(struct tide_session *s, const void *record)
 {
     session_sync(s);
     if (s->buf->bytes >= SESSION_BYTES) {
@@ -354,15 +360,8 @@ void tide__session_give_slow(struct tide_session *s, const void *record)
 
 void tide_session_give(tide_session *s, const void *record)
 {
-    if (s->win.wp < s->win.end) { /* room for a fixed-size record: the common case */
-        if (s->win.size == 8)
-            memcpy(s->win.wp, record, 8);
-        else
-            memcpy(s->win.wp, record, s->win.size);
-        s->win.wp += s->win.size;
-        return;
-    }
-    tide__session_give_slow(s, record);
+    if (!tide__window_put(&s->win, record))
+        session_give_slow(s, record);
 }
 
 void tide_session_give_n(tide_session *s, const void *records, size_t n)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 struct slot {
     uint64_t hash;
@@ -16,7 +16,6 @@ struct slot {
 };
 
 struct table {
-    tide_time time;
     struct slot *slots;
     size_t nslots, used;
     tide_batch *keys;      /* key records, in the stream's type */
@@ -28,8 +27,7 @@ struct aggregate {
     tide_aggregate_ops ops;
     void *ctx;
     const tide_type *in;
-    struct table *tables;
-    size_t ntables, captables;
+    struct tide__by_time tables; /* a struct table per open time */
 };
 
 uint64_t tide_hash_str(const void *record, void *ctx)
@@ -49,31 +47,32 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
-static struct table *table_at(struct aggregate *a, const tide_time *t)
+/* The table of @p cap's time; a new one asks for the time's notification. */
+static struct table *table_at(struct aggregate *a, tide_op *op, const tide_cap *cap)
 {
-    for (size_t i = 0; i < a->ntables; i++)
-        if (tide_time_eq(&a->tables[i].time, t))
-            return &a->tables[i];
-    if (a->ntables == a->captables) {
-        a->captables = a->captables ? 2 * a->captables : 4;
-        a->tables = xrealloc(a->tables, a->captables * sizeof *a->tables);
-    }
-    struct table *tb = &a->tables[a->ntables++];
-    memset(tb, 0, sizeof *tb);
-    tb->time = *t;
+    bool fresh;
+    void **slot = tide__by_time_slot(&a->tables, tide_cap_time(cap), &fresh);
+    if (!fresh)
+        return *slot;
+    struct table *tb = calloc(1, sizeof *tb);
+    if (!tb)
+        tide_abort("Aggregate: out of memory");
     tb->nslots = 64;
     tb->slots = calloc(tb->nslots, sizeof *tb->slots);
     tb->keys = tide_batch_new(a->in, 0);
     if (!tb->slots || !tb->keys)
         tide_abort("Aggregate: out of memory");
-    return tb;
+    tide_op_notify_at(op, tide_cap_retain(cap));
+    return *slot = tb;
 }
 
-static void table_free(struct table *tb)
+static void table_free(void *arg)
 {
+    struct table *tb = arg;
     free(tb->slots);
     free(tb->states);
     tide_batch_free(tb->keys);
+    free(tb);
 }
 
 /* The key record stored at offset @p off, decoded into @p value. */
@@ -103,7 +102,7 @@ static void grow(struct table *tb)
 
 static void fold(struct aggregate *a, struct table *tb, const void *rec)
 {
-    unsigned char key[64];
+    unsigned char key[TIDE__VALUE_BYTES];
     uint64_t h = a->ops.hash(rec, a->ctx);
     size_t j = h & (tb->nslots - 1);
     for (; tb->slots[j].key; j = (j + 1) & (tb->nslots - 1)) {
@@ -125,7 +124,7 @@ static void fold(struct aggregate *a, struct table *tb, const void *rec)
         tide_abort("Aggregate: out of memory");
     if (tb->nstates == tb->capstates) {
         tb->capstates = tb->capstates ? 2 * tb->capstates : 64;
-        tb->states = xrealloc(tb->states, tb->capstates * (a->ops.state_size + 1));
+        tb->states = xrealloc(tb->states, tb->capstates * a->ops.state_size);
     }
     size_t soff = tb->nstates++ * a->ops.state_size;
     memset(tb->states + soff, 0, a->ops.state_size);
@@ -139,38 +138,28 @@ static void aggregate_run(tide_op *op, void *arg)
     struct aggregate *a = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
-        struct table *tb = table_at(a, tide_cap_time(cap));
-        size_t cursor = 0;
-        while (tide_batch_read(b, &cursor, value))
-            fold(a, tb, value);
-        tide_op_notify_at(op, tide_cap_retain(cap));
+        struct table *tb = table_at(a, op, cap);
+        for (size_t at = 0; at < tide_batch_bytes(b);)
+            fold(a, tb, tide__record_next(b, &at, value));
     }
     while ((cap = tide_op_next_notification(op))) {
-        for (size_t i = 0; i < a->ntables; i++) {
-            struct table *tb = &a->tables[i];
-            if (!tide_time_eq(&tb->time, tide_cap_time(cap)))
-                continue;
-            tide_session *out = tide_op_session(op, 0, cap);
-            for (size_t k = 0; k < tb->nslots; k++)
-                if (tb->slots[k].key) {
-                    key_at(tb, tb->slots[k].key - 1, value);
-                    a->ops.emit(value, tb->states + tb->slots[k].state, out, a->ctx);
-                }
-            table_free(tb);
-            a->tables[i] = a->tables[--a->ntables];
-            break;
-        }
+        struct table *tb = tide__by_time_take(&a->tables, tide_cap_time(cap));
+        tide_session *out = tide_op_session(op, 0, cap);
+        for (size_t k = 0; k < tb->nslots; k++)
+            if (tb->slots[k].key) {
+                key_at(tb, tb->slots[k].key - 1, value);
+                a->ops.emit(value, tb->states + tb->slots[k].state, out, a->ctx);
+            }
+        table_free(tb);
     }
 }
 
 static void aggregate_free(void *arg)
 {
     struct aggregate *a = arg;
-    for (size_t i = 0; i < a->ntables; i++)
-        table_free(&a->tables[i]);
-    free(a->tables);
+    tide__by_time_free(&a->tables, table_free);
     free(a);
 }
 
@@ -183,8 +172,9 @@ tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_agg
     a->ops = *ops;
     a->ctx = ctx;
     a->in = tide_stream_type(s);
-    if (a->in->size > sizeof(((struct { unsigned char v[64]; } *)0)->v))
-        tide_abort("Aggregate: %s records are larger than 64 bytes", a->in->name);
+    if (a->in->size > TIDE__VALUE_BYTES) /* keys are read back into a value buffer */
+        tide_abort("Aggregate: %s records are larger than %d bytes", a->in->name,
+                   TIDE__VALUE_BYTES);
     return tide_unary_notify(s, TIDE_EXCHANGE(ops->hash, ctx), "Aggregate", out, aggregate_run,
                              a, aggregate_free, NULL, 0);
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 struct to_stream {
     tide_cap *cap;
@@ -53,19 +53,11 @@ static void inspect_run(tide_op *op, void *arg)
     struct inspect *st = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[256];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
-        size_t cursor = 0;
         const tide_time *t = tide_cap_time(cap);
-        if (tide_batch_type(b)->size && tide_batch_type(b)->size <= sizeof value) {
-            const unsigned char *rec = tide_batch_records(b);
-            size_t size = tide_batch_type(b)->size;
-            for (size_t i = 0; i < tide_batch_len(b); i++)
-                st->fn(t, rec + i * size, st->ctx);
-        } else {
-            while (tide_batch_read(b, &cursor, value))
-                st->fn(t, value, st->ctx);
-        }
+        for (size_t at = 0; at < tide_batch_bytes(b);)
+            st->fn(t, tide__record_next(b, &at, value), st->ctx);
         tide_session_give_batch(tide_op_session(op, 0, cap), &b);
     }
 }

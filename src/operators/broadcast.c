@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 struct envelope_buf {
     unsigned char *data;
@@ -73,7 +73,7 @@ static void open_run(tide_op *op, void *arg)
     const tide_type *type = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
         tide_session *out = tide_op_session(op, 0, cap);
         size_t cursor = 0;

@@ -3,38 +3,27 @@
  * One batch per pending time, each held with a capability through the notificator. */
 #include <stdlib.h>
 
-#include "tide/operators.h"
-
-struct pending {
-    tide_time t;
-    tide_batch *records;
-};
+#include "operators_internal.h"
 
 struct delay {
     tide_delay_fn fn;
     void *ctx;
-    struct pending *at;
-    size_t len, cap;
+    struct tide__by_time pending; /* a batch per later time */
 };
 
-static tide_batch **pending_at(struct delay *d, tide_op *op, const tide_cap *cap,
-                               const tide_time *t, const tide_type *type)
+/* The batch of records waiting for @p t, with a capability at @p t in the notificator. */
+static tide_batch *pending_at(struct delay *d, tide_op *op, const tide_cap *cap,
+                              const tide_time *t, const tide_type *type)
 {
-    for (size_t i = 0; i < d->len; i++)
-        if (tide_time_eq(&d->at[i].t, t))
-            return &d->at[i].records;
-    if (d->len == d->cap) {
-        d->cap = d->cap ? 2 * d->cap : 8;
-        d->at = realloc(d->at, d->cap * sizeof *d->at);
-        if (!d->at)
+    bool fresh;
+    void **slot = tide__by_time_slot(&d->pending, t, &fresh);
+    if (fresh) {
+        /* tide_cap_delayed stops the run if @p t is earlier than the capability */
+        tide_op_notify_at(op, tide_cap_delayed(cap, t));
+        if (!(*slot = tide_batch_new(type, 0)))
             tide_abort("Delay: out of memory");
     }
-    /* a capability at the later time; tide_cap_delayed stops the run if it is earlier */
-    tide_op_notify_at(op, tide_cap_delayed(cap, t));
-    d->at[d->len] = (struct pending){ *t, tide_batch_new(type, 0) };
-    if (!d->at[d->len].records)
-        tide_abort("Delay: out of memory");
-    return &d->at[d->len++].records;
+    return *slot;
 }
 
 static void delay_run(tide_op *op, void *arg)
@@ -42,40 +31,29 @@ static void delay_run(tide_op *op, void *arg)
     struct delay *d = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
         const tide_type *type = tide_batch_type(b);
-        size_t cursor = 0, at = 0;
-        const unsigned char *data = tide_batch_records(b);
-        while (at < tide_batch_bytes(b)) {
-            const void *rec = data + at;
-            if (!type->size) {
-                cursor = at;
-                tide_batch_read(b, &cursor, value);
-                rec = value;
-            }
+        for (size_t at = 0; at < tide_batch_bytes(b);) {
+            const void *rec = tide__record_next(b, &at, value);
             tide_time later = *tide_cap_time(cap);
             d->fn(rec, tide_cap_time(cap), &later, d->ctx);
-            if (tide_batch_push(*pending_at(d, op, cap, &later, type), rec) != 0)
+            if (tide_batch_push(pending_at(d, op, cap, &later, type), rec) != 0)
                 tide_abort("Delay: out of memory");
-            at = type->size ? at + type->size : cursor;
         }
     }
-    while ((cap = tide_op_next_notification(op)))
-        for (size_t i = 0; i < d->len; i++)
-            if (tide_time_eq(&d->at[i].t, tide_cap_time(cap))) {
-                tide_session_give_batch(tide_op_session(op, 0, cap), &d->at[i].records);
-                d->at[i] = d->at[--d->len];
-                break;
-            }
+    while ((cap = tide_op_next_notification(op))) {
+        tide_batch *ready = tide__by_time_take(&d->pending, tide_cap_time(cap));
+        tide_session_give_batch(tide_op_session(op, 0, cap), &ready);
+    }
 }
+
+static void free_batch(void *b) { tide_batch_free(b); }
 
 static void delay_free(void *arg)
 {
     struct delay *d = arg;
-    for (size_t i = 0; i < d->len; i++)
-        tide_batch_free(d->at[i].records);
-    free(d->at);
+    tide__by_time_free(&d->pending, free_batch);
     free(d);
 }
 

@@ -2,7 +2,7 @@
 /* map, map_in_place, flat_map, filter: a record in, some records out, at its time. */
 #include <stdlib.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 /* What each of these keeps: the user's function and context. */
 struct record_fn {
@@ -20,27 +20,18 @@ static struct record_fn *keep_fn(void (*fn)(void), void *ctx)
     return r;
 }
 
-/* Calls @p each on every record of every batch of input 0, with a session at its time.
- * Decoded values are small views (a pointer, or a pointer and a length). */
+/* Calls @p each on every record of every batch of input 0, with a session at its time. */
 static void for_each_record(tide_op *op, const struct record_fn *r,
                             void (*each)(const struct record_fn *r, const void *rec,
                                          tide_session *out))
 {
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
         tide_session *out = tide_op_session(op, 0, cap);
-        const tide_type *t = tide_batch_type(b);
-        if (t->size) {
-            const unsigned char *rec = tide_batch_records(b);
-            for (size_t i = 0; i < tide_batch_len(b); i++)
-                each(r, rec + i * t->size, out);
-        } else {
-            size_t cursor = 0;
-            while (tide_batch_read(b, &cursor, value))
-                each(r, value, out);
-        }
+        for (size_t at = 0; at < tide_batch_bytes(b);)
+            each(r, tide__record_next(b, &at, value), out);
     }
 }
 

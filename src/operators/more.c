@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 /* ---------------------------------------------------------------- branch_when */
 
@@ -50,18 +50,10 @@ static void ok_err_run(tide_op *op, void *arg)
     struct ok_err *oe = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64], ok[256], err[256];
+    unsigned char value[TIDE__VALUE_BYTES], ok[256], err[256];
     while (tide_op_next(op, 0, &cap, &b)) {
-        const tide_type *t = tide_batch_type(b);
-        const unsigned char *data = tide_batch_records(b);
-        size_t cursor = 0;
-        for (size_t i = 0; i < tide_batch_len(b); i++) {
-            const void *rec = data + i * t->size;
-            if (!t->size) {
-                tide_batch_read(b, &cursor, value);
-                rec = value;
-            }
-            bool good = oe->fn(rec, ok, err, oe->ctx);
+        for (size_t at = 0; at < tide_batch_bytes(b);) {
+            bool good = oe->fn(tide__record_next(b, &at, value), ok, err, oe->ctx);
             tide_session_give(tide_op_session(op, good ? 0 : 1, cap), good ? ok : err);
         }
     }
@@ -92,32 +84,20 @@ struct accumulate {
     void *ctx;
     size_t size;
     unsigned char *init;
-    struct {
-        tide_time t;
-        unsigned char *acc;
-    } *at;
-    size_t len, cap;
+    struct tide__by_time accs; /* the value being folded, per open time */
 };
 
 static unsigned char *acc_at(struct accumulate *a, tide_op *op, const tide_cap *cap)
 {
-    for (size_t i = 0; i < a->len; i++)
-        if (tide_time_eq(&a->at[i].t, tide_cap_time(cap)))
-            return a->at[i].acc;
-    if (a->len == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 8;
-        a->at = realloc(a->at, a->cap * sizeof *a->at);
-        if (!a->at)
+    bool fresh;
+    void **slot = tide__by_time_slot(&a->accs, tide_cap_time(cap), &fresh);
+    if (fresh) {
+        if (!(*slot = malloc(a->size)))
             tide_abort("Accumulate: out of memory");
+        memcpy(*slot, a->init, a->size);
+        tide_op_notify_at(op, tide_cap_retain(cap));
     }
-    unsigned char *acc = malloc(a->size ? a->size : 1);
-    if (!acc)
-        tide_abort("Accumulate: out of memory");
-    memcpy(acc, a->init, a->size);
-    a->at[a->len].t = *tide_cap_time(cap);
-    a->at[a->len++].acc = acc;
-    tide_op_notify_at(op, tide_cap_retain(cap));
-    return acc;
+    return *slot;
 }
 
 static void accumulate_run(tide_op *op, void *arg)
@@ -125,36 +105,23 @@ static void accumulate_run(tide_op *op, void *arg)
     struct accumulate *a = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
         unsigned char *acc = acc_at(a, op, cap);
-        size_t cursor = 0;
-        const tide_type *t = tide_batch_type(b);
-        if (t->size) {
-            const unsigned char *rec = tide_batch_records(b);
-            for (size_t i = 0; i < tide_batch_len(b); i++)
-                a->fold(acc, rec + i * t->size, a->ctx);
-        } else {
-            while (tide_batch_read(b, &cursor, value))
-                a->fold(acc, value, a->ctx);
-        }
+        for (size_t at = 0; at < tide_batch_bytes(b);)
+            a->fold(acc, tide__record_next(b, &at, value), a->ctx);
     }
-    while ((cap = tide_op_next_notification(op)))
-        for (size_t i = 0; i < a->len; i++)
-            if (tide_time_eq(&a->at[i].t, tide_cap_time(cap))) {
-                tide_session_give(tide_op_session(op, 0, cap), a->at[i].acc);
-                free(a->at[i].acc);
-                a->at[i] = a->at[--a->len];
-                break;
-            }
+    while ((cap = tide_op_next_notification(op))) {
+        unsigned char *acc = tide__by_time_take(&a->accs, tide_cap_time(cap));
+        tide_session_give(tide_op_session(op, 0, cap), acc);
+        free(acc);
+    }
 }
 
 static void accumulate_free(void *arg)
 {
     struct accumulate *a = arg;
-    for (size_t i = 0; i < a->len; i++)
-        free(a->at[i].acc);
-    free(a->at);
+    tide__by_time_free(&a->accs, free);
     free(a->init);
     free(a);
 }

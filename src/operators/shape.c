@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tide/operators.h"
+#include "operators_internal.h"
 
 struct batch_fn {
     void (*fn)(const tide_time *t, tide_batch *batch, void *ctx);
@@ -79,24 +79,15 @@ static void partition_run(tide_op *op, void *arg)
     struct router *r = arg;
     tide_cap *cap;
     tide_batch *b;
-    unsigned char value[64];
+    unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
-        size_t cursor = 0, at = 0;
-        const tide_type *t = tide_batch_type(b);
-        const unsigned char *data = tide_batch_records(b);
-        while (at < tide_batch_bytes(b)) {
-            const void *rec = data + at;
-            if (!t->size) {
-                cursor = at;
-                tide_batch_read(b, &cursor, value);
-                rec = value;
-            }
+        for (size_t at = 0; at < tide_batch_bytes(b);) {
+            const void *rec = tide__record_next(b, &at, value);
             uint64_t k = r->pred ? !r->pred(rec, r->ctx) : r->route(rec, r->ctx);
             if (k >= r->n)
                 tide_abort("Partition: a record routed to output %llu of %zu",
                            (unsigned long long)k, r->n);
             tide_session_give(tide_op_session(op, (uint32_t)k, cap), rec);
-            at = t->size ? at + t->size : cursor;
         }
     }
 }
@@ -134,59 +125,40 @@ void tide_branch(tide_stream *s, bool (*pred)(const void *record, void *ctx), vo
     *no = out[1];
 }
 
-/* Counts per time: a small list of (time, count), emitted at each time's notification. */
-struct counts {
-    struct {
-        tide_time t;
-        uint64_t n;
-    } *at;
-    size_t len, cap;
-};
-
+/* Counts per time, emitted at each time's notification. */
 static void count_run(tide_op *op, void *arg)
 {
-    struct counts *c = arg;
+    struct tide__by_time *counts = arg;
     tide_cap *cap;
     tide_batch *b;
     while (tide_op_next(op, 0, &cap, &b)) {
-        size_t i = 0;
-        while (i < c->len && !tide_time_eq(&c->at[i].t, tide_cap_time(cap)))
-            i++;
-        if (i == c->len) {
-            if (c->len == c->cap) {
-                c->cap = c->cap ? 2 * c->cap : 8;
-                c->at = realloc(c->at, c->cap * sizeof *c->at);
-                if (!c->at)
-                    tide_abort("Count: out of memory");
-            }
-            c->at[c->len].t = *tide_cap_time(cap);
-            c->at[c->len++].n = 0;
+        bool fresh;
+        void **slot = tide__by_time_slot(counts, tide_cap_time(cap), &fresh);
+        if (fresh) {
+            if (!(*slot = calloc(1, sizeof(uint64_t))))
+                tide_abort("Count: out of memory");
             tide_op_notify_at(op, tide_cap_retain(cap));
         }
-        c->at[i].n += tide_batch_len(b);
+        *(uint64_t *)*slot += tide_batch_len(b);
     }
     while ((cap = tide_op_next_notification(op))) {
-        for (size_t i = 0; i < c->len; i++)
-            if (tide_time_eq(&c->at[i].t, tide_cap_time(cap))) {
-                tide_session_give(tide_op_session(op, 0, cap), &c->at[i].n);
-                c->at[i] = c->at[--c->len];
-                break;
-            }
+        uint64_t *n = tide__by_time_take(counts, tide_cap_time(cap));
+        tide_session_give(tide_op_session(op, 0, cap), n);
+        free(n);
     }
 }
 
 static void counts_free(void *arg)
 {
-    struct counts *c = arg;
-    free(c->at);
-    free(c);
+    tide__by_time_free(arg, free);
+    free(arg);
 }
 
 tide_stream *tide_count(tide_stream *s)
 {
-    struct counts *c = calloc(1, sizeof *c);
-    if (!c)
+    struct tide__by_time *counts = calloc(1, sizeof *counts);
+    if (!counts)
         tide_abort("Count: out of memory");
-    return tide_unary_notify(s, TIDE_PIPELINE, "Count", TIDE_U64, count_run, c, counts_free,
-                             NULL, 0);
+    return tide_unary_notify(s, TIDE_PIPELINE, "Count", TIDE_U64, count_run, counts,
+                             counts_free, NULL, 0);
 }

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* A small map from times to payloads, for the operators that hold something per open time.
+ * Few times are open at once, so a linear search is the fast choice. */
+#include <stdlib.h>
+
+#include "operators_internal.h"
+
+void **tide__by_time_slot(struct tide__by_time *m, const tide_time *t, bool *fresh)
+{
+    for (size_t i = 0; i < m->len; i++)
+        if (tide_time_eq(&m->at[i].t, t)) {
+            *fresh = false;
+            return &m->at[i].v;
+        }
+    if (m->len == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 8;
+        m->at = realloc(m->at, m->cap * sizeof *m->at);
+        if (!m->at)
+            tide_abort("out of memory keeping records per time");
+    }
+    m->at[m->len].t = *t;
+    m->at[m->len].v = NULL;
+    *fresh = true;
+    return &m->at[m->len++].v;
+}
+
+void *tide__by_time_take(struct tide__by_time *m, const tide_time *t)
+{
+    for (size_t i = 0; i < m->len; i++)
+        if (tide_time_eq(&m->at[i].t, t)) {
+            void *v = m->at[i].v;
+            m->at[i] = m->at[--m->len];
+            return v;
+        }
+    return NULL;
+}
+
+void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *))
+{
+    for (size_t i = 0; i < m->len; i++)
+        free_v(m->at[i].v);
+    free(m->at);
+    m->at = NULL;
+    m->len = m->cap = 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* What the operators share; built on the public API only. */
+#ifndef TIDE_OPERATORS_INTERNAL_H
+#define TIDE_OPERATORS_INTERNAL_H
+
+#include "tide/operators.h"
+
+/* Room for a decoded variable-length value: decoded values are small views (a pointer, or
+ * a pointer and a length). */
+#define TIDE__VALUE_BYTES 64
+
+/* The record at byte offset *at of @p b, moving *at to the next one: a pointer into the
+ * batch for fixed-size records (no copy), else the record decoded into @p value. Loop with
+ * `for (size_t at = 0; at < tide_batch_bytes(b);)`. */
+static inline const void *tide__record_next(tide_batch *b, size_t *at, void *value)
+{
+    size_t size = tide_batch_type(b)->size;
+    if (size) {
+        const void *rec = (const unsigned char *)tide_batch_records(b) + *at;
+        *at += size;
+        return rec;
+    }
+    tide_batch_read(b, at, value);
+    return value;
+}
+
+/* Payloads per open time (by_time.c). */
+struct tide__by_time {
+    struct {
+        tide_time t;
+        void *v;
+    } *at;
+    size_t len, cap;
+};
+/* The payload slot of time @p t; a new slot (NULL, *fresh set) when the time had none. */
+void **tide__by_time_slot(struct tide__by_time *m, const tide_time *t, bool *fresh);
+/* Removes time @p t, returning its payload (NULL when it had none). */
+void *tide__by_time_take(struct tide__by_time *m, const tide_time *t);
+/* Frees every payload with @p free_v, then the map. */
+void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *));
+
+#endif
