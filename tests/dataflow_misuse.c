@@ -74,6 +74,11 @@ static int run(tide_worker *w, void *arg)
         tide_scope *inner = tide_scope_begin(scope, "Inner");
         tide_scope_end(inner);
         tide_enter(inner, st);
+    } else if (strcmp(which, "delay-total-nested") == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_scope *inner = tide_scope_begin(scope, "Inner");
+        tide_delay_total(tide_enter(inner, st), NULL, NULL);
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));

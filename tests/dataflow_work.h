@@ -23,6 +23,10 @@ int df_delay(tide_worker *w, void *ctx);
 int df_iter_accumulate(tide_worker *w, void *ctx);
 int df_broadcast(tide_worker *w, void *ctx);
 int df_ok_err(tide_worker *w, void *ctx);
+/* delay_total, delay_batch, reclock, state_machine (operators_time_work.c). */
+int df_delay_total_batch(tide_worker *w, void *ctx);
+int df_reclock(tide_worker *w, void *ctx);
+int df_state_machine(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -42,6 +46,9 @@ int df_random(tide_worker *w, void *ctx);
     X(iter_accumulate, df_iter_accumulate)                                                \
     X(broadcast, df_broadcast)                                                            \
     X(ok_err, df_ok_err)                                                                  \
+    X(delay_total_batch, df_delay_total_batch)                                            \
+    X(reclock, df_reclock)                                                                \
+    X(state_machine, df_state_machine)                                                    \
     X(random, df_random)
 
 /* Helpers the bodies share (dataflow_work.c). */

@@ -88,6 +88,39 @@ typedef void (*tide_delay_fn)(const void *record, const tide_time *t, tide_time 
  *  then sends it at that time (an earlier time stops the run, naming both). */
 tide_stream *tide_delay(tide_stream *s, tide_delay_fn fn, void *ctx);
 
+/** tide_delay() for the root scope's totally ordered times: the same records at the same
+ *  times, released by watching the input frontier rather than through notifications (in
+ *  a nested scope it stops the run: use tide_delay there). */
+tide_stream *tide_delay_total(tide_stream *s, tide_delay_fn fn, void *ctx);
+
+/** Sets *later (a time not before @p t, which it starts as) for a whole batch at @p t. */
+typedef void (*tide_delay_batch_fn)(const tide_time *t, tide_time *later, void *ctx);
+/** tide_delay() with one new time per batch instead of per record. */
+tide_stream *tide_delay_batch(tide_stream *s, tide_delay_batch_fn fn, void *ctx);
+
+/** The records of @p s re-timed by @p clock: once a time of @p clock is complete, every
+ *  record of @p s at a time not after it leaves at that time (records at times no clock
+ *  time covers stay back; @p clock's records themselves are ignored). */
+tide_stream *tide_reclock(tide_stream *s, tide_stream *clock);
+
+/**
+ * Keyed state that lives across times: records are exchanged by @p hash (records with the
+ * same key must hash alike) and grouped by key (@p same_key); @p step applies each record to
+ * its key's state (state_size bytes, zeroed for a key not seen or removed), may give output
+ * records to @p out (at the record's time), and returns true to forget the key. Records are
+ * applied in time order: all records of a time before any of a later one (within a time, in
+ * the order they arrive).
+ */
+typedef struct tide_state_machine_ops {
+    size_t state_size;
+    uint64_t (*hash)(const void *record, void *ctx);
+    bool (*same_key)(const void *a, const void *b, void *ctx);
+    bool (*step)(void *state, const void *record, tide_session *out, void *ctx);
+} tide_state_machine_ops;
+/** See tide_state_machine_ops; @p ops is copied. */
+tide_stream *tide_state_machine(tide_stream *s, const tide_type *out,
+                                const tide_state_machine_ops *ops, void *ctx);
+
 /** Splits @p s by time: batches at times for which @p pred is true go to *yes, others to *no. */
 void tide_branch_when(tide_stream *s, bool (*pred)(const tide_time *t, void *ctx), void *ctx,
                       tide_stream **yes, tide_stream **no);

@@ -39,4 +39,35 @@ void *tide__by_time_take(struct tide__by_time *m, const tide_time *t);
 /* Frees every payload with @p free_v, then the map. */
 void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *));
 
+/* States per key (keyed.c): an open-addressing table whose keys are the first record seen
+ * with that key, kept encoded in a batch (variable-length keys work too). Removed keys leave
+ * their slot until the next rebuild, which also drops their bytes. */
+struct tide__keyed {
+    size_t state_size;
+    uint64_t (*hash)(const void *record, void *ctx);
+    bool (*same_key)(const void *a, const void *b, void *ctx);
+    void *ctx;
+    const char *who; /* the operator, for messages */
+    struct tide__keyed_slot *slots;
+    size_t nslots, used, live;
+    tide_batch *keys;
+    unsigned char *states;
+    size_t nstates, capstates;
+};
+void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state_size,
+                      uint64_t (*hash)(const void *, void *),
+                      bool (*same_key)(const void *, const void *, void *), void *ctx,
+                      const char *who);
+/* The state of @p record's key; a new key gets a zeroed state. Valid until the next call. */
+void *tide__keyed_state(struct tide__keyed *k, const void *record);
+/* Forgets @p record's key (its state too). */
+void tide__keyed_remove(struct tide__keyed *k, const void *record);
+/* The next live key from *cursor (start at 0): its record decoded into @p key, its state
+ * in *state; false after the last. */
+bool tide__keyed_next(const struct tide__keyed *k, size_t *cursor, void *key, void **state);
+void tide__keyed_free(struct tide__keyed *k);
+
+/* Appends @p from's records to @p to (same type). */
+void tide__batch_append(tide_batch *to, tide_batch *from, const char *who);
+
 #endif

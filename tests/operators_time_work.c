@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operators that move records in time or keep state across times (delay_total,
+ * delay_batch, reclock, state_machine), fed records whose times arrive out of order, and
+ * compared with the same computation done sequentially here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataflow_work.h"
+
+#define FEED_EPOCHS 5
+
+/* Gives the records of @p epoch into @p out. */
+typedef void (*feed_fn)(tide_worker *w, uint64_t epoch, tide_session *out, void *ctx);
+
+/* Feeds an unordered input the records of epochs FEED_EPOCHS-1 down to 0 (latest first),
+ * then releases the epochs in order, stepping between each, and runs to the end. */
+static void feed_reversed(tide_worker *w, tide_unordered *u, tide_cap *cap, feed_fn fn,
+                          void *ctx)
+{
+    tide_cap *at[FEED_EPOCHS];
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++) {
+        tide_time t = tide_time_root(e);
+        at[e] = tide_cap_delayed(cap, &t);
+    }
+    tide_cap_drop(&cap);
+    for (uint64_t e = FEED_EPOCHS; e-- > 0;) {
+        fn(w, e, tide_unordered_session(u, at[e]), ctx);
+        for (int k = 0; k < 3; k++)
+            tide_worker_step(w);
+    }
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++) {
+        tide_cap_drop(&at[e]);
+        for (int k = 0; k < 3; k++)
+            tide_worker_step(w);
+    }
+    while (tide_worker_step(w))
+        ;
+}
+
+/* ---------------------------------------------------------------- delay_total, delay_batch */
+
+/* Each worker gives 10 + e records x = 100 * e + k at epoch e. delay_total moves x to
+ * e + x % 3; delay_batch moves a batch at e to 2 * e. Each output is checked record by
+ * record (its time, and times never going back) and counted per time against the count
+ * computed here. */
+static void feed_delay(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+    for (uint64_t k = 0; k < 10 + e; k++) {
+        uint64_t x = 100 * e + k;
+        tide_session_give(out, &x);
+    }
+}
+
+static void by_mod3(const void *record, const tide_time *t, tide_time *later, void *ctx)
+{
+    (void)ctx;
+    *later = tide_time_root(t->c[0] + *(const uint64_t *)record % 3);
+}
+
+static void doubled(const tide_time *t, tide_time *later, void *ctx)
+{
+    (void)ctx;
+    *later = tide_time_root(2 * t->c[0]);
+}
+
+#define LATEST (2 * FEED_EPOCHS)
+
+struct timed {
+    bool total; /* which rule the records followed */
+    uint64_t count[LATEST];
+    uint64_t last;
+    int errors;
+};
+
+static void check_timed(const tide_time *t, const void *r, void *ctx)
+{
+    struct timed *d = ctx;
+    uint64_t x = *(const uint64_t *)r, e = x / 100;
+    uint64_t want = d->total ? e + x % 3 : 2 * e;
+    if (t->c[0] != want || t->c[0] < d->last || t->c[0] >= LATEST)
+        d->errors++;
+    else
+        d->count[t->c[0]]++;
+    d->last = t->c[0];
+}
+
+int df_delay_total_batch(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct timed total = { .total = true }, batch = { .total = false };
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "delay_total_batch");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    tide_inspect(tide_delay_total(s, by_mod3, NULL), check_timed, &total);
+    tide_inspect(tide_delay_batch(s, doubled, NULL), check_timed, &batch);
+    tide_dataflow_end(scope);
+    feed_reversed(w, u, cap, feed_delay, NULL);
+    WORK_CHECK(w, total.errors == 0, "delay_total: %d records at a wrong time", total.errors);
+    WORK_CHECK(w, batch.errors == 0, "delay_batch: %d records at a wrong time", batch.errors);
+    uint64_t want_total[LATEST] = { 0 }, want_batch[LATEST] = { 0 };
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++)
+        for (uint64_t k = 0; k < 10 + e; k++) {
+            want_total[e + (100 * e + k) % 3]++;
+            want_batch[2 * e]++;
+        }
+    for (int t = 0; t < LATEST; t++) {
+        WORK_CHECK(w, total.count[t] == want_total[t], "delay_total: %llu records at %d, want %llu",
+                   (unsigned long long)total.count[t], t, (unsigned long long)want_total[t]);
+        WORK_CHECK(w, batch.count[t] == want_batch[t], "delay_batch: %llu records at %d, want %llu",
+                   (unsigned long long)batch.count[t], t, (unsigned long long)want_batch[t]);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reclock */
+
+/* Data: each worker gives e + 1 records of value e at every epoch e (out of order). Clock:
+ * times 1 and 3 on every worker (an ordered input; reclock reads its own worker's clock). Records of epochs 0-1 must leave at 1, 2-3 at 3,
+ * and epoch 4's never (no clock time covers it). */
+static void feed_reclock(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+    for (uint64_t k = 0; k <= e; k++)
+        tide_session_give(out, &e);
+}
+
+struct reclocked {
+    uint64_t count[FEED_EPOCHS];
+    int errors;
+};
+
+static void check_reclocked(const tide_time *t, const void *r, void *ctx)
+{
+    struct reclocked *d = ctx;
+    uint64_t e = *(const uint64_t *)r, want = e <= 1 ? 1 : 3;
+    if (t->c[0] != want || e >= 4)
+        d->errors++;
+    else
+        d->count[e]++;
+}
+
+int df_reclock(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct reclocked d = { .errors = 0 };
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_input *clock_in;
+    tide_scope *scope = tide_dataflow_begin(w, "reclock");
+    tide_stream *data = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    tide_stream *clock = tide_input_new(scope, TIDE_U64, &clock_in);
+    tide_inspect(tide_reclock(data, clock), check_reclocked, &d);
+    tide_dataflow_end(scope);
+    uint64_t tick = 0;
+    tide_input_advance_to(clock_in, 1);
+    tide_input_send(clock_in, &tick);
+    tide_input_advance_to(clock_in, 3);
+    tide_input_send(clock_in, &tick);
+    tide_input_close(clock_in);
+    feed_reversed(w, u, cap, feed_reclock, NULL);
+    WORK_CHECK(w, d.errors == 0, "%d records at a wrong time", d.errors);
+    for (uint64_t e = 0; e < 4; e++)
+        WORK_CHECK(w, d.count[e] == e + 1, "%llu records of epoch %llu, want %llu",
+                   (unsigned long long)d.count[e], (unsigned long long)e,
+                   (unsigned long long)e + 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- state_machine */
+
+/* Keys 0..KEYS-1; at epoch e worker i gives key k (e + i + k) % 4 times. A key's state
+ * counts its records and forgets itself at the 7th, giving a (key, epoch) record then; it
+ * also reports a record applied after one of a later epoch. How many times each key is
+ * forgotten by each epoch depends only on how many of its records came up to that epoch,
+ * which the check computes here. */
+#define KEYS 100
+
+struct keyed_rec {
+    uint64_t key, epoch, error;
+};
+static TIDE_TYPE_POD(keyed_rec_type, struct keyed_rec);
+
+static void feed_keys(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    for (uint64_t k = 0; k < KEYS; k++)
+        for (uint64_t n = 0; n < (e + tide_worker_index(w) + k) % 4; n++)
+            tide_session_give(out, &(struct keyed_rec){ k, e, 0 });
+}
+
+static uint64_t key_hash(const void *r, void *ctx)
+{
+    (void)ctx;
+    return ((const struct keyed_rec *)r)->key * 0x9E3779B97F4A7C15ULL;
+}
+
+static bool same_key(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return ((const struct keyed_rec *)a)->key == ((const struct keyed_rec *)b)->key;
+}
+
+struct counter {
+    uint64_t seen, last_epoch;
+};
+
+static bool count_to_7(void *state, const void *record, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    struct counter *c = state;
+    const struct keyed_rec *r = record;
+    if (r->epoch < c->last_epoch)
+        tide_session_give(out, &(struct keyed_rec){ r->key, r->epoch, 1 });
+    c->last_epoch = r->epoch;
+    if (++c->seen < 7)
+        return false;
+    tide_session_give(out, r);
+    return true;
+}
+
+struct forgotten {
+    uint64_t times[KEYS][FEED_EPOCHS];
+    int errors;
+};
+
+static void gather_forgotten(tide_op *op, void *arg)
+{
+    struct forgotten *f = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        const struct keyed_rec *r = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++) {
+            if (r[i].error || r[i].key >= KEYS || r[i].epoch != tide_cap_epoch(cap))
+                f->errors++;
+            else
+                f->times[r[i].key][r[i].epoch]++;
+        }
+    }
+}
+
+int df_state_machine(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct forgotten f = { .errors = 0 };
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "state_machine");
+    tide_stream *s = tide_unordered_input_new(scope, &keyed_rec_type, &u, &cap);
+    tide_state_machine_ops ops = { sizeof(struct counter), key_hash, same_key, count_to_7 };
+    s = tide_state_machine(s, &keyed_rec_type, &ops, NULL);
+    tide_sink(s, TIDE_EXCHANGE(to_zero, NULL), "Gather", gather_forgotten, &f, NULL);
+    tide_dataflow_end(scope);
+    feed_reversed(w, u, cap, feed_keys, NULL);
+    WORK_CHECK(w, f.errors == 0, "%d records out of time order or malformed", f.errors);
+    if (tide_worker_index(w) != 0)
+        return 0;
+    for (uint64_t k = 0; k < KEYS; k++) {
+        uint64_t seen = 0;
+        for (uint64_t e = 0; e < FEED_EPOCHS; e++) {
+            uint64_t before = seen / 7;
+            for (uint64_t i = 0; i < tide_worker_peers(w); i++)
+                seen += (e + i + k) % 4;
+            WORK_CHECK(w, f.times[k][e] == seen / 7 - before,
+                       "key %llu forgotten %llu times at epoch %llu, want %llu",
+                       (unsigned long long)k, (unsigned long long)f.times[k][e],
+                       (unsigned long long)e, (unsigned long long)(seen / 7 - before));
+        }
+    }
+    return 0;
+}
