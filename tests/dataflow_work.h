@@ -27,6 +27,7 @@ int df_ok_err(tide_worker *w, void *ctx);
 int df_delay_total_batch(tide_worker *w, void *ctx);
 int df_reclock(tide_worker *w, void *ctx);
 int df_state_machine(tide_worker *w, void *ctx);
+int df_capture(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -49,6 +50,7 @@ int df_random(tide_worker *w, void *ctx);
     X(delay_total_batch, df_delay_total_batch)                                            \
     X(reclock, df_reclock)                                                                \
     X(state_machine, df_state_machine)                                                    \
+    X(capture, df_capture)                                                                \
     X(random, df_random)
 
 /* Helpers the bodies share (dataflow_work.c). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataflow_work.h"
 
@@ -274,5 +275,121 @@ int df_state_machine(tide_worker *w, void *ctx)
                        (unsigned long long)e, (unsigned long long)(seen / 7 - before));
         }
     }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- capture_into, replay_into */
+
+/* Each worker captures numbers and strings given out of time order (feed_keys' pattern, as
+ * u64 records and as their decimal strings); a second dataflow replays both and checks, per
+ * epoch, the count and sum of each once its frontier has passed the epoch, against what the
+ * worker gave (each worker replays its own files, as the worker count is the same). */
+static void feed_capture(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    for (uint64_t k = 0; k < 20 + e * tide_worker_index(w); k++) {
+        uint64_t x = 1000 * e + k;
+        tide_session_give(out, &x);
+    }
+}
+
+static void numbers_to_strings(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    static _Thread_local char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)in);
+    *(const char **)out = buf;
+}
+
+struct replayed {
+    struct seen_sum at[FEED_EPOCHS];
+    bool strings;
+    int errors;
+};
+
+/* A sink over a replayed stream: sums records per epoch; once the frontier passes an epoch,
+ * that epoch's sums must be final (checked against the expected values in the sink). */
+struct replay_check {
+    struct replayed got;
+    struct seen_sum want[FEED_EPOCHS];
+    uint64_t checked; /* epochs checked so far */
+};
+
+static void check_replayed(tide_op *op, void *arg)
+{
+    struct replay_check *c = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        uint64_t e = tide_cap_epoch(cap);
+        for (size_t at = 0; at < tide_batch_bytes(b);) {
+            uint64_t x;
+            if (c->got.strings) {
+                const char *str;
+                tide_batch_read(b, &at, &str);
+                x = strtoull(str, NULL, 10);
+            } else {
+                tide_batch_read(b, &at, &x);
+            }
+            if (e >= FEED_EPOCHS || x / 1000 != e || e < c->checked) {
+                c->got.errors++;
+                continue;
+            }
+            c->got.at[e].n++;
+            c->got.at[e].sum += x;
+        }
+    }
+    while (c->checked < FEED_EPOCHS && !tide_antichain_less_equal(tide_op_frontier(op, 0),
+                                                                 &(tide_time){ .depth = 1,
+                                                                     .c = { c->checked } })) {
+        uint64_t e = c->checked++;
+        if (c->got.at[e].n != c->want[e].n || c->got.at[e].sum != c->want[e].sum)
+            c->got.errors++;
+    }
+}
+
+int df_capture(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    const char *tmp = getenv("TMPDIR");
+    char prefix[256], strprefix[300];
+    snprintf(prefix, sizeof prefix, "%s/tide-capture-test-%ld", tmp ? tmp : "/tmp",
+             (long)getppid());
+    snprintf(strprefix, sizeof strprefix, "%s-str", prefix);
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "capture");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    tide_capture_into(s, prefix);
+    tide_capture_into(tide_map(s, TIDE_STR, numbers_to_strings, NULL), strprefix);
+    tide_dataflow_end(scope);
+    feed_reversed(w, u, cap, feed_capture, NULL);
+
+    struct replay_check nums = { .got.strings = false }, strs = { .got.strings = true };
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++)
+        for (uint64_t k = 0; k < 20 + e * tide_worker_index(w); k++) {
+            nums.want[e].n++;
+            nums.want[e].sum += 1000 * e + k;
+        }
+    memcpy(strs.want, nums.want, sizeof nums.want);
+    scope = tide_dataflow_begin(w, "replay");
+    tide_sink(tide_replay_into(scope, TIDE_U64, prefix), TIDE_PIPELINE, "CheckNumbers",
+              check_replayed, &nums, NULL);
+    tide_sink(tide_replay_into(scope, TIDE_STR, strprefix), TIDE_PIPELINE, "CheckStrings",
+              check_replayed, &strs, NULL);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    char path[320];
+    snprintf(path, sizeof path, "%s.%zu", prefix, tide_worker_index(w));
+    remove(path);
+    snprintf(path, sizeof path, "%s.%zu", strprefix, tide_worker_index(w));
+    remove(path);
+    WORK_CHECK(w, nums.checked == FEED_EPOCHS && nums.got.errors == 0,
+               "numbers: %d wrong or early records, %llu epochs checked", nums.got.errors,
+               (unsigned long long)nums.checked);
+    WORK_CHECK(w, strs.checked == FEED_EPOCHS && strs.got.errors == 0,
+               "strings: %d wrong or early records, %llu epochs checked", strs.got.errors,
+               (unsigned long long)strs.checked);
     return 0;
 }

@@ -151,6 +151,23 @@ void tide_ok_err(tide_stream *s, const tide_type *ok_type, const tide_type *err_
 /** Every record to every worker (each worker's output holds all workers' records). */
 tide_stream *tide_broadcast(tide_stream *s);
 
+/**
+ * Writes @p s to files so that it can be replayed later, in another job or with another
+ * number of workers: each worker writes its records, at their times, and the stream's
+ * progress to "PREFIX.INDEX" (INDEX: the worker's index), in the format of doc/capture.md.
+ * A file is complete once the stream is (it ends with an end event; a run stopped earlier
+ * leaves a file that replay rejects). Errors creating or writing a file stop the run.
+ */
+void tide_capture_into(tide_stream *s, const char *prefix);
+/**
+ * The stream captured by tide_capture_into() with @p prefix, replayed in @p scope (of the
+ * same depth as where it was captured) as records of @p type (the captured type, checked):
+ * each worker replays every peers-th file, reading a bounded number of events per step.
+ * Records come out at their captured times, and the stream's frontier follows the captured
+ * one. A missing, cut short or mismatched file stops the run with a message naming it.
+ */
+tide_stream *tide_replay_into(tide_scope *scope, const tide_type *type, const char *prefix);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 
