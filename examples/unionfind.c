@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connected components by union-find, the counterpart of timely's examples/unionfind.rs:
+ * EDGES random edges among NODES nodes go through a UnionFind operator on every worker,
+ * which passes on only the edges that join two of its components; those go to worker 0,
+ * whose UnionFind does the same over all of them. Workers send their edges BATCH at a time,
+ * advancing the input and waiting for the batch to clear after each. At the end worker 0
+ * prints the number of connected components (NODES minus the edges its UnionFind kept).
+ *
+ *   unionfind NODES EDGES BATCH [tide options]
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "example.h"
+
+struct edge {
+    uint32_t src, dst;
+};
+static TIDE_TYPE_POD(edge_type, struct edge);
+
+struct args {
+    uint64_t nodes, edges, batch;
+};
+
+struct forest {
+    uint32_t *root;
+    uint8_t *rank;
+};
+
+static uint32_t find_root(const struct forest *f, uint32_t x)
+{
+    while (f->root[x] != x)
+        x = f->root[x];
+    return x;
+}
+
+static void union_find(tide_op *op, void *arg)
+{
+    struct forest *f = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        tide_session *out = tide_op_session(op, 0, cap);
+        const struct edge *e = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++) {
+            uint32_t x = find_root(f, e[i].src), y = find_root(f, e[i].dst);
+            if (x == y)
+                continue;
+            tide_session_give(out, &(struct edge){ x, y });
+            if (f->rank[x] < f->rank[y]) {
+                f->root[x] = y;
+            } else {
+                f->root[y] = x;
+                if (f->rank[x] == f->rank[y])
+                    f->rank[x]++;
+            }
+        }
+    }
+}
+
+static void forest_free(void *arg)
+{
+    struct forest *f = arg;
+    free(f->root);
+    free(f->rank);
+    free(f);
+}
+
+static tide_stream *union_find_op(tide_stream *s, uint64_t nodes)
+{
+    struct forest *f = malloc(sizeof *f);
+    if (!f || !(f->root = malloc(nodes * sizeof *f->root)) || !(f->rank = calloc(nodes, 1)))
+        tide_abort("unionfind: out of memory for %" PRIu64 " nodes", nodes);
+    for (uint64_t i = 0; i < nodes; i++)
+        f->root[i] = (uint32_t)i;
+    return tide_unary(s, TIDE_PIPELINE, "UnionFind", &edge_type, union_find, f, forest_free);
+}
+
+static uint64_t to_zero(const void *r, void *ctx)
+{
+    (void)r;
+    (void)ctx;
+    return 0;
+}
+
+static void count_joins(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    (void)r;
+    ++*(uint64_t *)ctx;
+}
+
+static int run(tide_worker *w, void *arg)
+{
+    const struct args *a = arg;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    uint64_t joins = 0;
+    tide_input *input;
+    tide_scope *scope = tide_dataflow_begin(w, "unionfind");
+    tide_stream *s = union_find_op(tide_input_new(scope, &edge_type, &input), a->nodes);
+    s = union_find_op(tide_exchange(s, to_zero, NULL), a->nodes);
+    tide_probe *probe = tide_probe_new(tide_inspect(s, count_joins, &joins));
+    tide_dataflow_end(scope);
+    uint64_t sent = 0;
+    for (uint64_t i = me; i < a->edges; i += peers) {
+        struct edge e;
+        example_edge(i, a->nodes, &e.src, &e.dst);
+        tide_input_send(input, &e);
+        if (++sent % a->batch == 0) {
+            uint64_t next = tide_input_epoch(input) + 1;
+            tide_input_advance_to(input, next);
+            while (tide_probe_less_than(probe, next))
+                tide_worker_step(w);
+        }
+    }
+    tide_input_close(input);
+    while (!tide_probe_done(probe))
+        tide_worker_step(w);
+    if (me == 0)
+        printf("%" PRIu64 " components\n", a->nodes - joins);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tide_config cfg;
+    example_config("unionfind", &cfg, &argc, argv);
+    struct args a;
+    if (argc != 4 || example_parse(argv[1], &a.nodes) || example_parse(argv[2], &a.edges) ||
+        example_parse(argv[3], &a.batch) || a.nodes > UINT32_MAX) {
+        fprintf(stderr, "usage: unionfind NODES EDGES BATCH [tide options]  (positive "
+                        "integers, NODES at most 2^32 - 1)\n");
+        return 2;
+    }
+    return tide_execute(&cfg, run, &a) == 0 ? 0 : 1;
+}
