@@ -15,16 +15,18 @@
  * number of workers: worker w sends every peers-th edge of one random sequence), then 999
  * rounds of one insertion and one deletion (of the oldest edge), one epoch each.
  *
+ * Or the graph of an edge list (lines "SRC DST"; '#' starts a comment line) at epoch 0, the
+ * workers splitting its lines, with no rounds after it: the ranks are iterated until their
+ * changes die out.
+ *
  *   pagerank NODES EDGES [tide options]
+ *   pagerank EDGE-LIST-FILE [tide options]
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include <tide.h>
+#include "example.h"
 
 struct edge_change {
     uint64_t src, dst;
@@ -137,12 +139,6 @@ struct pagerank {
     double start;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static struct vertex *vertex(struct pagerank *pr, uint64_t n)
 {
@@ -286,7 +282,7 @@ static void apply_ranks(struct pagerank *pr, struct stash *s, tide_session *out)
         allocate(v, v->rank, +1, &pr->delta);
         send_delta(pr, first, out);
     }
-    printf("%.6fs:\t%" PRIu64 "\t%zu\t%" PRId64 "\t%" PRId64 "\n", now() - pr->start,
+    printf("%.6fs:\t%" PRIu64 "\t%zu\t%" PRId64 "\t%" PRId64 "\n", example_now() - pr->start,
            tide_cap_epoch(s->cap), s->ranks.len, sum, max);
 }
 
@@ -357,23 +353,58 @@ static uint64_t by_node_hash(const void *r, void *ctx)
     return ((const struct rank_change *)r)->node;
 }
 
-static uint64_t next_random(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 struct args {
     uint64_t nodes, edges;
+    const char *file; /* an edge list instead of random edges */
 };
 
 /* The edge sequence every worker draws the same way, each sending its share. */
 static struct edge_change random_edge(uint64_t *rng, uint64_t nodes, int64_t diff)
 {
-    uint64_t src = next_random(rng) % nodes;
-    return (struct edge_change){ src, next_random(rng) % nodes, diff };
+    uint64_t src = example_random(rng) % nodes;
+    return (struct edge_change){ src, example_random(rng) % nodes, diff };
+}
+
+static void settle(tide_worker *w, tide_input *input, tide_probe *probe, uint64_t epoch)
+{
+    tide_input_advance_to(input, epoch);
+    while (tide_probe_less_than(probe, tide_input_epoch(input)))
+        tide_worker_step(w);
+}
+
+/* Sends this worker's share of the edge list: every peers-th edge line. Lines hold two node
+ * ids; blank lines and lines starting with '#' are skipped. */
+static int send_file(const char *path, size_t me, size_t peers, tide_input *input)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "pagerank: cannot open '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    uint64_t lineno = 0, edge = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        unsigned long long src, dst;
+        char extra;
+        if (sscanf(p, "%llu %llu %c", &src, &dst, &extra) != 2 || p[0] == '-') {
+            fprintf(stderr, "pagerank: %s:%" PRIu64 ": expected two node ids\n", path, lineno);
+            rc = -1;
+        } else if (edge++ % peers == me) {
+            struct edge_change e = { src, dst, 1 };
+            tide_input_send(input, &e);
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "pagerank: reading '%s': %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
 }
 
 static int run(tide_worker *w, void *arg)
@@ -384,7 +415,7 @@ static int run(tide_worker *w, void *arg)
     if (!pr)
         return 1;
     pr->delta.size = pr->tmp.size = sizeof(struct rank_change);
-    pr->start = now();
+    pr->start = example_now();
     tide_input *input;
     tide_loop *loop;
     tide_scope *scope = tide_dataflow_begin(w, "pagerank");
@@ -397,6 +428,14 @@ static int run(tide_worker *w, void *arg)
     tide_loop_connect(loop, changes);
     tide_dataflow_end(scope);
 
+    if (a->file) { /* the file's graph, then iterate until the ranks settle */
+        if (send_file(a->file, me, peers, input) != 0)
+            tide_abort("pagerank: no graph to rank");
+        tide_input_close(input);
+        while (!tide_probe_done(probe))
+            tide_worker_step(w);
+        return 0;
+    }
     /* The same seed: the deletions replay the sequence from its start, removing the oldest
      * edges first. */
     uint64_t adds = 1, dels = 1;
@@ -405,9 +444,7 @@ static int run(tide_worker *w, void *arg)
         if (i % peers == me)
             tide_input_send(input, &e);
     }
-    tide_input_advance_to(input, 1);
-    while (tide_probe_less_than(probe, tide_input_epoch(input)))
-        tide_worker_step(w);
+    settle(w, input, probe, 1);
     for (uint64_t round = 1; round < 1000; round++) {
         struct edge_change add = random_edge(&adds, a->nodes, 1);
         struct edge_change del = random_edge(&dels, a->nodes, -1);
@@ -415,34 +452,23 @@ static int run(tide_worker *w, void *arg)
             tide_input_send(input, &add);
             tide_input_send(input, &del);
         }
-        tide_input_advance_to(input, round + 1);
-        while (tide_probe_less_than(probe, tide_input_epoch(input)))
-            tide_worker_step(w);
+        settle(w, input, probe, round + 1);
     }
     return 0;
-}
-
-static int parse(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return errno || *end || s[0] == '-' || *v == 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     tide_config cfg;
-    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
-        fprintf(stderr, "pagerank: %s\n", cfg.error);
-        return 2;
-    }
-    /* Whole lines: workers of several ranks print through one launcher, which would
-     * otherwise interleave pieces of their buffers. */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    struct args a;
-    if (argc != 3 || parse(argv[1], &a.nodes) || parse(argv[2], &a.edges)) {
-        fprintf(stderr, "usage: pagerank NODES EDGES [tide options]  (positive integers)\n");
+    example_config("pagerank", &cfg, &argc, argv);
+    struct args a = { .file = argc == 2 ? argv[1] : NULL };
+    uint64_t number;
+    if (a.file && example_parse(a.file, &number) == 0 && access(a.file, F_OK) != 0)
+        a.file = NULL; /* NODES without EDGES, not a file name */
+    if (!a.file && (argc != 3 || example_parse(argv[1], &a.nodes) ||
+                    example_parse(argv[2], &a.edges))) {
+        fprintf(stderr, "usage: pagerank NODES EDGES [tide options]  (positive integers)\n"
+                        "       pagerank EDGE-LIST-FILE [tide options]  (lines 'SRC DST')\n");
         return 2;
     }
     return tide_execute(&cfg, run, &a) == 0 ? 0 : 1;

@@ -38,3 +38,13 @@ expect_failure() {
   elif ! grep -q "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"
   else grep -m1 "$pattern" "$out"; fi
 }
+
+# per_rank NP PROGRAM ARGS...: every rank's stdout, one rank after another (each rank
+# writes a file of its own: mpirun may splice lines of several ranks on its stdout).
+per_rank() {
+  np=$1; shift
+  d=$(mktemp -d)
+  TIDE_MPIRUN_FLAGS="--bind-to none --output-filename $d" "$run" "$np" "$@" >/dev/null &&
+    cat "$d"/1/rank.*/stdout
+  rc=$?; rm -rf "$d"; return $rc
+}

@@ -1,0 +1,80 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# bfs, hashjoin, unionfind, loopdemo, distinct and pagerank (random and from an edge list)
+# give, in every shape (1 worker, threads, MPI ranks), exactly what a sequential
+# implementation of the same computation (tests/examples_seq.c, or sort here) gives.
+set -u
+export LC_ALL=C
+. "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
+e=$b/examples seq=$b/tests/examples_seq
+dir=$(mktemp -d); trap 'rm -rf "$dir" "$out"' EXIT
+
+# each_shape NAME WANT FILTER PROGRAM ARGS...: the program's output, put through FILTER
+# (a shell command reading stdin), must equal the file WANT in every shape.
+each_shape() {
+  name=$1 want=$2 filter=$3; shift 3
+  for shape in "1 1" "1 2" "1 3" "2 1" "2 2" "3 1"; do
+    set -- $shape "$@"; np=$1 w=$2; shift 2
+    if [ "$np" = 1 ]; then timeout 120 "$@" -w "$w" --bind none >"$dir/raw" 2>"$dir/err"
+    else per_rank "$np" "$@" -w "$w" --bind none >"$dir/raw" 2>"$dir/err"; fi
+    rc=$?
+    sh -c "$filter" <"$dir/raw" >"$dir/got"
+    if [ $rc -ne 0 ]; then cat "$dir/raw" "$dir/err" | tail -5; fail "$name -n $np -w $w exited $rc"
+    elif diff -u "$want" "$dir/got" >"$dir/diff"; then echo "ok: $name -n $np -w $w"
+    else head -20 "$dir/diff"; fail "$name -n $np -w $w"; fi
+  done
+}
+
+"$seq" bfs 2000 6000 >"$dir/bfs"
+each_shape "bfs 2000 6000" "$dir/bfs" "grep '^distance'" "$e/bfs" 2000 6000 --levels
+
+"$seq" hashjoin 500 20000 >"$dir/hashjoin"
+each_shape "hashjoin 500 20000 3000" "$dir/hashjoin" \
+  "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
+  "$e/hashjoin" 500 20000 3000
+
+"$seq" unionfind 20000 15000 >"$dir/unionfind"
+each_shape "unionfind 20000 15000 1000" "$dir/unionfind" "cat" "$e/unionfind" 20000 15000 1000
+
+"$seq" loopdemo 20000 1 >"$dir/loopdemo"
+each_shape "loopdemo 20000 1" "$dir/loopdemo" \
+  "awk '/records/ { r += \$3; s += \$5 } END { printf \"%.0f records, %.0f steps\\n\", r, s }'" \
+  "$e/loopdemo" 20000 1
+
+# distinct: workers 0 and 1 send fixed lists; every value once, at worker value % workers
+printf '%s\n' 0 1 2 3 4 >"$dir/distinct1"
+printf '%s\n' 0 1 2 3 4 5 7 >"$dir/distinct2"
+for shape in "1 1 1" "1 2 2" "1 3 3" "2 1 2" "3 1 3" "2 2 4"; do
+  set -- $shape; np=$1 w=$2 peers=$3
+  if [ "$np" = 1 ]; then timeout 60 "$e/distinct" -w "$w" --bind none >"$dir/raw"
+  else per_rank "$np" "$e/distinct" -w "$w" --bind none >"$dir/raw"; fi
+  want=$dir/distinct2; [ "$peers" = 1 ] && want=$dir/distinct1
+  misplaced=$(awk -v p="$peers" '{ w = $2 + 0; if ($4 % p != w) print }' "$dir/raw")
+  if awk '{ print $4 }' "$dir/raw" | sort -n | diff -u "$want" - && [ -z "$misplaced" ]; then
+    echo "ok: distinct -n $np -w $w"
+  else cat "$dir/raw"; fail "distinct -n $np -w $w"; fi
+done
+
+# pagerank: per time, the rank changes' count, sum and largest over all workers
+totals="awk -F'\t' '\$3 > 0 { c[\$2] += \$3; s[\$2] += \$4; if (\$5 > m[\$2]) m[\$2] = \$5 }
+  END { for (t in c) print t, c[t], s[t], m[t] }' | sort -n"
+"$seq" pagerank 1000 5000 >"$dir/pagerank"
+[ "$(wc -l <"$dir/pagerank")" -ge 999 ] || fail "sequential pagerank reported too few times"
+each_shape "pagerank 1000 5000" "$dir/pagerank" "$totals" "$e/pagerank" 1000 5000
+# an edge list: a ring of 300 with chords, comments and blank lines
+awk 'BEGIN { print "# a test graph"; for (i = 0; i < 300; i++) { print i, (i + 1) % 300;
+  if (i % 7 == 0) print i, (i * 13) % 300; if (i % 50 == 0) print "" } }' >"$dir/graph.txt"
+"$seq" pagerank "$dir/graph.txt" >"$dir/pagerank-file"
+[ -s "$dir/pagerank-file" ] || fail "sequential pagerank of the edge list printed nothing"
+each_shape "pagerank graph.txt" "$dir/pagerank-file" "$totals" "$e/pagerank" "$dir/graph.txt"
+
+expect_failure "pagerank with a missing edge list" "pagerank: cannot open '$dir/none.txt'" \
+  timeout 20 "$e/pagerank" "$dir/none.txt" -w 2 --bind none
+printf '1 2\n3 x\n' >"$dir/bad.txt"
+expect_failure "pagerank with a bad edge list" "pagerank: $dir/bad.txt:2: expected two node ids" \
+  timeout 20 "$e/pagerank" "$dir/bad.txt" -w 1 --bind none
+for p in "bfs 10" "hashjoin 1 2" "unionfind 5 5 0" "loopdemo x 1" "distinct extra"; do
+  set -- $p
+  expect_failure "$p" "usage: $1" timeout 20 "$e/$@"
+done
+exit $status
