@@ -27,5 +27,13 @@ run "$b/examples/wordcount" --all "${TIDE_SRCDIR:-.}/examples/data/rivers.txt" "
 run "$b/examples/op_maximum" --show
 run "$b/examples/op_concat" --show
 run "$b/examples/op_concat" --without-notificator --show
+run "$b/examples/bfs" 2000 8000 --levels -w 2 --bind none
+run "$b/examples/distinct" -w 2 --bind none
+run "$b/examples/hashjoin" 100 5000 1000 -w 2 --bind none
+run "$b/examples/unionfind" 1000 2000 300 -w 2 --bind none
+run "$b/examples/loopdemo" 2000 1 -w 2 --bind none
+run "$b/tests/capture_replay" capture "$b/tests/valgrind-capture" -w 2 --bind none
+run "$b/tests/capture_replay" replay "$b/tests/valgrind-capture" -w 3 --bind none
+rm -f "$b/tests/valgrind-capture".* "$b/tests/valgrind-capture-str".*
 rm -f "$b/tests/valgrind.err"
 exit $status
