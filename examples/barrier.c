@@ -8,13 +8,9 @@
  *
  *   barrier ROUNDS [tide options]
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
-#include <tide.h>
+#include "example.h"
 
 static void barrier(tide_op *op, void *arg)
 {
@@ -29,13 +25,6 @@ static void barrier(tide_op *op, void *arg)
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run(tide_worker *w, void *arg)
 {
     uint64_t *rounds = arg;
@@ -46,10 +35,10 @@ static int run(tide_worker *w, void *arg)
     s = tide_unary_notify(s, TIDE_PIPELINE, "Barrier", TIDE_U64, barrier, rounds, NULL, &zero, 1);
     tide_loop_connect(loop, s);
     tide_dataflow_end(scope);
-    double start = now();
+    double start = example_now();
     while (tide_worker_step(w))
         ;
-    double secs = now() - start;
+    double secs = example_now() - start;
     if (tide_worker_index(w) == 0)
         printf("%" PRIu64 " rounds in %.3f s: %.0f rounds/s (%zu workers)\n", *rounds, secs,
                (double)*rounds / secs, tide_worker_peers(w));
@@ -59,14 +48,9 @@ static int run(tide_worker *w, void *arg)
 int main(int argc, char **argv)
 {
     tide_config cfg;
-    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
-        fprintf(stderr, "barrier: %s\n", cfg.error);
-        return 2;
-    }
-    char *end;
-    errno = 0;
-    uint64_t rounds = argc == 2 ? strtoull(argv[1], &end, 10) : 0;
-    if (argc != 2 || errno || *end || rounds == 0 || argv[1][0] == '-') {
+    example_config("barrier", &cfg, &argc, argv);
+    uint64_t rounds;
+    if (argc != 2 || example_parse(argv[1], &rounds)) {
         fprintf(stderr, "usage: barrier ROUNDS [tide options]  (ROUNDS a positive integer%s%s)\n",
                 argc >= 2 ? ", got " : "", argc >= 2 ? argv[1] : "");
         return 2;

@@ -7,13 +7,9 @@
  *
  *   exchange BATCH ROUNDS [tide options]
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
-#include <tide.h>
+#include "example.h"
 
 struct args {
     uint64_t batch, rounds;
@@ -25,13 +21,6 @@ static uint64_t by_value(const void *record, void *ctx)
     return *(const uint64_t *)record;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run(tide_worker *w, void *arg)
 {
     const struct args *a = arg;
@@ -40,7 +29,7 @@ static int run(tide_worker *w, void *arg)
     tide_stream *s = tide_input_new(scope, TIDE_U64, &input);
     tide_probe *probe = tide_probe_new(tide_exchange(s, by_value, NULL));
     tide_dataflow_end(scope);
-    double start = now();
+    double start = example_now();
     for (uint64_t round = 0; round < a->rounds; round++) {
         for (uint64_t i = 0; i < a->batch; i++)
             tide_input_send(input, &i);
@@ -48,29 +37,18 @@ static int run(tide_worker *w, void *arg)
         while (tide_probe_less_than(probe, tide_input_epoch(input)))
             tide_worker_step(w);
     }
-    double secs = now() - start;
+    double secs = example_now() - start;
     printf("%.6fs\tworker %zu complete; rate: %.4g records/s\n", secs, tide_worker_index(w),
            (double)(a->rounds * a->batch) / secs);
     return 0;
 }
 
-static int parse(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return errno || *end || s[0] == '-' || *v == 0 ? -1 : 0;
-}
-
 int main(int argc, char **argv)
 {
     tide_config cfg;
-    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
-        fprintf(stderr, "exchange: %s\n", cfg.error);
-        return 2;
-    }
+    example_config("exchange", &cfg, &argc, argv);
     struct args a;
-    if (argc != 3 || parse(argv[1], &a.batch) || parse(argv[2], &a.rounds)) {
+    if (argc != 3 || example_parse(argv[1], &a.batch) || example_parse(argv[2], &a.rounds)) {
         fprintf(stderr, "usage: exchange BATCH ROUNDS [tide options]  (positive integers)\n");
         return 2;
     }
