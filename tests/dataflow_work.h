@@ -28,6 +28,8 @@ int df_delay_total_batch(tide_worker *w, void *ctx);
 int df_reclock(tide_worker *w, void *ctx);
 int df_state_machine(tide_worker *w, void *ctx);
 int df_capture(tide_worker *w, void *ctx);
+/* the stateless operators, count, accumulate and delay with records at several times */
+int df_operators_at_times(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
 
@@ -51,6 +53,7 @@ int df_random(tide_worker *w, void *ctx);
     X(reclock, df_reclock)                                                                \
     X(state_machine, df_state_machine)                                                    \
     X(capture, df_capture)                                                                \
+    X(operators_at_times, df_operators_at_times)                                          \
     X(random, df_random)
 
 /* Helpers the bodies share (dataflow_work.c). */

@@ -393,3 +393,208 @@ int df_capture(tide_worker *w, void *ctx)
                (unsigned long long)strs.checked);
     return 0;
 }
+
+/* ---------------------------------------------------------------- the stateless operators at
+ * several times */
+
+/* Every worker gives x = 1000 e + k for k < 20 + e + its index at each epoch e (out of
+ * order, through feed_reversed); the library's operators each get that stream, and every
+ * output is gathered at worker 0 and totalled per epoch, with each record's epoch checked
+ * against its value where the value says it (x / 1000, or one more after the delay).
+ * Worker 0 compares every total with the same computation done here. */
+enum { T_MAP, T_IN_PLACE, T_FILTER, T_FLAT_MAP, T_EXCHANGE, T_BROADCAST, T_CONCAT, T_PART1,
+       T_BRANCH_NO, T_WHEN_EVEN, T_OK, T_ERR, T_COUNT, T_ACCUMULATE, T_DELAY, T_STREAMS };
+static const char *const t_names[T_STREAMS] = {
+    "map", "map_in_place", "filter", "flat_map", "exchange", "broadcast", "concat",
+    "partition", "branch", "branch_when", "ok_err ok", "ok_err err", "count", "accumulate",
+    "delay" };
+
+struct tallies {
+    struct seen_sum at[T_STREAMS][FEED_EPOCHS + 1];
+    int errors;
+};
+struct tally_port {
+    struct tallies *t;
+    int stream;
+};
+
+static void tally_logic(tide_op *op, void *arg)
+{
+    struct tally_port *p = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        uint64_t e = tide_cap_epoch(cap);
+        const uint64_t *x = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++) {
+            bool tagged = p->stream != T_COUNT && p->stream != T_ACCUMULATE;
+            uint64_t want = x[i] / 1000 + (p->stream == T_DELAY);
+            if (e > FEED_EPOCHS || (tagged && want != e)) {
+                p->t->errors++;
+                continue;
+            }
+            p->t->at[p->stream][e].n++;
+            p->t->at[p->stream][e].sum += x[i];
+        }
+    }
+}
+
+static void tally(tide_stream *s, struct tally_port *ports, struct tallies *t, int stream)
+{
+    ports[stream] = (struct tally_port){ t, stream };
+    tide_sink(s, TIDE_EXCHANGE(to_zero, NULL), t_names[stream], tally_logic, &ports[stream],
+              NULL);
+}
+
+static void feed_tagged(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    for (uint64_t k = 0; k < 20 + e + tide_worker_index(w); k++) {
+        uint64_t x = 1000 * e + k;
+        tide_session_give(out, &x);
+    }
+}
+
+static void plus_500(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)out = *(const uint64_t *)in + 500;
+}
+
+static void incr(void *r, void *ctx)
+{
+    (void)ctx;
+    ++*(uint64_t *)r;
+}
+
+static bool is_even(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r % 2 == 0;
+}
+
+static void mod3_copies(const void *in, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    for (uint64_t c = 0; c < *(const uint64_t *)in % 3; c++)
+        tide_session_give(out, in);
+}
+
+static uint64_t value_hash(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r;
+}
+
+static uint64_t value_mod3(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r % 3;
+}
+
+static bool epoch_even(const tide_time *t, void *ctx)
+{
+    (void)ctx;
+    return t->c[0] % 2 == 0;
+}
+
+static bool split_even(const void *r, void *ok, void *err, void *ctx)
+{
+    (void)ctx;
+    uint64_t x = *(const uint64_t *)r;
+    *(uint64_t *)(x % 2 == 0 ? ok : err) = x;
+    return x % 2 == 0;
+}
+
+static void sum_u64(void *acc, const void *r, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)acc += *(const uint64_t *)r;
+}
+
+static void next_epoch(const void *record, const tide_time *t, tide_time *later, void *ctx)
+{
+    (void)record;
+    (void)ctx;
+    *later = tide_time_root(t->c[0] + 1);
+}
+
+/* What stream @p s should total at epoch @p e (before delay's shift) for one input record
+ * @p x, given as increments to *want. */
+static void expect(int s, uint64_t x, uint64_t peers, struct seen_sum *want)
+{
+    switch (s) {
+    case T_MAP: want->n++, want->sum += x + 500; break;
+    case T_IN_PLACE: want->n++, want->sum += x + 1; break;
+    case T_FILTER: case T_OK: if (x % 2 == 0) want->n++, want->sum += x; break;
+    case T_BRANCH_NO: case T_ERR: if (x % 2) want->n++, want->sum += x; break;
+    case T_FLAT_MAP: want->n += x % 3, want->sum += x * (x % 3); break;
+    case T_EXCHANGE: case T_DELAY: want->n++, want->sum += x; break;
+    case T_BROADCAST: want->n += peers, want->sum += x * peers; break;
+    case T_CONCAT: want->n += 2, want->sum += 2 * x + 500; break;
+    case T_PART1: if (x % 3 == 1) want->n++, want->sum += x; break;
+    case T_WHEN_EVEN: if (x / 1000 % 2 == 0) want->n++, want->sum += x; break;
+    default: break; /* count and accumulate: per worker, below */
+    }
+}
+
+int df_operators_at_times(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct tallies t = { .errors = 0 };
+    struct tally_port ports[T_STREAMS];
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "operators_at_times");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    tide_stream *mapped = tide_map(s, TIDE_U64, plus_500, NULL);
+    tally(mapped, ports, &t, T_MAP);
+    tally(tide_map_in_place(s, incr, NULL), ports, &t, T_IN_PLACE);
+    tally(tide_filter(s, is_even, NULL), ports, &t, T_FILTER);
+    tally(tide_flat_map(s, TIDE_U64, mod3_copies, NULL), ports, &t, T_FLAT_MAP);
+    tally(tide_exchange(s, value_hash, NULL), ports, &t, T_EXCHANGE);
+    tally(tide_broadcast(s), ports, &t, T_BROADCAST);
+    tally(tide_concat(s, mapped), ports, &t, T_CONCAT);
+    tide_stream *parts[3], *yes, *no, *ok, *err;
+    tide_partition(s, 3, value_mod3, NULL, parts);
+    tally(parts[1], ports, &t, T_PART1);
+    tide_branch(s, is_even, NULL, &yes, &no);
+    tally(no, ports, &t, T_BRANCH_NO);
+    tide_branch_when(s, epoch_even, NULL, &yes, &no);
+    tally(yes, ports, &t, T_WHEN_EVEN);
+    tide_ok_err(s, TIDE_U64, TIDE_U64, split_even, NULL, &ok, &err);
+    tally(ok, ports, &t, T_OK);
+    tally(err, ports, &t, T_ERR);
+    tally(tide_count(s), ports, &t, T_COUNT);
+    uint64_t zero = 0;
+    tally(tide_accumulate(s, TIDE_U64, &zero, sum_u64, NULL), ports, &t, T_ACCUMULATE);
+    tally(tide_delay(s, next_epoch, NULL), ports, &t, T_DELAY);
+    tide_dataflow_end(scope);
+    feed_reversed(w, u, cap, feed_tagged, NULL);
+    WORK_CHECK(w, t.errors == 0, "%d records at a time their value does not allow", t.errors);
+    if (tide_worker_index(w) != 0)
+        return 0;
+    uint64_t peers = tide_worker_peers(w);
+    for (int st = 0; st < T_STREAMS; st++)
+        for (uint64_t e = 0; e < FEED_EPOCHS; e++) {
+            struct seen_sum want = { 0, 0 };
+            for (uint64_t p = 0; p < peers; p++)
+                for (uint64_t k = 0; k < 20 + e + p; k++) {
+                    uint64_t x = 1000 * e + k;
+                    expect(st, x, peers, &want);
+                    if (st == T_ACCUMULATE)
+                        want.sum += x;
+                    if (st == T_COUNT)
+                        want.sum++;
+                }
+            if (st == T_COUNT || st == T_ACCUMULATE)
+                want.n = peers; /* one record per worker and epoch */
+            const struct seen_sum *got = &t.at[st][e + (st == T_DELAY)];
+            WORK_CHECK(w, got->n == want.n && got->sum == want.sum,
+                       "%s at epoch %llu: %llu records summing to %llu, want %llu and %llu",
+                       t_names[st], (unsigned long long)e, (unsigned long long)got->n,
+                       (unsigned long long)got->sum, (unsigned long long)want.n,
+                       (unsigned long long)want.sum);
+        }
+    return 0;
+}
