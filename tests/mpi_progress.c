@@ -188,6 +188,10 @@ static int simulate(tide_allocator *a, void *ctx)
     tide_time zero = { 2, 0, { 0, 0 } };
     tide_tracker_update(s->tracker, input, &zero, (int64_t)peers);
     s->caps[s->ncaps++] = (struct point){ input, zero };
+    /* One message from the input to every worker first: however the scheduling goes, each
+     * worker then checks messages from every peer. */
+    for (size_t t = 0; t < peers; t++)
+        send_msg(s, t, downstream(INPUT, 0), &zero);
     const int active_steps = 300;
     int rc = 0;
     double deadline = MPI_Wtime() + 90;
