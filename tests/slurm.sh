@@ -27,10 +27,13 @@ export SLURM_CONF=$d/slurm.conf
 started_munge=
 
 cleanup() {
+  pids=$(cat "$d/slurmctld.pid" "$d/slurmd.pid" 2>/dev/null)
   scontrol shutdown >/dev/null 2>&1
-  for f in "$d/slurmctld.pid" "$d/slurmd.pid"; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  i=0 # wait for the daemons (and the job steps they end) to be gone
+  while [ $i -lt 50 ] && { pgrep -x slurmstepd >/dev/null || kill -0 $pids 2>/dev/null; }; do
+    sleep 0.2; i=$((i + 1))
   done
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
   [ -n "$started_munge" ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null
   rm -rf "$d" "$out"
 }
