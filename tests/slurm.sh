@@ -39,15 +39,20 @@ cleanup() {
 }
 [ -n "${TIDE_SLURM_KEEP:-}" ] || trap cleanup EXIT
 
-# munge: the one of the machine if it runs, else ours (as user munge, as Debian does)
-if ! pgrep -x munged >/dev/null; then
+# munge: the machine's if it answers, else ours (as user munge, as Debian runs it)
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   mkdir -p /run/munge && chown munge:munge /run/munge && chmod 755 /run/munge
   if [ ! -f /etc/munge/munge.key ]; then
     mungekey --create >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 2>/dev/null
     chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key
   fi
-  runuser -u munge -- /usr/sbin/munged || { echo "FAIL: munged did not start"; exit 1; }
+  runuser -u munge -- /usr/sbin/munged --force || { echo "FAIL: munged did not start"; exit 1; }
   started_munge=1
+  i=0
+  until munge -n 2>/dev/null | unmunge >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 50 ] && { echo "FAIL: munged does not answer"; exit 1; }
+    sleep 0.1
+  done
 fi
 
 node=$(slurmd -C | head -1)
