@@ -155,4 +155,31 @@ if sbatch_wait "pagerank of a missing edge list" FAILED -c 1 "$pr" "$d/no-such-g
     echo "ok: the failed job says why: $(grep -m1 'cannot open' "$job_out")" ||
     { cat "$job_out"; fail "the failed job's output does not say why"; }
 fi
+
+# A rank killed under srun: --kill-on-bad-exit (in the script) ends the whole step and job.
+echo "== kill -9 of rank 1 of a pagerank job under srun"
+id=$(sbatch --parsable --chdir="$d" --output="$d/killed.out" -c 1 "$pr" 300000 3000000)
+i=0
+while ! grep -q 's:' "$d/killed.out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+victim=
+for p in $(pgrep -f "examples/.*pagerank 300000 3000000"); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_PROCID=1" && victim=$p
+done
+if [ -z "$victim" ]; then
+  cat "$d/killed.out"; fail "no rank 1 of job $id to kill"; scancel "$id"
+else
+  start=$(date +%s)
+  kill -9 "$victim"
+  i=0
+  while squeue -h -j "$id" 2>/dev/null | grep -q . && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
+  took=$(($(date +%s) - start))
+  state=$(scontrol show job "$id" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  left=$(pgrep -f "examples/.*pagerank 300000 3000000" | wc -l)
+  if [ "$state" != FAILED ] || [ "$took" -gt 20 ] || [ "$left" -ne 0 ]; then
+    tail -5 "$d/killed.out"; fail "killed rank: job $id $state after $took s, $left processes left"
+    pkill -9 -f "examples/.*pagerank 300000 3000000"
+  else
+    echo "ok: job $id $state $took s after the kill, nothing left: $(grep -m1 -i 'task 1\|killed' "$d/killed.out")"
+  fi
+fi
 exit $status
