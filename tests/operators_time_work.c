@@ -403,11 +403,12 @@ int df_capture(tide_worker *w, void *ctx)
  * against its value where the value says it (x / 1000, or one more after the delay).
  * Worker 0 compares every total with the same computation done here. */
 enum { T_MAP, T_IN_PLACE, T_FILTER, T_FLAT_MAP, T_EXCHANGE, T_BROADCAST, T_CONCAT, T_PART1,
-       T_BRANCH_NO, T_WHEN_EVEN, T_OK, T_ERR, T_COUNT, T_ACCUMULATE, T_DELAY, T_STREAMS };
+       T_BRANCH_NO, T_WHEN_EVEN, T_OK, T_ERR, T_COUNT, T_ACCUMULATE, T_DELAY, T_CONCATENATE,
+       T_INSPECT_BATCH, T_AGGREGATE, T_STREAMS };
 static const char *const t_names[T_STREAMS] = {
     "map", "map_in_place", "filter", "flat_map", "exchange", "broadcast", "concat",
     "partition", "branch", "branch_when", "ok_err ok", "ok_err err", "count", "accumulate",
-    "delay" };
+    "delay", "concatenate", "inspect_batch", "aggregate" };
 
 struct tallies {
     struct seen_sum at[T_STREAMS][FEED_EPOCHS + 1];
@@ -427,7 +428,8 @@ static void tally_logic(tide_op *op, void *arg)
         uint64_t e = tide_cap_epoch(cap);
         const uint64_t *x = tide_batch_records(b);
         for (size_t i = 0; i < tide_batch_len(b); i++) {
-            bool tagged = p->stream != T_COUNT && p->stream != T_ACCUMULATE;
+            bool tagged = p->stream != T_COUNT && p->stream != T_ACCUMULATE &&
+                          p->stream != T_AGGREGATE;
             uint64_t want = x[i] / 1000 + (p->stream == T_DELAY);
             if (e > FEED_EPOCHS || (tagged && want != e)) {
                 p->t->errors++;
@@ -512,6 +514,38 @@ static void sum_u64(void *acc, const void *r, void *ctx)
     *(uint64_t *)acc += *(const uint64_t *)r;
 }
 
+static void count_batch(const tide_time *t, tide_batch *b, void *ctx)
+{
+    (void)t;
+    *(uint64_t *)ctx += tide_batch_len(b);
+}
+
+/* aggregate: the sum of each key's (x % 5) records per time */
+static bool same_mod5_key(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)a % 5 == *(const uint64_t *)b % 5;
+}
+
+static uint64_t mod5_key(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r % 5;
+}
+
+static void fold_sum(void *state, const void *r, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)state += *(const uint64_t *)r;
+}
+
+static void emit_sum(const void *key, const void *state, tide_session *out, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    tide_session_give(out, state);
+}
+
 static void next_epoch(const void *record, const tide_time *t, tide_time *later, void *ctx)
 {
     (void)record;
@@ -529,7 +563,9 @@ static void expect(int s, uint64_t x, uint64_t peers, struct seen_sum *want)
     case T_FILTER: case T_OK: if (x % 2 == 0) want->n++, want->sum += x; break;
     case T_BRANCH_NO: case T_ERR: if (x % 2) want->n++, want->sum += x; break;
     case T_FLAT_MAP: want->n += x % 3, want->sum += x * (x % 3); break;
-    case T_EXCHANGE: case T_DELAY: want->n++, want->sum += x; break;
+    case T_EXCHANGE: case T_DELAY: case T_INSPECT_BATCH: want->n++, want->sum += x; break;
+    case T_CONCATENATE: want->n += 3, want->sum += 3 * x; break;
+    case T_AGGREGATE: want->sum += x; break; /* one record per key: counted below */
     case T_BROADCAST: want->n += peers, want->sum += x * peers; break;
     case T_CONCAT: want->n += 2, want->sum += 2 * x + 500; break;
     case T_PART1: if (x % 3 == 1) want->n++, want->sum += x; break;
@@ -569,9 +605,20 @@ int df_operators_at_times(tide_worker *w, void *ctx)
     uint64_t zero = 0;
     tally(tide_accumulate(s, TIDE_U64, &zero, sum_u64, NULL), ports, &t, T_ACCUMULATE);
     tally(tide_delay(s, next_epoch, NULL), ports, &t, T_DELAY);
+    tide_stream *three[3] = { s, s, s };
+    tally(tide_concatenate(three, 3), ports, &t, T_CONCATENATE);
+    uint64_t batched = 0;
+    tally(tide_inspect_batch(s, count_batch, &batched), ports, &t, T_INSPECT_BATCH);
+    tide_aggregate_ops sums = { sizeof(uint64_t), mod5_key, same_mod5_key, fold_sum, emit_sum };
+    tally(tide_aggregate(s, TIDE_U64, &sums, NULL), ports, &t, T_AGGREGATE);
     tide_dataflow_end(scope);
     feed_reversed(w, u, cap, feed_tagged, NULL);
     WORK_CHECK(w, t.errors == 0, "%d records at a time their value does not allow", t.errors);
+    uint64_t mine = 0;
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++)
+        mine += 20 + e + tide_worker_index(w);
+    WORK_CHECK(w, batched == mine, "inspect_batch saw %llu records, want %llu",
+               (unsigned long long)batched, (unsigned long long)mine);
     if (tide_worker_index(w) != 0)
         return 0;
     uint64_t peers = tide_worker_peers(w);
@@ -589,6 +636,8 @@ int df_operators_at_times(tide_worker *w, void *ctx)
                 }
             if (st == T_COUNT || st == T_ACCUMULATE)
                 want.n = peers; /* one record per worker and epoch */
+            if (st == T_AGGREGATE)
+                want.n = 5; /* one per key; every epoch has at least 20 records */
             const struct seen_sum *got = &t.at[st][e + (st == T_DELAY)];
             WORK_CHECK(w, got->n == want.n && got->sum == want.sum,
                        "%s at epoch %llu: %llu records summing to %llu, want %llu and %llu",
