@@ -48,6 +48,11 @@ case \$host in
   $ib|hostb) ns=$nb name=hostb ;;
   *) echo "agent: unknown host \$host" >&2; exit 1 ;;
 esac
+# TIDE_HIDE_ON_HOSTB=DIR: DIR is empty on hostb (a file that only one host has)
+if [ \$name = hostb ] && [ -n "\${TIDE_HIDE_ON_HOSTB:-}" ]; then
+  exec ip netns exec \$ns unshare --uts --mount sh -c \
+    "hostname \$name; mount -t tmpfs none \$TIDE_HIDE_ON_HOSTB; \$*"
+fi
 exec ip netns exec \$ns unshare --uts sh -c "hostname \$name; \$*"
 EOF
 chmod +x "$d/agent"
@@ -108,4 +113,16 @@ across 2 "$build/examples/pagerank" 1000 5000 -w 2 --bind none >"$d/raw" ||
 awk -F'\t' '$3 > 0 { c[$2] += $3; s[$2] += $4; if ($5 > m[$2]) m[$2] = $5 }
   END { for (t in c) print t, c[t], s[t], m[t] }' "$d/raw" | sort -n >"$d/got-pr"
 check "pagerank across 2 hosts, 2 ranks x 2 workers" "$d/want-pr" "$d/got-pr"
+
+# An input file that only one host has: the rank on the other stops the whole job.
+mkdir -p "$d/only-a"
+cp "$src/examples/data/rivers.txt" "$d/only-a/"
+if TIDE_HIDE_ON_HOSTB=$d/only-a across 2 "$build/examples/wordcount" "$d/only-a/rivers.txt" \
+     -w 1 --bind none >"$d/got"; then
+  fail "wordcount with its file missing on hostb: exit 0"
+elif grep -q "wordcount: cannot open '$d/only-a/rivers.txt'" "$d/stderr" "$d/mpirun.log"; then
+  echo "ok: a file missing on hostb stops the job: $(cat "$d/stderr" "$d/mpirun.log" | grep -m1 'cannot open')"
+else
+  cat "$d/stderr" "$d/mpirun.log"; fail "wordcount with its file missing on hostb: no message naming it"
+fi
 exit $status
