@@ -10,16 +10,6 @@ e=$b/examples
 d=${TIDE_SRCDIR:-.}/examples/data
 log=$(mktemp); trap 'rm -f "$log" "$out"' EXIT
 
-# The pid of rank $1 of the job whose ranks run program $2 (found by its environment).
-rank_pid() {
-  for p in $(pgrep -f "$2"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
-      echo "$p"; return 0
-    fi
-  done
-  return 1
-}
-
 # kill_rank NAME RANK NP ARGS...: starts pagerank on NP ranks, waits for its first output
 # line, kills rank RANK, and checks how the job ends.
 kill_rank() {
@@ -29,7 +19,7 @@ kill_rank() {
   job=$!
   i=0
   while ! grep -q 's:' "$log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  pid=$(rank_pid "$victim" "pagerank 300000 3000000")
+  pid=$(pid_with "pagerank 300000 3000000" "OMPI_COMM_WORLD_RANK=$victim")
   if [ -z "$pid" ]; then cat "$log"; fail "$name: rank $victim not found"; kill $job; wait $job; return; fi
   start=$(date +%s)
   kill -9 "$pid"

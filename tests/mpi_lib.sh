@@ -48,3 +48,14 @@ per_rank() {
     cat "$d"/1/rank.*/stdout
   rc=$?; rm -rf "$d"; return $rc
 }
+
+# pid_with PATTERN VAR=VALUE: the pid of a process whose command line matches PATTERN and
+# whose environment holds VAR=VALUE (a rank: OMPI_COMM_WORLD_RANK=1, SLURM_PROCID=1).
+pid_with() {
+  for p in $(pgrep -f "$1"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "$2"; then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}

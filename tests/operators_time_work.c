@@ -301,18 +301,13 @@ static void numbers_to_strings(const void *in, void *out, void *ctx)
     *(const char **)out = buf;
 }
 
-struct replayed {
-    struct seen_sum at[FEED_EPOCHS];
-    bool strings;
-    int errors;
-};
-
 /* A sink over a replayed stream: sums records per epoch; once the frontier passes an epoch,
  * that epoch's sums must be final (checked against the expected values in the sink). */
 struct replay_check {
-    struct replayed got;
-    struct seen_sum want[FEED_EPOCHS];
+    bool strings; /* TIDE_STR records holding the numbers */
+    struct seen_sum got[FEED_EPOCHS], want[FEED_EPOCHS];
     uint64_t checked; /* epochs checked so far */
+    int errors;
 };
 
 static void check_replayed(tide_op *op, void *arg)
@@ -324,7 +319,7 @@ static void check_replayed(tide_op *op, void *arg)
         uint64_t e = tide_cap_epoch(cap);
         for (size_t at = 0; at < tide_batch_bytes(b);) {
             uint64_t x;
-            if (c->got.strings) {
+            if (c->strings) {
                 const char *str;
                 tide_batch_read(b, &at, &str);
                 x = strtoull(str, NULL, 10);
@@ -332,19 +327,19 @@ static void check_replayed(tide_op *op, void *arg)
                 tide_batch_read(b, &at, &x);
             }
             if (e >= FEED_EPOCHS || x / 1000 != e || e < c->checked) {
-                c->got.errors++;
+                c->errors++;
                 continue;
             }
-            c->got.at[e].n++;
-            c->got.at[e].sum += x;
+            c->got[e].n++;
+            c->got[e].sum += x;
         }
     }
     while (c->checked < FEED_EPOCHS && !tide_antichain_less_equal(tide_op_frontier(op, 0),
                                                                  &(tide_time){ .depth = 1,
                                                                      .c = { c->checked } })) {
         uint64_t e = c->checked++;
-        if (c->got.at[e].n != c->want[e].n || c->got.at[e].sum != c->want[e].sum)
-            c->got.errors++;
+        if (c->got[e].n != c->want[e].n || c->got[e].sum != c->want[e].sum)
+            c->errors++;
     }
 }
 
@@ -365,7 +360,7 @@ int df_capture(tide_worker *w, void *ctx)
     tide_dataflow_end(scope);
     feed_reversed(w, u, cap, feed_capture, NULL);
 
-    struct replay_check nums = { .got.strings = false }, strs = { .got.strings = true };
+    struct replay_check nums = { .strings = false }, strs = { .strings = true };
     for (uint64_t e = 0; e < FEED_EPOCHS; e++)
         for (uint64_t k = 0; k < 20 + e * tide_worker_index(w); k++) {
             nums.want[e].n++;
@@ -385,11 +380,11 @@ int df_capture(tide_worker *w, void *ctx)
     remove(path);
     snprintf(path, sizeof path, "%s.%zu", strprefix, tide_worker_index(w));
     remove(path);
-    WORK_CHECK(w, nums.checked == FEED_EPOCHS && nums.got.errors == 0,
-               "numbers: %d wrong or early records, %llu epochs checked", nums.got.errors,
+    WORK_CHECK(w, nums.checked == FEED_EPOCHS && nums.errors == 0,
+               "numbers: %d wrong or early records, %llu epochs checked", nums.errors,
                (unsigned long long)nums.checked);
-    WORK_CHECK(w, strs.checked == FEED_EPOCHS && strs.got.errors == 0,
-               "strings: %d wrong or early records, %llu epochs checked", strs.got.errors,
+    WORK_CHECK(w, strs.checked == FEED_EPOCHS && strs.errors == 0,
+               "strings: %d wrong or early records, %llu epochs checked", strs.errors,
                (unsigned long long)strs.checked);
     return 0;
 }

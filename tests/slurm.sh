@@ -161,10 +161,7 @@ echo "== kill -9 of rank 1 of a pagerank job under srun"
 id=$(sbatch --parsable --chdir="$d" --output="$d/killed.out" -c 1 "$pr" 300000 3000000)
 i=0
 while ! grep -q 's:' "$d/killed.out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-victim=
-for p in $(pgrep -f "examples/.*pagerank 300000 3000000"); do
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_PROCID=1" && victim=$p
-done
+victim=$(pid_with "examples/.*pagerank 300000 3000000" SLURM_PROCID=1)
 if [ -z "$victim" ]; then
   cat "$d/killed.out"; fail "no rank 1 of job $id to kill"; scancel "$id"
 else

@@ -43,3 +43,19 @@ void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *))
     m->at = NULL;
     m->len = m->cap = 0;
 }
+
+void tide__by_time_append(struct tide__by_time *m, const tide_time *t, tide_batch *b,
+                          bool *fresh, const char *who)
+{
+    void **slot = tide__by_time_slot(m, t, fresh);
+    if (*fresh && !(*slot = tide_batch_new(tide_batch_type(b), 0)))
+        tide_abort("%s: out of memory", who);
+    tide__batch_append(*slot, b, who);
+}
+
+static void free_batch(void *b) { tide_batch_free(b); }
+
+void tide__by_time_free_batches(struct tide__by_time *m)
+{
+    tide__by_time_free(m, free_batch);
+}

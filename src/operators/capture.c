@@ -127,6 +127,8 @@ struct capture {
     tide_antichain written; /* the frontier the file has told so far */
     tide_change_batch changes;
     unsigned char value[TIDE__VALUE_BYTES];
+    unsigned char *buf; /* one encoded variable-length record, reused */
+    size_t bufcap;
 };
 
 static void put_records(struct capture *c, tide_batch *b)
@@ -136,22 +138,19 @@ static void put_records(struct capture *c, tide_batch *b)
         put(&c->file, tide_batch_records(b), tide_batch_bytes(b));
         return;
     }
-    unsigned char *buf = NULL;
-    size_t cap = 0;
     for (size_t at = 0; tide_batch_read(b, &at, c->value);) {
         size_t len = type->encoded_size(c->value);
         if (len > UINT32_MAX)
             tide_abort("Capture: a %s record of %zu bytes is too large", type->name, len);
-        if (len > cap) {
-            free(buf);
-            if (!(buf = malloc(cap = len)))
+        if (len > c->bufcap) {
+            free(c->buf);
+            if (!(c->buf = malloc(c->bufcap = len)))
                 tide_abort("Capture: out of memory");
         }
-        type->encode(c->value, buf);
+        type->encode(c->value, c->buf);
         put_u32(&c->file, (uint32_t)len);
-        put(&c->file, buf, len);
+        put(&c->file, c->buf, len);
     }
-    free(buf);
 }
 
 /* Writes the frontier's changes since the last 'P' event, if any. */
@@ -204,6 +203,7 @@ static void capture_free(void *arg)
     if (c->file.f) /* the dataflow was dropped before its end: the file says so */
         fclose(c->file.f);
     free(c->file.path);
+    free(c->buf);
     tide_antichain_free(&c->written);
     tide_change_batch_free(&c->changes);
     free(c);

@@ -164,10 +164,7 @@ static void reclock_run(tide_op *op, void *arg)
     tide_batch *b;
     while (tide_op_next(op, 0, &cap, &b)) {
         bool fresh;
-        void **slot = tide__by_time_slot(stash, tide_cap_time(cap), &fresh);
-        if (fresh && !(*slot = tide_batch_new(tide_batch_type(b), 0)))
-            tide_abort("Reclock: out of memory");
-        tide__batch_append(*slot, b, "Reclock");
+        tide__by_time_append(stash, tide_cap_time(cap), b, &fresh, "Reclock");
     }
     while (tide_op_next(op, 1, &cap, &b))
         tide_op_notify_at(op, tide_cap_retain(cap));
@@ -184,11 +181,9 @@ static void reclock_run(tide_op *op, void *arg)
     }
 }
 
-static void free_batch(void *b) { tide_batch_free(b); }
-
 static void reclock_free(void *arg)
 {
-    tide__by_time_free(arg, free_batch);
+    tide__by_time_free_batches(arg);
     free(arg);
 }
 

@@ -38,6 +38,12 @@ void **tide__by_time_slot(struct tide__by_time *m, const tide_time *t, bool *fre
 void *tide__by_time_take(struct tide__by_time *m, const tide_time *t);
 /* Frees every payload with @p free_v, then the map. */
 void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *));
+/* For maps whose payloads are batches: appends @p b's records to the batch of time @p t
+ * (created when the time had none, *fresh then set); @p who names the operator in errors. */
+void tide__by_time_append(struct tide__by_time *m, const tide_time *t, tide_batch *b,
+                          bool *fresh, const char *who);
+/* tide__by_time_free() for maps of batches. */
+void tide__by_time_free_batches(struct tide__by_time *m);
 
 /* States per key (keyed.c): an open-addressing table whose keys are the first record seen
  * with that key, kept encoded in a batch (variable-length keys work too). Removed keys leave

@@ -11,7 +11,6 @@
 struct machine {
     tide_state_machine_ops ops;
     void *ctx;
-    const tide_type *in;
     struct tide__keyed states;
     struct tide__by_time pending; /* a batch per time waiting for its notification */
 };
@@ -43,23 +42,17 @@ static void machine_run(tide_op *op, void *arg)
             continue;
         }
         bool fresh;
-        void **slot = tide__by_time_slot(&m->pending, tide_cap_time(cap), &fresh);
-        if (fresh) {
-            if (!(*slot = tide_batch_new(m->in, 0)))
-                tide_abort("StateMachine: out of memory");
+        tide__by_time_append(&m->pending, tide_cap_time(cap), b, &fresh, "StateMachine");
+        if (fresh)
             tide_op_notify_at(op, tide_cap_retain(cap));
-        }
-        tide__batch_append(*slot, b, "StateMachine");
     }
 }
-
-static void free_batch(void *b) { tide_batch_free(b); }
 
 static void machine_free(void *arg)
 {
     struct machine *m = arg;
     tide__keyed_free(&m->states);
-    tide__by_time_free(&m->pending, free_batch);
+    tide__by_time_free_batches(&m->pending);
     free(m);
 }
 
@@ -71,8 +64,7 @@ tide_stream *tide_state_machine(tide_stream *s, const tide_type *out,
         tide_abort("StateMachine: out of memory");
     m->ops = *ops;
     m->ctx = ctx;
-    m->in = tide_stream_type(s);
-    tide__keyed_init(&m->states, m->in, ops->state_size, ops->hash, ops->same_key, ctx,
+    tide__keyed_init(&m->states, tide_stream_type(s), ops->state_size, ops->hash, ops->same_key, ctx,
                      "StateMachine");
     return tide_unary_notify(s, TIDE_EXCHANGE(ops->hash, ctx), "StateMachine", out,
                              machine_run, m, machine_free, NULL, 0);
