@@ -15,12 +15,18 @@ log=$(mktemp); trap 'rm -f "$log" "$out"' EXIT
 kill_rank() {
   name=$1 victim=$2 np=$3; shift 3
   echo "== $name"
-  TIDE_TEST_TIMEOUT=60 "$run" "$np" "$e/pagerank" 300000 3000000 "$@" --bind none >"$log" 2>&1 &
+  TIDE_TEST_TIMEOUT=240 "$run" "$np" "$e/pagerank" 300000 3000000 "$@" --bind none >"$log" 2>&1 &
   job=$!
   i=0
-  while ! grep -q 's:' "$log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  # the first line can take a while under the sanitizers on a loaded machine
+  while ! grep -q 's:' "$log" && [ $i -lt 1200 ] && kill -0 $job 2>/dev/null; do
+    sleep 0.1; i=$((i + 1))
+  done
   pid=$(pid_with "pagerank 300000 3000000" "OMPI_COMM_WORLD_RANK=$victim")
-  if [ -z "$pid" ]; then cat "$log"; fail "$name: rank $victim not found"; kill $job; wait $job; return; fi
+  if [ -z "$pid" ]; then
+    tail -20 "$log"; fail "$name: rank $victim not found after $((i / 10)) s"
+    kill $job 2>/dev/null; wait $job; return
+  fi
   start=$(date +%s)
   kill -9 "$pid"
   wait $job; rc=$?

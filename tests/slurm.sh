@@ -160,7 +160,11 @@ fi
 echo "== kill -9 of rank 1 of a pagerank job under srun"
 id=$(sbatch --parsable --chdir="$d" --output="$d/killed.out" -c 1 "$pr" 300000 3000000)
 i=0
-while ! grep -q 's:' "$d/killed.out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+# the first line can take a while under the sanitizers on a loaded machine
+while ! grep -q 's:' "$d/killed.out" 2>/dev/null && [ $i -lt 1200 ] &&
+      squeue -h -j "$id" 2>/dev/null | grep -q .; do
+  sleep 0.1; i=$((i + 1))
+done
 victim=$(pid_with "examples/.*pagerank 300000 3000000" SLURM_PROCID=1)
 if [ -z "$victim" ]; then
   cat "$d/killed.out"; fail "no rank 1 of job $id to kill"; scancel "$id"
