@@ -157,15 +157,17 @@ if sbatch_wait "pagerank of a missing edge list" FAILED -c 1 "$pr" "$d/no-such-g
 fi
 
 # A rank killed under srun: --kill-on-bad-exit (in the script) ends the whole step and job.
+# The graph size (300002) is this test's own: processes are found by their command line,
+# and tests/faults.sh may run a pagerank of its own at the same time.
 echo "== kill -9 of rank 1 of a pagerank job under srun"
-id=$(sbatch --parsable --chdir="$d" --output="$d/killed.out" -c 1 "$pr" 300000 3000000)
+id=$(sbatch --parsable --chdir="$d" --output="$d/killed.out" -c 1 "$pr" 300002 3000000)
 i=0
 # the first line can take a while under the sanitizers on a loaded machine
 while ! grep -q 's:' "$d/killed.out" 2>/dev/null && [ $i -lt 1200 ] &&
       squeue -h -j "$id" 2>/dev/null | grep -q .; do
   sleep 0.1; i=$((i + 1))
 done
-victim=$(pid_with "examples/.*pagerank 300000 3000000" SLURM_PROCID=1)
+victim=$(pid_with "examples/.*pagerank 300002 3000000" SLURM_PROCID=1)
 if [ -z "$victim" ]; then
   cat "$d/killed.out"; fail "no rank 1 of job $id to kill"; scancel "$id"
 else
@@ -175,10 +177,10 @@ else
   while squeue -h -j "$id" 2>/dev/null | grep -q . && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
   took=$(($(date +%s) - start))
   state=$(scontrol show job "$id" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
-  left=$(pgrep -f "examples/.*pagerank 300000 3000000" | wc -l)
+  left=$(pgrep -f "examples/.*pagerank 300002 3000000" | wc -l)
   if [ "$state" != FAILED ] || [ "$took" -gt 20 ] || [ "$left" -ne 0 ]; then
     tail -5 "$d/killed.out"; fail "killed rank: job $id $state after $took s, $left processes left"
-    pkill -9 -f "examples/.*pagerank 300000 3000000"
+    pkill -9 -f "examples/.*pagerank 300002 3000000"
   else
     echo "ok: job $id $state $took s after the kill, nothing left: $(grep -m1 -i 'task 1\|killed' "$d/killed.out")"
   fi
