@@ -122,6 +122,8 @@ typedef struct tide_config {
     size_t workers;       /**< worker threads per rank (-w/--workers) */
     tide_bind bind;       /**< --bind none|core|pu|numa */
     bool report_bindings; /**< --report-bindings: one line per worker on stderr */
+    bool stats;           /**< --stats: each rank prints its transport counters, memory and
+                               start-up time on stderr when it stops (tide_comm_stats) */
     tide_progress progress; /**< --progress workers|thread */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
@@ -134,7 +136,7 @@ typedef struct tide_config {
 int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
- * --report-bindings, --progress[=]workers|thread), leaving the program's own arguments in order and argv[*argc] NULL.
+ * --report-bindings, --stats, --progress[=]workers|thread), leaving the program's own arguments in order and argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.
  */
@@ -160,6 +162,23 @@ size_t tide_allocator_rank(const tide_allocator *a);
 size_t tide_allocator_ranks(const tide_allocator *a);
 /** "thread", "process" or "mpi". */
 const char *tide_allocator_backend(const tide_allocator *a);
+
+/** What this rank's MPI transport did so far, for the whole rank (all zero without MPI). */
+typedef struct tide_comm_stats {
+    uint64_t sends;          /**< MPI sends posted (frames to other ranks, every tag) */
+    uint64_t send_bytes;     /**< bytes of those frames, headers included */
+    uint64_t recvs;          /**< frames received from other ranks */
+    uint64_t recv_bytes;     /**< bytes of those frames */
+    uint64_t reordered;      /**< frames that completed in an earlier poll than a frame the
+                                  same rank sent before them, held back until it came (MPI
+                                  orders matching, not completion) */
+    uint64_t progress_msgs;  /**< progress messages sent to workers of other ranks */
+    uint64_t progress_bytes; /**< their bytes on the wire, message headers included */
+    uint64_t max_requests;   /**< most MPI requests in flight at once */
+} tide_comm_stats;
+/** Fills *out with the counters of @p a's rank so far (a consistent snapshot is taken
+ *  under the rank's MPI lock, so call it outside hot loops). */
+void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out);
 
 /**
  * Allocates the next channel (channels are matched across workers by creation order, so

@@ -334,6 +334,12 @@ void tide_allocator_wake(tide_allocator *a)
     tide__waker_notify(&a->shared->wakers[a->local]);
 }
 
+void tide__channel_mark_progress(tide_allocator *a, int channel)
+{
+    if (channel >= 0 && (size_t)channel < a->nchans)
+        a->chans[channel]->progress = true;
+}
+
 void tide_allocator_mpi_enter(tide_allocator *a)
 {
     /* What this worker pushed must be on its way first: the peer may need it before it

@@ -66,6 +66,7 @@ struct tide__chan {
     struct tide_pull pull;
     void *push_mem;   /* the in-rank push structs, one block */
     void *remote_mem; /* the pushes to other ranks, one block (mpi backend) */
+    bool progress;    /* carries progress updates (counted apart in tide_comm_stats) */
 };
 
 /* A channel's queues between the workers of one rank, created by the first worker to
@@ -129,6 +130,8 @@ void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank
 /* Frees the worker's channels (after ops->finish). */
 void tide__allocator_destroy(tide_allocator *a);
 /* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
+/* Marks @p channel as carrying progress updates (counted apart in tide_comm_stats). */
+void tide__channel_mark_progress(tide_allocator *a, int channel);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -116,6 +116,8 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
                        : fail(cfg, "--progress needs one of workers, thread");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
+        } else if (strcmp(arg, "--stats") == 0) {
+            cfg->stats = true;
         } else {
             argv[out++] = argv[i];
         }

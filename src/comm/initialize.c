@@ -29,7 +29,45 @@ struct tide_guards {
     struct tide__shared shared;
     MPI_Comm comm;
     bool finalize;
+    /* --stats */
+    bool stats;
+    int rank;
+    uint64_t startup_ns;
+    long rss_start_kib;
 };
+
+/* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1 where there is none. */
+static long status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kib = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kib = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+/* --stats: one line per rank, in a form scripts/bench-scale reads. */
+static void print_stats(const struct tide_guards *g, const tide_comm_stats *st)
+{
+    fprintf(stderr,
+            "tide stats: rank %d workers %zu startup_us %.0f rss_start_kib %ld rss_end_kib %ld "
+            "rss_peak_kib %ld sends %llu send_bytes %llu recvs %llu recv_bytes %llu "
+            "progress_msgs %llu progress_bytes %llu reordered %llu max_requests %llu\n",
+            g->rank, g->n, (double)g->startup_ns / 1e3, g->rss_start_kib, status_kib("VmRSS"),
+            status_kib("VmHWM"), (unsigned long long)st->sends,
+            (unsigned long long)st->send_bytes, (unsigned long long)st->recvs,
+            (unsigned long long)st->recv_bytes, (unsigned long long)st->progress_msgs,
+            (unsigned long long)st->progress_bytes, (unsigned long long)st->reordered,
+            (unsigned long long)st->max_requests);
+}
 
 /* ---------------------------------------------------------------- MPI start */
 
@@ -281,6 +319,7 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
                         "worker and a worker function\n");
         return TIDE_EINVAL;
     }
+    uint64_t t0 = tide__now_ns();
     struct tide_guards *g = calloc(1, sizeof *g);
     if (!g)
         return TIDE_ENOMEM;
@@ -316,6 +355,11 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         free(g);
         return rc;
     }
+    g->stats = cfg->stats;
+    g->rank = rank;
+    g->startup_ns = tide__now_ns() - t0;
+    if (g->stats)
+        g->rss_start_kib = status_kib("VmRSS");
     for (size_t i = 0; i < g->n; i++) {
         struct slot *s = &g->slots[i];
         tide__allocator_init(&s->alloc, &g->shared, (size_t)rank, (size_t)ranks, i);
@@ -351,7 +395,10 @@ int tide_guards_join(tide_guards *g, int *results)
         if (results)
             results[i] = g->slots[i].result;
     }
-    tide__mpi_transport_free(&g->shared);
+    tide_comm_stats st = { 0 };
+    tide__mpi_transport_free(&g->shared, &st);
+    if (g->stats)
+        print_stats(g, &st);
     for (size_t i = 0; i < g->n; i++)
         tide__allocator_destroy(&g->slots[i].alloc);
     tide__shared_destroy(&g->shared);

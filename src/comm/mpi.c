@@ -37,6 +37,7 @@ struct mpi_local {
 struct remote_push {
     struct tide_push base;
     struct mpi_local *ml;
+    const struct tide__chan *ch;
     int rank;
     uint32_t channel, src, dst, type_tag;
     uint64_t seq;
@@ -64,7 +65,7 @@ static tide_batch *new_frame(struct mpi_local *ml, int rank)
     fh->magic = TIDE__FRAME_MAGIC;
     fh->nmsgs = 0;
     fh->src_rank = (uint32_t)ml->m->rank;
-    fh->reserved = 0;
+    fh->seq = 0;
     f->bytes = sizeof *fh;
     f->peer_rank = rank;
     f->mpi_tag = TIDE__TAG_SMALL;
@@ -130,6 +131,11 @@ static void remote_send(tide_push *p, tide_batch **bp)
                                 b->len, b->bytes, 0, 0, { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     size_t padded = TIDE__PAD8(b->bytes);
+    if (rp->ch->progress) {
+        atomic_fetch_add_explicit(&ml->m->progress_msgs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ml->m->progress_bytes, sizeof mh + padded,
+                                  memory_order_relaxed);
+    }
     if (b->bytes < LARGE) {
         append(ml, rp->rank, &mh, tide__batch_data(b), b->bytes);
         tide_batch_clear(b);
@@ -307,6 +313,7 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
         struct remote_push *rp = &rps[k++];
         rp->base.send = remote_send;
         rp->ml = ml;
+        rp->ch = ch;
         rp->rank = (int)(t / a->nlocal);
         rp->channel = (uint32_t)ch->id;
         rp->src = (uint32_t)a->index;

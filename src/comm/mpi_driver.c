@@ -74,7 +74,7 @@ static size_t add_slot(struct tide__mpi *m)
 static void post_receive(struct tide__mpi *m, size_t i)
 {
     tide_batch *b = pool_get(m, TIDE__POST_BYTES);
-    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE, m->post_seq++ };
+    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE };
     if (MPI_Irecv(b->base, (int)TIDE__POST_BYTES, MPI_BYTE, MPI_ANY_SOURCE, TIDE__TAG_SMALL,
                   m->comm, &m->reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv failed on rank %d", m->rank);
@@ -83,7 +83,15 @@ static void post_receive(struct tide__mpi *m, size_t i)
 static void post_send(struct tide__mpi *m, tide_batch *f)
 {
     size_t i = add_slot(m);
-    m->slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
+    m->slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
+    /* Numbered here, under the lock, in the order the sends are posted: that is the order
+     * in which they match the peer's receives. */
+    if (f->mpi_tag == TIDE__TAG_SMALL)
+        tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
+    m->stats.sends++;
+    m->stats.send_bytes += f->bytes;
+    if (m->nreqs > m->stats.max_requests)
+        m->stats.max_requests = m->nreqs;
     if (MPI_Isend(f->base, (int)f->bytes, MPI_BYTE, f->peer_rank, f->mpi_tag, m->comm,
                   &m->reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Isend of %zu bytes from rank %d to rank %d failed", f->bytes,
@@ -146,7 +154,7 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     tide_batch *b = pool_get(m, TIDE__PAD8(mh->nbytes));
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
     size_t i = add_slot(m);
-    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src, 0 };
+    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
     int tag = TIDE__TAG_LARGE_BASE + (int)(mh->src - (size_t)src * m->nlocal);
     if (MPI_Irecv(b->base, (int)total, MPI_BYTE, src, tag, m->comm, &m->reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv of %zu bytes failed on rank %d", total, m->rank);
@@ -196,6 +204,51 @@ static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, in
     tide__fifo_put_front(&m->pool, buf);
 }
 
+/* Takes the frame from @p src numbered @p seq out of the frames that came early, if it is
+ * there. The list is almost always empty, and holds at most a few frames per rank that
+ * was mid-rendezvous, so a scan is cheaper than per-rank state. */
+static tide_batch *take_ahead(struct tide__mpi *m, int src, uint32_t seq)
+{
+    for (tide_batch **at = &m->ahead; *at; at = &(*at)->next) {
+        tide_batch *b = *at;
+        if (b->peer_rank == src && tide__frame_hdr(b)->seq == seq) {
+            *at = b->next;
+            b->next = NULL;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* Handles the small frames of each rank in the order they were sent. Preposted receives
+ * match in posting order, but a receive that matched a rendezvous frame can complete
+ * after later receives that matched eager frames from the same rank (seen with MPICH on
+ * one node, and with Open MPI's TCP transport at InfiniBand-like eager limits): those wait
+ * here for it. */
+static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+{
+    const struct tide__frame_hdr *fh = check_frame(m, buf, count, src);
+    if (fh->seq != m->seq_from[src]) {
+        buf->bytes = count;
+        buf->peer_rank = src;
+        buf->owner = m->polls; /* (a received buffer's owner is not used otherwise) */
+        buf->next = m->ahead;
+        m->ahead = buf;
+        return;
+    }
+    while (buf) {
+        m->seq_from[src]++;
+        receive_frame(m, buf, count, src);
+        if ((buf = m->ahead ? take_ahead(m, src, m->seq_from[src]) : NULL)) {
+            count = buf->bytes;
+            /* Completed a poll before a frame sent ahead of it: ordering by position in
+             * one MPI_Testsome (as tide did before) would have delivered it too early. */
+            if (buf->owner != m->polls)
+                m->stats.reordered++;
+        }
+    }
+}
+
 static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src)
 {
     check_frame(m, b, count, src);
@@ -224,22 +277,12 @@ static bool progress(struct tide__mpi *m)
         if (!m->slots[i].buf)
             post_receive(m, i);
     int out = 0;
+    m->polls++;
     if (MPI_Testsome((int)m->nreqs, m->reqs, &out, m->done, m->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
     if (out <= 0 || out == MPI_UNDEFINED)
         return moved;
-    /* Preposted receives match in the order they were posted, which is the order frames
-     * from one sender were sent: handle completions in that order. */
-    for (int a = 1; a < out; a++)
-        for (int b = a; b > 0 && m->slots[m->done[b - 1]].post_seq > m->slots[m->done[b]].post_seq;
-             b--) {
-            int t = m->done[b];
-            m->done[b] = m->done[b - 1];
-            m->done[b - 1] = t;
-            MPI_Status st = m->statuses[b];
-            m->statuses[b] = m->statuses[b - 1];
-            m->statuses[b - 1] = st;
-        }
+    /* Completions come in any order; small_complete() restores each sender's. */
     for (int k = 0; k < out; k++) {
         /* By index, not by pointer: handling a frame can read an announce, which adds a
          * request and may move the slot array. */
@@ -254,11 +297,15 @@ static bool progress(struct tide__mpi *m)
         case SLOT_POST:
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
             m->frames_from[m->statuses[k].MPI_SOURCE]++;
-            receive_frame(m, buf, (size_t)count, m->statuses[k].MPI_SOURCE);
+            m->stats.recvs++;
+            m->stats.recv_bytes += (uint64_t)count;
+            small_complete(m, buf, (size_t)count, m->statuses[k].MPI_SOURCE);
             break; /* posted again at the next pass */
         case SLOT_LARGE:
             MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
             m->frames_from[m->slots[i].peer]++;
+            m->stats.recvs++;
+            m->stats.recv_bytes += (uint64_t)count;
             large_complete(m, buf, (size_t)count, m->slots[i].peer);
             break;
         }
@@ -278,6 +325,25 @@ static bool progress(struct tide__mpi *m)
 void tide__mpi_progress_locked(struct tide__mpi *m)
 {
     progress(m);
+}
+
+void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out)
+{
+    *out = m->stats;
+    out->progress_msgs = atomic_load_explicit(&m->progress_msgs, memory_order_relaxed);
+    out->progress_bytes = atomic_load_explicit(&m->progress_bytes, memory_order_relaxed);
+}
+
+void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a || !a->shared->mpi)
+        return;
+    atomic_fetch_add(&a->shared->mpi_waiters, 1);
+    pthread_mutex_lock(&a->shared->mpi_lock);
+    atomic_fetch_sub(&a->shared->mpi_waiters, 1);
+    tide__mpi_stats_locked(a->shared->mpi, out);
+    pthread_mutex_unlock(&a->shared->mpi_lock);
 }
 
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
@@ -352,7 +418,9 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     m->held = calloc((size_t)m->ranks, sizeof *m->held);
     m->frames_to = calloc((size_t)m->ranks, sizeof *m->frames_to);
     m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
-    if (!m->w || !m->held || !m->frames_to || !m->frames_from ||
+    m->seq_to = calloc((size_t)m->ranks, sizeof *m->seq_to);
+    m->seq_from = calloc((size_t)m->ranks, sizeof *m->seq_from);
+    if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
         tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
     for (size_t i = 0; i < s->nlocal; i++) {
@@ -382,6 +450,8 @@ nomem:
     free(m->held);
     free(m->frames_to);
     free(m->frames_from);
+    free(m->seq_to);
+    free(m->seq_from);
     free(m);
     return TIDE_ENOMEM;
 }
@@ -394,7 +464,7 @@ static void drain_free(struct tide__spsc *q)
     tide__spsc_destroy(q);
 }
 
-void tide__mpi_transport_free(struct tide__shared *s)
+void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
 {
     struct tide__mpi *m = s->mpi;
     if (!m)
@@ -434,6 +504,8 @@ void tide__mpi_transport_free(struct tide__shared *s)
         MPI_Wait(&m->reqs[i], MPI_STATUS_IGNORE);
         tide_batch_free(m->slots[i].buf);
     }
+    if (final)
+        tide__mpi_stats_locked(m, final);
     pthread_mutex_unlock(m->lock);
     free(expect);
     for (size_t i = 0; i < m->nlocal; i++) {
@@ -445,6 +517,10 @@ void tide__mpi_transport_free(struct tide__shared *s)
     for (int r = 0; r < m->ranks; r++)
         tide__fifo_free_all(&m->held[r]);
     tide__fifo_free_all(&m->pool);
+    for (tide_batch *b = m->ahead, *next; b; b = next) {
+        next = b->next;
+        tide_batch_free(b);
+    }
     free(m->reqs);
     free(m->slots);
     free(m->done);
@@ -452,6 +528,8 @@ void tide__mpi_transport_free(struct tide__shared *s)
     free(m->held);
     free(m->frames_to);
     free(m->frames_from);
+    free(m->seq_to);
+    free(m->seq_from);
     free(m->w);
     tide__waker_destroy(&m->thread_waker);
     free(m);

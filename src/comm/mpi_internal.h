@@ -24,7 +24,6 @@ struct tide__mpi_slot {
     tide_batch *buf;
     int kind;
     int peer;
-    uint64_t post_seq; /* preposted receives: the order they were posted in */
 };
 
 struct tide__mpi {
@@ -47,10 +46,19 @@ struct tide__mpi {
     MPI_Status *statuses;
     size_t nreqs, capreqs, nposts;
     atomic_size_t sending; /* sends and large receives in flight (read without the lock) */
-    uint64_t post_seq;
     struct tide__fifo pool;  /* receive buffers */
     struct tide__fifo *held; /* per source rank: deliveries waiting behind a large receive */
-    uint64_t *frames_to, *frames_from;
+    uint64_t *frames_to, *frames_from; /* every tag, for the shutdown count */
+    uint32_t *seq_to, *seq_from;       /* TIDE__TAG_SMALL frames, for their order */
+    /* Small frames that completed before an earlier one from the same rank (rare: a
+     * rendezvous frame followed by an eager one), in arrival order; any source. */
+    tide_batch *ahead;
+    unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
+    /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
+     * workers as they send. */
+    tide_comm_stats stats;
+    atomic_uint_fast64_t progress_msgs, progress_bytes;
+    uint64_t started_ns;
 };
 
 /* Starts MPI when asked or launched by mpirun/srun, checks that every rank runs the same
@@ -61,8 +69,11 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize);
  * TIDE_PROGRESS_THREAD it starts the rank's communication thread. */
 int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress mode);
 /* After the rank's workers returned: delivers what is in flight, waits for every rank to
- * receive what it was sent, frees the transport. */
-void tide__mpi_transport_free(struct tide__shared *s);
+ * receive what it was sent, stores the rank's final counters in *final (may be NULL),
+ * frees the transport. */
+void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final);
+/* The rank's counters so far; the caller holds the MPI lock. */
+void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
 /* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */

@@ -19,7 +19,10 @@ struct tide__frame_hdr {
     uint32_t magic;
     uint32_t nmsgs;
     uint32_t src_rank;
-    uint32_t reserved;
+    /* Frames on TIDE__TAG_SMALL from one rank to another, numbered from 0 (wrapping): MPI
+     * orders their matching, not their completion, so the receiver puts them back in order
+     * by this number. Set by the driver when it posts the send; 0 on other tags. */
+    uint32_t seq;
     uint64_t bytes; /* whole frame, this header included */
 };
 

@@ -36,10 +36,12 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
     p->nlocal = p->peers / tide_allocator_ranks(alloc);
     p->first = tide_allocator_rank(alloc) * p->nlocal;
     p->route = p->nlocal > 1 ? route : TIDE_PROGCAST_DIRECT;
-    if (tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull) < 0) {
+    int id = tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull);
+    if (id < 0) {
         free(p);
         return NULL;
     }
+    tide__channel_mark_progress(alloc, id);
     return p;
 }
 

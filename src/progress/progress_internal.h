@@ -8,6 +8,8 @@
 
 /* From the comm layer: stops the run (every rank) with a message. */
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From the comm layer: the channel carries progress (its traffic is counted apart). */
+void tide__channel_mark_progress(tide_allocator *a, int channel);
 
 /* Grows *arr (elements of @p size bytes) to hold at least @p need; containers here abort on
  * out-of-memory rather than return errors from every update. */
