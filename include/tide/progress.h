@@ -226,14 +226,18 @@ tide_location tide_location_from_key(uint64_t key);
 /* ---------------------------------------------------------------- progress broadcast */
 
 /** Exchanges pointstamp updates between all workers over one channel of the
- *  communication layer: each worker's updates of a step go to every worker as one batch,
- *  applied whole and in order per sender. */
+ *  communication layer: each worker's updates of a step go to every worker, applied whole
+ *  and in order per sender. Inside a rank they go to each worker at once; to other ranks
+ *  the batches of a rank's workers go combined, one message per other rank, fanned out
+ *  there by the transport. */
 typedef struct tide_progcaster tide_progcaster;
 
-/** How a batch reaches the workers of another rank. */
+/** When a rank's combined batch leaves for the other ranks. */
 typedef enum tide_progcast_route {
-    TIDE_PROGCAST_DIRECT = 0, /**< one copy per receiving worker */
-    TIDE_PROGCAST_PER_RANK    /**< one copy per rank; its first worker forwards it inside */
+    TIDE_PROGCAST_DIRECT = 0, /**< at once, after every worker's send (one message per
+                                   worker per step and other rank) */
+    TIDE_PROGCAST_PER_RANK    /**< once the rank's workers have answered each other's
+                                   batches (or after 100 us): one message per round */
 } tide_progcast_route;
 
 /** Allocates the progress channel on @p alloc (so every worker must create its
@@ -242,8 +246,11 @@ typedef enum tide_progcast_route {
 tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route);
 void tide_progcaster_free(tide_progcaster *p);
 /** Sends @p updates (compacted first; nothing is sent when they cancel) to every worker
- *  and clears them. */
+ *  and clears them. Call it once per step even with no updates: with
+ *  TIDE_PROGCAST_PER_RANK it is where the rank's combined batch leaves. */
 void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates);
+/** Sends what the rank holds for other ranks now (before a worker parks or waits). */
+void tide_progcaster_flush(tide_progcaster *p);
 /** Appends every update received since the last call to @p into (whole batches, in order
  *  per sender); call tide_allocator_receive() first. Returns the number of batches. */
 size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into);

@@ -54,6 +54,8 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
 
 static void chan_shared_free(struct tide__chan_shared *cs)
 {
+    if (cs->rank_state && cs->rank_state_free)
+        cs->rank_state_free(cs->rank_state);
     /* Batches still queued are either unread data or recycled buffers: both ours now. */
     for (size_t i = 0; i < 2 * cs->n * cs->n; i++) {
         void *b;
@@ -338,6 +340,22 @@ void tide__channel_mark_progress(tide_allocator *a, int channel)
 {
     if (channel >= 0 && (size_t)channel < a->nchans)
         a->chans[channel]->progress = true;
+}
+
+void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
+                               void *arg, void (*destroy)(void *))
+{
+    struct tide__shared *s = a->shared;
+    void *state = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (channel >= 0 && (size_t)channel < s->nchans) {
+        struct tide__chan_shared *cs = s->chans[channel];
+        if (!cs->rank_state && (cs->rank_state = make(arg)))
+            cs->rank_state_free = destroy;
+        state = cs->rank_state;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return state;
 }
 
 void tide_allocator_mpi_enter(tide_allocator *a)

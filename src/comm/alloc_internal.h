@@ -75,6 +75,10 @@ struct tide__chan_shared {
     const tide_type *type;
     size_t first_worker;
     size_t n;
+    /* What the channel's user keeps per rank (the progress broadcast's combined batch),
+     * made by the first worker that asks, freed with the channel. */
+    void *rank_state;
+    void (*rank_state_free)(void *);
     struct tide__spsc q[];
 };
 
@@ -132,6 +136,19 @@ void tide__allocator_destroy(tide_allocator *a);
 /* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
 /* Marks @p channel as carrying progress updates (counted apart in tide_comm_stats). */
 void tide__channel_mark_progress(tide_allocator *a, int channel);
+/* The rank-wide state of @p channel: made by make(arg) for the first worker of the rank
+ * that asks (under the registry lock), the same pointer for the others; freed by
+ * destroy() when the rank's channels are. NULL when make() fails. */
+void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
+                               void *arg, void (*destroy)(void *));
+/* Sends *b (ownership passes; a recycled batch or NULL is left in its place) on
+ * @p channel to every worker of every other rank, as message @p seq of this rank's stream
+ * on the channel. Casts of one rank leave in the order of these calls, whichever worker
+ * makes them; the caller serializes the calls and numbers them. Without other ranks
+ * nothing is sent. */
+void tide__rank_cast(tide_allocator *a, int channel, tide_batch **b, uint64_t seq);
+/* Gives what tide__rank_cast() queued to MPI now if this thread can drive it. */
+void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -180,6 +180,46 @@ static struct mpi_local *local_of(tide_allocator *a)
     return ml;
 }
 
+void tide__rank_cast(tide_allocator *a, int channel, tide_batch **bp, uint64_t seq)
+{
+    struct tide__mpi *m = a->shared->mpi;
+    tide_batch *b = *bp;
+    if (!m || !b || b->len == 0)
+        return;
+    const struct tide__chan *ch = a->chans[channel];
+    size_t padded = TIDE__PAD8(b->bytes);
+    if (tide__batch_reserve(b, padded) != 0)
+        tide__fatal("out of memory sending on channel %d", channel);
+    memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
+    struct tide__msg_hdr mh = { (uint32_t)channel, (uint32_t)(a->rank * a->nlocal), 0,
+                                ch->type_tag, seq, b->len, b->bytes, TIDE__MSG_FANOUT, 0,
+                                { 0 } };
+    memcpy(mh.meta, b->meta, sizeof mh.meta);
+    memcpy(tide__msg_hdr(b), &mh, sizeof mh);
+    b->owner = (unsigned)a->local; /* the driver gives it back to us when it is sent */
+    if (ch->progress) {
+        uint64_t peers = (uint64_t)m->ranks - 1;
+        atomic_fetch_add_explicit(&m->progress_msgs, peers, memory_order_relaxed);
+        atomic_fetch_add_explicit(&m->progress_bytes, peers * (sizeof mh + padded),
+                                  memory_order_relaxed);
+    }
+    const tide_type *type = b->type;
+    size_t bytes = b->bytes;
+    pthread_mutex_lock(&m->casts_mu);
+    tide__fifo_put(&m->casts, b);
+    atomic_fetch_add_explicit(&m->ncasts, 1, memory_order_release);
+    pthread_mutex_unlock(&m->casts_mu);
+    *bp = spare_buffer(local_of(a), type, bytes);
+}
+
+void tide__rank_cast_kick(tide_allocator *a)
+{
+    if (a->shared->mpi) {
+        struct mpi_local *ml = local_of(a);
+        tide__mpi_try_progress(ml->m, ml->mw);
+    }
+}
+
 static _Noreturn void bad_message(tide_allocator *a, const struct tide__msg_hdr *mh,
                                   const char *what)
 {

@@ -101,7 +101,7 @@ static void post_send(struct tide__mpi *m, tide_batch *f)
 }
 
 /* Hands a received batch (its message header in its headroom) to its worker. */
-static void deliver(struct tide__mpi *m, tide_batch *b)
+static void deliver_one(struct tide__mpi *m, tide_batch *b)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
     size_t local = mh->dst - (size_t)m->rank * m->nlocal;
@@ -113,6 +113,25 @@ static void deliver(struct tide__mpi *m, tide_batch *b)
     if (tide__spsc_push(&m->w[local].inbox, b) != 0)
         tide__fatal("out of memory delivering a message on rank %d", m->rank);
     tide__waker_notify(&m->shared->wakers[local]);
+}
+
+/* A rank cast goes to every worker of the rank: one copy each but the last, which takes
+ * the received buffer. */
+static void deliver(struct tide__mpi *m, tide_batch *b)
+{
+    struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    if (mh->flags & TIDE__MSG_FANOUT) {
+        size_t first = (size_t)m->rank * m->nlocal;
+        for (size_t i = 0; i + 1 < m->nlocal; i++) {
+            tide_batch *c = pool_get(m, mh->nbytes);
+            memcpy(tide__msg_hdr(c), mh, sizeof *mh);
+            tide__msg_hdr(c)->dst = (uint32_t)(first + i);
+            memcpy(tide__batch_data(c), tide__batch_data(b), mh->nbytes);
+            deliver_one(m, c);
+        }
+        mh->dst = (uint32_t)(first + m->nlocal - 1);
+    }
+    deliver_one(m, b);
 }
 
 /* Delivers now, or after the large receives this rank's earlier messages wait for. */
@@ -155,7 +174,9 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
     size_t i = add_slot(m);
     m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
-    int tag = TIDE__TAG_LARGE_BASE + (int)(mh->src - (size_t)src * m->nlocal);
+    int tag = TIDE__TAG_LARGE_BASE + (mh->flags & TIDE__MSG_FANOUT
+                                          ? (int)m->nlocal
+                                          : (int)(mh->src - (size_t)src * m->nlocal));
     if (MPI_Irecv(b->base, (int)total, MPI_BYTE, src, tag, m->comm, &m->reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv of %zu bytes failed on rank %d", total, m->rank);
     tide__fifo_put(&m->held[src], b);
@@ -258,10 +279,104 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
     release_held(m, src);
 }
 
+/* ---------------------------------------------------------------- rank casts */
+
+/* The driver's own frames (casts) go back to its pool when sent, not to a worker. */
+#define DRIVER_OWNED (~0u)
+
+static tide_batch *frame_for(struct tide__mpi *m, int rank, size_t bytes)
+{
+    tide_batch *f = pool_get(m, bytes);
+    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 0, (uint32_t)m->rank, 0, 0 };
+    memcpy(tide__frame_hdr(f), &fh, sizeof fh);
+    f->bytes = sizeof fh;
+    f->peer_rank = rank;
+    f->mpi_tag = TIDE__TAG_SMALL;
+    f->owner = DRIVER_OWNED;
+    return f;
+}
+
+static void cast_flush(struct tide__mpi *m, int rank)
+{
+    tide_batch *f = m->cast_frame[rank];
+    if (f && tide__frame_hdr(f)->nmsgs) {
+        m->cast_frame[rank] = NULL;
+        tide__frame_hdr(f)->bytes = f->bytes;
+        post_send(m, f);
+    }
+}
+
+static void cast_append(struct tide__mpi *m, int rank, const struct tide__msg_hdr *mh,
+                        const void *payload, size_t bytes)
+{
+    size_t padded = TIDE__PAD8(bytes), need = sizeof *mh + padded;
+    tide_batch *f = m->cast_frame[rank];
+    if (f && f->bytes + need > TIDE__POST_BYTES) {
+        cast_flush(m, rank);
+        f = NULL;
+    }
+    if (!f)
+        f = m->cast_frame[rank] = frame_for(m, rank, TIDE__POST_BYTES);
+    unsigned char *at = f->base + f->bytes;
+    memcpy(at, mh, sizeof *mh);
+    if (bytes)
+        memcpy(at + sizeof *mh, payload, bytes);
+    memset(at + sizeof *mh + bytes, 0, padded - bytes);
+    f->bytes += need;
+    tide__frame_hdr(f)->nmsgs++;
+}
+
+/* Sends the casts workers queued, in queue order, coalesced per target rank with every
+ * other cast of this pass. A cast too large for a preposted receive is announced in the
+ * frame stream and follows on the rank's cast tag, as a worker's large batch does. */
+static bool send_casts(struct tide__mpi *m)
+{
+    if (!atomic_load_explicit(&m->ncasts, memory_order_acquire))
+        return false;
+    pthread_mutex_lock(&m->casts_mu);
+    struct tide__fifo q = m->casts;
+    m->casts = (struct tide__fifo){ 0 };
+    atomic_store_explicit(&m->ncasts, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&m->casts_mu);
+    tide_batch *b;
+    while ((b = tide__fifo_take(&q))) {
+        const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+        size_t padded = TIDE__PAD8(mh->nbytes);
+        bool large = TIDE__HEADROOM + padded > TIDE__POST_BYTES;
+        for (int r = 0; r < m->ranks; r++) {
+            if (r == m->rank)
+                continue;
+            struct tide__msg_hdr h = *mh;
+            h.dst = (uint32_t)((size_t)r * m->nlocal);
+            if (!large) {
+                cast_append(m, r, &h, tide__batch_data(b), mh->nbytes);
+                continue;
+            }
+            struct tide__msg_hdr note = h;
+            note.flags |= TIDE__MSG_ANNOUNCE;
+            cast_append(m, r, &note, NULL, 0);
+            cast_flush(m, r); /* the announce is posted before the payload it announces */
+            tide_batch *f = frame_for(m, r, padded);
+            tide__frame_hdr(f)->nmsgs = 1;
+            tide__frame_hdr(f)->bytes = TIDE__HEADROOM + padded;
+            memcpy(tide__msg_hdr(f), &h, sizeof h);
+            memcpy(tide__batch_data(f), tide__batch_data(b), padded);
+            f->bytes = TIDE__HEADROOM + padded;
+            f->mpi_tag = TIDE__TAG_LARGE_BASE + (int)m->nlocal;
+            post_send(m, f);
+        }
+        if (tide__spsc_push(&m->w[b->owner].sent, b) != 0) /* to the worker's spares */
+            tide_batch_free(b);
+    }
+    for (int r = 0; r < m->ranks; r++)
+        cast_flush(m, r);
+    return true;
+}
+
 /* Runs with `lock` held; true when it moved anything. */
 static bool progress(struct tide__mpi *m)
 {
-    bool moved = false;
+    bool moved = send_casts(m);
     for (size_t i = 0; i < m->nlocal; i++) {
         tide_batch *f;
         while ((f = tide__spsc_pop(&m->w[i].outbox))) {
@@ -291,7 +406,9 @@ static bool progress(struct tide__mpi *m)
         int count = 0;
         switch (m->slots[i].kind) {
         case SLOT_SEND:
-            if (tide__spsc_push(&m->w[buf->owner].sent, buf) != 0)
+            if (buf->owner == DRIVER_OWNED)
+                tide__fifo_put_front(&m->pool, buf);
+            else if (tide__spsc_push(&m->w[buf->owner].sent, buf) != 0)
                 tide_batch_free(buf);
             break;
         case SLOT_POST:
@@ -349,7 +466,8 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
 {
     if (m->own_thread) {
-        if (!tide__spsc_empty(&mw->outbox))
+        if (!tide__spsc_empty(&mw->outbox) ||
+            atomic_load_explicit(&m->ncasts, memory_order_relaxed))
             tide__waker_notify(&m->thread_waker);
         return;
     }
@@ -360,7 +478,8 @@ void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
             return;
         progress(m);
         pthread_mutex_unlock(m->lock);
-    } while (!tide__spsc_empty(&mw->outbox));
+    } while (!tide__spsc_empty(&mw->outbox) ||
+             atomic_load_explicit(&m->ncasts, memory_order_relaxed));
 }
 
 /* The communication thread (TIDE_PROGRESS_THREAD): drives MPI while there is traffic,
@@ -420,7 +539,9 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
     m->seq_to = calloc((size_t)m->ranks, sizeof *m->seq_to);
     m->seq_from = calloc((size_t)m->ranks, sizeof *m->seq_from);
+    m->cast_frame = calloc((size_t)m->ranks, sizeof *m->cast_frame);
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
+        !m->cast_frame || pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
     for (size_t i = 0; i < s->nlocal; i++) {
@@ -431,7 +552,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     }
     int *ub, flag = 0;
     MPI_Comm_get_attr(comm, MPI_TAG_UB, &ub, &flag);
-    if (flag && (size_t)*ub < TIDE__TAG_LARGE_BASE + s->nlocal)
+    if (flag && (size_t)*ub < TIDE__TAG_LARGE_BASE + s->nlocal + 1)
         tide__fatal("this MPI's largest tag (%d) is too small for %zu workers per rank", *ub,
                     s->nlocal);
     for (size_t i = 0; i < NPOSTS; i++)
@@ -452,6 +573,7 @@ nomem:
     free(m->frames_from);
     free(m->seq_to);
     free(m->seq_from);
+    free(m->cast_frame);
     free(m);
     return TIDE_ENOMEM;
 }
@@ -521,6 +643,12 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         next = b->next;
         tide_batch_free(b);
     }
+    tide__fifo_free_all(&m->casts);
+    for (int r = 0; r < m->ranks; r++)
+        if (m->cast_frame[r])
+            tide_batch_free(m->cast_frame[r]);
+    free(m->cast_frame);
+    pthread_mutex_destroy(&m->casts_mu);
     free(m->reqs);
     free(m->slots);
     free(m->done);

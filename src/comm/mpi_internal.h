@@ -9,7 +9,8 @@
 #include "alloc_internal.h"
 
 #define TIDE__TAG_SMALL 17      /* frames of at most TIDE__POST_BYTES */
-#define TIDE__TAG_LARGE_BASE 32 /* + the sending worker's thread index: announced payloads */
+#define TIDE__TAG_LARGE_BASE 32 /* + the sending worker's thread index: announced payloads;
+                                  + workers per rank: the rank's announced casts */
 
 /* What one local worker shares with whoever drives MPI. */
 struct tide__mpi_worker {
@@ -53,6 +54,12 @@ struct tide__mpi {
     /* Small frames that completed before an earlier one from the same rank (rare: a
      * rendezvous frame followed by an eager one), in arrival order; any source. */
     tide_batch *ahead;
+    /* Rank casts queued by workers (msg header in the headroom), sent by the driver in
+     * queue order; and the frames it fills with them, per target rank. */
+    pthread_mutex_t casts_mu;
+    struct tide__fifo casts;
+    atomic_size_t ncasts;
+    tide_batch **cast_frame;
     unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */

@@ -41,6 +41,10 @@ struct tide__msg_hdr {
 
 /* The payload does not follow: it comes as a frame of its own on the sender's large tag. */
 #define TIDE__MSG_ANNOUNCE 1u
+/* A rank cast: for every worker of the target rank (dst is its first worker), from the
+ * sending rank as a whole (src is its first worker); large payloads come on the rank's
+ * cast tag. */
+#define TIDE__MSG_FANOUT 2u
 
 #define TIDE__HEADROOM (sizeof(struct tide__frame_hdr) + sizeof(struct tide__msg_hdr))
 /* Frames of at most this many bytes (headers included) go to preposted receives: a 64 KiB

@@ -90,7 +90,7 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
     tide_change_batch_init(&df->scratch);
     /* Created first, so that every worker's progress channel has the same place among
      * the channels whatever the operators allocate. */
-    if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_DIRECT)))
+    if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_PER_RANK)))
         tide__fatal("dataflow '%s': cannot allocate its progress channel", df->name);
     return scope_new(df, NULL, name);
 }

@@ -129,11 +129,9 @@ bool tide__progress_absorb(tide_dataflow *df)
 
 void tide__progress_send(tide_dataflow *df)
 {
-    if (!df->local.len)
-        return;
     if (df->pc) {
-        tide_progcaster_send(df->pc, &df->local);
-    } else {
+        tide_progcaster_send(df->pc, &df->local); /* every step: it may release a held batch */
+    } else if (df->local.len) {
         /* The only worker: its updates are the whole story. Propagated at once, so that
          * what they enable is active before the worker decides whether to sleep. */
         tide_change_batch_compact(&df->local);

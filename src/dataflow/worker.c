@@ -173,6 +173,8 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
     for (size_t d = 0; d < w->ndfs; d++)
         if (w->dfs[d]->nactive)
             return more;
+    for (size_t d = 0; d < w->ndfs; d++)
+        tide_progcaster_flush(w->dfs[d]->pc);
     tide_allocator_park(w->alloc, timeout_ns);
     return more;
 }

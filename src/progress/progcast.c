@@ -1,30 +1,105 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The progress broadcast: a worker's pointstamp updates of one step go to every worker as
- * one batch on a channel of the communication layer. Batches from one sender arrive whole
- * and in order (the channel is FIFO per sender), which is what makes applying other
+ * The progress broadcast: a worker's pointstamp updates of one step go to every worker.
+ * Batches from one sender arrive whole and in order, which is what makes applying other
  * workers' updates safe: a message's +1 at its target travels in the same batch as, or
  * before, the release of the capability it was sent at.
+ *
+ * Inside a rank each worker's batch goes to each rank-mate by pointer, at once. Towards
+ * other ranks, the batches of a rank's workers are appended to one batch per rank, which
+ * is sent (compacted) as one message per other rank and fanned out to that rank's workers
+ * by its transport: per step a rank sends R - 1 progress messages, not W x W x (R - 1).
+ * Merging is safe because the combined batch holds whole batches, each worker's in the
+ * order it made them, and a receiver applies it whole: that is the same as receiving those
+ * batches together in one step, which a receiver may always do.
+ *
+ * With TIDE_PROGCAST_PER_RANK the combined batch waits while a rank-mate has yet to read a
+ * batch this rank's workers gave it (it is about to answer, typically within the same
+ * round), so that the whole rank's answer leaves as one message; it never waits longer
+ * than HOLD_NS, and tide_progcaster_flush() sends it before a worker parks.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "progress_internal.h"
 
 static TIDE_TYPE_POD(change_type, tide_change);
 
-/* meta[0] of a batch that its receiver must pass on to its rank-mates. */
-#define FORWARD 1
+/* Longest a combined batch waits for rank-mates (measured: see doc/architecture.md). */
+#define HOLD_NS 100000
+
+/* A counter on a cache line of its own: each worker writes its own at every step. */
+struct seen {
+    _Alignas(64) atomic_uint_fast64_t casts;
+};
+
+/* What the workers of a rank share for one progress channel. */
+struct rank_out {
+    pthread_mutex_t mu;
+    tide_change_batch acc; /* batches for other ranks not sent yet, in order */
+    uint64_t seq;          /* casts sent on the channel so far */
+    uint64_t since_ns;     /* when acc became non-empty */
+    atomic_bool holding;   /* acc is not empty (read without the lock on every step) */
+    tide_batch *spare;     /* the batch the next cast is written into */
+    size_t nlocal;
+    /* Per local worker: how many casts from other ranks it has read and answered (ended
+     * the step that read them); UINT64_MAX once it is gone. Every worker of a rank gets
+     * the same casts in the same order, so equal counts mean the same casts. */
+    struct seen *seen;
+};
 
 struct tide_progcaster {
     tide_allocator *alloc;
+    int channel;
     tide_push **push;
     tide_pull *pull;
-    size_t peers;
-    size_t nlocal, first; /* workers per rank, and this rank's first worker */
+    size_t peers, ranks;
+    size_t nlocal, first, local; /* workers per rank, this rank's first worker, and us */
     tide_progcast_route route;
-    tide_batch *held; /* the last batch received, handed back at the next receive */
+    struct rank_out *out; /* NULL with one rank */
+    uint64_t casts;       /* casts from other ranks read so far */
+    tide_batch *held;     /* the last batch received, handed back at the next receive */
     uint64_t batches, updates;
 };
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void rank_out_free(void *arg)
+{
+    struct rank_out *o = arg;
+    tide_change_batch_free(&o->acc);
+    tide_batch_free(o->spare);
+    pthread_mutex_destroy(&o->mu);
+    free(o->seen);
+    free(o);
+}
+
+static void *rank_out_new(void *arg)
+{
+    size_t nlocal = *(const size_t *)arg;
+    struct rank_out *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->nlocal = nlocal;
+    o->seen = aligned_alloc(64, nlocal * sizeof *o->seen);
+    if (!o->seen || pthread_mutex_init(&o->mu, NULL) != 0) {
+        free(o->seen);
+        free(o);
+        return NULL;
+    }
+    tide_change_batch_init(&o->acc);
+    atomic_init(&o->holding, false);
+    for (size_t i = 0; i < nlocal; i++)
+        atomic_init(&o->seen[i].casts, 0);
+    return o;
+}
 
 tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route)
 {
@@ -33,16 +108,88 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
         return NULL;
     p->alloc = alloc;
     p->peers = tide_allocator_peers(alloc);
-    p->nlocal = p->peers / tide_allocator_ranks(alloc);
+    p->ranks = tide_allocator_ranks(alloc);
+    p->nlocal = p->peers / p->ranks;
     p->first = tide_allocator_rank(alloc) * p->nlocal;
-    p->route = p->nlocal > 1 ? route : TIDE_PROGCAST_DIRECT;
-    int id = tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull);
-    if (id < 0) {
+    p->local = tide_allocator_index(alloc) - p->first;
+    p->route = route;
+    p->channel = tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull);
+    if (p->channel < 0) {
         free(p);
         return NULL;
     }
-    tide__channel_mark_progress(alloc, id);
+    tide__channel_mark_progress(alloc, p->channel);
+    if (p->ranks > 1 &&
+        !(p->out = tide__channel_rank_state(alloc, p->channel, rank_out_new, &p->nlocal,
+                                            rank_out_free))) {
+        free(p);
+        return NULL;
+    }
     return p;
+}
+
+/* meta[0] of a batch cast from another rank (0 on a rank-mate's). */
+#define FROM_RANK 1
+
+/* Sends the rank's combined batch to the other ranks; the caller holds out->mu, so casts
+ * leave in the order their batches were combined. */
+static void flush_locked(tide_progcaster *p)
+{
+    struct rank_out *o = p->out;
+    o->since_ns = 0;
+    atomic_store_explicit(&o->holding, false, memory_order_relaxed);
+    tide_change_batch_compact(&o->acc);
+    if (o->acc.len == 0)
+        return;
+    tide_batch *b = o->spare;
+    if (b)
+        tide_batch_clear(b);
+    else if (!(b = tide_batch_new(&change_type, o->acc.len * sizeof(tide_change))))
+        tide__fatal("out of memory sending progress updates");
+    tide_change *c = tide_batch_extend(b, o->acc.len);
+    if (!c)
+        tide__fatal("out of memory sending progress updates");
+    memcpy(c, o->acc.changes, o->acc.len * sizeof *c);
+    tide_batch_meta(b)[0] = FROM_RANK;
+    tide__rank_cast(p->alloc, p->channel, &b, o->seq++);
+    o->spare = b;
+    tide_change_batch_clear(&o->acc);
+}
+
+
+enum when { STEP_END, AGED, NOW };
+
+/* Whether every worker of the rank has answered every cast we have read: then nothing it
+ * read can still add to the combined batch (what it answers later comes next round). */
+static bool all_answered(const tide_progcaster *p)
+{
+    for (size_t i = 0; i < p->nlocal; i++)
+        if (atomic_load_explicit(&p->out->seen[i].casts, memory_order_acquire) < p->casts)
+            return false;
+    return true;
+}
+
+/* Sends the combined batch if it should go now (see the top of the file). */
+static void maybe_flush(tide_progcaster *p, enum when when)
+{
+    struct rank_out *o = p->out;
+    if (!o || !atomic_load_explicit(&o->holding, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&o->mu);
+    bool go = o->acc.len > 0 &&
+              (when == NOW || p->route != TIDE_PROGCAST_PER_RANK ||
+               (when == STEP_END && all_answered(p)) || now_ns() - o->since_ns >= HOLD_NS);
+    if (go)
+        flush_locked(p);
+    pthread_mutex_unlock(&o->mu);
+    if (go)
+        tide__rank_cast_kick(p->alloc);
+}
+
+void tide_progcaster_flush(tide_progcaster *p)
+{
+    if (p)
+        maybe_flush(p, NOW);
 }
 
 void tide_progcaster_free(tide_progcaster *p)
@@ -51,12 +198,18 @@ void tide_progcaster_free(tide_progcaster *p)
         return;
     tide_pull_recv(p->pull, &p->held); /* hands the last one back */
     tide_batch_free(p->held);
+    if (p->out) {
+        /* Nothing of ours may stay behind, and rank-mates no longer wait for us. */
+        atomic_store_explicit(&p->out->seen[p->local].casts, UINT64_MAX, memory_order_release);
+        maybe_flush(p, NOW);
+    }
     free(p);
 }
 
+
 /* Pushes a copy of @p n changes to worker @p w; *spare is a batch to fill (or NULL). */
 static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t n,
-                      uint64_t flag, tide_batch **spare)
+                      tide_batch **spare)
 {
     tide_batch *b = *spare;
     if (!b && !(b = tide_batch_new(&change_type, n * sizeof *c)))
@@ -65,7 +218,7 @@ static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t
     if (!out)
         tide__fatal("out of memory sending progress updates");
     memcpy(out, c, n * sizeof *out);
-    tide_batch_meta(b)[0] = flag;
+    tide_batch_meta(b)[0] = 0;
     tide_push_send(p->push[w], &b);
     tide_push_send(p->push[w], NULL);
     *spare = b;
@@ -74,44 +227,49 @@ static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t
 void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
 {
     tide_change_batch_compact(updates);
-    if (updates->len == 0)
-        return;
-    /* Each receiver gets its own copy: inside a rank batches move by pointer. */
-    tide_batch *b = NULL;
-    for (size_t w = 0; w < p->peers; w++) {
-        bool local = w >= p->first && w < p->first + p->nlocal;
-        if (p->route == TIDE_PROGCAST_PER_RANK && !local) {
-            if (w % p->nlocal)
-                continue; /* the rank's first worker passes it on */
-            push_copy(p, w, updates->changes, updates->len, FORWARD, &b);
-        } else {
-            push_copy(p, w, updates->changes, updates->len, 0, &b);
+    if (updates->len) {
+        tide_batch *b = NULL;
+        for (size_t w = p->first; w < p->first + p->nlocal; w++)
+            push_copy(p, w, updates->changes, updates->len, &b);
+        tide_batch_free(b);
+        if (p->out) {
+            struct rank_out *o = p->out;
+            pthread_mutex_lock(&o->mu);
+            if (o->acc.len == 0) {
+                o->since_ns = now_ns();
+                atomic_store_explicit(&o->holding, true, memory_order_relaxed);
+            }
+            for (size_t i = 0; i < updates->len; i++) {
+                const tide_change *c = &updates->changes[i];
+                tide_change_batch_update(&o->acc, c->key, &c->time, c->delta);
+            }
+            pthread_mutex_unlock(&o->mu);
         }
+        p->batches++;
+        p->updates += updates->len;
+        tide_change_batch_clear(updates);
     }
-    tide_batch_free(b);
-    p->batches++;
-    p->updates += updates->len;
-    tide_change_batch_clear(updates);
+    if (p->out) {
+        /* Published after our answer is in the combined batch. */
+        atomic_store_explicit(&p->out->seen[p->local].casts, p->casts, memory_order_release);
+        maybe_flush(p, STEP_END);
+    }
 }
 
 size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into)
 {
     size_t n = 0;
-    tide_batch *spare = NULL;
     while (tide_pull_recv(p->pull, &p->held)) {
         const tide_change *c = tide_batch_records(p->held);
         size_t len = tide_batch_len(p->held);
         for (size_t i = 0; i < len; i++)
             tide_change_batch_update(into, c[i].key, &c[i].time, c[i].delta);
-        /* A batch from another rank, sent once for the whole rank: pass it on. Every
-         * batch of one sender takes this same route, so each stays in order. */
-        if (tide_batch_meta(p->held)[0] == FORWARD)
-            for (size_t w = p->first; w < p->first + p->nlocal; w++)
-                if (w != tide_allocator_index(p->alloc))
-                    push_copy(p, w, c, len, 0, &spare);
+        if (tide_batch_meta(p->held)[0] == FROM_RANK)
+            p->casts++;
         n++;
     }
-    tide_batch_free(spare);
+    if (p->out && p->route == TIDE_PROGCAST_PER_RANK)
+        maybe_flush(p, AGED);
     return n;
 }
 
