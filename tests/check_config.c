@@ -29,6 +29,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.workers, 1);
     ck_assert_int_eq(cfg.bind, TIDE_BIND_CORE);
     ck_assert(!cfg.report_bindings);
+    ck_assert(!cfg.stats);
     ck_assert_int_eq(cfg.launch, TIDE_LAUNCH_AUTO);
 }
 END_TEST
@@ -54,7 +55,8 @@ END_TEST
 START_TEST(test_leaves_program_arguments)
 {
     static const char *const in[] = { "prog", "input.txt", "-w", "2", "--bind", "pu", "-v",
-                                      "--report-bindings", "10", "--", "-w", "7", NULL };
+                                      "--report-bindings", "10", "--stats", "--", "-w", "7",
+                                      NULL };
     tide_config cfg;
     char *args[16];
     int argc;
@@ -62,6 +64,7 @@ START_TEST(test_leaves_program_arguments)
     ck_assert_uint_eq(cfg.workers, 2);
     ck_assert_int_eq(cfg.bind, TIDE_BIND_PU);
     ck_assert(cfg.report_bindings);
+    ck_assert(cfg.stats);
     ck_assert_int_eq(argc, 6);
     ck_assert_str_eq(args[0], "prog");
     ck_assert_str_eq(args[1], "input.txt");

@@ -97,6 +97,7 @@ void tide__allocator_destroy(tide_allocator *a)
     for (size_t i = 0; i < a->nchans; i++) {
         struct tide__chan *ch = a->chans[i];
         tide__fifo_free_all(&ch->pull.remote);
+        tide__fifo_free_all(&ch->pull.early);
         free(ch->pull.in);
         free(ch->pull.expect_seq);
         free(ch->pushes);

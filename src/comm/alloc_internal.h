@@ -55,6 +55,9 @@ struct tide_pull {
     size_t next;              /* round-robin position over `in` */
     struct tide__fifo remote; /* from other ranks, routed by receive() */
     uint64_t *expect_seq;     /* per source worker, for remote messages */
+    /* Rank casts that came ahead of an earlier cast from the same rank (casts of a rank
+     * leave in order, but through the frames of whichever worker sent them). */
+    struct tide__fifo early;
 };
 
 /* One channel at one worker. */
@@ -141,13 +144,13 @@ void tide__channel_mark_progress(tide_allocator *a, int channel);
  * destroy() when the rank's channels are. NULL when make() fails. */
 void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
                                void *arg, void (*destroy)(void *));
-/* Sends *b (ownership passes; a recycled batch or NULL is left in its place) on
- * @p channel to every worker of every other rank, as message @p seq of this rank's stream
- * on the channel. Casts of one rank leave in the order of these calls, whichever worker
- * makes them; the caller serializes the calls and numbers them. Without other ranks
- * nothing is sent. */
-void tide__rank_cast(tide_allocator *a, int channel, tide_batch **b, uint64_t seq);
-/* Gives what tide__rank_cast() queued to MPI now if this thread can drive it. */
+/* Sends a copy of @p b on @p channel to every worker of every other rank, as message
+ * @p seq of this rank's stream on the channel (the caller numbers the casts, from 0, and
+ * serializes them). A small cast rides in this worker's frames, with its other messages;
+ * a large one is queued for the rank's driver. Receivers apply a rank's casts in the
+ * order of their numbers. Without other ranks nothing is sent. */
+void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
+/* Gives what tide__rank_cast() wrote to MPI now (flushes this worker's frames). */
 void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

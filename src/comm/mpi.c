@@ -180,44 +180,53 @@ static struct mpi_local *local_of(tide_allocator *a)
     return ml;
 }
 
-void tide__rank_cast(tide_allocator *a, int channel, tide_batch **bp, uint64_t seq)
+void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq)
 {
     struct tide__mpi *m = a->shared->mpi;
-    tide_batch *b = *bp;
-    if (!m || !b || b->len == 0)
+    if (!m || b->len == 0)
         return;
+    struct mpi_local *ml = local_of(a);
     const struct tide__chan *ch = a->chans[channel];
     size_t padded = TIDE__PAD8(b->bytes);
-    if (tide__batch_reserve(b, padded) != 0)
-        tide__fatal("out of memory sending on channel %d", channel);
-    memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
     struct tide__msg_hdr mh = { (uint32_t)channel, (uint32_t)(a->rank * a->nlocal), 0,
                                 ch->type_tag, seq, b->len, b->bytes, TIDE__MSG_FANOUT, 0,
                                 { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
-    memcpy(tide__msg_hdr(b), &mh, sizeof mh);
-    b->owner = (unsigned)a->local; /* the driver gives it back to us when it is sent */
     if (ch->progress) {
         uint64_t peers = (uint64_t)m->ranks - 1;
         atomic_fetch_add_explicit(&m->progress_msgs, peers, memory_order_relaxed);
         atomic_fetch_add_explicit(&m->progress_bytes, peers * (sizeof mh + padded),
                                   memory_order_relaxed);
     }
-    const tide_type *type = b->type;
-    size_t bytes = b->bytes;
+    if (TIDE__HEADROOM + padded <= TIDE__POST_BYTES) {
+        for (size_t r = 0; r < a->ranks; r++) {
+            if (r == a->rank)
+                continue;
+            mh.dst = (uint32_t)(r * a->nlocal);
+            append(ml, (int)r, &mh, tide__batch_data(b), b->bytes);
+        }
+        return;
+    }
+    /* Large: the driver sends it, announced, on the rank's cast tag. */
+    tide_batch *c = spare_buffer(ml, b->type, padded);
+    if (!c && !(c = tide_batch_new(b->type, padded)))
+        tide__fatal("out of memory sending on channel %d", channel);
+    if (tide__batch_reserve(c, padded) != 0)
+        tide__fatal("out of memory sending on channel %d", channel);
+    memcpy(tide__batch_data(c), tide__batch_data(b), b->bytes);
+    memset(tide__batch_data(c) + b->bytes, 0, padded - b->bytes);
+    memcpy(tide__msg_hdr(c), &mh, sizeof mh);
+    c->owner = (unsigned)a->local; /* the driver gives it back to us when it is sent */
     pthread_mutex_lock(&m->casts_mu);
-    tide__fifo_put(&m->casts, b);
+    tide__fifo_put(&m->casts, c);
     atomic_fetch_add_explicit(&m->ncasts, 1, memory_order_release);
     pthread_mutex_unlock(&m->casts_mu);
-    *bp = spare_buffer(local_of(a), type, bytes);
 }
 
 void tide__rank_cast_kick(tide_allocator *a)
 {
-    if (a->shared->mpi) {
-        struct mpi_local *ml = local_of(a);
-        tide__mpi_try_progress(ml->m, ml->mw);
-    }
+    if (a->shared->mpi)
+        tide_allocator_release(a);
 }
 
 static _Noreturn void bad_message(tide_allocator *a, const struct tide__msg_hdr *mh,
@@ -225,6 +234,30 @@ static _Noreturn void bad_message(tide_allocator *a, const struct tide__msg_hdr 
 {
     tide__fatal("worker %zu (rank %zu): message on channel %u from worker %u (rank %zu): %s",
                 a->index, a->rank, mh->channel, mh->src, (size_t)mh->src / a->nlocal, what);
+}
+
+/* Casts held back per channel at most: more means one was lost, not late. */
+#define MAX_EARLY 4096
+
+/* The cast from worker @p src numbered @p seq among those that came early, if there. */
+static tide_batch *take_early(struct tide__fifo *f, uint32_t src, uint64_t seq)
+{
+    tide_batch *prev = NULL;
+    for (tide_batch *b = f->head; b; prev = b, b = b->next) {
+        const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+        if (mh->src != src || mh->seq != seq)
+            continue;
+        if (prev)
+            prev->next = b->next;
+        else
+            f->head = b->next;
+        if (f->tail == b)
+            f->tail = prev;
+        f->count--;
+        b->next = NULL;
+        return b;
+    }
+    return NULL;
 }
 
 static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
@@ -238,15 +271,27 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
     }
     if (ch->type->size && mh->nbytes != mh->nrecords * ch->type->size)
         bad_message(a, mh, "its length is not a whole number of records");
-    if (mh->seq != ch->pull.expect_seq[mh->src]) {
+    uint64_t *expect = &ch->pull.expect_seq[mh->src];
+    if (mh->seq != *expect) {
+        if ((mh->flags & TIDE__MSG_FANOUT) && mh->seq > *expect &&
+            ch->pull.early.count < MAX_EARLY) {
+            tide__fifo_put(&ch->pull.early, b); /* an earlier cast is still on its way */
+            return;
+        }
         char what[160];
         snprintf(what, sizeof what, "sequence number %llu where %llu was expected",
-                 (unsigned long long)mh->seq, (unsigned long long)ch->pull.expect_seq[mh->src]);
+                 (unsigned long long)mh->seq, (unsigned long long)*expect);
         bad_message(a, mh, what);
     }
-    ch->pull.expect_seq[mh->src]++;
-    b->type = ch->type;
-    tide__fifo_put(&ch->pull.remote, b);
+    for (;;) {
+        ++*expect;
+        b->type = ch->type;
+        tide__fifo_put(&ch->pull.remote, b);
+        if (!ch->pull.early.count || !(b = take_early(&ch->pull.early, mh->src, *expect)))
+            return;
+        mh = tide__msg_hdr(b);
+        expect = &ch->pull.expect_seq[mh->src];
+    }
 }
 
 static void mpi_receive(tide_allocator *a)

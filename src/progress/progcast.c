@@ -13,10 +13,10 @@
  * order it made them, and a receiver applies it whole: that is the same as receiving those
  * batches together in one step, which a receiver may always do.
  *
- * With TIDE_PROGCAST_PER_RANK the combined batch waits while a rank-mate has yet to read a
- * batch this rank's workers gave it (it is about to answer, typically within the same
- * round), so that the whole rank's answer leaves as one message; it never waits longer
- * than HOLD_NS, and tide_progcaster_flush() sends it before a worker parks.
+ * With TIDE_PROGCAST_PER_RANK the combined batch waits until every rank-mate has read and
+ * answered (ended the step that read them) every cast from other ranks that this worker
+ * has read: then the whole rank's answer to a round leaves as one message. It never waits
+ * longer than HOLD_NS, and tide_progcaster_flush() sends it before a worker parks.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -144,15 +144,14 @@ static void flush_locked(tide_progcaster *p)
     tide_batch *b = o->spare;
     if (b)
         tide_batch_clear(b);
-    else if (!(b = tide_batch_new(&change_type, o->acc.len * sizeof(tide_change))))
+    else if (!(b = o->spare = tide_batch_new(&change_type, o->acc.len * sizeof(tide_change))))
         tide__fatal("out of memory sending progress updates");
     tide_change *c = tide_batch_extend(b, o->acc.len);
     if (!c)
         tide__fatal("out of memory sending progress updates");
     memcpy(c, o->acc.changes, o->acc.len * sizeof *c);
     tide_batch_meta(b)[0] = FROM_RANK;
-    tide__rank_cast(p->alloc, p->channel, &b, o->seq++);
-    o->spare = b;
+    tide__rank_cast(p->alloc, p->channel, b, o->seq++);
     tide_change_batch_clear(&o->acc);
 }
 

@@ -12,7 +12,7 @@ _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1
 void tide__channel_mark_progress(tide_allocator *a, int channel);
 void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
                                void *arg, void (*destroy)(void *));
-void tide__rank_cast(tide_allocator *a, int channel, tide_batch **b, uint64_t seq);
+void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
 void tide__rank_cast_kick(tide_allocator *a);
 
 /* Grows *arr (elements of @p size bytes) to hold at least @p need; containers here abort on
