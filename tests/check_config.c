@@ -88,6 +88,15 @@ START_TEST(test_progress_modes)
     ck_assert_int_eq(parse(&cfg, &argc, args, in2), 0);
     ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_WORKERS);
     ck_assert_int_eq(argc, 1);
+    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_EAGER);
+    static const char *const in3[] = { "prog", "--progress-mode", "demand", "x", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in3), 0);
+    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_DEMAND);
+    ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_WORKERS);
+    ck_assert_int_eq(argc, 2);
+    static const char *const in4[] = { "prog", "--progress-mode=eager", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in4), 0);
+    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_EAGER);
 }
 END_TEST
 
@@ -123,6 +132,9 @@ static const struct {
     { { "prog", "--bind", NULL, NULL }, "--bind needs one of" },
     { { "prog", "--progress", "fast", NULL }, "--progress: 'fast' is not one of workers, thread" },
     { { "prog", "--progress", NULL, NULL }, "--progress needs one of workers, thread" },
+    { { "prog", "--progress-mode", "lazy", NULL },
+      "--progress-mode: 'lazy' is not one of eager, demand" },
+    { { "prog", "--progress-mode", NULL, NULL }, "--progress-mode needs one of eager, demand" },
 };
 
 START_TEST(test_bad_arguments)

@@ -32,6 +32,8 @@ int df_capture(tide_worker *w, void *ctx);
 int df_operators_at_times(tide_worker *w, void *ctx);
 /* Random graphs and operators; TIDE_RANDOM_SEEDS graphs (default 12). */
 int df_random(tide_worker *w, void *ctx);
+/* 32 exchange edges: records land right, per-peer state within the formulas' bound */
+int df_many_exchanges(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
     X(epochs, df_epochs)                                                                  \
@@ -54,7 +56,8 @@ int df_random(tide_worker *w, void *ctx);
     X(state_machine, df_state_machine)                                                    \
     X(capture, df_capture)                                                                \
     X(operators_at_times, df_operators_at_times)                                          \
-    X(random, df_random)
+    X(random, df_random)                                                                  \
+    X(many_exchanges, df_many_exchanges)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

@@ -452,3 +452,74 @@ int df_ok_err(tide_worker *w, void *ctx)
                halves);
     return 0;
 }
+
+/* ---------------------------------------------------------------- per-peer state */
+
+/* A dataflow of many exchange edges: every record goes through all of them and ends where
+ * the last one sends it; and the state the rank keeps per peer grows with the number of
+ * workers and ranks only as the transport's formulas say (16 bytes per remote worker and
+ * channel for the pushes, a pointer per worker in each channel's push array, a cast number
+ * per rank and channel, and per rank a few counters: doc/architecture.md), never with
+ * anything larger. */
+#define EDGES 32
+
+struct landed {
+    size_t index, peers;
+    uint64_t count;
+    int misplaced;
+};
+
+static uint64_t hop(const void *r, void *ctx)
+{
+    uintptr_t k = (uintptr_t)ctx; /* a different spread at every edge */
+    return *(const uint64_t *)r * (2 * k + 1) + k;
+}
+
+static void landed_logic(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct landed *l = ctx;
+    l->count++;
+    if (hop(r, (void *)(uintptr_t)(EDGES - 1)) % l->peers != l->index)
+        l->misplaced++;
+}
+
+int df_many_exchanges(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t vals[100];
+    for (uint64_t i = 0; i < 100; i++)
+        vals[i] = i;
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    struct landed l = { me, peers, 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "many exchanges");
+    tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, 100);
+    for (uintptr_t k = 0; k < EDGES; k++)
+        s = tide_exchange(s, hop, (void *)k);
+    tide_inspect(s, landed_logic, &l);
+    tide_dataflow_end(scope);
+    tide_comm_stats st;
+    tide_comm_stats_get(tide_worker_allocator(w), &st);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < 100; i++)
+        want += hop(&vals[i], (void *)(uintptr_t)(EDGES - 1)) % peers == me;
+    WORK_CHECK(w, l.misplaced == 0, "%d records on the wrong worker", l.misplaced);
+    WORK_CHECK(w, l.count == want * peers, "%llu records arrived, want %llu",
+               (unsigned long long)l.count, (unsigned long long)(want * peers));
+    tide_allocator *a = tide_worker_allocator(w);
+    uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
+    uint64_t channels = EDGES + 1; /* and the progress channel */
+    uint64_t bound = ranks * 64 + workers * ranks * 8 +
+                     channels * workers * (16 * (peers - workers) + 8 * peers + 8 * ranks);
+    WORK_CHECK(w, st.peer_bytes <= bound,
+               "%llu bytes of per-peer state for %llu ranks x %llu workers and %llu channels, "
+               "more than the %llu the transport's formulas allow",
+               (unsigned long long)st.peer_bytes, (unsigned long long)ranks,
+               (unsigned long long)workers, (unsigned long long)channels,
+               (unsigned long long)bound);
+    WORK_CHECK(w, ranks == 1 || st.peer_bytes > 0, "no per-peer state counted on %llu ranks",
+               (unsigned long long)ranks);
+    return 0;
+}

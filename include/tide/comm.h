@@ -114,6 +114,11 @@ typedef enum tide_bind {
  *  thread of its own (doc/architecture.md compares them). */
 typedef enum tide_progress { TIDE_PROGRESS_WORKERS = 0, TIDE_PROGRESS_THREAD } tide_progress;
 
+/** When progress updates leave a rank: at once (eager), or only once they may move some
+ *  worker's frontier (demand, timely's ProgressMode::Demand; fewer messages when records
+ *  flow while their producers hold capabilities). */
+typedef enum tide_progress_mode { TIDE_PROGRESS_EAGER = 0, TIDE_PROGRESS_DEMAND } tide_progress_mode;
+
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
 typedef enum tide_launch { TIDE_LAUNCH_AUTO = 0, TIDE_LAUNCH_SINGLE, TIDE_LAUNCH_MPI } tide_launch;
 
@@ -125,6 +130,7 @@ typedef struct tide_config {
     bool stats;           /**< --stats: each rank prints its transport counters, memory and
                                start-up time on stderr when it stops (tide_comm_stats) */
     tide_progress progress; /**< --progress workers|thread */
+    tide_progress_mode progress_mode; /**< --progress-mode eager|demand */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -136,7 +142,7 @@ typedef struct tide_config {
 int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
- * --report-bindings, --stats, --progress[=]workers|thread), leaving the program's own arguments in order and argv[*argc] NULL.
+ * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand), leaving the program's own arguments in order and argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.
  */
@@ -175,6 +181,8 @@ typedef struct tide_comm_stats {
     uint64_t progress_msgs;  /**< progress messages sent to workers of other ranks */
     uint64_t progress_bytes; /**< their bytes on the wire, message headers included */
     uint64_t max_requests;   /**< most MPI requests in flight at once */
+    uint64_t peer_bytes;     /**< bytes of state the rank keeps per other rank or remote
+                                  worker (endpoints, sequence numbers, frame slots) */
 } tide_comm_stats;
 /** Fills *out with the counters of @p a's rank so far (a consistent snapshot is taken
  *  under the rank's MPI lock, so call it outside hot loops). */

@@ -193,6 +193,11 @@ size_t tide_tracker_propagate(tide_tracker *t);
 const tide_location *tide_tracker_changed(const tide_tracker *t, size_t *n);
 /** The frontier at @p loc: the times at which something may still arrive there. */
 const tide_antichain *tide_tracker_frontier(const tide_tracker *t, tide_location loc);
+/** What is implied at @p loc, with multiplicities: one count per time in the frontier of
+ *  its own pointstamps and per time that each linked location's frontier implies here.
+ *  Its frontier is tide_tracker_frontier(). */
+const tide_mutable_antichain *tide_tracker_implications(const tide_tracker *t,
+                                                        tide_location loc);
 /** The pointstamp counts at @p loc (the updates applied so far). */
 const tide_mutable_antichain *tide_tracker_pointstamps(const tide_tracker *t,
                                                        tide_location loc);
@@ -251,6 +256,19 @@ void tide_progcaster_free(tide_progcaster *p);
 void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates);
 /** Sends what the rank holds for other ranks now (before a worker parks or waits). */
 void tide_progcaster_flush(tide_progcaster *p);
+/**
+ * Demand mode (timely's ProgressMode::Demand): the rank's combined batch leaves only when
+ * @p must_send(ctx, changes, n) says that one of its changes may move a frontier somewhere
+ * (and, as a safety net, after 10 ms); until then updates accumulate and cancel. The
+ * predicate runs on the calling worker's thread, under the rank's lock for the batch.
+ * NULL turns it off (eager: the default).
+ */
+void tide_progcaster_set_demand(tide_progcaster *p,
+                                bool (*must_send)(void *ctx, const tide_change *c, size_t n),
+                                void *ctx);
+/** Whether the rank holds updates back (so a caller that waits should wake up to send
+ *  them once its view changes). */
+bool tide_progcaster_holding(const tide_progcaster *p);
 /** Appends every update received since the last call to @p into (whole batches, in order
  *  per sender); call tide_allocator_receive() first. Returns the number of batches. */
 size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into);

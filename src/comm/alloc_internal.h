@@ -54,7 +54,7 @@ struct tide_pull {
     struct tide__spsc **in;   /* from each worker of this rank */
     size_t next;              /* round-robin position over `in` */
     struct tide__fifo remote; /* from other ranks, routed by receive() */
-    uint64_t *expect_seq;     /* per source worker, for remote messages */
+    uint64_t *expect_seq;     /* per source rank: the next rank cast (see mpi.c) */
     /* Rank casts that came ahead of an earlier cast from the same rank (casts of a rank
      * leave in order, but through the frames of whichever worker sent them). */
     struct tide__fifo early;

@@ -60,6 +60,17 @@ static int parse_progress(tide_config *cfg, const char *text)
     return 0;
 }
 
+static int parse_progress_mode(tide_config *cfg, const char *text)
+{
+    if (strcmp(text, "eager") == 0)
+        cfg->progress_mode = TIDE_PROGRESS_EAGER;
+    else if (strcmp(text, "demand") == 0)
+        cfg->progress_mode = TIDE_PROGRESS_DEMAND;
+    else
+        return fail(cfg, "--progress-mode: '%s' is not one of eager, demand", text);
+    return 0;
+}
+
 int tide_config_init(tide_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -114,6 +125,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--progress", &value)) {
             rc = value ? parse_progress(cfg, value)
                        : fail(cfg, "--progress needs one of workers, thread");
+        } else if (long_opt(argv, n, &i, "--progress-mode", &value)) {
+            rc = value ? parse_progress_mode(cfg, value)
+                       : fail(cfg, "--progress-mode needs one of eager, demand");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

@@ -34,13 +34,19 @@ struct mpi_local {
     size_t npending;
 };
 
-struct remote_push {
-    struct tide_push base;
+/* A worker's pushes of one channel to the workers of other ranks: a push is two words
+ * (its function and this block), and its target is its place in the block, so a remote
+ * peer costs 16 bytes per channel here (and a pointer in the channel's push array). */
+struct remote_push;
+struct remote_chan {
     struct mpi_local *ml;
     const struct tide__chan *ch;
-    int rank;
-    uint32_t channel, src, dst, type_tag;
-    uint64_t seq;
+    uint32_t channel, src, type_tag;
+    size_t first, nlocal; /* this rank's first worker, workers per rank */
+    struct remote_push {
+        struct tide_push base;
+        struct remote_chan *rc;
+    } push[]; /* one per worker of other ranks, by worker index without ours */
 };
 
 /* ---------------------------------------------------------------- worker side */
@@ -119,25 +125,32 @@ static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *m
 static void remote_send(tide_push *p, tide_batch **bp)
 {
     struct remote_push *rp = (struct remote_push *)p;
-    struct mpi_local *ml = rp->ml;
+    struct remote_chan *rc = rp->rc;
+    struct mpi_local *ml = rc->ml;
+    size_t dst = (size_t)(rp - rc->push);
+    if (dst >= rc->first)
+        dst += rc->nlocal;
+    int rank = (int)(dst / rc->nlocal);
     tide_batch *b = bp ? *bp : NULL;
     if (!b) {
-        flush_frame(ml, rp->rank);
+        flush_frame(ml, rank);
         return;
     }
     if (b->len == 0)
         return;
-    struct tide__msg_hdr mh = { rp->channel, rp->src, rp->dst, rp->type_tag, rp->seq++,
+    /* No per-stream number: frames are numbered per rank pair and handled in order, and
+     * one worker's messages to a rank ride its frames in order. */
+    struct tide__msg_hdr mh = { rc->channel, rc->src, (uint32_t)dst, rc->type_tag, 0,
                                 b->len, b->bytes, 0, 0, { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     size_t padded = TIDE__PAD8(b->bytes);
-    if (rp->ch->progress) {
+    if (rc->ch->progress) {
         atomic_fetch_add_explicit(&ml->m->progress_msgs, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&ml->m->progress_bytes, sizeof mh + padded,
                                   memory_order_relaxed);
     }
     if (b->bytes < LARGE) {
-        append(ml, rp->rank, &mh, tide__batch_data(b), b->bytes);
+        append(ml, rank, &mh, tide__batch_data(b), b->bytes);
         tide_batch_clear(b);
         return;
     }
@@ -145,10 +158,10 @@ static void remote_send(tide_push *p, tide_batch **bp)
     if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
         struct tide__msg_hdr note = mh;
         note.flags = TIDE__MSG_ANNOUNCE;
-        append(ml, rp->rank, &note, NULL, 0);
+        append(ml, rank, &note, NULL, 0);
         tag = TIDE__TAG_LARGE_BASE + (int)(ml->mw - ml->m->w);
     }
-    flush_frame(ml, rp->rank); /* keeps this sender's messages in order */
+    flush_frame(ml, rank); /* keeps this sender's messages in order */
     memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
     const tide_type *type = b->type;
     struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 1, (uint32_t)ml->m->rank, 0,
@@ -156,7 +169,7 @@ static void remote_send(tide_push *p, tide_batch **bp)
     memcpy(tide__frame_hdr(b), &fh, sizeof fh);
     memcpy(tide__msg_hdr(b), &mh, sizeof mh);
     b->bytes = TIDE__HEADROOM + padded;
-    b->peer_rank = rp->rank;
+    b->peer_rank = rank;
     b->mpi_tag = tag;
     b->owner = (unsigned)(ml->mw - ml->m->w);
     queue_frame(ml, b);
@@ -175,6 +188,8 @@ static struct mpi_local *local_of(tide_allocator *a)
         tide__fatal("out of memory starting worker %zu", a->index);
     ml->m = a->shared->mpi;
     ml->mw = &ml->m->w[a->local];
+    atomic_fetch_add_explicit(&ml->m->peer_bytes, (uint64_t)ml->m->ranks * sizeof *ml->frame,
+                              memory_order_relaxed);
     ml->alloc = a;
     a->backend = ml;
     return ml;
@@ -271,7 +286,13 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
     }
     if (ch->type->size && mh->nbytes != mh->nrecords * ch->type->size)
         bad_message(a, mh, "its length is not a whole number of records");
-    uint64_t *expect = &ch->pull.expect_seq[mh->src];
+    if (!(mh->flags & TIDE__MSG_FANOUT)) {
+        b->type = ch->type;
+        tide__fifo_put(&ch->pull.remote, b);
+        return;
+    }
+    /* A rank's casts are numbered (they leave through several workers' frames). */
+    uint64_t *expect = &ch->pull.expect_seq[mh->src / a->nlocal];
     if (mh->seq != *expect) {
         if ((mh->flags & TIDE__MSG_FANOUT) && mh->seq > *expect &&
             ch->pull.early.count < MAX_EARLY) {
@@ -290,7 +311,6 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
         if (!ch->pull.early.count || !(b = take_early(&ch->pull.early, mh->src, *expect)))
             return;
         mh = tide__msg_hdr(b);
-        expect = &ch->pull.expect_seq[mh->src];
     }
 }
 
@@ -383,31 +403,30 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
 {
     struct mpi_local *ml = local_of(a);
     size_t remote = a->peers - a->nlocal;
-    struct remote_push *rps = calloc(remote, sizeof *rps);
-    uint64_t *seq = calloc(a->peers, sizeof *seq);
-    if (!rps || !seq) {
-        free(rps);
+    struct remote_chan *rc = calloc(1, sizeof *rc + remote * sizeof rc->push[0]);
+    uint64_t *seq = calloc(a->ranks, sizeof *seq); /* casts expected, per source rank */
+    if (!rc || !seq) {
+        free(rc);
         free(seq);
         return TIDE_ENOMEM;
     }
-    /* The in-rank pushes live in push_mem; the remote ones are appended to it. */
-    size_t k = 0;
-    for (size_t t = 0; t < a->peers; t++) {
-        if (t / a->nlocal == a->rank)
-            continue;
-        struct remote_push *rp = &rps[k++];
-        rp->base.send = remote_send;
-        rp->ml = ml;
-        rp->ch = ch;
-        rp->rank = (int)(t / a->nlocal);
-        rp->channel = (uint32_t)ch->id;
-        rp->src = (uint32_t)a->index;
-        rp->dst = (uint32_t)t;
-        rp->type_tag = ch->type_tag;
-        ch->pushes[t] = &rp->base;
+    rc->ml = ml;
+    rc->ch = ch;
+    rc->channel = (uint32_t)ch->id;
+    rc->src = (uint32_t)a->index;
+    rc->type_tag = ch->type_tag;
+    rc->first = a->rank * a->nlocal;
+    rc->nlocal = a->nlocal;
+    for (size_t k = 0; k < remote; k++) {
+        rc->push[k] = (struct remote_push){ { remote_send }, rc };
+        ch->pushes[k < rc->first ? k : k + a->nlocal] = &rc->push[k].base;
     }
     ch->pull.expect_seq = seq;
-    ch->remote_mem = rps;
+    ch->remote_mem = rc;
+    atomic_fetch_add_explicit(&ml->m->peer_bytes,
+                              remote * sizeof rc->push[0] + a->ranks * sizeof *seq +
+                                  a->peers * sizeof *ch->pushes,
+                              memory_order_relaxed);
     /* Messages that arrived before this worker allocated the channel. */
     if (ch->id < ml->npending) {
         tide_batch *b;

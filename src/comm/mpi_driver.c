@@ -449,6 +449,7 @@ void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out)
     *out = m->stats;
     out->progress_msgs = atomic_load_explicit(&m->progress_msgs, memory_order_relaxed);
     out->progress_bytes = atomic_load_explicit(&m->progress_bytes, memory_order_relaxed);
+    out->peer_bytes = atomic_load_explicit(&m->peer_bytes, memory_order_relaxed);
 }
 
 void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
@@ -540,6 +541,10 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     m->seq_to = calloc((size_t)m->ranks, sizeof *m->seq_to);
     m->seq_from = calloc((size_t)m->ranks, sizeof *m->seq_from);
     m->cast_frame = calloc((size_t)m->ranks, sizeof *m->cast_frame);
+    atomic_init(&m->peer_bytes,
+                (uint64_t)m->ranks * (sizeof *m->held + sizeof *m->frames_to +
+                                      sizeof *m->frames_from + sizeof *m->seq_to +
+                                      sizeof *m->seq_from + sizeof *m->cast_frame));
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
         !m->cast_frame || pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)

@@ -64,7 +64,7 @@ struct tide__mpi {
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */
     tide_comm_stats stats;
-    atomic_uint_fast64_t progress_msgs, progress_bytes;
+    atomic_uint_fast64_t progress_msgs, progress_bytes, peer_bytes;
     uint64_t started_ns;
 };
 

@@ -31,7 +31,7 @@ struct tide__msg_hdr {
     uint32_t src;      /* source worker */
     uint32_t dst;      /* target worker */
     uint32_t type_tag; /* tide__type_tag() of the channel's type */
-    uint64_t seq;      /* per (channel, src, dst), from 0 */
+    uint64_t seq;      /* rank casts: per (channel, source rank), from 0; else 0 */
     uint64_t nrecords;
     uint64_t nbytes;   /* payload bytes, before padding */
     uint32_t flags;    /* TIDE__MSG_... */

@@ -92,6 +92,8 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
      * the channels whatever the operators allocate. */
     if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_PER_RANK)))
         tide__fatal("dataflow '%s': cannot allocate its progress channel", df->name);
+    if (df->pc && w->demand)
+        tide_progcaster_set_demand(df->pc, tide__progress_must_send, df);
     return scope_new(df, NULL, name);
 }
 

@@ -229,7 +229,11 @@ struct tide_worker {
     tide_probe *probes;
     tide_input *inputs;
     uint64_t idle; /* steps in a row with nothing to do */
+    bool demand;   /* --progress-mode demand */
 };
+
+/* progress.c: demand mode's test of whether held updates may move a frontier */
+bool tide__progress_must_send(void *df, const tide_change *c, size_t n);
 
 /* worker.c */
 tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type);

@@ -113,6 +113,40 @@ static void propagate(tide_dataflow *df)
 
 void tide__progress_init(tide_dataflow *df) { propagate(df); }
 
+/* Whether removing pointstamp (l, t) may move a frontier, in this worker's view: not when
+ * the frontier at l holds a time strictly before t, nor when something other than l's own
+ * pointstamps implies t at l (an upstream capability or message: its own release is what
+ * will matter). The test of timely's demand mode. Holding a removal only delays it, so a
+ * wrong "no" costs time, never safety; and the earliest pointstamp's removal always
+ * matters, so holds resolve in order. */
+static bool removal_matters(tide_dataflow *df, const tide_change *c)
+{
+    uint64_t s = c->key >> TIDE__SCOPE_SHIFT;
+    if (s >= df->nscopes)
+        return true;
+    tide_tracker *t = df->scopes[s]->full;
+    tide_location l = tide_location_from_key(c->key & LOC_MASK);
+    const tide_mutable_antichain *imp = tide_tracker_implications(t, l);
+    for (size_t i = 0; i < imp->frontier.len; i++)
+        if (tide_time_lt(&imp->frontier.elems[i], &c->time))
+            return false;
+    const tide_antichain *own = &tide_tracker_pointstamps(t, l)->frontier;
+    int64_t mine = 0;
+    for (size_t i = 0; i < own->len; i++)
+        if (tide_time_eq(&own->elems[i], &c->time))
+            mine = 1;
+    return tide_mutable_antichain_count(imp, &c->time) - mine < 1;
+}
+
+bool tide__progress_must_send(void *ctx, const tide_change *c, size_t n)
+{
+    tide_dataflow *df = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].delta < 0 && removal_matters(df, &c[i]))
+            return true;
+    return false;
+}
+
 bool tide__progress_absorb(tide_dataflow *df)
 {
     bool got = false;

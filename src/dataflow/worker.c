@@ -160,6 +160,8 @@ bool tide_worker_step(tide_worker *w)
     return w->ndfs > 0;
 }
 
+#define DEMAND_RECHECK_NS 10000000
+
 bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
 {
     bool more = tide_worker_step(w);
@@ -173,8 +175,15 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
     for (size_t d = 0; d < w->ndfs; d++)
         if (w->dfs[d]->nactive)
             return more;
-    for (size_t d = 0; d < w->ndfs; d++)
+    bool holding = false;
+    for (size_t d = 0; d < w->ndfs; d++) {
         tide_progcaster_flush(w->dfs[d]->pc);
+        holding |= tide_progcaster_holding(w->dfs[d]->pc);
+    }
+    /* Demand mode may still hold updates that matter to nobody yet: wake up now and then
+     * to look again (what arrives wakes us anyway). */
+    if (holding && (timeout_ns < 0 || timeout_ns > DEMAND_RECHECK_NS))
+        timeout_ns = DEMAND_RECHECK_NS;
     tide_allocator_park(w->alloc, timeout_ns);
     return more;
 }
@@ -245,6 +254,7 @@ static void worker_destroy(tide_worker *w)
 struct run {
     tide_worker_fn fn;
     void *ctx;
+    tide_progress_mode mode;
 };
 
 static int run_worker(tide_allocator *a, void *arg)
@@ -252,6 +262,7 @@ static int run_worker(tide_allocator *a, void *arg)
     struct run *r = arg;
     tide_worker w;
     worker_init(&w, a);
+    w.demand = r->mode == TIDE_PROGRESS_DEMAND;
     int rc = r->fn(&w, r->ctx);
     for (tide_input *in = w.inputs; in; in = in->next)
         if (!in->closed)
@@ -266,7 +277,7 @@ static int run_worker(tide_allocator *a, void *arg)
 
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
-    struct run r = { fn, ctx };
+    struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER };
     tide_guards *g;
     int rc = tide_comm_initialize(cfg, run_worker, &r, &g);
     if (rc < 0)

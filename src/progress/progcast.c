@@ -29,6 +29,9 @@ static TIDE_TYPE_POD(change_type, tide_change);
 
 /* Longest a combined batch waits for rank-mates (measured: see doc/architecture.md). */
 #define HOLD_NS 100000
+/* Demand mode: longest it waits for a change that matters. A safety net only: the
+ * predicate is re-evaluated at every step of every worker of the rank. */
+#define DEMAND_HOLD_NS 10000000
 
 /* A counter on a cache line of its own: each worker writes its own at every step. */
 struct seen {
@@ -60,6 +63,8 @@ struct tide_progcaster {
     tide_progcast_route route;
     struct rank_out *out; /* NULL with one rank */
     uint64_t casts;       /* casts from other ranks read so far */
+    bool (*must_send)(void *ctx, const tide_change *c, size_t n); /* demand mode */
+    void *demand_ctx;
     tide_batch *held;     /* the last batch received, handed back at the next receive */
     uint64_t batches, updates;
 };
@@ -158,6 +163,14 @@ static void flush_locked(tide_progcaster *p)
 
 enum when { STEP_END, AGED, NOW };
 
+/* Demand mode: whether the combined batch (compacted first) may move a frontier. */
+static bool matters(tide_progcaster *p)
+{
+    struct rank_out *o = p->out;
+    tide_change_batch_compact(&o->acc);
+    return o->acc.len > 0 && p->must_send(p->demand_ctx, o->acc.changes, o->acc.len);
+}
+
 /* Whether every worker of the rank has answered every cast we have read: then nothing it
  * read can still add to the combined batch (what it answers later comes next round). */
 static bool all_answered(const tide_progcaster *p)
@@ -175,9 +188,20 @@ static void maybe_flush(tide_progcaster *p, enum when when)
     if (!o || !atomic_load_explicit(&o->holding, memory_order_relaxed))
         return;
     pthread_mutex_lock(&o->mu);
-    bool go = o->acc.len > 0 &&
-              (when == NOW || p->route != TIDE_PROGCAST_PER_RANK ||
-               (when == STEP_END && all_answered(p)) || now_ns() - o->since_ns >= HOLD_NS);
+    bool go;
+    if (o->acc.len == 0)
+        go = false;
+    else if (when == NOW)
+        go = true;
+    else if (p->must_send) {
+        uint64_t age = now_ns() - o->since_ns;
+        go = age >= DEMAND_HOLD_NS ||
+             (((when == STEP_END && all_answered(p)) || age >= HOLD_NS) && matters(p));
+    } else
+        go = p->route != TIDE_PROGCAST_PER_RANK || (when == STEP_END && all_answered(p)) ||
+             now_ns() - o->since_ns >= HOLD_NS;
+    if (!go && o->acc.len == 0) /* it all cancelled out */
+        atomic_store_explicit(&o->holding, false, memory_order_relaxed);
     if (go)
         flush_locked(p);
     pthread_mutex_unlock(&o->mu);
@@ -188,7 +212,20 @@ static void maybe_flush(tide_progcaster *p, enum when when)
 void tide_progcaster_flush(tide_progcaster *p)
 {
     if (p)
-        maybe_flush(p, NOW);
+        maybe_flush(p, p->must_send ? STEP_END : NOW);
+}
+
+void tide_progcaster_set_demand(tide_progcaster *p,
+                                bool (*must_send)(void *ctx, const tide_change *c, size_t n),
+                                void *ctx)
+{
+    p->must_send = must_send;
+    p->demand_ctx = ctx;
+}
+
+bool tide_progcaster_holding(const tide_progcaster *p)
+{
+    return p && p->out && atomic_load_explicit(&p->out->holding, memory_order_relaxed);
 }
 
 void tide_progcaster_free(tide_progcaster *p)

@@ -434,6 +434,12 @@ const tide_antichain *tide_tracker_frontier(const tide_tracker *t, tide_location
     return &t->locs[loc_index(t, loc)].implied.frontier;
 }
 
+const tide_mutable_antichain *tide_tracker_implications(const tide_tracker *t,
+                                                        tide_location loc)
+{
+    return &t->locs[loc_index(t, loc)].implied;
+}
+
 const tide_mutable_antichain *tide_tracker_pointstamps(const tide_tracker *t,
                                                        tide_location loc)
 {
