@@ -88,15 +88,15 @@ START_TEST(test_progress_modes)
     ck_assert_int_eq(parse(&cfg, &argc, args, in2), 0);
     ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_WORKERS);
     ck_assert_int_eq(argc, 1);
-    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_EAGER);
-    static const char *const in3[] = { "prog", "--progress-mode", "demand", "x", NULL };
-    ck_assert_int_eq(parse(&cfg, &argc, args, in3), 0);
     ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_DEMAND);
+    static const char *const in3[] = { "prog", "--progress-mode", "eager", "x", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in3), 0);
+    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_EAGER);
     ck_assert_int_eq(cfg.progress, TIDE_PROGRESS_WORKERS);
     ck_assert_int_eq(argc, 2);
-    static const char *const in4[] = { "prog", "--progress-mode=eager", NULL };
+    static const char *const in4[] = { "prog", "--progress-mode=demand", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in4), 0);
-    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_EAGER);
+    ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_DEMAND);
 }
 END_TEST
 

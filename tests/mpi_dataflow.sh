@@ -5,6 +5,6 @@ set -u
 . "$(dirname "$0")/mpi_lib.sh"
 every_shape "$b/tests/mpi_dataflow"
 shape 2 "$b/tests/mpi_dataflow" -w 2 --progress thread
-shape 2 "$b/tests/mpi_dataflow" -w 2 --progress-mode demand
-shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-mode demand
+shape 2 "$b/tests/mpi_dataflow" -w 2 --progress-mode eager
+shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-mode eager
 exit $status

@@ -20,7 +20,7 @@ sanitized=${TIDE_SANITIZED:-0}
 shape 16 "$b/tests/mpi_dataflow" -w 1
 if [ "$sanitized" != 1 ]; then
   shape 8 "$b/tests/mpi_dataflow" -w 2
-  shape 8 "$b/tests/mpi_dataflow" -w 1 --progress-mode demand
+  shape 8 "$b/tests/mpi_dataflow" -w 1 --progress-mode eager
 fi
 
 totals() {
@@ -28,7 +28,7 @@ totals() {
               END { for (t in c) print t, c[t], s[t], m[t] }' | sort -n
 }
 timeout 120 "$b/examples/pagerank" 2000 10000 -w 1 --bind none | totals >"$want"
-pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:demand'
+pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:eager'
 [ "$sanitized" = 1 ] && pr_shapes='8:1'
 for s in $pr_shapes; do
   s=$(echo "$s" | tr ':' ' ')

@@ -115,8 +115,8 @@ typedef enum tide_bind {
 typedef enum tide_progress { TIDE_PROGRESS_WORKERS = 0, TIDE_PROGRESS_THREAD } tide_progress;
 
 /** When progress updates leave a rank: at once (eager), or only once they may move some
- *  worker's frontier (demand, timely's ProgressMode::Demand; fewer messages when records
- *  flow while their producers hold capabilities). */
+ *  worker's frontier (demand, the default, timely's ProgressMode::Demand; fewer messages
+ *  when records flow while their producers hold capabilities). */
 typedef enum tide_progress_mode { TIDE_PROGRESS_EAGER = 0, TIDE_PROGRESS_DEMAND } tide_progress_mode;
 
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
@@ -136,7 +136,8 @@ typedef struct tide_config {
 } tide_config;
 
 /**
- * Defaults: workers from TIDE_WORKERS, else SLURM_CPUS_PER_TASK, else 1; bind core.
+ * Defaults: workers from TIDE_WORKERS, else SLURM_CPUS_PER_TASK, else 1; bind core;
+ * progress mode demand.
  * Returns TIDE_EINVAL (message in cfg->error) when one of those variables is malformed.
  */
 int tide_config_init(tide_config *cfg);

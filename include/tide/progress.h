@@ -261,7 +261,7 @@ void tide_progcaster_flush(tide_progcaster *p);
  * @p must_send(ctx, changes, n) says that one of its changes may move a frontier somewhere
  * (and, as a safety net, after 10 ms); until then updates accumulate and cancel. The
  * predicate runs on the calling worker's thread, under the rank's lock for the batch.
- * NULL turns it off (eager: the default).
+ * NULL turns it off (eager). The dataflow layer sets it unless --progress-mode eager.
  */
 void tide_progcaster_set_demand(tide_progcaster *p,
                                 bool (*must_send)(void *ctx, const tide_change *c, size_t n),

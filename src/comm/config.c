@@ -76,6 +76,7 @@ int tide_config_init(tide_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = 1;
     cfg->bind = TIDE_BIND_CORE;
+    cfg->progress_mode = TIDE_PROGRESS_DEMAND; /* fewer messages, never slower measured */
     const char *w = getenv("TIDE_WORKERS");
     if (w && *w)
         return parse_workers(cfg, "TIDE_WORKERS", w);

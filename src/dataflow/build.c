@@ -93,7 +93,7 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
     if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_PER_RANK)))
         tide__fatal("dataflow '%s': cannot allocate its progress channel", df->name);
     if (df->pc && w->demand)
-        tide_progcaster_set_demand(df->pc, tide__progress_must_send, df);
+        tide_progcaster_set_demand(df->pc, tide__progress_must_send, df); /* the default */
     return scope_new(df, NULL, name);
 }
 

@@ -66,6 +66,7 @@ struct tide_progcaster {
     bool (*must_send)(void *ctx, const tide_change *c, size_t n); /* demand mode */
     void *demand_ctx;
     tide_batch *held;     /* the last batch received, handed back at the next receive */
+    tide_batch *spare;    /* a recycled batch for the next push */
     uint64_t batches, updates;
 };
 
@@ -234,6 +235,7 @@ void tide_progcaster_free(tide_progcaster *p)
         return;
     tide_pull_recv(p->pull, &p->held); /* hands the last one back */
     tide_batch_free(p->held);
+    tide_batch_free(p->spare);
     if (p->out) {
         /* Nothing of ours may stay behind, and rank-mates no longer wait for us. */
         atomic_store_explicit(&p->out->seen[p->local].casts, UINT64_MAX, memory_order_release);
@@ -248,7 +250,9 @@ static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t
                       tide_batch **spare)
 {
     tide_batch *b = *spare;
-    if (!b && !(b = tide_batch_new(&change_type, n * sizeof *c)))
+    if (b)
+        tide_batch_clear(b);
+    else if (!(b = tide_batch_new(&change_type, n * sizeof *c)))
         tide__fatal("out of memory sending progress updates");
     tide_change *out = tide_batch_extend(b, n);
     if (!out)
@@ -264,12 +268,28 @@ void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
 {
     tide_change_batch_compact(updates);
     if (updates->len) {
-        tide_batch *b = NULL;
         for (size_t w = p->first; w < p->first + p->nlocal; w++)
-            push_copy(p, w, updates->changes, updates->len, &b);
-        tide_batch_free(b);
-        if (p->out) {
-            struct rank_out *o = p->out;
+            push_copy(p, w, updates->changes, updates->len, &p->spare);
+        struct rank_out *o = p->out;
+        if (o && p->nlocal == 1 && !p->must_send &&
+            !atomic_load_explicit(&o->holding, memory_order_relaxed)) {
+            /* Alone in the rank and eager: nothing to combine or hold, so no lock, no
+             * clock; the batch goes out as it is. */
+            tide_batch *b = p->spare;
+            if (!b && !(b = p->spare = tide_batch_new(&change_type, updates->len * sizeof(tide_change))))
+                tide__fatal("out of memory sending progress updates");
+            tide_batch_clear(b);
+            tide_change *c = tide_batch_extend(b, updates->len);
+            if (!c)
+                tide__fatal("out of memory sending progress updates");
+            memcpy(c, updates->changes, updates->len * sizeof *c);
+            tide_batch_meta(b)[0] = FROM_RANK;
+            tide__rank_cast(p->alloc, p->channel, b, o->seq++);
+            tide_batch_clear(b);
+            tide__rank_cast_kick(p->alloc);
+            o = NULL;
+        }
+        if (o) {
             pthread_mutex_lock(&o->mu);
             if (o->acc.len == 0) {
                 o->since_ns = now_ns();
