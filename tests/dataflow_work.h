@@ -34,6 +34,8 @@ int df_operators_at_times(tide_worker *w, void *ctx);
 int df_random(tide_worker *w, void *ctx);
 /* 32 exchange edges: records land right, per-peer state within the formulas' bound */
 int df_many_exchanges(tide_worker *w, void *ctx);
+/* one step moving thousands of pointstamps: a progress batch too large for a frame */
+int df_wide_progress(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
     X(epochs, df_epochs)                                                                  \
@@ -57,7 +59,8 @@ int df_many_exchanges(tide_worker *w, void *ctx);
     X(capture, df_capture)                                                                \
     X(operators_at_times, df_operators_at_times)                                          \
     X(random, df_random)                                                                  \
-    X(many_exchanges, df_many_exchanges)
+    X(many_exchanges, df_many_exchanges)                                                  \
+    X(wide_progress, df_wide_progress)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

@@ -523,3 +523,62 @@ int df_many_exchanges(tide_worker *w, void *ctx)
                (unsigned long long)ranks);
     return 0;
 }
+
+/* ---------------------------------------------------------------- a wide progress batch */
+
+/* One step that moves thousands of pointstamps (a capability and a message count at each
+ * of WIDE times): its progress batch is larger than a preposted receive, so between ranks
+ * it travels as a large rank cast (announced, then on the rank's cast tag). Every record
+ * must land on its worker, and the frontier must pass every time. */
+#define WIDE 3000
+
+static uint64_t by_value(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r;
+}
+
+static void count_record(const tide_time *t, const void *r, void *ctx)
+{
+    struct landed *l = ctx;
+    l->count++;
+    uint64_t v = *(const uint64_t *)r;
+    if (v % l->peers != l->index || t->c[0] != v + 1)
+        l->misplaced++;
+}
+
+int df_wide_progress(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    struct landed l = { me, peers, 0, 0 };
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "wide progress");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    s = tide_exchange(s, by_value, NULL);
+    tide_inspect(s, count_record, &l);
+    tide_dataflow_end(scope);
+    tide_cap **caps = malloc(WIDE * sizeof *caps);
+    WORK_CHECK(w, caps != NULL, "out of memory");
+    for (uint64_t i = 0; i < WIDE; i++) {
+        tide_time t = tide_time_root(i + 1);
+        caps[i] = tide_cap_delayed(cap, &t);
+        tide_session_give(tide_unordered_session(u, caps[i]), &i);
+    }
+    tide_cap_drop(&cap);
+    tide_worker_step(w);
+    for (uint64_t i = 0; i < WIDE; i++)
+        tide_cap_drop(&caps[i]);
+    free(caps);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < WIDE; i++)
+        want += i % peers == me;
+    WORK_CHECK(w, l.misplaced == 0, "%d records on the wrong worker or at the wrong time",
+               l.misplaced);
+    WORK_CHECK(w, l.count == want * peers, "%llu records arrived, want %llu",
+               (unsigned long long)l.count, (unsigned long long)(want * peers));
+    return 0;
+}

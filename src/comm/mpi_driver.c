@@ -296,39 +296,9 @@ static tide_batch *frame_for(struct tide__mpi *m, int rank, size_t bytes)
     return f;
 }
 
-static void cast_flush(struct tide__mpi *m, int rank)
-{
-    tide_batch *f = m->cast_frame[rank];
-    if (f && tide__frame_hdr(f)->nmsgs) {
-        m->cast_frame[rank] = NULL;
-        tide__frame_hdr(f)->bytes = f->bytes;
-        post_send(m, f);
-    }
-}
-
-static void cast_append(struct tide__mpi *m, int rank, const struct tide__msg_hdr *mh,
-                        const void *payload, size_t bytes)
-{
-    size_t padded = TIDE__PAD8(bytes), need = sizeof *mh + padded;
-    tide_batch *f = m->cast_frame[rank];
-    if (f && f->bytes + need > TIDE__POST_BYTES) {
-        cast_flush(m, rank);
-        f = NULL;
-    }
-    if (!f)
-        f = m->cast_frame[rank] = frame_for(m, rank, TIDE__POST_BYTES);
-    unsigned char *at = f->base + f->bytes;
-    memcpy(at, mh, sizeof *mh);
-    if (bytes)
-        memcpy(at + sizeof *mh, payload, bytes);
-    memset(at + sizeof *mh + bytes, 0, padded - bytes);
-    f->bytes += need;
-    tide__frame_hdr(f)->nmsgs++;
-}
-
-/* Sends the casts workers queued, in queue order, coalesced per target rank with every
- * other cast of this pass. A cast too large for a preposted receive is announced in the
- * frame stream and follows on the rank's cast tag, as a worker's large batch does. */
+/* Sends the large casts workers queued (small ones ride in the workers' own frames), in
+ * queue order: to each other rank an announce in a frame of its own, then the payload on
+ * the rank's cast tag, as a worker's large batch goes. */
 static bool send_casts(struct tide__mpi *m)
 {
     if (!atomic_load_explicit(&m->ncasts, memory_order_acquire))
@@ -338,24 +308,23 @@ static bool send_casts(struct tide__mpi *m)
     m->casts = (struct tide__fifo){ 0 };
     atomic_store_explicit(&m->ncasts, 0, memory_order_relaxed);
     pthread_mutex_unlock(&m->casts_mu);
+    const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof(struct tide__msg_hdr);
     tide_batch *b;
     while ((b = tide__fifo_take(&q))) {
         const struct tide__msg_hdr *mh = tide__msg_hdr(b);
         size_t padded = TIDE__PAD8(mh->nbytes);
-        bool large = TIDE__HEADROOM + padded > TIDE__POST_BYTES;
         for (int r = 0; r < m->ranks; r++) {
             if (r == m->rank)
                 continue;
             struct tide__msg_hdr h = *mh;
             h.dst = (uint32_t)((size_t)r * m->nlocal);
-            if (!large) {
-                cast_append(m, r, &h, tide__batch_data(b), mh->nbytes);
-                continue;
-            }
-            struct tide__msg_hdr note = h;
-            note.flags |= TIDE__MSG_ANNOUNCE;
-            cast_append(m, r, &note, NULL, 0);
-            cast_flush(m, r); /* the announce is posted before the payload it announces */
+            tide_batch *note = frame_for(m, r, 0);
+            tide__frame_hdr(note)->nmsgs = 1;
+            tide__frame_hdr(note)->bytes = fh_size + mh_size;
+            memcpy(tide__msg_hdr(note), &h, sizeof h);
+            tide__msg_hdr(note)->flags |= TIDE__MSG_ANNOUNCE;
+            note->bytes = fh_size + mh_size;
+            post_send(m, note); /* the announce is posted before the payload it announces */
             tide_batch *f = frame_for(m, r, padded);
             tide__frame_hdr(f)->nmsgs = 1;
             tide__frame_hdr(f)->bytes = TIDE__HEADROOM + padded;
@@ -368,8 +337,6 @@ static bool send_casts(struct tide__mpi *m)
         if (tide__spsc_push(&m->w[b->owner].sent, b) != 0) /* to the worker's spares */
             tide_batch_free(b);
     }
-    for (int r = 0; r < m->ranks; r++)
-        cast_flush(m, r);
     return true;
 }
 
@@ -540,13 +507,12 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);
     m->seq_to = calloc((size_t)m->ranks, sizeof *m->seq_to);
     m->seq_from = calloc((size_t)m->ranks, sizeof *m->seq_from);
-    m->cast_frame = calloc((size_t)m->ranks, sizeof *m->cast_frame);
     atomic_init(&m->peer_bytes,
                 (uint64_t)m->ranks * (sizeof *m->held + sizeof *m->frames_to +
                                       sizeof *m->frames_from + sizeof *m->seq_to +
-                                      sizeof *m->seq_from + sizeof *m->cast_frame));
+                                      sizeof *m->seq_from));
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
-        !m->cast_frame || pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
+        pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
     for (size_t i = 0; i < s->nlocal; i++) {
@@ -578,7 +544,6 @@ nomem:
     free(m->frames_from);
     free(m->seq_to);
     free(m->seq_from);
-    free(m->cast_frame);
     free(m);
     return TIDE_ENOMEM;
 }
@@ -649,10 +614,6 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         tide_batch_free(b);
     }
     tide__fifo_free_all(&m->casts);
-    for (int r = 0; r < m->ranks; r++)
-        if (m->cast_frame[r])
-            tide_batch_free(m->cast_frame[r]);
-    free(m->cast_frame);
     pthread_mutex_destroy(&m->casts_mu);
     free(m->reqs);
     free(m->slots);

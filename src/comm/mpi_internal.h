@@ -54,12 +54,11 @@ struct tide__mpi {
     /* Small frames that completed before an earlier one from the same rank (rare: a
      * rendezvous frame followed by an eager one), in arrival order; any source. */
     tide_batch *ahead;
-    /* Rank casts queued by workers (msg header in the headroom), sent by the driver in
-     * queue order; and the frames it fills with them, per target rank. */
+    /* Large rank casts queued by workers (msg header in the headroom), sent by the
+     * driver in queue order. */
     pthread_mutex_t casts_mu;
     struct tide__fifo casts;
     atomic_size_t ncasts;
-    tide_batch **cast_frame;
     unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */
