@@ -294,8 +294,7 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
     /* A rank's casts are numbered (they leave through several workers' frames). */
     uint64_t *expect = &ch->pull.expect_seq[mh->src / a->nlocal];
     if (mh->seq != *expect) {
-        if ((mh->flags & TIDE__MSG_FANOUT) && mh->seq > *expect &&
-            ch->pull.early.count < MAX_EARLY) {
+        if (mh->seq > *expect && ch->pull.early.count < MAX_EARLY) {
             tide__fifo_put(&ch->pull.early, b); /* an earlier cast is still on its way */
             return;
         }

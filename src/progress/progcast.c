@@ -46,7 +46,6 @@ struct rank_out {
     uint64_t since_ns;     /* when acc became non-empty */
     atomic_bool holding;   /* acc is not empty (read without the lock on every step) */
     tide_batch *spare;     /* the batch the next cast is written into */
-    size_t nlocal;
     /* Per local worker: how many casts from other ranks it has read and answered (ended
      * the step that read them); UINT64_MAX once it is gone. Every worker of a rank gets
      * the same casts in the same order, so equal counts mean the same casts. */
@@ -93,7 +92,6 @@ static void *rank_out_new(void *arg)
     struct rank_out *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    o->nlocal = nlocal;
     o->seen = aligned_alloc(64, nlocal * sizeof *o->seen);
     if (!o->seen || pthread_mutex_init(&o->mu, NULL) != 0) {
         free(o->seen);
@@ -137,6 +135,22 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
 /* meta[0] of a batch cast from another rank (0 on a rank-mate's). */
 #define FROM_RANK 1
 
+/* *spare (made if NULL), emptied and filled with @p n changes, marked @p from. */
+static tide_batch *fill(tide_batch **spare, const tide_change *c, size_t n, uint64_t from)
+{
+    tide_batch *b = *spare;
+    if (b)
+        tide_batch_clear(b);
+    else if (!(b = *spare = tide_batch_new(&change_type, n * sizeof *c)))
+        tide__fatal("out of memory sending progress updates");
+    tide_change *out = tide_batch_extend(b, n);
+    if (!out)
+        tide__fatal("out of memory sending progress updates");
+    memcpy(out, c, n * sizeof *out);
+    tide_batch_meta(b)[0] = from;
+    return b;
+}
+
 /* Sends the rank's combined batch to the other ranks; the caller holds out->mu, so casts
  * leave in the order their batches were combined. */
 static void flush_locked(tide_progcaster *p)
@@ -147,20 +161,10 @@ static void flush_locked(tide_progcaster *p)
     tide_change_batch_compact(&o->acc);
     if (o->acc.len == 0)
         return;
-    tide_batch *b = o->spare;
-    if (b)
-        tide_batch_clear(b);
-    else if (!(b = o->spare = tide_batch_new(&change_type, o->acc.len * sizeof(tide_change))))
-        tide__fatal("out of memory sending progress updates");
-    tide_change *c = tide_batch_extend(b, o->acc.len);
-    if (!c)
-        tide__fatal("out of memory sending progress updates");
-    memcpy(c, o->acc.changes, o->acc.len * sizeof *c);
-    tide_batch_meta(b)[0] = FROM_RANK;
-    tide__rank_cast(p->alloc, p->channel, b, o->seq++);
+    tide__rank_cast(p->alloc, p->channel, fill(&o->spare, o->acc.changes, o->acc.len, FROM_RANK),
+                    o->seq++);
     tide_change_batch_clear(&o->acc);
 }
-
 
 enum when { STEP_END, AGED, NOW };
 
@@ -244,21 +248,11 @@ void tide_progcaster_free(tide_progcaster *p)
     free(p);
 }
 
-
 /* Pushes a copy of @p n changes to worker @p w; *spare is a batch to fill (or NULL). */
 static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t n,
                       tide_batch **spare)
 {
-    tide_batch *b = *spare;
-    if (b)
-        tide_batch_clear(b);
-    else if (!(b = tide_batch_new(&change_type, n * sizeof *c)))
-        tide__fatal("out of memory sending progress updates");
-    tide_change *out = tide_batch_extend(b, n);
-    if (!out)
-        tide__fatal("out of memory sending progress updates");
-    memcpy(out, c, n * sizeof *out);
-    tide_batch_meta(b)[0] = 0;
+    tide_batch *b = fill(spare, c, n, 0);
     tide_push_send(p->push[w], &b);
     tide_push_send(p->push[w], NULL);
     *spare = b;
@@ -275,17 +269,8 @@ void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
             !atomic_load_explicit(&o->holding, memory_order_relaxed)) {
             /* Alone in the rank and eager: nothing to combine or hold, so no lock, no
              * clock; the batch goes out as it is. */
-            tide_batch *b = p->spare;
-            if (!b && !(b = p->spare = tide_batch_new(&change_type, updates->len * sizeof(tide_change))))
-                tide__fatal("out of memory sending progress updates");
-            tide_batch_clear(b);
-            tide_change *c = tide_batch_extend(b, updates->len);
-            if (!c)
-                tide__fatal("out of memory sending progress updates");
-            memcpy(c, updates->changes, updates->len * sizeof *c);
-            tide_batch_meta(b)[0] = FROM_RANK;
-            tide__rank_cast(p->alloc, p->channel, b, o->seq++);
-            tide_batch_clear(b);
+            tide__rank_cast(p->alloc, p->channel,
+                            fill(&p->spare, updates->changes, updates->len, FROM_RANK), o->seq++);
             tide__rank_cast_kick(p->alloc);
             o = NULL;
         }
