@@ -79,6 +79,12 @@ static int run(tide_worker *w, void *arg)
         tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
         tide_scope *inner = tide_scope_begin(scope, "Inner");
         tide_delay_total(tide_enter(inner, st), NULL, NULL);
+    } else if (strcmp(which, "to-stream-no-value-size") == 0) {
+        tide_type blob = *TIDE_BYTES;
+        blob.name = "blob";
+        blob.value_size = 0;
+        tide_bytes one = { "x", 1 };
+        tide_to_stream(scope, &blob, &one, 1);
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));

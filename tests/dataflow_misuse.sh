@@ -16,6 +16,7 @@ type-mismatch|dataflow 'misuse': type mismatch: 'ToStream' produces f64 records 
 stuck-loop|Spinner
 input-backwards|advance_to(2) after advance_to(5)
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
+to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
 delay-total-nested|DelayTotal: times in a nested scope are only partially ordered
 CASES
 }

@@ -34,6 +34,9 @@ typedef struct tide_type {
     void (*encode)(const void *value, void *out);/**< variable only */
     /** variable only: fill *value from the bytes; may point into the batch. */
     void (*decode)(const void *bytes, size_t len, void *value);
+    /** variable only: sizeof the user value (e.g. sizeof(tide_bytes)); lets tide_to_stream
+     *  step through an array of values. 0 when unknown. */
+    size_t value_size;
 } tide_type;
 
 /** The user value of a TIDE_BYTES record: a view, valid while its batch is. */
@@ -52,7 +55,7 @@ extern const tide_type tide_type_u64, tide_type_i64, tide_type_f64, tide_type_u3
 #define TIDE_STR (&tide_type_str)     /**< NUL-terminated strings; the value is a const char * */
 
 /** Defines `const tide_type var` for a plain-old-data C type (pass it as &var). */
-#define TIDE_TYPE_POD(var, ctype) const tide_type var = { #ctype, sizeof(ctype), 0, 0, 0 }
+#define TIDE_TYPE_POD(var, ctype) const tide_type var = { #ctype, sizeof(ctype), 0, 0, 0, 0 }
 
 /** True when two descriptors describe the same records (same name and size). */
 bool tide_type_equal(const tide_type *a, const tide_type *b);

@@ -30,12 +30,14 @@ static void str_decode(const void *in, size_t len, void *v)
     *(const char **)v = in;
 }
 
-const tide_type tide_type_u64 = { "u64", sizeof(uint64_t), 0, 0, 0 };
-const tide_type tide_type_i64 = { "i64", sizeof(int64_t), 0, 0, 0 };
-const tide_type tide_type_f64 = { "f64", sizeof(double), 0, 0, 0 };
-const tide_type tide_type_u32 = { "u32", sizeof(uint32_t), 0, 0, 0 };
-const tide_type tide_type_bytes = { "bytes", 0, bytes_size, bytes_encode, bytes_decode };
-const tide_type tide_type_str = { "str", 0, str_size, str_encode, str_decode };
+const tide_type tide_type_u64 = { "u64", sizeof(uint64_t), 0, 0, 0, 0 };
+const tide_type tide_type_i64 = { "i64", sizeof(int64_t), 0, 0, 0, 0 };
+const tide_type tide_type_f64 = { "f64", sizeof(double), 0, 0, 0, 0 };
+const tide_type tide_type_u32 = { "u32", sizeof(uint32_t), 0, 0, 0, 0 };
+const tide_type tide_type_bytes = { "bytes", 0, bytes_size, bytes_encode, bytes_decode,
+                                    sizeof(tide_bytes) };
+const tide_type tide_type_str = { "str", 0, str_size, str_encode, str_decode,
+                                  sizeof(const char *) };
 
 bool tide_type_equal(const tide_type *a, const tide_type *b)
 {

@@ -30,16 +30,17 @@ static void to_stream_run(tide_op *op, void *arg)
 tide_stream *tide_to_stream(tide_scope *scope, const tide_type *type, const void *records,
                             size_t n)
 {
+    size_t step = type->size ? type->size : type->value_size;
+    if (!step)
+        tide_abort("ToStream: type %s is variable-length and does not give its value_size, so "
+                   "its array of values cannot be walked; set value_size or use "
+                   "tide_to_stream_iter", type->name);
     struct to_stream *st = calloc(1, sizeof *st);
     if (!st || !(st->records = tide_batch_new(type, type->size ? n * type->size : 64)))
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        const void *value = type->size ? (const char *)records + i * type->size
-                                       : (const void *)((const char *)records +
-                                                        i * sizeof(void *));
-        if (tide_batch_push(st->records, value) != 0)
-            abort();
-    }
+        tide_abort("ToStream: out of memory for %zu records of type %s", n, type->name);
+    for (size_t i = 0; i < n; i++)
+        if (tide_batch_push(st->records, (const char *)records + i * step) != 0)
+            tide_abort("ToStream: out of memory for %zu records of type %s", n, type->name);
     return tide_source(scope, "ToStream", type, to_stream_run, st, to_stream_free, &st->cap);
 }
 
@@ -66,7 +67,7 @@ tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx)
 {
     struct inspect *st = malloc(sizeof *st);
     if (!st)
-        abort();
+        tide_abort("Inspect: out of memory");
     *st = (struct inspect){ fn, ctx };
     return tide_unary(s, TIDE_PIPELINE, "Inspect", tide_stream_type(s), inspect_run, st, free);
 }

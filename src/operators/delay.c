@@ -67,6 +67,8 @@ static int earliest_first(const void *a, const void *b)
 static void release_passed(struct delay *d, tide_op *op)
 {
     struct tide__by_time *m = &d->pending;
+    if (m->len == 0) /* qsort and memmove want non-null arrays even for no elements */
+        return;
     qsort(m->at, m->len, sizeof *m->at, earliest_first);
     size_t n = 0;
     while (n < m->len && !tide_antichain_less_equal(tide_op_frontier(op, 0), &m->at[n].t)) {

@@ -14,7 +14,7 @@ static struct record_fn *keep_fn(void (*fn)(void), void *ctx)
 {
     struct record_fn *r = malloc(sizeof *r);
     if (!r)
-        abort();
+        tide_abort("map: out of memory");
     r->fn = fn;
     r->ctx = ctx;
     return r;
