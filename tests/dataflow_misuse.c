@@ -85,6 +85,31 @@ static int run(tide_worker *w, void *arg)
         blob.value_size = 0;
         tide_bytes one = { "x", 1 };
         tide_to_stream(scope, &blob, &one, 1);
+    } else if (strcmp(which, "no-dataflow-end") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        return 0;
+    } else if (strcmp(which, "fails-after-build") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        tide_dataflow_end(scope);
+        return tide_worker_index(w) == 1 ? 1 : 0;
+    } else if (strcmp(which, "returns-holding") == 0) {
+        /* an unordered input's capability, a later one delayed from it and one kept in a
+         * capability set, all still held when the function returns */
+        tide_unordered *u;
+        tide_cap *cap;
+        tide_probe_new(tide_unordered_input_new(scope, TIDE_U64, &u, &cap));
+        tide_dataflow_end(scope);
+        tide_time later = tide_time_root(7);
+        tide_cap *at7 = tide_cap_delayed(cap, &later);
+        tide_capset set;
+        tide_capset_init(&set);
+        tide_capset_insert(&set, tide_cap_retain(at7));
+        uint64_t x = 3;
+        tide_session_give(tide_unordered_session(u, at7), &x);
+        tide_worker_step(w);
+        return 0;
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
@@ -116,5 +141,5 @@ int main(int argc, char **argv)
     which = argv[1];
     int rc = tide_execute(&cfg, run, NULL);
     fprintf(stderr, "dataflow_misuse: case %s ran to the end (rc %d)\n", which, rc);
-    return 0;
+    return rc == 0 ? 0 : 3;
 }

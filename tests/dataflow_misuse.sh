@@ -17,6 +17,8 @@ stuck-loop|Spinner
 input-backwards|advance_to(2) after advance_to(5)
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
+no-dataflow-end|: dataflow 'misuse' was begun but never built
+fails-after-build|case fails-after-build ran to the end (rc 1)
 delay-total-nested|DelayTotal: times in a nested scope are only partially ordered
 CASES
 }
@@ -24,4 +26,18 @@ cases | while IFS="|" read -r c pattern; do
   expect_failure "$c -w 2" "$pattern" timeout 30 "$p" "$c" -w 2 --bind none
   expect_failure "mpirun -n 2 $c" "$pattern" "$run" 2 "$p" "$c" -w 1 --bind none
   [ $status -eq 0 ] || exit 1
+done || exit 1
+
+# What the program still holds when its function returns is released (as open inputs are
+# closed), so the job ends normally.
+c=returns-holding
+for shape in "-w 2" "mpirun"; do
+  echo "== $c $shape"
+  if [ "$shape" = mpirun ]; then "$run" 2 "$p" $c -w 1 --bind none </dev/null >"$out" 2>&1
+  else timeout 30 "$p" $c -w 2 --bind none </dev/null >"$out" 2>&1; fi
+  rc=$?
+  if [ $rc -ne 0 ] || ! grep -q "case $c ran to the end (rc 0)" "$out"; then
+    cat "$out"; fail "$c $shape: exit $rc"; exit 1
+  fi
 done
+exit $status

@@ -57,7 +57,12 @@ typedef int (*tide_worker_fn)(tide_worker *w, void *ctx);
  * Parses tide's options out of argv (see tide_config_from_args; the program's own
  * arguments stay, in order, so @p ctx may point at argc/argv), starts the workers (and
  * MPI under a launcher), runs @p fn on each, then keeps stepping each worker until its
- * dataflows are complete (inputs still open are closed), and shuts down. Returns 0 when
+ * dataflows are complete, whatever @p fn returned (its peers may need its progress), and
+ * shuts down. When @p fn returns, what only the program could release is released: inputs
+ * still open are closed, and capabilities of unordered inputs (and of other operators
+ * without logic) still held, retained or in capability sets are dropped; those handles are
+ * invalid afterwards. A dataflow begun and never ended (tide_dataflow_end) stops the run
+ * with a message naming it. Returns 0 when
  * every worker returned 0, the first non-zero worker result otherwise, or a negative
  * TIDE_E... code when the run could not start (the reason is on stderr).
  */
@@ -365,6 +370,7 @@ uint64_t tide_input_epoch(const tide_input *in);
 /**
  * An input whose records may carry any time a capability covers: the program keeps
  * capabilities (starting from *cap, at time 0) and sends through sessions at them.
+ * Capabilities the program still holds when its worker function returns are dropped then.
  */
 tide_stream *tide_unordered_input_new(tide_scope *scope, const tide_type *type,
                                       tide_unordered **handle, tide_cap **cap);

@@ -2,27 +2,55 @@
 /* The allocator front: channels by creation order, the queues between the workers of one
  * rank (shared by the thread, process and mpi backends), Push/Pull on those queues. */
 #include <mpi.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpi_internal.h"
 
+/* The rank's MPI lock while a job runs: a fatal error waits for whoever is inside MPI to
+ * leave it before calling MPI_Abort (MPI_THREAD_SERIALIZED allows one thread in MPI). */
+static _Atomic(pthread_mutex_t *) fatal_mpi_lock;
+static pthread_mutex_t fatal_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool in_fatal;
+
+void tide__fatal_mpi_lock(pthread_mutex_t *lock)
+{
+    atomic_store(&fatal_mpi_lock, lock);
+}
+
 void tide__fatal(const char *fmt, ...)
 {
+    if (in_fatal) /* a fatal error while reporting one (from inside MPI_Abort, say) */
+        _Exit(1);
+    in_fatal = true;
+    /* One thread reports and stops the job; any other that fails meanwhile waits here for
+     * the process to end, so messages do not interleave and MPI sees one caller. */
+    pthread_mutex_lock(&fatal_mu);
+    char msg[2048];
     va_list ap;
-    fputs("tide: fatal: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "tide: fatal: %s\n", msg);
     fflush(stderr);
     int init = 0, fin = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
-    if (init && !fin)
+    if (init && !fin) {
+        pthread_mutex_t *lock = atomic_load(&fatal_mpi_lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        /* EDEADLK: this thread is the one in MPI (the lock checks its owner). A thread
+         * stuck inside MPI for 2 s would hold us forever: abort regardless then. */
+        if (lock)
+            (void)pthread_mutex_timedlock(lock, &until);
         MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     _Exit(1);
 }
 
@@ -35,7 +63,12 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
         free(s->wakers);
         return TIDE_ENOMEM;
     }
-    if (pthread_mutex_init(&s->mpi_lock, NULL) != 0) {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK); /* see tide__fatal */
+    int rc = pthread_mutex_init(&s->mpi_lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) {
         pthread_mutex_destroy(&s->mu);
         free(s->wakers);
         return TIDE_ENOMEM;

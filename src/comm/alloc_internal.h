@@ -153,5 +153,7 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
 /* Gives what tide__rank_cast() wrote to MPI now (flushes this worker's frames). */
 void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The lock that tide__fatal takes before MPI_Abort (NULL when MPI stops). */
+void tide__fatal_mpi_lock(pthread_mutex_t *lock);
 
 #endif

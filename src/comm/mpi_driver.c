@@ -530,6 +530,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
         post_receive(m, add_slot(m));
     m->nposts = NPOSTS;
     s->mpi = m;
+    tide__fatal_mpi_lock(m->lock);
     atomic_init(&m->stop, false);
     if (mode == TIDE_PROGRESS_THREAD) {
         m->own_thread = true;
@@ -627,5 +628,6 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     free(m->w);
     tide__waker_destroy(&m->thread_waker);
     free(m);
+    tide__fatal_mpi_lock(NULL);
     s->mpi = NULL;
 }

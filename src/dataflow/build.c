@@ -94,6 +94,8 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
         tide__fatal("dataflow '%s': cannot allocate its progress channel", df->name);
     if (df->pc && w->demand)
         tide_progcaster_set_demand(df->pc, tide__progress_must_send, df); /* the default */
+    df->next_unbuilt = w->unbuilt;
+    w->unbuilt = df;
     return scope_new(df, NULL, name);
 }
 
@@ -521,6 +523,11 @@ tide_dataflow *tide_dataflow_end(tide_scope *root)
     df->built = true;
     tide__progress_init(df);
     tide_worker *w = df->w;
+    for (tide_dataflow **at = &w->unbuilt; *at; at = &(*at)->next_unbuilt)
+        if (*at == df) {
+            *at = df->next_unbuilt;
+            break;
+        }
     tide__reserve(&w->dfs, &w->capdfs, w->ndfs + 1, sizeof *w->dfs);
     w->dfs[w->ndfs++] = df;
     for (uint32_t k = 0; k < df->nops; k++)
@@ -534,6 +541,7 @@ void tide__dataflow_free(tide_dataflow *df)
     for (uint32_t k = 0; k < df->nops; k++)
         if (df->ops[k]->free_state)
             df->ops[k]->free_state(df->ops[k]->state);
+    tide__cap_forget(df); /* what the program still held (a dropped dataflow) */
     for (uint32_t k = 0; k < df->nops; k++)
         tide__op_free(df->ops[k]);
     for (uint32_t i = 0; i < df->nscopes; i++) {

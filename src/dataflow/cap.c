@@ -12,19 +12,18 @@
 
 #include "dataflow_internal.h"
 
-#define CAP_BLOCK 256
 
 tide_cap *tide__cap_new(tide_op *op, const tide_time *t)
 {
     tide_worker *w = op->df->w;
     if (!w->free_caps) {
-        tide_cap *block = calloc(CAP_BLOCK, sizeof *block);
+        tide_cap *block = calloc(TIDE__CAP_BLOCK, sizeof *block);
         void **blocks = realloc(w->cap_blocks, (w->ncap_blocks + 1) * sizeof *blocks);
         if (!block || !blocks)
             tide__fatal("out of memory allocating capabilities");
         w->cap_blocks = blocks;
         w->cap_blocks[w->ncap_blocks++] = block;
-        for (size_t i = 0; i < CAP_BLOCK; i++) {
+        for (size_t i = 0; i < TIDE__CAP_BLOCK; i++) {
             block[i].next_free = w->free_caps;
             w->free_caps = &block[i];
         }
@@ -44,6 +43,17 @@ void tide__cap_free(tide_cap *c)
     c->kind = CAP_FREE;
     c->next_free = w->free_caps;
     w->free_caps = c;
+}
+
+void tide__cap_forget(tide_dataflow *df)
+{
+    tide_worker *w = df->w;
+    for (size_t b = 0; b < w->ncap_blocks; b++)
+        for (size_t i = 0; i < TIDE__CAP_BLOCK; i++) {
+            tide_cap *c = (tide_cap *)w->cap_blocks[b] + i;
+            if (c->kind == CAP_OWNED && c->op->df == df)
+                tide__cap_free(c);
+        }
 }
 
 void tide__cap_count(tide_cap *c, int64_t d)

@@ -65,6 +65,7 @@ struct tide__out {
 };
 
 enum { CAP_FREE, CAP_OWNED, CAP_BORROWED, CAP_LENT };
+#define TIDE__CAP_BLOCK 256 /* capabilities allocated at a time (cap.c) */
 
 struct tide_cap {
     tide_op *op;
@@ -210,6 +211,7 @@ struct tide_dataflow {
     uint32_t nexchange;
     tide_op **dirty; /* operators with sessions open outside their logic (inputs) */
     uint32_t ndirty, capdirty;
+    tide_dataflow *next_unbuilt; /* begun, not yet ended: the worker's list */
 };
 
 struct tide_worker {
@@ -228,6 +230,7 @@ struct tide_worker {
     size_t ncap_blocks;
     tide_probe *probes;
     tide_input *inputs;
+    tide_dataflow *unbuilt; /* dataflows begun and not ended, latest first */
     uint64_t idle; /* steps in a row with nothing to do */
     bool demand;   /* --progress-mode demand */
 };
@@ -268,6 +271,8 @@ bool tide__op_poll(tide_op *op);
 void tide__op_free(tide_op *op);
 tide_cap *tide__cap_new(tide_op *op, const tide_time *t);
 void tide__cap_free(tide_cap *c);
+/* Frees the owned capabilities of @p df's operators that nobody dropped (dataflow freed). */
+void tide__cap_forget(tide_dataflow *df);
 void tide__cap_count(tide_cap *c, int64_t d);
 void tide__mark_dirty(tide_op *op);
 

@@ -257,6 +257,21 @@ struct run {
     tide_progress_mode mode;
 };
 
+/* Capabilities of operators without logic (unordered inputs, and builder operators that
+ * hand their capabilities to the program) can only be held by the program: once its
+ * function has returned nobody will drop them, so drop them here, as timely's closure end
+ * does. Operators with logic keep theirs (their state may still drop them). An owned slot's
+ * operator is alive: freeing a dataflow frees its owned slots (tide__cap_forget). */
+static void drop_program_caps(tide_worker *w)
+{
+    for (size_t b = 0; b < w->ncap_blocks; b++)
+        for (size_t i = 0; i < TIDE__CAP_BLOCK; i++) {
+            tide_cap *c = (tide_cap *)w->cap_blocks[b] + i;
+            if (c->kind == CAP_OWNED && !c->op->logic)
+                tide_cap_drop(&c);
+        }
+}
+
 static int run_worker(tide_allocator *a, void *arg)
 {
     struct run *r = arg;
@@ -264,13 +279,18 @@ static int run_worker(tide_allocator *a, void *arg)
     worker_init(&w, a);
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
     int rc = r->fn(&w, r->ctx);
+    if (w.unbuilt)
+        tide__fatal("worker %zu: dataflow '%s' was begun but never built: its function "
+                    "returned without calling tide_dataflow_end on its root scope", w.index,
+                    w.unbuilt->name);
     for (tide_input *in = w.inputs; in; in = in->next)
         if (!in->closed)
             tide_input_close(in);
-    /* Finish what the program built, as its peers may still need our progress. */
-    if (rc == 0)
-        while (tide_worker_step_or_park(&w, -1))
-            ;
+    drop_program_caps(&w);
+    /* Finish what the program built, whatever it returned: its peers may still need our
+     * progress (a failing worker that stopped here would leave them waiting forever). */
+    while (tide_worker_step_or_park(&w, -1))
+        ;
     worker_destroy(&w);
     return rc;
 }
