@@ -56,4 +56,34 @@ expect_failure "replay mixing two captures" "Replay: '$dir/c.2' is file 0 of 4, 
   timeout 20 "$p" replay "$dir/c" -w 1 --bind none
 expect_failure "capture into a directory that does not exist" "Capture: cannot open '$dir/no/such/x.0'" \
   timeout 20 "$p" capture "$dir/no/such/x" -w 1 --bind none
+
+# Forged files (one worker's capture of u64 records, depth 1): each names what is wrong.
+byte() { printf "\\$(printf %03o "$1")"; }
+le() { # le BYTES VALUE: VALUE (below 2^63) little-endian in BYTES bytes
+  v=$2; i=0; while [ $i -lt "$1" ]; do byte $((v & 255)); v=$((v >> 8)); i=$((i + 1)); done
+}
+header() { # header PEERS TYPE SIZE
+  printf 'tidecap\n'; le 4 1; le 4 0; le 4 "$1"; le 4 1; le 8 "$3"; le 4 ${#2}; printf %s "$2"
+}
+# the strings beside them (the program replays PREFIX-str too): a valid empty capture
+{ header 1 str 0; printf P; le 8 1; le 8 0; le 8 -1; printf E; } >"$dir/f-str.0"
+forged() { # forged NAME PATTERN: $dir/f.0 holds the forged file
+  expect_failure "replay of a forged file: $1" "Replay: '$dir/f.0' $2" \
+    timeout 20 "$p" replay "$dir/f" -w 1 --bind none
+}
+header 0 u64 8 >"$dir/f.0"; printf E >>"$dir/f.0"
+forged "zero workers" "is cut short or not a capture file (the header"
+{ header 1 u64 8; printf M; le 8 0; le 8 1099511627776; le 8 7; } >"$dir/f.0"
+forged "a record count past the file" "is cut short or not a capture file (a record count larger"
+{ header 1 u64 8; printf P; le 8 1; le 8 0; le 8 -2; printf E; } >"$dir/f.0"
+forged "a count below zero" "is cut short or not a capture file (a progress change that takes a count below zero"
+{ header 1 u64 8; printf E; } >"$dir/f.0"
+forged "the end while the frontier holds a time" "ends while its frontier still holds time"
+{ header 1 u64 8; printf P; le 8 2; le 8 0; le 8 -1; le 8 5; le 8 1;
+  printf M; le 8 2; le 8 1; le 8 7; printf P; le 8 1; le 8 5; le 8 -1; printf E; } >"$dir/f.0"
+forged "records behind the frontier" "has records at time 2 after its frontier had passed it"
+{ header 1 str 0; printf M; le 8 0; le 8 1; le 4 4294967280; printf abc; } >"$dir/f.0"
+expect_failure "replay of a forged file: a string longer than the file" \
+  "Replay: '$dir/f.0' is cut short or not a capture file (a record longer than the rest" \
+  timeout 20 "$p" replay-as-str "$dir/f" -w 1 --bind none
 exit $status

@@ -24,8 +24,19 @@ expect_failure "forged frame: bad magic" "malformed frame from rank 0: bad magic
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" magic --bind none
 expect_failure "forged frame: target on another rank" "for worker 0, which runs on rank 0, from rank 0" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" target --bind none
-expect_failure "forged frame: length past the frame" "claims 1048576 bytes, more than its frame holds" \
+expect_failure "forged frame: length past the frame" "(1048576 bytes): claims more bytes than its frame holds" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" length --bind none
 expect_failure "forged frame: source not on the sending rank" "source worker not on the sending rank" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" source -w 2 --bind none
+while IFS="|" read -r mode pattern; do
+  expect_failure "forged frame: $mode" "$pattern" \
+    env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" "$mode" --bind none
+done <<'MODES'
+overflow|its length is not its number of records
+padwrap|claims more bytes than its frame holds
+announce-huge|announced batch too large for one MPI message
+announce-mismatch|a large payload whose header differs from its announce
+str-nonul|a string without its terminating NUL
+str-past|a record longer than the rest of the batch
+MODES
 exit $status

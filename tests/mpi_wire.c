@@ -4,7 +4,7 @@
  * Rank 0 forges one frame and sends it on tide's own communicator to rank 1, whose worker
  * keeps receiving until the fatal error ends the job (tests/mpi_comm.sh checks the text).
  *
- *   mpi_wire magic|target|length|source [tide options]     (2 ranks)
+ *   mpi_wire MODE [tide options]     (2 ranks; MODE: see forge())
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -15,44 +15,87 @@
 
 static const char *mode;
 
+static void send_frame(tide_allocator *a, struct tide__mpi *m, const struct tide__msg_hdr *mh,
+                       const void *payload, size_t n, int tag)
+{
+    unsigned char frame[TIDE__HEADROOM + 64] = { 0 };
+    size_t bytes = TIDE__HEADROOM + n;
+    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 1, 0, 0, bytes };
+    if (strcmp(mode, "magic") == 0)
+        fh.magic = 0xdeadbeef;
+    memcpy(frame, &fh, sizeof fh);
+    memcpy(frame + sizeof fh, mh, sizeof *mh);
+    memcpy(frame + TIDE__HEADROOM, payload, n);
+    tide_allocator_mpi_enter(a);
+    MPI_Send(frame, (int)bytes, MPI_BYTE, 1, tag, m->comm);
+    tide_allocator_mpi_leave(a);
+}
+
 static int forge(tide_allocator *a, void *ctx)
 {
     (void)ctx;
     tide_push **push;
     tide_pull *pull;
-    tide_allocator_allocate(a, TIDE_U64, &push, &pull);
+    bool strings = strncmp(mode, "str", 3) == 0;
+    const tide_type *type = strings ? TIDE_STR : TIDE_U64;
+    tide_allocator_allocate(a, type, &push, &pull);
     struct tide__mpi *m = a->shared->mpi;
     if (!m || m->ranks != 2)
         return 1;
     if (tide_allocator_rank(a) == 1) {
         for (int i = 0; i < 2000; i++) { /* the fatal error ends us well before this */
             tide_allocator_receive(a);
+            tide_batch *b;
+            while (tide_pull_recv(pull, &b))
+                ;
             tide_allocator_park(a, 10000000);
         }
         fprintf(stderr, "mpi_wire: the forged frame was accepted\n");
         return 1;
     }
-    unsigned char frame[TIDE__HEADROOM + 8] = { 0 };
-    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 1, 0, 0, sizeof frame };
+    unsigned char payload[8] = { 0 };
     struct tide__msg_hdr mh = { 0 };
     mh.src = 0;
     mh.dst = (uint32_t)a->nlocal; /* the first worker of rank 1 */
-    mh.type_tag = tide__type_tag(TIDE_U64);
+    mh.type_tag = tide__type_tag(type);
     mh.nrecords = 1;
     mh.nbytes = 8;
-    if (strcmp(mode, "magic") == 0)
-        fh.magic = 0xdeadbeef;
-    else if (strcmp(mode, "target") == 0)
+    if (strcmp(mode, "target") == 0)
         mh.dst = 0; /* a worker of rank 0 */
     else if (strcmp(mode, "length") == 0)
         mh.nbytes = 1 << 20;
     else if (strcmp(mode, "source") == 0)
         mh.src = (uint32_t)a->nlocal; /* claims to come from rank 1 */
-    memcpy(frame, &fh, sizeof fh);
-    memcpy(frame + sizeof fh, &mh, sizeof mh);
-    tide_allocator_mpi_enter(a);
-    MPI_Send(frame, (int)sizeof frame, MPI_BYTE, 1, TIDE__TAG_SMALL, m->comm);
-    tide_allocator_mpi_leave(a);
+    else if (strcmp(mode, "overflow") == 0)
+        mh.nrecords = ((uint64_t)1 << 61) + 1; /* x 8 bytes wraps to 8 */
+    else if (strcmp(mode, "padwrap") == 0)
+        mh.nbytes = UINT64_MAX - 2; /* padded to 8, wraps to 0 */
+    else if (strcmp(mode, "announce-huge") == 0) {
+        mh.flags = TIDE__MSG_ANNOUNCE;
+        mh.nbytes = (uint64_t)1 << 40;
+    } else if (strcmp(mode, "str-nonul") == 0) {
+        uint32_t len = 3;
+        memcpy(payload, &len, 4);
+        memcpy(payload + 4, "abc", 3); /* and a padding byte where its NUL should be */
+        payload[7] = 'd';
+    } else if (strcmp(mode, "str-past") == 0) {
+        uint32_t len = 100;
+        memcpy(payload, &len, 4);
+    }
+    if (strcmp(mode, "announce-mismatch") == 0) {
+        /* an announce of 16 bytes, then a payload that claims another channel */
+        mh.flags = TIDE__MSG_ANNOUNCE;
+        mh.nrecords = 2;
+        mh.nbytes = 16;
+        send_frame(a, m, &mh, NULL, 0, TIDE__TAG_SMALL);
+        unsigned char sixteen[16] = { 0 };
+        mh.flags = 0;
+        mh.channel = 5;
+        send_frame(a, m, &mh, sixteen, sizeof sixteen, TIDE__TAG_LARGE_BASE);
+        return 0;
+    }
+    bool announced = mh.flags & TIDE__MSG_ANNOUNCE;
+    send_frame(a, m, &mh, payload, announced ? 0 : sizeof payload, TIDE__TAG_SMALL);
     return 0;
 }
 
@@ -61,7 +104,7 @@ int main(int argc, char **argv)
     tide_config cfg;
     if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0 ||
         argc != 2) {
-        fprintf(stderr, "usage: mpi_wire magic|target|length|source [tide options]\n");
+        fprintf(stderr, "usage: mpi_wire MODE [tide options]\n");
         return 2;
     }
     mode = argv[1];

@@ -42,6 +42,9 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
 {
     if (bytes <= b->cap && b->base)
         return 0;
+    /* Beyond this the doubling below would wrap (a length from a peer or a file can ask). */
+    if (bytes > (SIZE_MAX - TIDE__HEADROOM) / 2)
+        return TIDE_ENOMEM;
     /* Grow geometrically so that filling a batch record by record costs O(log n) mallocs. */
     size_t cap = b->cap ? b->cap : 64;
     while (cap < bytes)

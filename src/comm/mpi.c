@@ -284,8 +284,10 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
                  ch->type->name);
         bad_message(a, mh, what);
     }
-    if (ch->type->size && mh->nbytes != mh->nrecords * ch->type->size)
-        bad_message(a, mh, "its length is not a whole number of records");
+    const char *bad = tide__wire_records(ch->type, mh->nrecords, tide__batch_data(b),
+                                         mh->nbytes);
+    if (bad)
+        bad_message(a, mh, bad);
     if (!(mh->flags & TIDE__MSG_FANOUT)) {
         b->type = ch->type;
         tide__fifo_put(&ch->pull.remote, b);

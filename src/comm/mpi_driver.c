@@ -152,26 +152,30 @@ static void release_held(struct tide__mpi *m, int src)
 static void check_message(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh,
                           size_t room)
 {
-    size_t lo = (size_t)m->rank * m->nlocal, src_lo = (size_t)src * m->nlocal;
-    if (mh->dst < lo || mh->dst >= lo + m->nlocal)
+    size_t lo = (size_t)m->rank * m->nlocal;
+    if (mh->dst < lo || mh->dst - lo >= m->nlocal)
         tide__fatal("rank %d received a message on channel %u for worker %u, which runs on "
                     "rank %zu, from rank %d",
                     m->rank, mh->channel, mh->dst, (size_t)mh->dst / m->nlocal, src);
-    if (mh->src < src_lo || mh->src >= src_lo + m->nlocal)
-        bad_frame(m, src, "source worker not on the sending rank");
-    if (!(mh->flags & TIDE__MSG_ANNOUNCE) && TIDE__PAD8(mh->nbytes) > room)
-        tide__fatal("rank %d: message on channel %u from rank %d claims %llu bytes, more "
-                    "than its frame holds",
-                    m->rank, mh->channel, src, (unsigned long long)mh->nbytes);
+    const char *bad = tide__wire_message(mh, room, (size_t)m->rank, (size_t)src, m->nlocal);
+    if (bad)
+        tide__fatal("rank %d: message on channel %u from rank %d (%llu bytes): %s", m->rank,
+                    mh->channel, src, (unsigned long long)mh->nbytes, bad);
 }
 
 static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh)
 {
-    size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes);
-    if (total > (size_t)INT32_MAX)
-        bad_frame(m, src, "announced batch too large for one MPI message");
+    size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes); /* bounded by check_message */
     tide_batch *b = pool_get(m, TIDE__PAD8(mh->nbytes));
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
+    /* The payload is checked against its announce on arrival: keep the announce where the
+     * payload's own header will land. */
+    b->len = mh->nrecords;
+    b->bytes = mh->nbytes;
+    b->meta[0] = (uint64_t)mh->channel << 32 | mh->type_tag;
+    b->meta[1] = (uint64_t)mh->src << 32 | mh->dst;
+    b->meta[2] = mh->seq;
+    b->meta[3] = mh->flags;
     size_t i = add_slot(m);
     m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
     int tag = TIDE__TAG_LARGE_BASE + (mh->flags & TIDE__MSG_FANOUT
@@ -185,14 +189,10 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
 static const struct tide__frame_hdr *check_frame(struct tide__mpi *m, tide_batch *buf,
                                                  size_t count, int src)
 {
-    if (count < TIDE__HEADROOM)
-        bad_frame(m, src, "shorter than its headers");
-    const struct tide__frame_hdr *fh = tide__frame_hdr(buf);
-    if (fh->magic != TIDE__FRAME_MAGIC)
-        bad_frame(m, src, "bad magic number (not a tide frame)");
-    if (fh->bytes != count || (int)fh->src_rank != src || fh->nmsgs == 0)
-        bad_frame(m, src, "header disagrees with what arrived");
-    return fh;
+    const char *bad = tide__wire_frame(buf->base, count, src);
+    if (bad)
+        bad_frame(m, src, bad);
+    return tide__frame_hdr(buf);
 }
 
 static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
@@ -272,9 +272,19 @@ static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, i
 
 static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src)
 {
-    check_frame(m, b, count, src);
+    struct tide__msg_hdr promised = {
+        .channel = (uint32_t)(b->meta[0] >> 32), .type_tag = (uint32_t)b->meta[0],
+        .src = (uint32_t)(b->meta[1] >> 32), .dst = (uint32_t)b->meta[1], .seq = b->meta[2],
+        .nrecords = b->len, .nbytes = b->bytes, .flags = (uint32_t)b->meta[3]
+    };
+    const struct tide__frame_hdr *fh = check_frame(m, b, count, src);
+    if (fh->nmsgs != 1)
+        bad_frame(m, src, "a large payload with more than one message");
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
     check_message(m, src, mh, count - TIDE__HEADROOM);
+    const char *bad = tide__wire_same_announce(&promised, mh);
+    if (bad)
+        bad_frame(m, src, bad);
     b->peer_rank = 0;
     release_held(m, src);
 }

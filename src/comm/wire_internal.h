@@ -9,6 +9,7 @@
 #ifndef TIDE_WIRE_INTERNAL_H
 #define TIDE_WIRE_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tide/comm.h"
@@ -51,6 +52,26 @@ struct tide__msg_hdr {
  * batch with its headers fits. */
 #define TIDE__POST_BYTES (64u * 1024u + 4096u)
 #define TIDE__PAD8(n) (((n) + 7u) & ~(uint64_t)7u)
+
+/* The largest announced payload: headers and padding included, it must fit one MPI
+ * message (an int count of bytes). */
+#define TIDE__WIRE_MAX_LARGE ((uint64_t)INT32_MAX - TIDE__HEADROOM - 8u)
+
+/* Checks of received bytes (wire.c): each returns NULL when all is well, else what is wrong
+ * (a static string). None reads past the lengths it is given, whatever the bytes say. */
+/* A frame of @p count bytes that MPI says came from rank @p src. */
+const char *tide__wire_frame(const void *frame, size_t count, int src);
+/* A message header with @p room bytes of its frame after it, received on rank @p rank
+ * from rank @p src_rank, with @p nlocal workers per rank. */
+const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size_t rank,
+                               size_t src_rank, size_t nlocal);
+/* A large payload's own header against the announce that promised it. */
+const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
+                                     const struct tide__msg_hdr *payload);
+/* @p nbytes of @p type's records claimed to be @p nrecords records (variable-length ones:
+ * every length inside the bytes, and TIDE_STR's terminating NULs). */
+const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const void *data,
+                               uint64_t nbytes);
 
 _Static_assert(sizeof(struct tide__frame_hdr) % 8 == 0, "frame header keeps alignment");
 _Static_assert(sizeof(struct tide__msg_hdr) % 8 == 0, "message header keeps alignment");

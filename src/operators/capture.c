@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "operators_internal.h"
 
@@ -27,6 +28,8 @@ struct header {
 struct file {
     FILE *f;
     char *path;
+    uint64_t pos, size;            /* replay: bytes read so far, and the file's size */
+    tide_mutable_antichain counts; /* replay: this file's own frontier counts */
 };
 
 static void put(struct file *f, const void *p, size_t n)
@@ -68,6 +71,14 @@ static void get(struct file *f, void *p, size_t n, const char *what)
 {
     if (n && fread(p, 1, n, f->f) != n)
         corrupt(f, what);
+    f->pos += n;
+}
+
+/* What is left to read: lengths in a file are checked against it before anything is
+ * allocated for them. */
+static uint64_t remaining(const struct file *f)
+{
+    return f->size > f->pos ? f->size - f->pos : 0;
 }
 
 static uint64_t get_u64(struct file *f, const char *what)
@@ -111,6 +122,9 @@ static void file_open(struct file *f, const char *prefix, size_t index, const ch
     if (!(f->f = fopen(f->path, mode)))
         tide_abort("%s: cannot open '%s': %s", *mode == 'w' ? "Capture" : "Replay", f->path,
                    strerror(errno));
+    f->pos = 0;
+    struct stat st;
+    f->size = fstat(fileno(f->f), &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 static void file_close(struct file *f)
@@ -265,7 +279,8 @@ static void read_header(struct file *f, struct header *h)
     h->depth = get_u32(f, "the header");
     h->size = get_u64(f, "the header");
     uint32_t len = get_u32(f, "the header");
-    if (len >= sizeof h->name || h->depth == 0 || h->depth > TIDE_TIME_MAX_DEPTH)
+    if (len >= sizeof h->name || h->depth == 0 || h->depth > TIDE_TIME_MAX_DEPTH ||
+        h->peers == 0 || h->index >= h->peers)
         corrupt(f, "the header");
     get(f, h->name, len, "the header");
     h->name[len] = '\0';
@@ -275,6 +290,9 @@ static void read_header(struct file *f, struct header *h)
 static tide_batch *read_records(struct replay *r, struct file *f)
 {
     uint64_t n = get_u64(f, "a record count");
+    /* a record takes at least its size, or its 4-byte length */
+    if (n > remaining(f) / (r->type->size ? r->type->size : 4))
+        corrupt(f, "a record count larger than the rest of the file");
     tide_batch *b = tide_batch_new(r->type, 0);
     if (!b)
         tide_abort("Replay: out of memory");
@@ -288,6 +306,8 @@ static tide_batch *read_records(struct replay *r, struct file *f)
     unsigned char value[TIDE__VALUE_BYTES];
     for (uint64_t i = 0; i < n; i++) {
         uint32_t len = get_u32(f, "a record length");
+        if (len > remaining(f))
+            corrupt(f, "a record longer than the rest of the file");
         if (len > r->bufcap) {
             free(r->buf);
             if (!(r->buf = malloc(r->bufcap = len)))
@@ -308,7 +328,9 @@ static void replay_message(struct replay *r, struct file *f, tide_op *op)
     size_t i = 0;
     while (i < r->caps.len && !tide_time_le(tide_cap_time(r->caps.caps[i]), &t))
         i++;
-    if (i == r->caps.len) {
+    /* The file's own frontier, as of this event: the capabilities are only brought down to
+     * the files' frontiers at the end of an activation. */
+    if (i == r->caps.len || !tide_antichain_less_equal(&f->counts.frontier, &t)) {
         char tb[96];
         tide_time_format(&t, tb, sizeof tb);
         tide_abort("Replay: '%s' has records at time %s after its frontier had passed it",
@@ -320,10 +342,20 @@ static void replay_message(struct replay *r, struct file *f, tide_op *op)
 static void replay_progress(struct replay *r, struct file *f)
 {
     uint64_t n = get_u64(f, "a change count");
+    if (n > remaining(f) / (8 * (r->depth + 1)))
+        corrupt(f, "a change count larger than the rest of the file");
     for (uint64_t i = 0; i < n; i++) {
         tide_change ch = { .key = 0 };
         ch.time = get_time(f, r->depth);
         ch.delta = (int64_t)get_u64(f, "a change");
+        /* A file's counts are its stream's: never below zero, and summed without wrapping. */
+        int64_t mine, all;
+        if (__builtin_add_overflow(tide_mutable_antichain_count(&f->counts, &ch.time),
+                                   ch.delta, &mine) || mine < 0 ||
+            __builtin_add_overflow(tide_mutable_antichain_count(&r->counts, &ch.time),
+                                   ch.delta, &all))
+            corrupt(f, "a progress change that takes a count below zero or past 2^63");
+        tide_mutable_antichain_update(&f->counts, &ch, 1, NULL);
         tide_mutable_antichain_update(&r->counts, &ch, 1, NULL);
     }
 }
@@ -341,6 +373,12 @@ static bool replay_file(struct replay *r, struct file *f, tide_op *op)
             replay_progress(r, f);
             break;
         case 'E':
+            if (f->counts.frontier.len) {
+                char tb[96];
+                tide_time_format(&f->counts.frontier.elems[0], tb, sizeof tb);
+                tide_abort("Replay: '%s' ends while its frontier still holds time %s",
+                           f->path, tb);
+            }
             fclose(f->f);
             f->f = NULL;
             return false;
@@ -373,6 +411,7 @@ static void replay_free(void *arg)
         if (r->files[i].f)
             fclose(r->files[i].f);
         free(r->files[i].path);
+        tide_mutable_antichain_free(&r->files[i].counts);
     }
     free(r->files);
     tide_capset_free(&r->caps);
@@ -420,7 +459,7 @@ tide_stream *tide_replay_into(tide_scope *scope, const tide_type *type, const ch
     if (own)
         fclose(probe.f);
     free(probe.path);
-    struct file first;
+    struct file first = { 0 };
     open_checked(r, &first, prefix, own ? me : 0, &captured);
     fclose(first.f);
     free(first.path);
@@ -431,8 +470,11 @@ tide_stream *tide_replay_into(tide_scope *scope, const tide_type *type, const ch
         tide_abort("Replay: out of memory");
     tide_time zero = { .depth = r->depth };
     for (size_t i = me; i < captured; i += peers) {
-        open_checked(r, &r->files[r->nfiles++], prefix, i, &captured);
+        struct file *f = &r->files[r->nfiles++];
+        tide_mutable_antichain_init(&f->counts);
+        open_checked(r, f, prefix, i, &captured);
         tide_change start = { .key = 0, .time = zero, .delta = 1 };
+        tide_mutable_antichain_update(&f->counts, &start, 1, NULL);
         tide_mutable_antichain_update(&r->counts, &start, 1, NULL);
     }
     tide_cap *initial;

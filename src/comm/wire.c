@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checks of what arrives from other ranks (and from capture files), kept free of MPI and of
+ * the transport's state so that they can be fuzzed on their own (tests/fuzz_wire.c). Every
+ * length is compared without arithmetic that can wrap: a peer or a file controls them all.
+ */
+#include <string.h>
+
+#include "batch_internal.h"
+#include "wire_internal.h"
+
+const char *tide__wire_frame(const void *frame, size_t count, int src)
+{
+    if (count < TIDE__HEADROOM)
+        return "shorter than its headers";
+    struct tide__frame_hdr fh;
+    memcpy(&fh, frame, sizeof fh);
+    if (fh.magic != TIDE__FRAME_MAGIC)
+        return "bad magic number (not a tide frame)";
+    if (fh.bytes != count || (int64_t)fh.src_rank != (int64_t)src || fh.nmsgs == 0)
+        return "header disagrees with what arrived";
+    /* every message has at least its header */
+    if (fh.nmsgs > (count - sizeof fh) / sizeof(struct tide__msg_hdr))
+        return "more messages than the frame has room for";
+    return NULL;
+}
+
+const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size_t rank,
+                               size_t src_rank, size_t nlocal)
+{
+    size_t lo = rank * nlocal, src_lo = src_rank * nlocal;
+    if (mh->dst < lo || mh->dst - lo >= nlocal)
+        return "target worker not on this rank";
+    if (mh->src < src_lo || mh->src - src_lo >= nlocal)
+        return "source worker not on the sending rank";
+    if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT))
+        return "unknown flags";
+    if (mh->flags & TIDE__MSG_FANOUT && (mh->dst != lo || mh->src != src_lo))
+        return "a rank cast not between the ranks' first workers";
+    /* An announced payload comes later in a buffer of its own, bounded by what one MPI
+     * message can carry; anything else must fit in the rest of its frame. */
+    uint64_t limit = mh->flags & TIDE__MSG_ANNOUNCE ? TIDE__WIRE_MAX_LARGE : room;
+    if (mh->nbytes > limit || TIDE__PAD8(mh->nbytes) > limit)
+        return mh->flags & TIDE__MSG_ANNOUNCE ? "announced batch too large for one MPI message"
+                                             : "claims more bytes than its frame holds";
+    return NULL;
+}
+
+const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
+                                     const struct tide__msg_hdr *payload)
+{
+    if (payload->flags & TIDE__MSG_ANNOUNCE)
+        return "a large payload flagged as an announce";
+    if (payload->channel != announce->channel || payload->src != announce->src ||
+        payload->dst != announce->dst || payload->type_tag != announce->type_tag ||
+        payload->seq != announce->seq || payload->nrecords != announce->nrecords ||
+        payload->nbytes != announce->nbytes ||
+        payload->flags != (announce->flags & ~TIDE__MSG_ANNOUNCE))
+        return "a large payload whose header differs from its announce";
+    return NULL;
+}
+
+const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const void *data,
+                               uint64_t nbytes)
+{
+    if (type->size) {
+        if (nbytes % type->size != 0 || nbytes / type->size != nrecords)
+            return "its length is not its number of records";
+        return NULL;
+    }
+    const unsigned char *p = data;
+    uint64_t at = 0, n = 0;
+    while (at < nbytes) {
+        if (nbytes - at < 4)
+            return "a record length cut off at the end of the batch";
+        uint32_t len;
+        memcpy(&len, p + at, 4);
+        if (len > nbytes - at - 4 || tide__var_record_bytes(len) > nbytes - at)
+            return "a record longer than the rest of the batch";
+        if (type == &tide_type_str && (len == 0 || p[at + 4 + len - 1] != 0))
+            return "a string without its terminating NUL";
+        at += tide__var_record_bytes(len);
+        n++;
+    }
+    if (n != nrecords)
+        return "its number of records differs from its header's";
+    return NULL;
+}
