@@ -149,23 +149,33 @@ static void release_held(struct tide__mpi *m, int src)
         deliver(m, tide__fifo_take(&m->held[src]));
 }
 
-static void check_message(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh,
-                          size_t room)
+/* Stops the job over a malformed frame or message (the target worker's case in words a
+ * user can act on: it is what a job with mismatched ranks shows). */
+static _Noreturn void bad_message(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh,
+                                  const char *what)
 {
+    if (!mh)
+        bad_frame(m, src, what);
     size_t lo = (size_t)m->rank * m->nlocal;
     if (mh->dst < lo || mh->dst - lo >= m->nlocal)
         tide__fatal("rank %d received a message on channel %u for worker %u, which runs on "
                     "rank %zu, from rank %d",
                     m->rank, mh->channel, mh->dst, (size_t)mh->dst / m->nlocal, src);
-    const char *bad = tide__wire_message(mh, room, (size_t)m->rank, (size_t)src, m->nlocal);
+    tide__fatal("rank %d: message on channel %u from rank %d (%llu bytes): %s", m->rank,
+                mh->channel, src, (unsigned long long)mh->nbytes, what);
+}
+
+static void check_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+{
+    const struct tide__msg_hdr *mh;
+    const char *bad = tide__wire_check(buf->base, count, src, (size_t)m->rank, m->nlocal, &mh);
     if (bad)
-        tide__fatal("rank %d: message on channel %u from rank %d (%llu bytes): %s", m->rank,
-                    mh->channel, src, (unsigned long long)mh->nbytes, bad);
+        bad_message(m, src, mh, bad);
 }
 
 static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh)
 {
-    size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes); /* bounded by check_message */
+    size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes); /* bounded by tide__wire_message */
     tide_batch *b = pool_get(m, TIDE__PAD8(mh->nbytes));
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
     /* The payload is checked against its announce on arrival: keep the announce where the
@@ -186,41 +196,27 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     tide__fifo_put(&m->held[src], b);
 }
 
-static const struct tide__frame_hdr *check_frame(struct tide__mpi *m, tide_batch *buf,
-                                                 size_t count, int src)
+/* Hands out the messages of a frame that check_frame has passed. */
+static void receive_frame(struct tide__mpi *m, tide_batch *buf, int src)
 {
-    const char *bad = tide__wire_frame(buf->base, count, src);
-    if (bad)
-        bad_frame(m, src, bad);
-    return tide__frame_hdr(buf);
-}
-
-static void receive_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
-{
-    const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof(struct tide__msg_hdr);
-    const struct tide__frame_hdr *fh = check_frame(m, buf, count, src);
-    size_t pos = fh_size;
-    for (uint32_t k = 0; k < fh->nmsgs; k++) {
-        if (pos + mh_size > count)
-            bad_frame(m, src, "message header past the end");
-        struct tide__msg_hdr *mh = (struct tide__msg_hdr *)(buf->base + pos);
-        check_message(m, src, mh, count - pos - mh_size);
+    uint32_t nmsgs = tide__frame_hdr(buf)->nmsgs;
+    size_t pos = sizeof(struct tide__frame_hdr);
+    for (uint32_t k = 0; k < nmsgs; k++) {
+        const struct tide__msg_hdr *mh = tide__wire_next(buf->base, &pos);
         if (mh->flags & TIDE__MSG_ANNOUNCE) {
             announce(m, src, mh);
-            pos += mh_size;
             continue;
         }
-        if (fh->nmsgs == 1) {
+        if (nmsgs == 1) {
             buf->peer_rank = 0;
             deliver_in_order(m, src, buf); /* the frame buffer becomes the batch */
             return;
         }
         tide_batch *b = pool_get(m, mh->nbytes);
         b->peer_rank = 0;
-        memcpy(tide__msg_hdr(b), mh, mh_size);
-        memcpy(tide__batch_data(b), buf->base + pos + mh_size, mh->nbytes);
+        memcpy(tide__msg_hdr(b), mh, sizeof *mh);
+        memcpy(tide__batch_data(b), mh + 1, mh->nbytes);
         deliver_in_order(m, src, b);
-        pos += mh_size + TIDE__PAD8(mh->nbytes);
     }
     tide__fifo_put_front(&m->pool, buf);
 }
@@ -248,8 +244,8 @@ static tide_batch *take_ahead(struct tide__mpi *m, int src, uint32_t seq)
  * here for it. */
 static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
 {
-    const struct tide__frame_hdr *fh = check_frame(m, buf, count, src);
-    if (fh->seq != m->seq_from[src]) {
+    check_frame(m, buf, count, src);
+    if (tide__frame_hdr(buf)->seq != m->seq_from[src]) {
         buf->bytes = count;
         buf->peer_rank = src;
         buf->owner = m->polls; /* (a received buffer's owner is not used otherwise) */
@@ -259,9 +255,8 @@ static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, i
     }
     while (buf) {
         m->seq_from[src]++;
-        receive_frame(m, buf, count, src);
+        receive_frame(m, buf, src);
         if ((buf = m->ahead ? take_ahead(m, src, m->seq_from[src]) : NULL)) {
-            count = buf->bytes;
             /* Completed a poll before a frame sent ahead of it: ordering by position in
              * one MPI_Testsome (as tide did before) would have delivered it too early. */
             if (buf->owner != m->polls)
@@ -277,11 +272,10 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
         .src = (uint32_t)(b->meta[1] >> 32), .dst = (uint32_t)b->meta[1], .seq = b->meta[2],
         .nrecords = b->len, .nbytes = b->bytes, .flags = (uint32_t)b->meta[3]
     };
-    const struct tide__frame_hdr *fh = check_frame(m, b, count, src);
-    if (fh->nmsgs != 1)
+    check_frame(m, b, count, src);
+    if (tide__frame_hdr(b)->nmsgs != 1)
         bad_frame(m, src, "a large payload with more than one message");
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
-    check_message(m, src, mh, count - TIDE__HEADROOM);
     const char *bad = tide__wire_same_announce(&promised, mh);
     if (bad)
         bad_frame(m, src, bad);

@@ -46,6 +46,36 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
     return NULL;
 }
 
+const struct tide__msg_hdr *tide__wire_next(const unsigned char *frame, size_t *pos)
+{
+    const struct tide__msg_hdr *mh = (const struct tide__msg_hdr *)(frame + *pos);
+    *pos += sizeof *mh + (mh->flags & TIDE__MSG_ANNOUNCE ? 0 : TIDE__PAD8(mh->nbytes));
+    return mh;
+}
+
+const char *tide__wire_check(const unsigned char *frame, size_t count, int src, size_t rank,
+                             size_t nlocal, const struct tide__msg_hdr **bad_msg)
+{
+    *bad_msg = NULL;
+    const char *bad = tide__wire_frame(frame, count, src);
+    if (bad)
+        return bad;
+    struct tide__frame_hdr fh;
+    memcpy(&fh, frame, sizeof fh);
+    size_t pos = sizeof fh;
+    for (uint32_t k = 0; k < fh.nmsgs; k++) {
+        if (count - pos < sizeof(struct tide__msg_hdr))
+            return "message header past the end";
+        const struct tide__msg_hdr *mh = (const struct tide__msg_hdr *)(frame + pos);
+        if ((bad = tide__wire_message(mh, count - pos - sizeof *mh, rank, (size_t)src, nlocal))) {
+            *bad_msg = mh;
+            return bad;
+        }
+        tide__wire_next(frame, &pos); /* within count: tide__wire_message checked the length */
+    }
+    return NULL;
+}
+
 const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
                                      const struct tide__msg_hdr *payload)
 {

@@ -65,6 +65,13 @@ const char *tide__wire_frame(const void *frame, size_t count, int src);
  * from rank @p src_rank, with @p nlocal workers per rank. */
 const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size_t rank,
                                size_t src_rank, size_t nlocal);
+/* The message header at byte @p pos of a checked frame; moves @p pos past it and its
+ * payload. */
+const struct tide__msg_hdr *tide__wire_next(const unsigned char *frame, size_t *pos);
+/* A whole frame and every message header in it (tide__wire_frame and tide__wire_message);
+ * when a message is wrong, *bad_msg points at it. */
+const char *tide__wire_check(const unsigned char *frame, size_t count, int src, size_t rank,
+                             size_t nlocal, const struct tide__msg_hdr **bad_msg);
 /* A large payload's own header against the announce that promised it. */
 const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
                                      const struct tide__msg_hdr *payload);

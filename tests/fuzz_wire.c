@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target for the checks of received frames (src/comm/wire.c): any bytes, as a frame
+ * from rank 0 to rank 1, must be refused with a message or pass checks after which every
+ * message header, payload and record lies inside the frame. Built two ways:
+ *
+ *   with libFuzzer (scripts/fuzz):  fuzz_wire [libFuzzer options] [CORPUS...]
+ *   as a test (make check):         fuzz_wire FILE...   (runs each file once)
+ *
+ * The first input byte chooses the number of workers per rank, the rest is the frame.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_internal.h"
+#include "wire_internal.h"
+
+static const tide_type twelve = { "twelve", 12, 0, 0, 0, 0 };
+
+/* Reads every record the way a receiving worker would, once the checks have passed. */
+static void read_all(const tide_type *type, const struct tide__msg_hdr *mh, const void *data)
+{
+    if (tide__wire_records(type, mh->nrecords, data, mh->nbytes))
+        return;
+    tide_batch b = { .type = type, .len = mh->nrecords, .bytes = mh->nbytes };
+    /* the batch's data starts TIDE__HEADROOM into base */
+    b.base = (unsigned char *)data - TIDE__HEADROOM;
+    _Alignas(16) unsigned char value[64]; /* a decoded value: at most a tide_bytes here */
+    size_t at = 0, n = 0;
+    while (tide_batch_read(&b, &at, value))
+        n++;
+    if (n != mh->nrecords)
+        abort(); /* the checks passed a batch whose records do not add up */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    size_t nlocal = 1 + data[0] % 4, count = size - 1;
+    /* an exact-size, 8-aligned copy: a read past the end is an ASan report */
+    unsigned char *frame = malloc(count ? count : 1);
+    if (!frame)
+        return 0;
+    memcpy(frame, data + 1, count);
+    const struct tide__msg_hdr *bad_msg;
+    if (!tide__wire_check(frame, count, 0, 1, nlocal, &bad_msg)) {
+        struct tide__frame_hdr fh;
+        memcpy(&fh, frame, sizeof fh);
+        size_t pos = sizeof fh;
+        const struct tide__msg_hdr *prev = NULL;
+        for (uint32_t k = 0; k < fh.nmsgs; k++) {
+            const struct tide__msg_hdr *mh = tide__wire_next(frame, &pos);
+            if (pos > count)
+                abort(); /* a checked frame walked past its end */
+            if (prev && prev->flags & TIDE__MSG_ANNOUNCE)
+                (void)tide__wire_same_announce(prev, mh);
+            if (!(mh->flags & TIDE__MSG_ANNOUNCE)) {
+                const tide_type *types[] = { TIDE_U64, TIDE_STR, TIDE_BYTES, &twelve };
+                for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+                    read_all(types[t], mh, mh + 1);
+            }
+            prev = mh;
+        }
+    }
+    free(frame);
+    return 0;
+}
+
+#ifndef TIDE_LIBFUZZER
+/* Valid frames to start from: one u64 message, two messages (u64 and a string), an
+ * announce, a rank cast. Each file: the workers-per-rank byte (2), then the frame. */
+static size_t seed(int which, unsigned char *out)
+{
+    unsigned char *at = out + 1 + sizeof(struct tide__frame_hdr);
+    out[0] = 1; /* 2 workers per rank: rank 1's are 2 and 3 */
+    uint32_t nmsgs = 0;
+    struct tide__msg_hdr mh = { .src = 0, .dst = 2, .type_tag = tide__type_tag(TIDE_U64),
+                                .nrecords = 2, .nbytes = 16 };
+    if (which == 2) {
+        mh.flags = TIDE__MSG_ANNOUNCE;
+        mh.nbytes = 1 << 20;
+        mh.nrecords = mh.nbytes / 8;
+    } else if (which == 3) {
+        mh.flags = TIDE__MSG_FANOUT;
+        mh.seq = 7;
+    }
+    memcpy(at, &mh, sizeof mh);
+    at += sizeof mh;
+    if (!(mh.flags & TIDE__MSG_ANNOUNCE)) {
+        uint64_t v[2] = { 41, 42 };
+        memcpy(at, v, 16);
+        at += 16;
+    }
+    nmsgs++;
+    if (which == 1) {
+        struct tide__msg_hdr sh = { .channel = 1, .src = 1, .dst = 3,
+                                    .type_tag = tide__type_tag(TIDE_STR), .nrecords = 1,
+                                    .nbytes = 8 };
+        memcpy(at, &sh, sizeof sh);
+        at += sizeof sh;
+        uint32_t len = 4;
+        memcpy(at, &len, 4);
+        memcpy(at + 4, "abc", 4);
+        at += 8;
+        nmsgs++;
+    }
+    size_t bytes = (size_t)(at - out - 1);
+    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, nmsgs, 0, 0, bytes };
+    memcpy(out + 1, &fh, sizeof fh);
+    return bytes + 1;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint64_t next_random(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* A few random changes to @p buf: bytes set to boundary values, bit flips, 8-byte fields
+ * set to values that wrap, truncation. */
+static size_t mutate(unsigned char *buf, size_t n, size_t cap)
+{
+    static const uint64_t wide[] = { 0, 1, 7, 8, 0xffffffffu, 0x7fffffffu, UINT64_MAX,
+                                     UINT64_MAX - 2, (uint64_t)1 << 61, ((uint64_t)1 << 61) + 1,
+                                     (uint64_t)1 << 32, (uint64_t)1 << 40 };
+    for (int k = 1 + (int)(next_random() % 4); k-- > 0 && n > 1;) {
+        size_t at = 1 + next_random() % (n - 1);
+        switch (next_random() % 5) {
+        case 0:
+            buf[at] ^= (unsigned char)(1u << (next_random() % 8));
+            break;
+        case 1:
+            buf[at] = (unsigned char)next_random();
+            break;
+        case 2: /* an aligned 8-byte field */
+            at = 1 + ((at - 1) & ~(size_t)7);
+            if (at + 8 <= n) {
+                uint64_t v = wide[next_random() % (sizeof wide / sizeof *wide)];
+                memcpy(buf + at, &v, 8);
+            }
+            break;
+        case 3:
+            n = at;
+            break;
+        default:
+            if (n < cap)
+                buf[n++] = (unsigned char)next_random();
+        }
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    static uint8_t buf[1 << 20];
+    if (argc == 3 && strcmp(argv[1], "--seeds") == 0) { /* writes the seeds into a folder */
+        for (int i = 0; i < 4; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/seed-%d", argv[2], i);
+            FILE *f = fopen(path, "wb");
+            size_t n = seed(i, buf);
+            if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+                perror(path);
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "--mutate") == 0) { /* N mutations of the seeds */
+        long n = atol(argv[2]);
+        unsigned char s[4][512];
+        size_t len[4];
+        for (int i = 0; i < 4; i++)
+            len[i] = seed(i, s[i]);
+        for (long i = 0; i < n; i++) {
+            int w = (int)(next_random() % 4);
+            memcpy(buf, s[w], len[w]);
+            LLVMFuzzerTestOneInput(buf, mutate(buf, len[w], sizeof s[w]));
+        }
+        printf("fuzz_wire: %ld mutated frames passed\n", n);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        if (!f) {
+            perror(argv[i]);
+            return 1;
+        }
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        LLVMFuzzerTestOneInput(buf, n);
+    }
+    printf("fuzz_wire: %d inputs passed\n", argc - 1);
+    return 0;
+}
+#endif
