@@ -45,6 +45,21 @@ static void misbehave(tide_op *op, void *arg)
     tide_cap_drop(&s->cap);
 }
 
+/* Declared +1 epoch from its input, it sends (or keeps a capability) at the input's time. */
+static void too_early(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        if (strcmp(which, "summary-retain") == 0) {
+            tide_cap *kept = tide_cap_retain(cap);
+            tide_cap_drop(&kept);
+        }
+        tide_session_give_batch(tide_op_session(op, 0, cap), &b);
+    }
+}
+
 static void free_sender(void *arg)
 {
     struct sender *s = arg;
@@ -109,6 +124,19 @@ static int run(tide_worker *w, void *arg)
         uint64_t x = 3;
         tide_session_give(tide_unordered_session(u, at7), &x);
         tide_worker_step(w);
+        return 0;
+    } else if (strncmp(which, "summary-", 8) == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_builder *b = tide_builder_new(scope, "TooEarly");
+        tide_builder_input(b, st, TIDE_PIPELINE);
+        tide_probe_new(tide_builder_output(b, TIDE_U64));
+        tide_summary plus1 = tide_summary_feedback(1, 1);
+        tide_builder_summary(b, 0, 0, &plus1);
+        tide_builder_build(b, too_early, NULL, NULL, NULL);
+        tide_dataflow_end(scope);
+        uint64_t x = 1;
+        tide_input_send(in, &x);
         return 0;
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;

@@ -37,6 +37,7 @@ int df_many_exchanges(tide_worker *w, void *ctx);
 /* one step moving thousands of pointstamps: a progress batch too large for a frame */
 int df_wide_progress(tide_worker *w, void *ctx);
 int df_first_empty(tide_worker *w, void *ctx);
+int df_summary(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
@@ -64,7 +65,8 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(many_exchanges, df_many_exchanges)                                                  \
     X(wide_progress, df_wide_progress)                                                    \
     X(first_empty, df_first_empty)                                                        \
-    X(to_stream_bytes, df_to_stream_bytes)
+    X(to_stream_bytes, df_to_stream_bytes)                                                \
+    X(summary, df_summary)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

@@ -12,4 +12,10 @@ timeout 120 "$wire" "$dir"/seed-* $(ls "$TIDE_SRCDIR"/tests/fuzz/wire/* 2>/dev/n
   fail "fuzz_wire: a seed or a kept input"
 n=200000; [ "${TIDE_SANITIZED:-0}" = 1 ] && n=50000
 timeout 300 "$wire" --mutate $n || fail "fuzz_wire: $n mutated frames"
+# replay: mutated capture files, each in a child process (see tests/fuzz_capture.c)
+n=2000; [ "${TIDE_SANITIZED:-0}" = 1 ] && n=400
+if ! timeout 600 "$b/tests/fuzz_capture" "$dir" $n $(ls "$TIDE_SRCDIR"/tests/fuzz/capture/* 2>/dev/null); then
+  for f in "$dir"/broke-*; do [ -f "$f" ] && { echo "$f:"; od -An -tx1 "$f"; }; done
+  fail "fuzz_capture: $n mutated capture files"
+fi
 exit $status

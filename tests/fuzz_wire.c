@@ -15,6 +15,7 @@
 
 #include "batch_internal.h"
 #include "wire_internal.h"
+#include "fuzz_mutate.h"
 
 static const tide_type twelve = { "twelve", 12, 0, 0, 0, 0 };
 
@@ -113,49 +114,6 @@ static size_t seed(int which, unsigned char *out)
     return bytes + 1;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15u;
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-/* A few random changes to @p buf: bytes set to boundary values, bit flips, 8-byte fields
- * set to values that wrap, truncation. */
-static size_t mutate(unsigned char *buf, size_t n, size_t cap)
-{
-    static const uint64_t wide[] = { 0, 1, 7, 8, 0xffffffffu, 0x7fffffffu, UINT64_MAX,
-                                     UINT64_MAX - 2, (uint64_t)1 << 61, ((uint64_t)1 << 61) + 1,
-                                     (uint64_t)1 << 32, (uint64_t)1 << 40 };
-    for (int k = 1 + (int)(next_random() % 4); k-- > 0 && n > 1;) {
-        size_t at = 1 + next_random() % (n - 1);
-        switch (next_random() % 5) {
-        case 0:
-            buf[at] ^= (unsigned char)(1u << (next_random() % 8));
-            break;
-        case 1:
-            buf[at] = (unsigned char)next_random();
-            break;
-        case 2: /* an aligned 8-byte field */
-            at = 1 + ((at - 1) & ~(size_t)7);
-            if (at + 8 <= n) {
-                uint64_t v = wide[next_random() % (sizeof wide / sizeof *wide)];
-                memcpy(buf + at, &v, 8);
-            }
-            break;
-        case 3:
-            n = at;
-            break;
-        default:
-            if (n < cap)
-                buf[n++] = (unsigned char)next_random();
-        }
-    }
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     static uint8_t buf[1 << 20];
@@ -181,7 +139,7 @@ int main(int argc, char **argv)
         for (long i = 0; i < n; i++) {
             int w = (int)(next_random() % 4);
             memcpy(buf, s[w], len[w]);
-            LLVMFuzzerTestOneInput(buf, mutate(buf, len[w], sizeof s[w]));
+            LLVMFuzzerTestOneInput(buf, mutate(buf, len[w], sizeof s[w], 1));
         }
         printf("fuzz_wire: %ld mutated frames passed\n", n);
         return 0;

@@ -57,6 +57,10 @@ extern const tide_type tide_type_u64, tide_type_i64, tide_type_f64, tide_type_u3
 /** Defines `const tide_type var` for a plain-old-data C type (pass it as &var). */
 #define TIDE_TYPE_POD(var, ctype) const tide_type var = { #ctype, sizeof(ctype), 0, 0, 0, 0 }
 
+/** True when @p len encoded bytes can be decoded as a record of the variable-length type
+ *  @p t (TIDE_STR: they end with the string's NUL; other types: any bytes). Received
+ *  batches and replayed files are checked with it before anything decodes them. */
+bool tide_type_valid_encoding(const tide_type *t, const void *bytes, size_t len);
 /** True when two descriptors describe the same records (same name and size). */
 bool tide_type_equal(const tide_type *a, const tide_type *b);
 

@@ -39,6 +39,13 @@ const tide_type tide_type_bytes = { "bytes", 0, bytes_size, bytes_encode, bytes_
 const tide_type tide_type_str = { "str", 0, str_size, str_encode, str_decode,
                                   sizeof(const char *) };
 
+bool tide_type_valid_encoding(const tide_type *t, const void *bytes, size_t len)
+{
+    if (t == &tide_type_str)
+        return len > 0 && ((const unsigned char *)bytes)[len - 1] == 0;
+    return true;
+}
+
 bool tide_type_equal(const tide_type *a, const tide_type *b)
 {
     return a == b || (a->size == b->size && strcmp(a->name, b->name) == 0);

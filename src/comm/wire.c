@@ -107,8 +107,9 @@ const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const v
         memcpy(&len, p + at, 4);
         if (len > nbytes - at - 4 || tide__var_record_bytes(len) > nbytes - at)
             return "a record longer than the rest of the batch";
-        if (type == &tide_type_str && (len == 0 || p[at + 4 + len - 1] != 0))
-            return "a string without its terminating NUL";
+        if (!tide_type_valid_encoding(type, p + at + 4, len))
+            return type == &tide_type_str ? "a string without its terminating NUL"
+                                          : "a record its type cannot decode";
         at += tide__var_record_bytes(len);
         n++;
     }

@@ -95,6 +95,8 @@ tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t)
 {
     check_live(c, "delaying");
     check_later(c, t, "delay");
+    if (c->kind == CAP_BORROWED && c->op->nsums)
+        tide__check_summary(c->op, c->port, TIDE__ANY_OUTPUT, &c->time, t, "keeps a capability");
     tide_cap *n = tide__cap_new(c->op, t);
     tide__cap_count(n, +1);
     return n;

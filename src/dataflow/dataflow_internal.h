@@ -71,6 +71,7 @@ struct tide_cap {
     tide_op *op;
     tide_time time;
     int kind;
+    uint32_t port; /* borrowed: the input it came from (its summaries bound what it covers) */
     tide_cap *next_free;
 };
 
@@ -274,6 +275,11 @@ void tide__cap_free(tide_cap *c);
 /* Frees the owned capabilities of @p df's operators that nobody dropped (dataflow freed). */
 void tide__cap_forget(tide_dataflow *df);
 void tide__cap_count(tide_cap *c, int64_t d);
+/* Stops the run unless the operator's summaries let a capability borrowed from input
+ * @p in at @p from cover time @p to at output @p out (TIDE__ANY_OUTPUT: at some output). */
+#define TIDE__ANY_OUTPUT UINT32_MAX
+void tide__check_summary(const tide_op *op, uint32_t in, uint32_t out, const tide_time *from,
+                         const tide_time *to, const char *what);
 void tide__mark_dirty(tide_op *op);
 
 /* notify.c */

@@ -102,6 +102,7 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     tide__update(op->df, in->key, &t, -(int64_t)tide_batch_len(b));
     tide_cap *c = tide__cap_new(op, &t);
     c->kind = CAP_BORROWED;
+    c->port = port;
     c->next_free = op->borrowed;
     op->borrowed = c;
     *cap = c;
@@ -326,6 +327,65 @@ static tide_session *open_session(tide_op *op, uint32_t port, const tide_time *t
     return s;
 }
 
+/* Whether some summary from input @p in to output @p out takes @p from to no later than
+ * @p to (identity when none was declared for the pair). */
+static bool pair_allows(const tide_op *op, uint32_t in, uint32_t out, const tide_time *from,
+                        const tide_time *to)
+{
+    bool declared = false;
+    for (size_t k = 0; k < op->nsums; k++) {
+        const struct tide__sum *s = &op->sums[k];
+        if (s->in != in || s->out != out)
+            continue;
+        declared = true;
+        tide_time t;
+        if (!s->none && tide_summary_apply(&s->s, from, &t) && tide_time_le(&t, to))
+            return true;
+    }
+    return !declared && tide_time_le(from, to);
+}
+
+static void format_summaries(const tide_op *op, uint32_t in, uint32_t out, char *buf,
+                             size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < op->nsums && len + 1 < n; k++) {
+        const struct tide__sum *s = &op->sums[k];
+        if (s->in != in || (out != TIDE__ANY_OUTPUT && s->out != out))
+            continue;
+        len += (size_t)snprintf(buf + len, n - len, "%sinput %u -> output %u: ",
+                                len ? "; " : "", in, s->out);
+        if (s->none)
+            len += (size_t)snprintf(buf + len, n - len, "no path");
+        else
+            for (uint32_t d = 0; d < s->s.depth && len + 1 < n; d++)
+                len += (size_t)snprintf(buf + len, n - len, "%s+%llu", d ? "," : "(",
+                                        (unsigned long long)s->s.inc[d]);
+        if (!s->none && len + 1 < n)
+            len += (size_t)snprintf(buf + len, n - len, ")");
+    }
+    if (len + 1 >= n)
+        buf[n - 1] = '\0';
+}
+
+void tide__check_summary(const tide_op *op, uint32_t in, uint32_t out, const tide_time *from,
+                         const tide_time *to, const char *what)
+{
+    if (out != TIDE__ANY_OUTPUT ? pair_allows(op, in, out, from, to) : op->nout == 0)
+        return;
+    for (uint32_t o = 0; out == TIDE__ANY_OUTPUT && o < op->nout; o++)
+        if (pair_allows(op, in, o, from, to))
+            return;
+    char tb[96], cb[96], sb[512];
+    tide_time_format(to, tb, sizeof tb);
+    tide_time_format(from, cb, sizeof cb);
+    format_summaries(op, in, out, sb, sizeof sb);
+    tide__fatal("operator '%s' %s at time %s from input %u's capability at %s, which its "
+                "summary (%s) does not allow", op->name, what, tb, in, cb,
+                sb[0] ? sb : "identity");
+}
+
 tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
                                  const tide_time *t)
 {
@@ -337,12 +397,16 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
         tide__fatal("operator '%s' sends at time %s, which its capability (at %s) does not "
                     "cover", op->name, tb, cb);
     }
+    if (cap->kind == CAP_BORROWED && op->nsums)
+        tide__check_summary(op, cap->port, port, &cap->time, t, "sends");
     return open_session(op, port, t);
 }
 
 tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
 {
     check_cap(op, cap, "sends");
+    if (cap->kind == CAP_BORROWED && op->nsums)
+        tide__check_summary(op, cap->port, port, &cap->time, &cap->time, "sends");
     return open_session(op, port, &cap->time);
 }
 

@@ -314,6 +314,9 @@ static tide_batch *read_records(struct replay *r, struct file *f)
                 tide_abort("Replay: out of memory");
         }
         get(f, r->buf, len, "a record");
+        if (!tide_type_valid_encoding(r->type, r->buf, len))
+            corrupt(f, r->type == TIDE_STR ? "a string without its terminating NUL"
+                                           : "a record its type cannot decode");
         r->type->decode(r->buf, len, value);
         if (tide_batch_push(b, value) != 0)
             tide_abort("Replay: out of memory");
