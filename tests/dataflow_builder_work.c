@@ -74,3 +74,75 @@ int df_summary(tide_worker *w, void *ctx)
                "output 1: %llu records at epoch 0", (unsigned long long)now.n[0]);
     return 0;
 }
+
+/* ---------------------------------------------------------------- per-output capabilities */
+
+/* Every record goes to both outputs; the operator keeps a capability for output 1 only at
+ * the first epoch it sees, until told to let go: output 0 must complete meanwhile. */
+struct holder {
+    tide_cap *held;
+    bool release;
+};
+
+static void hold_one(tide_op *op, void *arg)
+{
+    struct holder *h = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        if (!h->held) {
+            h->held = tide_cap_retain_for(cap, 1);
+            if (tide_cap_output(h->held) != 1)
+                tide_abort("tide_cap_output: %lld for a capability for output 1",
+                           (long long)tide_cap_output(h->held));
+        }
+        const uint64_t *v = tide_batch_records(b);
+        tide_session *s0 = tide_op_session(op, 0, cap), *s1 = tide_op_session(op, 1, cap);
+        for (size_t i = 0; i < tide_batch_len(b); i++) {
+            tide_session_give(s0, &v[i]);
+            tide_session_give(s1, &v[i]);
+        }
+    }
+    if (h->release)
+        tide_cap_drop(&h->held);
+}
+
+static void free_holder(void *arg)
+{
+    struct holder *h = arg;
+    tide_cap_drop(&h->held);
+}
+
+int df_per_output(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    static _Thread_local struct holder h;
+    h = (struct holder){ NULL, false };
+    struct seen_sum got0 = { 0, 0 }, got1 = { 0, 0 };
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "per_output");
+    tide_stream *s = tide_input_new(scope, TIDE_U64, &in);
+    tide_builder *b = tide_builder_new(scope, "HoldOne");
+    tide_builder_input(b, s, TIDE_PIPELINE);
+    tide_stream *out0 = tide_builder_output(b, TIDE_U64);
+    tide_stream *out1 = tide_builder_output(b, TIDE_U64);
+    tide_op *op = tide_builder_build(b, hold_one, &h, free_holder, NULL);
+    tide_probe *p0 = tide_probe_new(tide_inspect(out0, sum_records, &got0));
+    tide_probe *p1 = tide_probe_new(tide_inspect(out1, sum_records, &got1));
+    tide_dataflow_end(scope);
+    for (uint64_t x = 1; x <= 10; x++)
+        tide_input_send(in, &x);
+    tide_input_close(in);
+    for (long k = 0; k < 1000000 && !tide_probe_done(p0); k++)
+        tide_worker_step(w);
+    WORK_CHECK(w, tide_probe_done(p0), "output 0 never completed");
+    WORK_CHECK(w, tide_probe_less_than(p1, 1), "output 1 completed with its capability held");
+    WORK_CHECK(w, got0.n == 10 && got0.sum == 55 && got1.n == 10 && got1.sum == 55,
+               "%llu and %llu records", (unsigned long long)got0.n, (unsigned long long)got1.n);
+    h.release = true;
+    tide_op_activate(op);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, tide_probe_done(p1), "output 1 did not complete once its capability went");
+    return 0;
+}

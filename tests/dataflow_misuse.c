@@ -37,6 +37,9 @@ static void misbehave(tide_op *op, void *arg)
     } else if (strcmp(which, "downgrade-backwards") == 0) {
         tide_cap_downgrade(s->cap, &five);
         tide_cap_downgrade(s->cap, &three);
+    } else if (strcmp(which, "wrong-output") == 0) {
+        tide_cap *for1 = tide_cap_retain_for(s->cap, 1);
+        tide_session_give(tide_op_session(op, 0, for1), &x);
     } else if (strcmp(which, "delay-backwards") == 0) {
         tide_cap_downgrade(s->cap, &five);
         tide_cap *d = tide_cap_delayed(s->cap, &three);
@@ -146,6 +149,11 @@ static int run(tide_worker *w, void *arg)
         tide_worker_step(w);
         tide_input_advance_to(in, 2);
         return 0;
+    } else if (strcmp(which, "wrong-output") == 0) {
+        tide_builder *b = tide_builder_new(scope, "Sender");
+        tide_probe_new(tide_builder_output(b, TIDE_U64));
+        tide_probe_new(tide_builder_output(b, TIDE_U64));
+        tide_builder_build(b, misbehave, &s, free_sender, &s.cap);
     } else {
         tide_stream *st = tide_source(scope, "Sender", TIDE_U64, misbehave, &s, free_sender,
                                       &s.cap);

@@ -38,6 +38,7 @@ int df_many_exchanges(tide_worker *w, void *ctx);
 int df_wide_progress(tide_worker *w, void *ctx);
 int df_first_empty(tide_worker *w, void *ctx);
 int df_summary(tide_worker *w, void *ctx);
+int df_per_output(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
@@ -66,7 +67,8 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(wide_progress, df_wide_progress)                                                    \
     X(first_empty, df_first_empty)                                                        \
     X(to_stream_bytes, df_to_stream_bytes)                                                \
-    X(summary, df_summary)
+    X(summary, df_summary)                                                                \
+    X(per_output, df_per_output)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

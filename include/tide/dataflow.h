@@ -290,6 +290,17 @@ uint64_t tide_cap_epoch(const tide_cap *c);
 tide_cap *tide_cap_retain(const tide_cap *c);
 /** A new owned capability at @p t, which must not be earlier than @p c's time. */
 tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t);
+/**
+ * Per-output capabilities (timely's retain_for_output / delayed_for_output): an owned
+ * capability at @p c's time (or @p t) that holds back only output @p output, so that an
+ * operator can keep one output open while its others complete. Sessions on other outputs
+ * with it stop the run; retaining or delaying it keeps its output. @p c may be for all
+ * outputs (any capability but those made by these two) or already for @p output.
+ */
+tide_cap *tide_cap_retain_for(const tide_cap *c, uint32_t output);
+tide_cap *tide_cap_delayed_for(const tide_cap *c, const tide_time *t, uint32_t output);
+/** The output a capability is for, or -1 when it is for all of its operator's outputs. */
+int64_t tide_cap_output(const tide_cap *c);
 /** Moves an owned capability to @p t, which must not be earlier than its time. */
 void tide_cap_downgrade(tide_cap *c, const tide_time *t);
 /** Drops an owned capability and sets *c to NULL (NULL is ignored). */

@@ -33,6 +33,7 @@ tide_cap *tide__cap_new(tide_op *op, const tide_time *t)
     c->op = op;
     c->time = *t;
     c->kind = CAP_OWNED;
+    c->out = TIDE__ANY_OUTPUT;
     c->next_free = NULL;
     return c;
 }
@@ -61,6 +62,10 @@ void tide__cap_count(tide_cap *c, int64_t d)
     tide_op *op = c->op;
     if (op->df->dropping)
         return;
+    if (c->out != TIDE__ANY_OUTPUT) {
+        tide__update(op->df, op->out[c->out].key, &c->time, d);
+        return;
+    }
     for (uint32_t o = 0; o < op->nout; o++)
         tide__update(op->df, op->out[o].key, &c->time, d);
 }
@@ -91,21 +96,50 @@ static void check_later(const tide_cap *c, const tide_time *t, const char *what)
 const tide_time *tide_cap_time(const tide_cap *c) { return &c->time; }
 uint64_t tide_cap_epoch(const tide_cap *c) { return c->time.c[0]; }
 
-tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t)
+/* A new owned capability at @p t counting at output @p out (or all outputs). */
+static tide_cap *derive(const tide_cap *c, const tide_time *t, uint32_t out, const char *what)
 {
-    check_live(c, "delaying");
+    check_live(c, what);
     check_later(c, t, "delay");
+    if (out != TIDE__ANY_OUTPUT && out >= c->op->nout)
+        tide__fatal("operator '%s': a capability for output %u (it has %u)", c->op->name, out,
+                    c->op->nout);
+    if (c->out != TIDE__ANY_OUTPUT && out != c->out)
+        tide__fatal("operator '%s': a capability for output %u only cannot give one for %s",
+                    c->op->name, c->out, out == TIDE__ANY_OUTPUT ? "every output" : "another");
     if (c->kind == CAP_BORROWED && c->op->nsums)
-        tide__check_summary(c->op, c->port, TIDE__ANY_OUTPUT, &c->time, t, "keeps a capability");
+        tide__check_summary(c->op, c->port, out, &c->time, t, "keeps a capability");
     tide_cap *n = tide__cap_new(c->op, t);
+    n->out = out;
     tide__cap_count(n, +1);
     return n;
+}
+
+tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t)
+{
+    return derive(c, t, c ? c->out : TIDE__ANY_OUTPUT, "delaying");
 }
 
 tide_cap *tide_cap_retain(const tide_cap *c)
 {
     check_live(c, "retaining");
-    return tide_cap_delayed(c, &c->time);
+    return derive(c, &c->time, c->out, "retaining");
+}
+
+tide_cap *tide_cap_delayed_for(const tide_cap *c, const tide_time *t, uint32_t output)
+{
+    return derive(c, t, output, "delaying");
+}
+
+tide_cap *tide_cap_retain_for(const tide_cap *c, uint32_t output)
+{
+    check_live(c, "retaining");
+    return derive(c, &c->time, output, "retaining");
+}
+
+int64_t tide_cap_output(const tide_cap *c)
+{
+    return c->out == TIDE__ANY_OUTPUT ? -1 : (int64_t)c->out;
 }
 
 void tide_cap_downgrade(tide_cap *c, const tide_time *t)
@@ -158,7 +192,7 @@ void tide_capset_insert(tide_capset *s, tide_cap *c)
 {
     check_live(c, "inserting into a set");
     for (size_t i = 0; i < s->len; i++)
-        if (tide_time_eq(&s->caps[i]->time, &c->time)) {
+        if (s->caps[i]->out == c->out && tide_time_eq(&s->caps[i]->time, &c->time)) {
             tide_cap_drop(&c);
             return;
         }

@@ -72,6 +72,7 @@ struct tide_cap {
     tide_time time;
     int kind;
     uint32_t port; /* borrowed: the input it came from (its summaries bound what it covers) */
+    uint32_t out;  /* the one output it counts at, or TIDE__ANY_OUTPUT: all of them */
     tide_cap *next_free;
 };
 

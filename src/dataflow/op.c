@@ -303,6 +303,13 @@ static void check_cap(const tide_op *op, const tide_cap *cap, const char *what)
                     cap->op->name);
 }
 
+static void check_output(const tide_op *op, const tide_cap *cap, uint32_t port)
+{
+    if (cap->out != TIDE__ANY_OUTPUT && cap->out != port)
+        tide__fatal("operator '%s' sends on output %u with a capability for output %u only",
+                    op->name, port, cap->out);
+}
+
 /* Opens output @p port's session at @p t (the capability already checked). */
 static tide_session *open_session(tide_op *op, uint32_t port, const tide_time *t)
 {
@@ -397,6 +404,7 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
         tide__fatal("operator '%s' sends at time %s, which its capability (at %s) does not "
                     "cover", op->name, tb, cb);
     }
+    check_output(op, cap, port);
     if (cap->kind == CAP_BORROWED && op->nsums)
         tide__check_summary(op, cap->port, port, &cap->time, t, "sends");
     return open_session(op, port, t);
@@ -405,6 +413,7 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
 tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
 {
     check_cap(op, cap, "sends");
+    check_output(op, cap, port);
     if (cap->kind == CAP_BORROWED && op->nsums)
         tide__check_summary(op, cap->port, port, &cap->time, &cap->time, "sends");
     return open_session(op, port, &cap->time);
