@@ -44,7 +44,8 @@ START_TEST(test_backend_names)
 }
 END_TEST
 
-/* Worker 1 allocates channel 0 with another type than worker 0: it gets TIDE_ETYPE. */
+/* Worker 1 allocates channel 0 with another type than worker 0: it gets TIDE_ETYPE. The
+ * failed channel still takes its place: the next channel is 1 on both workers, and works. */
 static pthread_barrier_t order;
 
 static int mismatched(tide_allocator *a, void *ctx)
@@ -58,7 +59,27 @@ static int mismatched(tide_allocator *a, void *ctx)
                                      &pull);
     if (tide_allocator_index(a) == 0)
         pthread_barrier_wait(&order);
-    return tide_allocator_index(a) == 0 ? rc != 0 : rc != TIDE_ETYPE;
+    if (tide_allocator_index(a) == 0 ? rc != 0 : rc != TIDE_ETYPE)
+        return 1;
+    if (tide_allocator_allocate(a, TIDE_U32, &push, &pull) != 1)
+        return 2;
+    if (tide_allocator_index(a) == 0) {
+        tide_batch *b = tide_batch_new(TIDE_U32, 0);
+        uint32_t v = 7;
+        tide_batch_push(b, &v);
+        tide_push_send(push[1], &b);
+        tide_push_send(push[1], NULL);
+        tide_batch_free(b);
+        return 0;
+    }
+    for (int k = 0; k < 2000; k++) {
+        tide_allocator_receive(a);
+        tide_batch *b;
+        if (tide_pull_recv(pull, &b))
+            return *(const uint32_t *)tide_batch_records(b) == 7 ? 0 : 3;
+        tide_allocator_park(a, 1000000);
+    }
+    return 4;
 }
 
 START_TEST(test_type_mismatch)

@@ -129,6 +129,8 @@ void tide__allocator_destroy(tide_allocator *a)
 {
     for (size_t i = 0; i < a->nchans; i++) {
         struct tide__chan *ch = a->chans[i];
+        if (!ch) /* refused: another type */
+            continue;
         tide__fifo_free_all(&ch->pull.remote);
         tide__fifo_free_all(&ch->pull.early);
         free(ch->pull.in);
@@ -303,8 +305,13 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
     if (grow_ptrs(&a->chans, a->nchans, &a->capchans) != 0)
         return TIDE_ENOMEM;
     struct tide__chan_shared *cs = chan_shared(a, id, type);
+    if (!cs && id < a->shared->nchans) {
+        /* The channel keeps its place (NULL): ids stay aligned with the other workers'. */
+        a->chans[a->nchans++] = NULL;
+        return TIDE_ETYPE;
+    }
     if (!cs)
-        return id < a->shared->nchans ? TIDE_ETYPE : TIDE_ENOMEM;
+        return TIDE_ENOMEM;
     struct tide__chan *ch = calloc(1, sizeof *ch);
     struct local_push *lps = calloc(n, sizeof *lps);
     if (!ch || !lps)
@@ -372,7 +379,7 @@ void tide_allocator_wake(tide_allocator *a)
 
 void tide__channel_mark_progress(tide_allocator *a, int channel)
 {
-    if (channel >= 0 && (size_t)channel < a->nchans)
+    if (channel >= 0 && (size_t)channel < a->nchans && a->chans[channel])
         a->chans[channel]->progress = true;
 }
 

@@ -323,6 +323,9 @@ static void mpi_receive(tide_allocator *a)
     while ((b = tide__spsc_pop(&ml->mw->inbox))) {
         const struct tide__msg_hdr *mh = tide__msg_hdr(b);
         if (mh->channel < a->nchans) {
+            if (!a->chans[mh->channel])
+                bad_message(a, mh, "this worker refused that channel: it allocated it with "
+                                   "another type");
             route(a, a->chans[mh->channel], b);
             continue;
         }
