@@ -63,6 +63,25 @@ static void too_early(tide_op *op, void *arg)
     }
 }
 
+static bool keep_all(const void *r, void *ctx)
+{
+    (void)r;
+    (void)ctx;
+    return true;
+}
+
+static void same(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)out = *(const uint64_t *)in;
+}
+
+static uint64_t by_value(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r;
+}
+
 static void free_sender(void *arg)
 {
     struct sender *s = arg;
@@ -140,6 +159,19 @@ static int run(tide_worker *w, void *arg)
         tide_dataflow_end(scope);
         uint64_t x = 1;
         tide_input_send(in, &x);
+        return 0;
+    } else if (strcmp(which, "different-dataflows") == 0) {
+        /* the last worker puts a filter where the others have a map */
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        if (tide_worker_index(w) + 1 == tide_worker_peers(w))
+            st = tide_filter(st, keep_all, NULL);
+        else
+            st = tide_map(st, TIDE_U64, same, NULL);
+        tide_probe_new(tide_exchange(st, by_value, NULL));
+        tide_dataflow_end(scope);
+        for (uint64_t x = 0; x < 100; x++)
+            tide_input_send(in, &x);
         return 0;
     } else if (strcmp(which, "input-backwards") == 0) {
         tide_input *in;

@@ -22,6 +22,7 @@ fails-after-build|case fails-after-build ran to the end (rc 1)
 summary-send|operator 'TooEarly' sends at time 0 from input 0's capability at 0, which its summary (input 0 -> output 0: (+1)) does not allow
 summary-retain|operator 'TooEarly' keeps a capability at time 0 from input 0's capability at 0, which its summary
 wrong-output|operator 'Sender' sends on output 0 with a capability for output 1 only
+different-dataflows|dataflow 'misuse' differs between workers
 delay-total-nested|DelayTotal: times in a nested scope are only partially ordered
 CASES
 }

@@ -521,6 +521,8 @@ tide_dataflow *tide_dataflow_end(tide_scope *root)
                                                        (tide_location){ op->node, i, false });
     }
     df->built = true;
+    if (df->pc)
+        tide__fingerprint_send(df);
     tide__progress_init(df);
     tide_worker *w = df->w;
     for (tide_dataflow **at = &w->unbuilt; *at; at = &(*at)->next_unbuilt)
@@ -573,6 +575,7 @@ void tide__dataflow_free(tide_dataflow *df)
     free(df->exchange_ops);
     free(df->dirty);
     tide_progcaster_free(df->pc);
+    free(df->fp_prefix);
     tide_change_batch_free(&df->local);
     tide_change_batch_free(&df->incoming);
     tide_change_batch_free(&df->scratch);

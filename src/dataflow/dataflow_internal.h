@@ -214,6 +214,9 @@ struct tide_dataflow {
     tide_op **dirty; /* operators with sessions open outside their logic (inputs) */
     uint32_t ndirty, capdirty;
     tide_dataflow *next_unbuilt; /* begun, not yet ended: the worker's list */
+    uint64_t fp_full;            /* fingerprint.c: this worker's hash of the graph */
+    uint64_t *fp_prefix;         /* the hash of each prefix of the operator list */
+    size_t fp_pending;           /* workers whose fingerprint has not come yet */
 };
 
 struct tide_worker {
@@ -251,6 +254,11 @@ void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact
 tide_stream *tide__stream_new(tide_scope *s, uint32_t node, uint32_t port,
                               const tide_type *type, tide_op *op, const char *name);
 void tide__dataflow_free(tide_dataflow *df);
+
+/* fingerprint.c: the check that every worker built the same graph (see there) */
+void tide__fingerprint_send(tide_dataflow *df);
+void tide__fingerprint_check(tide_dataflow *df, const tide_change_batch *b);
+bool tide__fingerprint_key(uint64_t key);
 
 /* progress.c */
 void tide__progress_init(tide_dataflow *df);

@@ -26,9 +26,13 @@ void tide__activate(tide_op *op)
 
 static void apply(tide_dataflow *df, const tide_change_batch *b)
 {
+    if (df->fp_pending)
+        tide__fingerprint_check(df, b);
     for (size_t i = 0; i < b->len; i++) {
         const tide_change *c = &b->changes[i];
         uint64_t s = c->key >> TIDE__SCOPE_SHIFT;
+        if (s >= df->nscopes && tide__fingerprint_key(c->key))
+            continue;
         if (s >= df->nscopes)
             tide__fatal("dataflow '%s': a progress update for scope %llu, which it does not "
                         "have (do all workers build the same dataflows?)", df->name,
