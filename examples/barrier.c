@@ -27,6 +27,7 @@ static void barrier(tide_op *op, void *arg)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     uint64_t *rounds = arg;
     tide_loop *loop;
     tide_time zero = tide_time_root(0);

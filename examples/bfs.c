@@ -219,6 +219,7 @@ static void print_level(const tide_time *t, const void *r, void *ctx)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     struct bfs *g = calloc(1, sizeof *g);
     if (!g)

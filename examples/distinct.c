@@ -105,6 +105,7 @@ static void print_value(const tide_time *t, const void *r, void *ctx)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     (void)arg;
     static const uint64_t mine[2][8] = { { 0, 1, 2, 2, 2, 3, 3, 4 }, { 0, 0, 3, 4, 4, 5, 7, 7 } };
     size_t me = tide_worker_index(w);

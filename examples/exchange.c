@@ -23,6 +23,7 @@ static uint64_t by_value(const void *record, void *ctx)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "exchange");

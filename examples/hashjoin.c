@@ -136,6 +136,7 @@ static struct pair random_pair(uint64_t i, int side, uint64_t keys)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     struct totals totals = { 0, 0 };

@@ -48,6 +48,7 @@ static uint64_t ceil_log2(uint64_t x)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     uint64_t steps = 0, introduced = 0;

@@ -372,6 +372,29 @@ static void settle(tide_worker *w, tide_input *input, tide_probe *probe, uint64_
         tide_worker_step(w);
 }
 
+/* Node ids index a dense array: beyond this the array could not be allocated anyway. */
+#define MAX_NODE UINT32_MAX
+
+/* "SRC DST" with optional blanks around: decimal digits only (no sign), each at most
+ * MAX_NODE. */
+static int parse_ids(const char *p, uint64_t *src, uint64_t *dst)
+{
+    uint64_t *id[2] = { src, dst };
+    for (int k = 0; k < 2; k++) {
+        p += strspn(p, " \t");
+        if (*p < '0' || *p > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        *id[k] = strtoull(p, &end, 10);
+        if (errno || *id[k] > MAX_NODE || (*end && !strchr(" \t\r\n", *end)))
+            return -1;
+        p = end;
+    }
+    p += strspn(p, " \t\r\n");
+    return *p ? -1 : 0;
+}
+
 /* Sends this worker's share of the edge list: every peers-th edge line. Lines hold two node
  * ids; blank lines and lines starting with '#' are skipped. */
 static int send_file(const char *path, size_t me, size_t peers, tide_input *input)
@@ -389,10 +412,10 @@ static int send_file(const char *path, size_t me, size_t peers, tide_input *inpu
         char *p = line + strspn(line, " \t");
         if (*p == '#' || *p == '\n' || *p == '\0')
             continue;
-        unsigned long long src, dst;
-        char extra;
-        if (sscanf(p, "%llu %llu %c", &src, &dst, &extra) != 2 || p[0] == '-') {
-            fprintf(stderr, "pagerank: %s:%" PRIu64 ": expected two node ids\n", path, lineno);
+        uint64_t src, dst;
+        if (parse_ids(p, &src, &dst) != 0) {
+            fprintf(stderr, "pagerank: %s:%" PRIu64 ": expected two node ids (0 to %llu)\n",
+                    path, lineno, (unsigned long long)MAX_NODE);
             rc = -1;
         } else if (edge++ % peers == me) {
             struct edge_change e = { src, dst, 1 };
@@ -403,12 +426,17 @@ static int send_file(const char *path, size_t me, size_t peers, tide_input *inpu
         fprintf(stderr, "pagerank: reading '%s': %s\n", path, strerror(errno));
         rc = -1;
     }
+    if (rc == 0 && edge == 0) {
+        fprintf(stderr, "pagerank: '%s' has no edges\n", path);
+        rc = -1;
+    }
     fclose(f);
     return rc;
 }
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     struct pagerank *pr = calloc(1, sizeof *pr);

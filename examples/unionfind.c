@@ -93,6 +93,7 @@ static void count_joins(const tide_time *t, const void *r, void *ctx)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct args *a = arg;
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     uint64_t joins = 0;

@@ -18,6 +18,8 @@
 
 #include <tide.h>
 
+#include "example.h"
+
 #define MAX_WORD 47
 /* Lines read per activation of the reader: memory stays bounded whatever the file size. */
 #define LINES_PER_STEP 1024
@@ -58,10 +60,15 @@ static void read_lines(tide_op *op, void *arg)
         tide_abort("wordcount: cannot open '%s': %s", r->o->files[r->file], strerror(errno));
     tide_session *out = tide_op_session(op, 0, r->cap);
     for (int n = 0; n < LINES_PER_STEP; n++) {
+        errno = 0;
         ssize_t len = getline(&r->buf, &r->cap_buf, r->f);
         if (len < 0) {
-            if (ferror(r->f))
-                tide_abort("wordcount: cannot read '%s'", r->o->files[r->file]);
+            /* -1 is the end only when the file says so: getline's ENOMEM (a huge line)
+             * sets no error flag on the stream */
+            if (ferror(r->f) || !feof(r->f))
+                tide_abort("wordcount: cannot read '%s' (line %" PRIu64 "): %s",
+                           r->o->files[r->file], r->line + 1,
+                           strerror(errno ? errno : EIO));
             fclose(r->f);
             r->f = NULL;
             r->line = 0;
@@ -182,6 +189,9 @@ static void report(tide_op *op, void *arg)
     tide_cap *cap;
     tide_batch *b;
     while (tide_op_next(op, 0, &cap, &b)) {
+        if (tide_cap_epoch(cap) >= (uint64_t)rp->o->nfiles) /* tide_check_same makes it rare */
+            tide_abort("wordcount: counts for file %" PRIu64 " but this rank was given %d "
+                       "files", tide_cap_epoch(cap), rp->o->nfiles);
         struct gathered *g = &rp->epochs[tide_cap_epoch(cap)];
         const struct word_count *wc = tide_batch_records(b);
         for (size_t i = 0; i < tide_batch_len(b); i++) {
@@ -225,6 +235,7 @@ static void report_free(void *arg)
 
 static int run(tide_worker *w, void *arg)
 {
+    example_check_args(w);
     const struct options *o = arg;
     struct reader *r = calloc(1, sizeof *r);
     struct report *rp = calloc(1, sizeof *rp);
@@ -257,22 +268,19 @@ static int run(tide_worker *w, void *arg)
 int main(int argc, char **argv)
 {
     tide_config cfg;
-    if (tide_config_init(&cfg) != 0 || tide_config_from_args(&cfg, &argc, argv) != 0) {
-        fprintf(stderr, "wordcount: %s\n", cfg.error);
-        return 2;
-    }
+    example_config("wordcount", &cfg, &argc, argv);
     struct options o = { NULL, 0, 10, false };
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--all") == 0) {
             o.all = true;
         } else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
-            char *end;
-            o.top = strtoul(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '-') {
-                fprintf(stderr, "wordcount: --top: '%s' is not a number\n", argv[i]);
+            uint64_t top;
+            if (example_parse_min(argv[++i], 0, &top) != 0 || top > SIZE_MAX) {
+                fprintf(stderr, "wordcount: --top: '%s' is not a number of words\n", argv[i]);
                 return 2;
             }
+            o.top = (size_t)top;
         } else {
             fprintf(stderr, "wordcount: unknown option '%s'\n"
                             "usage: wordcount [--top N] [--all] FILE... [tide options]\n",

@@ -88,6 +88,9 @@ expect_failure "barrier without ROUNDS" "usage: barrier ROUNDS" timeout 20 "$e/b
 expect_failure "barrier abc" "got abc" timeout 20 "$e/barrier" abc
 expect_failure "barrier 10 -w 0" "barrier: " timeout 20 "$e/barrier" 10 -w 0
 expect_failure "hello -w x" "hello: " timeout 20 "$e/hello" -w x
+expect_failure "hello -w ' 2'" "hello: -w: ' 2' is not a number of workers" timeout 20 "$e/hello" -w ' 2'
+expect_failure "hello -w 1024" "1024 workers per rank is more than tide supports (512)" \
+  timeout 20 "$e/hello" -w 1024
 expect_failure "exchange 10" "usage: exchange BATCH ROUNDS" timeout 20 "$e/exchange" 10
 expect_failure "op_concat --bogus" "usage: op_concat" timeout 20 "$e/op_concat" --bogus
 exit $status

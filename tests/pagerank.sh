@@ -30,4 +30,19 @@ check "mpirun -n 2 pagerank -w 1" per_rank 2 "$b/examples/pagerank" 2000 10000 -
 check "mpirun -n 2 pagerank -w 2" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 2 --bind none
 check "mpirun -n 3 pagerank -w 2 --progress-mode eager" per_rank 3 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --progress-mode eager
 expect_failure "pagerank without EDGES" "usage: pagerank NODES EDGES" timeout 20 "$b/examples/pagerank" 10
+# bad edge lists: each names what is wrong, nothing hangs
+bad=$(mktemp -d); trap 'rm -rf "$bad" "$got" "$want" "$out"' EXIT
+: >"$bad/empty"; printf '1 2\n3 -5\n' >"$bad/negative"
+printf '1 2\n9223372036854775808 1\n' >"$bad/huge"; printf '1 2 3\n' >"$bad/three"
+expect_failure "pagerank on an empty file" "'$bad/empty' has no edges" \
+  timeout 20 "$b/examples/pagerank" "$bad/empty" -w 2 --bind none
+expect_failure "pagerank with a negative id" "$bad/negative:2: expected two node ids" \
+  timeout 20 "$b/examples/pagerank" "$bad/negative" -w 2 --bind none
+expect_failure "pagerank with an id of 2^63" "$bad/huge:2: expected two node ids" \
+  timeout 20 "$b/examples/pagerank" "$bad/huge" -w 1 --bind none
+expect_failure "pagerank with three ids on a line" "$bad/three:1: expected two node ids" \
+  timeout 20 "$b/examples/pagerank" "$bad/three" -w 1 --bind none
+expect_failure "ranks started with different arguments" \
+  "the workers were not given the same program arguments" \
+  "$run" 1 "$b/examples/pagerank" 1000 5000 --bind none : -n 1 "$b/examples/pagerank" 2000 5000 --bind none
 exit $status

@@ -41,4 +41,9 @@ expect_failure "mpirun wordcount with a missing file" "wordcount: cannot open '/
   "$run" 2 "$b/examples/wordcount" /nonexistent.txt
 expect_failure "wordcount without files" "usage: wordcount" timeout 20 "$b/examples/wordcount"
 expect_failure "wordcount --top x" "not a number" timeout 20 "$b/examples/wordcount" --top x "$d/night.txt"
+expect_failure "wordcount --top 2^67" "not a number" \
+  timeout 20 "$b/examples/wordcount" --top 99999999999999999999 "$d/night.txt"
+expect_failure "ranks given different files" "the workers were not given the same program arguments" \
+  "$run" 1 "$b/examples/wordcount" "$d/night.txt" --bind none : -n 1 "$b/examples/wordcount" \
+  "$d/night.txt" "$d/rivers.txt" --bind none
 exit $status

@@ -168,6 +168,14 @@ void tide_capture_into(tide_stream *s, const char *prefix);
  */
 tide_stream *tide_replay_into(tide_scope *scope, const tide_type *type, const char *prefix);
 
+/**
+ * Stops the run with a message naming @p what unless every worker of the job passes the
+ * same @p len bytes at @p value: for the program's arguments, say, so that ranks started
+ * with different ones fail clearly instead of computing inconsistent results. Every worker
+ * must call it at the same point (it builds and runs a small dataflow), outside any step.
+ */
+void tide_check_same(tide_worker *w, const char *what, const void *value, size_t len);
+
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
 

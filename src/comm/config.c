@@ -8,7 +8,9 @@
 #include "tide/comm.h"
 
 /* Worker counts beyond this are surely typos (and would exhaust threads). */
-#define MAX_WORKERS 4096
+/* Each channel holds 2 W^2 queues inside a rank (hello -w 512: 0.46 GB, -w 1024: 1.55 GB):
+ * past this, more ranks per node serve better than more threads per rank. */
+#define MAX_WORKERS 512
 
 static int fail(tide_config *cfg, const char *fmt, ...)
 {
@@ -24,10 +26,15 @@ static int parse_workers(tide_config *cfg, const char *what, const char *text)
     char *end;
     errno = 0;
     unsigned long long n = strtoull(text, &end, 10);
-    if (*text == '\0' || *text == '-' || *end != '\0' || errno)
+    /* digits only: strtoull would also take leading blanks and a sign */
+    if (*text < '0' || *text > '9' || *end != '\0' || errno)
         return fail(cfg, "%s: '%s' is not a number of workers", what, text);
-    if (n == 0 || n > MAX_WORKERS)
-        return fail(cfg, "%s: %s workers is out of range (1 to %d)", what, text, MAX_WORKERS);
+    if (n == 0)
+        return fail(cfg, "%s: 0 workers is out of range (1 to %d)", what, MAX_WORKERS);
+    if (n > MAX_WORKERS)
+        return fail(cfg, "%s: %s workers per rank is more than tide supports (%d): channels "
+                         "inside a rank grow as the square of it; start more ranks per node "
+                         "instead", what, text, MAX_WORKERS);
     cfg->workers = (size_t)n;
     return 0;
 }
