@@ -25,7 +25,8 @@ static void send_frame(tide_allocator *a, struct tide__mpi *m, const struct tide
         fh.magic = 0xdeadbeef;
     memcpy(frame, &fh, sizeof fh);
     memcpy(frame + sizeof fh, mh, sizeof *mh);
-    memcpy(frame + TIDE__HEADROOM, payload, n);
+    if (n)
+        memcpy(frame + TIDE__HEADROOM, payload, n);
     tide_allocator_mpi_enter(a);
     MPI_Send(frame, (int)bytes, MPI_BYTE, 1, tag, m->comm);
     tide_allocator_mpi_leave(a);

@@ -277,7 +277,7 @@ static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const
     size_t n = s->nlocal;
     if (grow_ptrs(&s->chans, s->nchans, &s->capchans) != 0)
         goto out;
-    cs = calloc(1, sizeof *cs + 2 * n * n * sizeof cs->q[0]);
+    cs = tide__calloc_aligned(1, sizeof *cs + 2 * n * n * sizeof cs->q[0]);
     if (!cs)
         goto out;
     cs->type = type;

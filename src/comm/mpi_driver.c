@@ -505,7 +505,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     m->nlocal = s->nlocal;
     m->shared = s;
     m->lock = &s->mpi_lock;
-    m->w = calloc(s->nlocal, sizeof *m->w);
+    m->w = tide__calloc_aligned(s->nlocal, sizeof *m->w);
     m->held = calloc((size_t)m->ranks, sizeof *m->held);
     m->frames_to = calloc((size_t)m->ranks, sizeof *m->frames_to);
     m->frames_from = calloc((size_t)m->ranks, sizeof *m->frames_from);

@@ -1,12 +1,29 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "batch_internal.h"
+#include "alloc_internal.h"
 #include "spsc_internal.h"
 #include "tide/error.h"
 
+void *tide__calloc_aligned(size_t n, size_t size)
+{
+    if (size && n > (SIZE_MAX - 63) / size)
+        return NULL;
+    size_t bytes = (n * size + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p)
+        memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+
 int tide__spsc_init(struct tide__spsc *q)
 {
+    if ((uintptr_t)q % _Alignof(struct tide__spsc))
+        tide__fatal("internal error: a queue at %p is not aligned to %zu bytes", (void *)q,
+                    _Alignof(struct tide__spsc));
     struct tide__spsc_node *dummy = calloc(1, sizeof *dummy);
     if (!dummy)
         return TIDE_ENOMEM;

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct tide__spsc_node {
     struct tide__spsc_node *_Atomic next;
@@ -22,7 +23,12 @@ struct tide__spsc {
     struct tide__spsc_node *tail_copy;
 };
 
+/* 0, TIDE_ENOMEM; stops the run if @p q is not on its cache line (allocate what holds
+ * queues with tide__calloc_aligned: plain malloc gives 16 bytes). */
 int tide__spsc_init(struct tide__spsc *q);
+/* calloc() for structs that hold queues: zeroed, aligned to 64 bytes; free() frees it.
+ * NULL when out of memory or when n * size overflows. */
+void *tide__calloc_aligned(size_t n, size_t size);
 /* Frees the nodes; values still queued are not touched (drain them first). */
 void tide__spsc_destroy(struct tide__spsc *q);
 /* Producer. 0, or TIDE_ENOMEM. */
