@@ -5,6 +5,7 @@
  * with what a sequential computation gives.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,8 @@ struct feed {
     bool finished;
     tide_cap *cap;
     tide_activator *act;
+    atomic_bool dataflow_done; /* set by the worker once its dataflow is gone */
+    int late;                  /* what activating then returned */
 };
 
 static void *feeder(void *arg)
@@ -450,6 +453,14 @@ static void *feeder(void *arg)
         pthread_mutex_unlock(&f->mu);
         tide_activator_activate(f->act);
     }
+    /* The dataflow completes on its own once everything is fed: the handle (retained)
+     * must then say so instead of touching the freed operator. */
+    while (!atomic_load(&f->dataflow_done)) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    f->late = tide_activator_activate(f->act);
+    tide_activator_release(f->act);
     return NULL;
 }
 
@@ -474,11 +485,12 @@ int df_activator(tide_worker *w, void *ctx)
 {
     (void)ctx;
     struct feed f = { .queued = 0 };
+    atomic_init(&f.dataflow_done, false);
     pthread_mutex_init(&f.mu, NULL);
     uint64_t n = 0;
     tide_scope *scope = tide_dataflow_begin(w, "feed");
     tide_stream *s = tide_source(scope, "Feed", TIDE_U64, feed_logic, &f, NULL, &f.cap);
-    f.act = tide_op_activator(tide_stream_op(s));
+    f.act = tide_activator_retain(tide_op_activator(tide_stream_op(s)));
     tide_sink(s, TIDE_PIPELINE, "Count", count_logic, &n, NULL);
     tide_dataflow_end(scope);
     pthread_t t;
@@ -486,9 +498,12 @@ int df_activator(tide_worker *w, void *ctx)
     uint64_t steps = 0;
     while (tide_worker_step_or_park(w, -1)) /* sleeps between the feeder's records */
         steps++;
+    atomic_store(&f.dataflow_done, true);
     pthread_join(t, NULL);
     pthread_mutex_destroy(&f.mu);
     WORK_CHECK(w, n == FEED, "%llu records fed through, want %d", (unsigned long long)n, FEED);
+    WORK_CHECK(w, f.late == TIDE_EGONE, "activating a finished dataflow's operator gave %d",
+               f.late);
     return 0;
 }
 

@@ -264,11 +264,18 @@ uint32_t tide_op_inputs(const tide_op *op);
 uint32_t tide_op_outputs(const tide_op *op);
 /** Schedules the operator again at the next step. */
 void tide_op_activate(tide_op *op);
-/** A handle that schedules the operator from any thread (and wakes its worker); owned by
- *  the operator, valid while its dataflow is installed. */
+/** A handle that schedules the operator from any thread (and wakes its worker), owned by
+ *  the operator while its dataflow is installed. A thread that may use it after that (the
+ *  dataflow can complete on its own) takes a reference with tide_activator_retain(). */
 tide_activator *tide_op_activator(tide_op *op);
-/** Schedules the activator's operator; safe from any thread. */
-void tide_activator_activate(tide_activator *a);
+/** Another reference to @p a, valid until tide_activator_release(); returns @p a. */
+tide_activator *tide_activator_retain(tide_activator *a);
+/** Drops a reference taken with tide_activator_retain() (NULL is ignored). */
+void tide_activator_release(tide_activator *a);
+/** Schedules the activator's operator; safe from any thread. 0, or TIDE_EGONE when the
+ *  operator's dataflow has completed or been dropped, or its worker has finished (timely's
+ *  SyncActivationError): nothing is touched then. */
+int tide_activator_activate(tide_activator *a);
 
 /** (*_notify operators) Asks to be notified when no input can still receive data at or
  *  before @p cap's time; takes ownership of @p cap (an owned capability). */

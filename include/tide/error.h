@@ -15,7 +15,8 @@
     X(ETHREAD, -8, "could not start a thread")                                 \
     X(ELAUNCH, -9, "the launcher and MPI disagree about the job")              \
     X(ETYPE, -10, "record types do not match")                                 \
-    X(EPROTO, -11, "malformed message from another rank")
+    X(EPROTO, -11, "malformed message from another rank")                      \
+    X(EGONE, -12, "the operator's dataflow is gone")
 
 /** Error codes: every failing tide call returns one of these (all negative). */
 enum tide_errno {

@@ -89,8 +89,23 @@ struct tide__in {
     bool current_pulled;
 };
 
+/* External activations of one worker: on the heap and reference counted (the worker and
+ * each activator hold one), as activators may outlive the worker, whose struct lives on its
+ * thread's stack. */
+struct tide__act_hub {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    bool gone;              /* the worker has finished: activations are refused */
+    tide_allocator *alloc;  /* to wake the worker (valid until gone) */
+    tide_activator **ext;   /* queued since the worker last looked */
+    size_t next, capext;
+    atomic_bool pending;
+};
+
 struct tide_activator {
-    tide_op *op;
+    atomic_int refs;           /* the operator's, plus tide_activator_retain()'s */
+    struct tide__act_hub *hub;
+    tide_op *op;               /* NULL once the operator is freed (under hub->mu) */
     atomic_bool queued;
 };
 
@@ -225,10 +240,7 @@ struct tide_worker {
     tide_dataflow **dfs;
     size_t ndfs, capdfs;
     uint32_t next_id;
-    pthread_mutex_t act_mu; /* external activations */
-    tide_activator **ext;
-    size_t next, capext;
-    atomic_bool ext_pending;
+    struct tide__act_hub *hub; /* external activations */
     struct tide__fifo pool; /* spare batches of any type */
     tide_cap *free_caps;
     void **cap_blocks;

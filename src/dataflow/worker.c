@@ -44,52 +44,87 @@ void tide__worker_recycle(tide_worker *w, tide_batch *b)
 
 /* ---------------------------------------------------------------- activators */
 
+static void hub_release(struct tide__act_hub *h)
+{
+    if (atomic_fetch_sub(&h->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&h->mu);
+    free(h->ext);
+    free(h);
+}
+
 tide_activator *tide_op_activator(tide_op *op)
 {
     if (!op->act) {
-        op->act = calloc(1, sizeof *op->act);
-        if (!op->act)
+        tide_activator *a = calloc(1, sizeof *a);
+        if (!a)
             tide__fatal("out of memory creating an activator");
-        op->act->op = op;
+        atomic_init(&a->refs, 1);
+        atomic_init(&a->queued, false);
+        a->hub = op->df->w->hub;
+        atomic_fetch_add(&a->hub->refs, 1);
+        a->op = op;
+        op->act = a;
     }
     return op->act;
 }
 
-void tide_activator_activate(tide_activator *a)
+tide_activator *tide_activator_retain(tide_activator *a)
 {
-    if (atomic_exchange(&a->queued, true))
+    atomic_fetch_add(&a->refs, 1);
+    return a;
+}
+
+void tide_activator_release(tide_activator *a)
+{
+    if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
         return;
-    tide_worker *w = a->op->df->w;
-    pthread_mutex_lock(&w->act_mu);
-    tide__reserve(&w->ext, &w->capext, w->next + 1, sizeof *w->ext);
-    w->ext[w->next++] = a;
-    atomic_store(&w->ext_pending, true);
-    pthread_mutex_unlock(&w->act_mu);
-    tide_allocator_wake(w->alloc);
+    hub_release(a->hub);
+    free(a);
+}
+
+int tide_activator_activate(tide_activator *a)
+{
+    struct tide__act_hub *h = a->hub;
+    int rc = 0;
+    pthread_mutex_lock(&h->mu);
+    if (!a->op || h->gone) {
+        rc = TIDE_EGONE;
+    } else if (!atomic_exchange(&a->queued, true)) {
+        tide__reserve(&h->ext, &h->capext, h->next + 1, sizeof *h->ext);
+        h->ext[h->next++] = a;
+        atomic_store(&h->pending, true);
+        tide_allocator_wake(h->alloc); /* under the lock: the worker is still there */
+    }
+    pthread_mutex_unlock(&h->mu);
+    return rc;
 }
 
 void tide__worker_forget_activator(tide_worker *w, tide_activator *a)
 {
-    pthread_mutex_lock(&w->act_mu);
-    for (size_t i = 0; i < w->next; i++)
-        if (w->ext[i] == a)
-            w->ext[i--] = w->ext[--w->next];
-    pthread_mutex_unlock(&w->act_mu);
-    free(a);
+    struct tide__act_hub *h = w->hub;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->next; i++)
+        if (h->ext[i] == a)
+            h->ext[i--] = h->ext[--h->next];
+    a->op = NULL;
+    pthread_mutex_unlock(&h->mu);
+    tide_activator_release(a); /* the operator's reference */
 }
 
 static bool take_activations(tide_worker *w)
 {
-    if (!atomic_load_explicit(&w->ext_pending, memory_order_acquire))
+    struct tide__act_hub *h = w->hub;
+    if (!atomic_load_explicit(&h->pending, memory_order_acquire))
         return false;
-    pthread_mutex_lock(&w->act_mu);
-    atomic_store(&w->ext_pending, false);
-    for (size_t i = 0; i < w->next; i++) {
-        atomic_store(&w->ext[i]->queued, false);
-        tide__activate(w->ext[i]->op);
+    pthread_mutex_lock(&h->mu);
+    atomic_store(&h->pending, false);
+    for (size_t i = 0; i < h->next; i++) {
+        atomic_store(&h->ext[i]->queued, false);
+        tide__activate(h->ext[i]->op);
     }
-    w->next = 0;
-    pthread_mutex_unlock(&w->act_mu);
+    h->next = 0;
+    pthread_mutex_unlock(&h->mu);
     return true;
 }
 
@@ -225,7 +260,11 @@ static void worker_init(tide_worker *w, tide_allocator *a)
     w->alloc = a;
     w->index = tide_allocator_index(a);
     w->peers = tide_allocator_peers(a);
-    pthread_mutex_init(&w->act_mu, NULL);
+    if (!(w->hub = calloc(1, sizeof *w->hub)) || pthread_mutex_init(&w->hub->mu, NULL) != 0)
+        tide__fatal("out of memory starting a worker");
+    atomic_init(&w->hub->refs, 1);
+    atomic_init(&w->hub->pending, false);
+    w->hub->alloc = a;
 }
 
 static void worker_destroy(tide_worker *w)
@@ -247,8 +286,10 @@ static void worker_destroy(tide_worker *w)
         free(w->cap_blocks[i]);
     free(w->cap_blocks);
     free(w->dfs);
-    free(w->ext);
-    pthread_mutex_destroy(&w->act_mu);
+    pthread_mutex_lock(&w->hub->mu);
+    w->hub->gone = true;
+    pthread_mutex_unlock(&w->hub->mu);
+    hub_release(w->hub);
 }
 
 struct run {
