@@ -72,11 +72,14 @@ static int mismatched(tide_allocator *a, void *ctx)
         tide_batch_free(b);
         return 0;
     }
+    tide_batch *b = NULL;
     for (int k = 0; k < 2000; k++) {
         tide_allocator_receive(a);
-        tide_batch *b;
-        if (tide_pull_recv(pull, &b))
-            return *(const uint32_t *)tide_batch_records(b) == 7 ? 0 : 3;
+        if (tide_pull_recv(pull, &b)) {
+            int got = *(const uint32_t *)tide_batch_records(b) == 7 ? 0 : 3;
+            tide_pull_recv(pull, &b); /* gives it back */
+            return got;
+        }
         tide_allocator_park(a, 1000000);
     }
     return 4;

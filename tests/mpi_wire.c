@@ -44,9 +44,9 @@ static int forge(tide_allocator *a, void *ctx)
     if (!m || m->ranks != 2)
         return 1;
     if (tide_allocator_rank(a) == 1) {
+        tide_batch *b = NULL;
         for (int i = 0; i < 2000; i++) { /* the fatal error ends us well before this */
             tide_allocator_receive(a);
-            tide_batch *b;
             while (tide_pull_recv(pull, &b))
                 ;
             tide_allocator_park(a, 10000000);
