@@ -92,6 +92,10 @@ static int run(tide_worker *w, void *arg)
 {
     (void)arg;
     static _Thread_local struct sender s;
+    /* the last worker gives up before building what the others build */
+    if (strcmp(which, "returns-before-build") == 0 &&
+        tide_worker_index(w) + 1 == tide_worker_peers(w))
+        return 5;
     tide_scope *scope = tide_dataflow_begin(w, "misuse");
     if (strcmp(which, "type-mismatch") == 0) {
         tide_loop *loop;
@@ -125,6 +129,11 @@ static int run(tide_worker *w, void *arg)
     } else if (strcmp(which, "no-dataflow-end") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        return 0;
+    } else if (strcmp(which, "returns-before-build") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        tide_dataflow_end(scope);
         return 0;
     } else if (strcmp(which, "fails-after-build") == 0) {
         tide_input *in;

@@ -18,6 +18,7 @@ input-backwards|advance_to(2) after advance_to(5)
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
 no-dataflow-end|: dataflow 'misuse' was begun but never built
+returns-before-build|finished (its function returned 5) after building 0 dataflows, so dataflow 'misuse' (number 1)
 fails-after-build|case fails-after-build ran to the end (rc 1)
 summary-send|operator 'TooEarly' sends at time 0 from input 0's capability at 0, which its summary (input 0 -> output 0: (+1)) does not allow
 summary-retain|operator 'TooEarly' keeps a capability at time 0 from input 0's capability at 0, which its summary

@@ -510,7 +510,7 @@ int df_many_exchanges(tide_worker *w, void *ctx)
                (unsigned long long)l.count, (unsigned long long)(want * peers));
     tide_allocator *a = tide_worker_allocator(w);
     uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
-    uint64_t channels = EDGES + 1; /* and the progress channel */
+    uint64_t channels = EDGES + 2; /* and the progress channel, and the worker's first */
     uint64_t bound = ranks * 64 + workers * ranks * 8 +
                      channels * workers * (16 * (peers - workers) + 8 * peers + 8 * ranks);
     WORK_CHECK(w, st.peer_bytes <= bound,

@@ -128,6 +128,56 @@ static bool take_activations(tide_worker *w)
     return true;
 }
 
+/* ---------------------------------------------------------------- finished workers */
+
+struct finished {
+    uint64_t worker, built;
+    int64_t result;
+};
+static TIDE_TYPE_POD(finished_type, struct finished);
+
+/* Idle steps between two looks at the finished workers' channel. */
+#define DONE_CHECK_EVERY 64
+
+static void announce_finished(tide_worker *w, int rc)
+{
+    if (!w->done_push)
+        return;
+    tide_batch *b = tide_batch_new(&finished_type, sizeof(struct finished));
+    struct finished f = { w->index, w->next_id, rc };
+    for (size_t p = 0; p < w->peers; p++) {
+        if (p == w->index)
+            continue;
+        if (!b && !(b = tide_batch_new(&finished_type, sizeof f)))
+            tide__fatal("out of memory announcing the end of worker %zu", w->index);
+        tide_batch_push(b, &f);
+        tide_push_send(w->done_push[p], &b);
+        tide_push_send(w->done_push[p], NULL);
+    }
+    tide_batch_free(b);
+    tide_allocator_release(w->alloc);
+}
+
+/* A peer that has finished built `built` dataflows: one of ours with a later id can never
+ * complete. */
+static void check_finished(tide_worker *w)
+{
+    tide_batch *b = NULL;
+    while (tide_pull_recv(w->done_pull, &b)) {
+        const struct finished *f = tide_batch_records(b);
+        for (size_t i = 0; i < tide_batch_len(b); i++)
+            for (size_t d = 0; d < w->ndfs; d++)
+                if (w->dfs[d]->id >= f[i].built)
+                    tide__fatal("worker %llu finished (its function returned %lld) after "
+                                "building %llu dataflows, so dataflow '%s' (number %u) of "
+                                "worker %zu can never complete: every worker must build the "
+                                "same dataflows",
+                                (unsigned long long)f[i].worker, (long long)f[i].result,
+                                (unsigned long long)f[i].built, w->dfs[d]->name,
+                                w->dfs[d]->id + 1, w->index);
+    }
+}
+
 /* ---------------------------------------------------------------- stepping */
 
 static void flush_dirty(tide_dataflow *df)
@@ -192,6 +242,8 @@ bool tide_worker_step(tide_worker *w)
      * outnumber cores, the peer it waits for may need it. */
     if (w->idle && w->idle % YIELD_EVERY == 0)
         sched_yield();
+    if (w->done_pull && w->idle % DONE_CHECK_EVERY == 1 && w->ndfs)
+        check_finished(w);
     return w->ndfs > 0;
 }
 
@@ -219,6 +271,8 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
      * to look again (what arrives wakes us anyway). */
     if (holding && (timeout_ns < 0 || timeout_ns > DEMAND_RECHECK_NS))
         timeout_ns = DEMAND_RECHECK_NS;
+    if (w->done_pull) /* a finished peer's word is what wakes a worker waiting on it */
+        check_finished(w);
     tide_allocator_park(w->alloc, timeout_ns);
     return more;
 }
@@ -265,6 +319,9 @@ static void worker_init(tide_worker *w, tide_allocator *a)
     atomic_init(&w->hub->refs, 1);
     atomic_init(&w->hub->pending, false);
     w->hub->alloc = a;
+    if (w->peers > 1 && tide_allocator_allocate(a, &finished_type, &w->done_push,
+                                                &w->done_pull) < 0)
+        tide__fatal("worker %zu: cannot allocate its first channel", w->index);
 }
 
 static void worker_destroy(tide_worker *w)
@@ -332,6 +389,7 @@ static int run_worker(tide_allocator *a, void *arg)
      * progress (a failing worker that stopped here would leave them waiting forever). */
     while (tide_worker_step_or_park(&w, -1))
         ;
+    announce_finished(&w, rc);
     worker_destroy(&w);
     return rc;
 }
