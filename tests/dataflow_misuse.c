@@ -37,6 +37,13 @@ static void misbehave(tide_op *op, void *arg)
     } else if (strcmp(which, "downgrade-backwards") == 0) {
         tide_cap_downgrade(s->cap, &five);
         tide_cap_downgrade(s->cap, &three);
+    } else if (strcmp(which, "reused-capability") == 0) {
+        /* slots are reused last-in first-out: the fresh capability takes the stale one's */
+        tide_cap *stale = tide_cap_retain(s->cap), *copy = stale;
+        tide_cap_drop(&copy);
+        tide_cap *fresh = tide_cap_retain(s->cap);
+        tide_session_give(tide_op_session(op, 0, stale), &x);
+        tide_cap_drop(&fresh);
     } else if (strcmp(which, "wrong-output") == 0) {
         tide_cap *for1 = tide_cap_retain_for(s->cap, 1);
         tide_session_give(tide_op_session(op, 0, for1), &x);

@@ -18,15 +18,18 @@ input-backwards|advance_to(2) after advance_to(5)
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
 no-dataflow-end|: dataflow 'misuse' was begun but never built
-returns-before-build|finished (its function returned 5) after building 0 dataflows, so dataflow 'misuse' (number 1)
+returns-before-build|finished (its function returned 5) after building 0 dataflows, so dataflow 'misuse' (number 1)\|on channel 1, which it never allocated
 fails-after-build|case fails-after-build ran to the end (rc 1)
 summary-send|operator 'TooEarly' sends at time 0 from input 0's capability at 0, which its summary (input 0 -> output 0: (+1)) does not allow
 summary-retain|operator 'TooEarly' keeps a capability at time 0 from input 0's capability at 0, which its summary
+reused-capability|operator 'Sender' sends with a capability it has already dropped (its slot holds another capability now)
 wrong-output|operator 'Sender' sends on output 0 with a capability for output 1 only
 different-dataflows|dataflow 'misuse' differs between workers
 delay-total-nested|DelayTotal: times in a nested scope are only partially ordered
 CASES
 }
+# (returns-before-build: the worker that returned may see its peer's first message for the
+# dataflow it never built before the peer sees its announcement; either message names it.)
 cases | while IFS="|" read -r c pattern; do
   expect_failure "$c -w 2" "$pattern" timeout 30 "$p" "$c" -w 2 --bind none
   expect_failure "mpirun -n 2 $c" "$pattern" "$run" 2 "$p" "$c" -w 1 --bind none

@@ -310,7 +310,8 @@ tide_cap *tide_cap_delayed_for(const tide_cap *c, const tide_time *t, uint32_t o
 int64_t tide_cap_output(const tide_cap *c);
 /** Moves an owned capability to @p t, which must not be earlier than its time. */
 void tide_cap_downgrade(tide_cap *c, const tide_time *t);
-/** Drops an owned capability and sets *c to NULL (NULL is ignored). */
+/** Drops an owned capability and sets *c to NULL (NULL is ignored). Any copy of the handle
+ *  is invalid from then on: using one stops the run, even once its slot has been reused. */
 void tide_cap_drop(tide_cap **c);
 
 /** A set of owned capabilities, at most one per time. */

@@ -312,7 +312,7 @@ tide_op *tide_builder_build(tide_builder *b, tide_logic_fn logic, void *state,
      * installed; this worker's share is either handed out or released here. */
     tide_time zero = { .depth = op->scope->depth };
     if (initial && op->nout)
-        *initial = tide__cap_new(op, &zero);
+        *initial = tide__cap_handle(tide__cap_new(op, &zero));
     else {
         if (initial)
             *initial = NULL;

@@ -17,7 +17,9 @@ tide_cap *tide__cap_new(tide_op *op, const tide_time *t)
 {
     tide_worker *w = op->df->w;
     if (!w->free_caps) {
-        tide_cap *block = calloc(TIDE__CAP_BLOCK, sizeof *block);
+        tide_cap *block = aligned_alloc(TIDE__CAP_ALIGN, TIDE__CAP_BLOCK * sizeof *block);
+        if (block)
+            memset(block, 0, TIDE__CAP_BLOCK * sizeof *block);
         void **blocks = realloc(w->cap_blocks, (w->ncap_blocks + 1) * sizeof *blocks);
         if (!block || !blocks)
             tide__fatal("out of memory allocating capabilities");
@@ -42,6 +44,7 @@ void tide__cap_free(tide_cap *c)
 {
     tide_worker *w = c->op->df->w;
     c->kind = CAP_FREE;
+    c->gen = (uint8_t)((c->gen + 1) & TIDE__CAP_GEN_MASK); /* its handles are stale now */
     c->next_free = w->free_caps;
     w->free_caps = c;
 }
@@ -70,16 +73,22 @@ void tide__cap_count(tide_cap *c, int64_t d)
         tide__update(op->df, op->out[o].key, &c->time, d);
 }
 
-static void check_live(const tide_cap *c, const char *what)
+/* The live capability handle @p h names; stops the run when there is none. */
+static tide_cap *slot_of(const tide_cap *h, const char *what)
 {
-    if (!c)
+    if (!h)
         tide__fatal("%s: no capability (NULL)", what);
+    tide_cap *c = tide__cap_peek(h);
     if (c->kind == CAP_FREE) {
         char tb[96];
         tide_time_format(&c->time, tb, sizeof tb);
         tide__fatal("operator '%s': %s a capability (at %s) already dropped", c->op->name,
                     what, tb);
     }
+    if (tide__cap_stale(h))
+        tide__fatal("%s a capability already dropped (its slot holds another capability of "
+                    "operator '%s' now)", what, c->op->name);
+    return c;
 }
 
 static void check_later(const tide_cap *c, const tide_time *t, const char *what)
@@ -93,13 +102,12 @@ static void check_later(const tide_cap *c, const tide_time *t, const char *what)
     }
 }
 
-const tide_time *tide_cap_time(const tide_cap *c) { return &c->time; }
-uint64_t tide_cap_epoch(const tide_cap *c) { return c->time.c[0]; }
+const tide_time *tide_cap_time(const tide_cap *h) { return &slot_of(h, "reading")->time; }
+uint64_t tide_cap_epoch(const tide_cap *h) { return slot_of(h, "reading")->time.c[0]; }
 
 /* A new owned capability at @p t counting at output @p out (or all outputs). */
-static tide_cap *derive(const tide_cap *c, const tide_time *t, uint32_t out, const char *what)
+static tide_cap *derive(const tide_cap *c, const tide_time *t, uint32_t out)
 {
-    check_live(c, what);
     check_later(c, t, "delay");
     if (out != TIDE__ANY_OUTPUT && out >= c->op->nout)
         tide__fatal("operator '%s': a capability for output %u (it has %u)", c->op->name, out,
@@ -112,39 +120,41 @@ static tide_cap *derive(const tide_cap *c, const tide_time *t, uint32_t out, con
     tide_cap *n = tide__cap_new(c->op, t);
     n->out = out;
     tide__cap_count(n, +1);
-    return n;
+    return tide__cap_handle(n);
 }
 
-tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t)
+tide_cap *tide_cap_delayed(const tide_cap *h, const tide_time *t)
 {
-    return derive(c, t, c ? c->out : TIDE__ANY_OUTPUT, "delaying");
+    const tide_cap *c = slot_of(h, "delaying");
+    return derive(c, t, c->out);
 }
 
-tide_cap *tide_cap_retain(const tide_cap *c)
+tide_cap *tide_cap_retain(const tide_cap *h)
 {
-    check_live(c, "retaining");
-    return derive(c, &c->time, c->out, "retaining");
+    const tide_cap *c = slot_of(h, "retaining");
+    return derive(c, &c->time, c->out);
 }
 
-tide_cap *tide_cap_delayed_for(const tide_cap *c, const tide_time *t, uint32_t output)
+tide_cap *tide_cap_delayed_for(const tide_cap *h, const tide_time *t, uint32_t output)
 {
-    return derive(c, t, output, "delaying");
+    return derive(slot_of(h, "delaying"), t, output);
 }
 
-tide_cap *tide_cap_retain_for(const tide_cap *c, uint32_t output)
+tide_cap *tide_cap_retain_for(const tide_cap *h, uint32_t output)
 {
-    check_live(c, "retaining");
-    return derive(c, &c->time, output, "retaining");
+    const tide_cap *c = slot_of(h, "retaining");
+    return derive(c, &c->time, output);
 }
 
-int64_t tide_cap_output(const tide_cap *c)
+int64_t tide_cap_output(const tide_cap *h)
 {
+    const tide_cap *c = slot_of(h, "reading");
     return c->out == TIDE__ANY_OUTPUT ? -1 : (int64_t)c->out;
 }
 
-void tide_cap_downgrade(tide_cap *c, const tide_time *t)
+void tide_cap_downgrade(tide_cap *h, const tide_time *t)
 {
-    check_live(c, "downgrading");
+    tide_cap *c = slot_of(h, "downgrading");
     if (c->kind != CAP_OWNED)
         tide__fatal("operator '%s': downgrading a capability it does not own (retain it "
                     "first)", c->op->name);
@@ -156,18 +166,28 @@ void tide_cap_downgrade(tide_cap *c, const tide_time *t)
     tide__cap_count(c, +1);
 }
 
+/* Drops an owned slot (not through a handle: the library's own). */
+static void drop_slot(tide_cap *c)
+{
+    tide__cap_count(c, -1);
+    tide__cap_free(c);
+}
+
 void tide_cap_drop(tide_cap **cp)
 {
-    tide_cap *c = *cp;
-    if (!c)
+    if (!*cp)
         return;
-    check_live(c, "dropping");
+    tide_cap *c = slot_of(*cp, "dropping");
     if (c->kind != CAP_OWNED)
         tide__fatal("operator '%s': dropping a capability it does not own (one from an input "
                     "or a notification is dropped for it)", c->op->name);
-    tide__cap_count(c, -1);
-    tide__cap_free(c);
+    drop_slot(c);
     *cp = NULL;
+}
+
+void tide__cap_drop_slot(tide_cap *c)
+{
+    drop_slot(c);
 }
 
 /* ---------------------------------------------------------------- sets */
@@ -188,16 +208,18 @@ void tide_capset_free(tide_capset *s)
     memset(s, 0, sizeof *s);
 }
 
-void tide_capset_insert(tide_capset *s, tide_cap *c)
+void tide_capset_insert(tide_capset *s, tide_cap *h)
 {
-    check_live(c, "inserting into a set");
-    for (size_t i = 0; i < s->len; i++)
-        if (s->caps[i]->out == c->out && tide_time_eq(&s->caps[i]->time, &c->time)) {
-            tide_cap_drop(&c);
+    const tide_cap *c = slot_of(h, "inserting into a set");
+    for (size_t i = 0; i < s->len; i++) {
+        const tide_cap *e = tide__cap_peek(s->caps[i]);
+        if (e->out == c->out && tide_time_eq(&e->time, &c->time)) {
+            tide_cap_drop(&h);
             return;
         }
+    }
     tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
-    s->caps[s->len++] = c;
+    s->caps[s->len++] = h;
 }
 
 void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier)
@@ -206,13 +228,14 @@ void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier)
     for (size_t f = 0; f < frontier->len; f++) {
         const tide_time *t = &frontier->elems[f];
         size_t i = 0;
-        while (i < old && !tide_time_le(&s->caps[i]->time, t))
+        while (i < old && !tide_time_le(tide_cap_time(s->caps[i]), t))
             i++;
         if (i == old) {
             char tb[96];
             tide_time_format(t, tb, sizeof tb);
             tide__fatal("%s: downgrading a capability set to %s, which none of its "
-                        "capabilities is at or before", old ? s->caps[0]->op->name : "?", tb);
+                        "capabilities is at or before",
+                        old ? tide__cap_peek(s->caps[0])->op->name : "?", tb);
         }
         tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
         s->caps[s->len++] = tide_cap_delayed(s->caps[i], t);
@@ -244,7 +267,7 @@ tide_notificator *tide_notificator_new(void)
 static void drop_owned(tide_cap *c)
 {
     c->kind = CAP_OWNED;
-    tide_cap_drop(&c);
+    drop_slot(c);
 }
 
 void tide__notificator_drop_current(tide_notificator *n)
@@ -269,9 +292,9 @@ void tide_notificator_free(tide_notificator *n)
     free(n);
 }
 
-void tide_notificator_notify_at(tide_notificator *n, tide_cap *cap)
+void tide_notificator_notify_at(tide_notificator *n, tide_cap *h)
 {
-    check_live(cap, "asking for a notification with");
+    tide_cap *cap = slot_of(h, "asking for a notification with");
     if (cap->kind != CAP_OWNED)
         tide__fatal("operator '%s': a notification needs an owned capability (use "
                     "tide_cap_retain or tide_cap_delayed)", cap->op->name);
@@ -314,7 +337,7 @@ tide_cap *tide_notificator_next(tide_notificator *n, const tide_antichain *const
         drop_owned(n->ready[--n->nready]);
     c->kind = CAP_LENT;
     n->current = c;
-    return c;
+    return tide__cap_handle(c);
 }
 
 size_t tide_notificator_pending(const tide_notificator *n)

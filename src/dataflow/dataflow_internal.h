@@ -67,14 +67,41 @@ struct tide__out {
 enum { CAP_FREE, CAP_OWNED, CAP_BORROWED, CAP_LENT };
 #define TIDE__CAP_BLOCK 256 /* capabilities allocated at a time (cap.c) */
 
+/* Capabilities live in slots that are reused; what the program holds is a handle, the
+ * slot's address with the slot's generation in its low bits (slots are aligned so that
+ * those bits are free). Freeing a slot moves its generation on, so a handle kept past its
+ * drop no longer matches its slot and is caught, whether or not the slot was reused (all
+ * but one in TIDE__CAP_ALIGN reuses). */
+#define TIDE__CAP_ALIGN 128
+#define TIDE__CAP_GEN_MASK ((uintptr_t)TIDE__CAP_ALIGN - 1)
+
 struct tide_cap {
-    tide_op *op;
+    _Alignas(TIDE__CAP_ALIGN) tide_op *op;
     tide_time time;
     int kind;
     uint32_t port; /* borrowed: the input it came from (its summaries bound what it covers) */
     uint32_t out;  /* the one output it counts at, or TIDE__ANY_OUTPUT: all of them */
+    uint8_t gen;   /* the slot's generation: see TIDE__CAP_ALIGN */
     tide_cap *next_free;
 };
+_Static_assert(sizeof(struct tide_cap) == TIDE__CAP_ALIGN, "one capability per aligned slot");
+
+/* The handle the program gets for slot @p c (NULL for NULL). */
+static inline tide_cap *tide__cap_handle(tide_cap *c)
+{
+    return c ? (tide_cap *)((uintptr_t)c | c->gen) : NULL;
+}
+/* The slot a handle names, unchecked. */
+static inline tide_cap *tide__cap_peek(const tide_cap *h)
+{
+    return (tide_cap *)((uintptr_t)h & ~TIDE__CAP_GEN_MASK);
+}
+/* The handle no longer names a live capability: dropped (its slot may hold another). */
+static inline bool tide__cap_stale(const tide_cap *h)
+{
+    const tide_cap *c = tide__cap_peek(h);
+    return c->gen != ((uintptr_t)h & TIDE__CAP_GEN_MASK) || c->kind == CAP_FREE;
+}
 
 struct tide__in {
     const tide_type *type;
@@ -298,6 +325,8 @@ bool tide__op_poll(tide_op *op);
 void tide__op_free(tide_op *op);
 tide_cap *tide__cap_new(tide_op *op, const tide_time *t);
 void tide__cap_free(tide_cap *c);
+/* Drops owned slot @p c (counted -1, freed). */
+void tide__cap_drop_slot(tide_cap *c);
 /* Frees the owned capabilities of @p df's operators that nobody dropped (dataflow freed). */
 void tide__cap_forget(tide_dataflow *df);
 void tide__cap_count(tide_cap *c, int64_t d);

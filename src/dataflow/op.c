@@ -105,7 +105,7 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     c->port = port;
     c->next_free = op->borrowed;
     op->borrowed = c;
-    *cap = c;
+    *cap = tide__cap_handle(c);
     *batch = b;
     return true;
 }
@@ -288,19 +288,25 @@ void tide__mark_dirty(tide_op *op)
     df->dirty[df->ndirty++] = op;
 }
 
-static void check_cap(const tide_op *op, const tide_cap *cap, const char *what)
+/* The slot of handle @p h, a live capability of @p op; stops the run otherwise. */
+static const tide_cap *check_cap(const tide_op *op, const tide_cap *h, const char *what)
 {
-    if (!cap)
+    if (!h)
         tide__fatal("operator '%s' %s without a capability", op->name, what);
+    const tide_cap *cap = tide__cap_peek(h);
     if (cap->kind == CAP_FREE) {
         char tb[96];
         tide_time_format(&cap->time, tb, sizeof tb);
         tide__fatal("operator '%s' %s with a capability (at %s) it has already dropped",
                     op->name, what, tb);
     }
+    if (tide__cap_stale(h))
+        tide__fatal("operator '%s' %s with a capability it has already dropped (its slot "
+                    "holds another capability now)", op->name, what);
     if (cap->op != op)
         tide__fatal("operator '%s' %s with a capability of operator '%s'", op->name, what,
                     cap->op->name);
+    return cap;
 }
 
 static void check_output(const tide_op *op, const tide_cap *cap, uint32_t port)
@@ -393,10 +399,10 @@ void tide__check_summary(const tide_op *op, uint32_t in, uint32_t out, const tid
                 sb[0] ? sb : "identity");
 }
 
-tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
+tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *h,
                                  const tide_time *t)
 {
-    check_cap(op, cap, "sends");
+    const tide_cap *cap = check_cap(op, h, "sends");
     if (!tide_time_le(&cap->time, t)) {
         char tb[96], cb[96];
         tide_time_format(t, tb, sizeof tb);
@@ -410,9 +416,9 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
     return open_session(op, port, t);
 }
 
-tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap)
+tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *h)
 {
-    check_cap(op, cap, "sends");
+    const tide_cap *cap = check_cap(op, h, "sends");
     check_output(op, cap, port);
     if (cap->kind == CAP_BORROWED && op->nsums)
         tide__check_summary(op, cap->port, port, &cap->time, &cap->time, "sends");

@@ -366,7 +366,7 @@ static void drop_program_caps(tide_worker *w)
         for (size_t i = 0; i < TIDE__CAP_BLOCK; i++) {
             tide_cap *c = (tide_cap *)w->cap_blocks[b] + i;
             if (c->kind == CAP_OWNED && !c->op->logic)
-                tide_cap_drop(&c);
+                tide__cap_drop_slot(c);
         }
 }
 
