@@ -82,10 +82,10 @@ void tide__fingerprint_send(tide_dataflow *df)
 
 static _Noreturn void differs(const tide_dataflow *df, uint64_t worker, uint64_t nops)
 {
-    tide__fatal("dataflow '%s' differs between workers: worker %zu built %u operators, worker "
-                "%llu %llu, or connected them otherwise (all workers must build the same "
-                "dataflows in the same order)", df->name, df->w->index, df->nops,
-                (unsigned long long)worker, (unsigned long long)nops);
+    tide__fatal("dataflow '%s' differs between workers: worker %llu built it with %llu "
+                "operators, worker %zu with %u, and their operators or connections differ "
+                "(every worker must build the same dataflows, in the same order)", df->name,
+                (unsigned long long)worker, (unsigned long long)nops, df->w->index, df->nops);
 }
 
 /* Worker 0's hash of its first k + 1 operators against ours. */
