@@ -246,7 +246,6 @@ static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, i
 {
     check_frame(m, buf, count, src);
     if (tide__frame_hdr(buf)->seq != m->seq_from[src]) {
-        buf->bytes = count;
         buf->peer_rank = src;
         buf->owner = m->polls; /* (a received buffer's owner is not used otherwise) */
         buf->next = m->ahead;
