@@ -268,9 +268,9 @@ struct tide_worker {
     size_t ndfs, capdfs;
     uint32_t next_id;
     struct tide__act_hub *hub; /* external activations */
-    /* Workers announce on this channel (the worker's first) that they have finished and
-     * how many dataflows they built: a peer waiting on a dataflow that a finished worker
-     * never built would otherwise wait forever. Read only when idle. */
+    /* A worker tells the next one on this channel (the worker's first) that it has
+     * finished and how many dataflows it built: a peer waiting on a dataflow that a
+     * finished worker never built would otherwise wait forever. Read only when idle. */
     tide_push **done_push;
     tide_pull *done_pull;
     struct tide__fifo pool; /* spare batches of any type */

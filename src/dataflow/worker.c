@@ -139,27 +139,27 @@ static TIDE_TYPE_POD(finished_type, struct finished);
 /* Idle steps between two looks at the finished workers' channel. */
 #define DONE_CHECK_EVERY 64
 
+/* Tells the next worker (index + 1, wrapping): one message per worker, not one per pair.
+ * If some workers built a dataflow that worker k never built, the first of them after k
+ * hears of it, from k or from a worker between them that did not build it either (and so
+ * finished too); none of them can have completed it. */
 static void announce_finished(tide_worker *w, int rc)
 {
     if (!w->done_push)
         return;
     tide_batch *b = tide_batch_new(&finished_type, sizeof(struct finished));
     struct finished f = { w->index, w->next_id, rc };
-    for (size_t p = 0; p < w->peers; p++) {
-        if (p == w->index)
-            continue;
-        if (!b && !(b = tide_batch_new(&finished_type, sizeof f)))
-            tide__fatal("out of memory announcing the end of worker %zu", w->index);
-        tide_batch_push(b, &f);
-        tide_push_send(w->done_push[p], &b);
-        tide_push_send(w->done_push[p], NULL);
-    }
+    if (!b || tide_batch_push(b, &f) != 0)
+        tide__fatal("out of memory announcing the end of worker %zu", w->index);
+    tide_push **to = &w->done_push[(w->index + 1) % w->peers];
+    tide_push_send(*to, &b);
+    tide_push_send(*to, NULL);
     tide_batch_free(b);
     tide_allocator_release(w->alloc);
 }
 
-/* A peer that has finished built `built` dataflows: one of ours with a later id can never
- * complete. */
+/* The previous worker has finished after building `built` dataflows: one of ours with a
+ * later id can never complete. */
 static void check_finished(tide_worker *w)
 {
     tide_batch *b = NULL;

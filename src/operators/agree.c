@@ -24,6 +24,13 @@ static void tally_votes(const tide_time *t, const void *record, void *ctx)
         tl->other = v->worker;
 }
 
+static uint64_t to_zero(const void *r, void *ctx)
+{
+    (void)r;
+    (void)ctx;
+    return 0;
+}
+
 static uint64_t fnv1a(const void *bytes, size_t len)
 {
     const unsigned char *p = bytes;
@@ -41,7 +48,9 @@ void tide_check_same(tide_worker *w, const char *what, const void *value, size_t
     snprintf(name, sizeof name, "check same %s", what);
     tide_input *in;
     tide_scope *scope = tide_dataflow_begin(w, name);
-    tide_stream *votes = tide_broadcast(tide_input_new(scope, &vote_type, &in));
+    /* every vote to worker 0, which compares them with its own: one message per worker,
+     * and a mismatch stops the whole job from there */
+    tide_stream *votes = tide_exchange(tide_input_new(scope, &vote_type, &in), to_zero, NULL);
     tide_probe *done = tide_probe_new(tide_inspect(votes, tally_votes, &tl));
     tide_dataflow_end(scope);
     tide_input_send(in, &mine);
