@@ -60,6 +60,7 @@ static int own_mpi(tide_allocator *a, void *ctx)
         /* Nonblocking, tested in short turns: a blocking call could wait for a worker of
          * another rank that waits for its rank's turn (see tide_allocator_mpi_enter). */
         MPI_Request req[2];
+        MPI_Status st[2]; /* not MPI_STATUSES_IGNORE: gcc 12 reads MPICH's as an array */
         int done = 0;
         tide_allocator_mpi_enter(a);
         MPI_Irecv(&got, 1, MPI_INT, (rank + ranks - 1) % ranks, 100 + local, MPI_COMM_WORLD,
@@ -68,7 +69,7 @@ static int own_mpi(tide_allocator *a, void *ctx)
         tide_allocator_mpi_leave(a);
         while (!done) {
             tide_allocator_mpi_enter(a);
-            MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
+            MPI_Testall(2, req, &done, st);
             tide_allocator_mpi_leave(a);
         }
         if (got != ((rank + ranks - 1) % ranks) * 1000 + local) {

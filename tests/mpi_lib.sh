@@ -44,7 +44,7 @@ expect_failure() {
 per_rank() {
   np=$1; shift
   d=$(mktemp -d)
-  TIDE_MPIRUN_FLAGS="--bind-to none --output-filename $d" "$run" "$np" "$@" >/dev/null &&
+  TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >/dev/null &&
     cat "$d"/1/rank.*/stdout
   rc=$?; rm -rf "$d"; return $rc
 }

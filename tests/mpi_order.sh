@@ -26,7 +26,7 @@ reordered=0
 pagerank() {
   np=$1 w=$2 flags=$3
   d=$(mktemp -d)
-  TIDE_MPIRUN_FLAGS="$flags --output-filename $d" "$run" "$np" "$b/examples/pagerank" \
+  TIDE_MPIRUN_FLAGS="$flags" TIDE_RANK_OUTPUT=$d "$run" "$np" "$b/examples/pagerank" \
     2000 10000 -w "$w" --bind none --stats >/dev/null 2>"$log"
   rc=$?
   cat "$d"/1/rank.*/stdout | totals >"$got"

@@ -49,6 +49,10 @@ void tide__fatal(const char *fmt, ...)
          * stuck inside MPI for 2 s would hold us forever: abort regardless then. */
         if (lock)
             (void)pthread_mutex_timedlock(lock, &until);
+        /* The message is in a pipe to the launcher, which tears the job down on
+         * MPI_Abort: MPICH's Hydra then lost it in about 1 run of 6. A pause lets the
+         * launcher forward it first. */
+        nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     _Exit(1);
