@@ -36,6 +36,8 @@ int df_random(tide_worker *w, void *ctx);
 int df_many_exchanges(tide_worker *w, void *ctx);
 /* one step moving thousands of pointstamps: a progress batch too large for a frame */
 int df_wide_progress(tide_worker *w, void *ctx);
+/* 20 dataflows in turn: each one's channels are reclaimed when it finishes */
+int df_reclaim(tide_worker *w, void *ctx);
 int df_first_empty(tide_worker *w, void *ctx);
 int df_summary(tide_worker *w, void *ctx);
 int df_per_output(tide_worker *w, void *ctx);
@@ -64,6 +66,7 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(operators_at_times, df_operators_at_times)                                          \
     X(random, df_random)                                                                  \
     X(many_exchanges, df_many_exchanges)                                                  \
+    X(reclaim, df_reclaim)                                                                \
     X(wide_progress, df_wide_progress)                                                    \
     X(first_empty, df_first_empty)                                                        \
     X(to_stream_bytes, df_to_stream_bytes)                                                \

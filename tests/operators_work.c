@@ -524,6 +524,52 @@ int df_many_exchanges(tide_worker *w, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- reclaimed channels */
+
+#define RECLAIM_DATAFLOWS 20
+#define RECLAIM_EDGES 4
+
+/* Dataflows that finish one after another must not leave their channels' per-peer state
+ * behind: a worker finishes (and frees) one before building the next, so a rank holds the
+ * channels of at most two at once (a rank-mate may still be freeing the previous one). */
+int df_reclaim(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t vals[100];
+    for (uint64_t i = 0; i < 100; i++)
+        vals[i] = i;
+    tide_allocator *a = tide_worker_allocator(w);
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
+    uint64_t per_chan = workers * (16 * (peers - workers) + 8 * peers + 8 * ranks);
+    tide_comm_stats st0, st1;
+    tide_comm_stats_get(a, &st0);
+    for (int d = 0; d < RECLAIM_DATAFLOWS; d++) {
+        struct landed l = { me, peers, 0, 0 };
+        tide_scope *scope = tide_dataflow_begin(w, "reclaim");
+        tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, 100);
+        for (uintptr_t k = EDGES - RECLAIM_EDGES; k < EDGES; k++)
+            s = tide_exchange(s, hop, (void *)k);
+        tide_inspect(s, landed_logic, &l);
+        tide_dataflow_end(scope);
+        while (tide_worker_step(w))
+            ;
+        WORK_CHECK(w, l.misplaced == 0, "dataflow %d: %d records on the wrong worker", d,
+                   l.misplaced);
+    }
+    tide_comm_stats_get(a, &st1);
+    /* Each dataflow has RECLAIM_EDGES exchange channels and a progress channel. */
+    uint64_t bound = st0.peer_bytes + 2 * (RECLAIM_EDGES + 1) * per_chan;
+    if (bound < st0.peer_bytes_peak)
+        bound = st0.peer_bytes_peak;
+    WORK_CHECK(w, ranks == 1 || st1.peer_bytes_peak <= bound,
+               "per-peer state peaked at %llu bytes over %d dataflows that ran one after "
+               "another, more than the %llu that two at a time take",
+               (unsigned long long)st1.peer_bytes_peak, RECLAIM_DATAFLOWS,
+               (unsigned long long)bound);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- a wide progress batch */
 
 /* One step that moves thousands of pointstamps (a capability and a message count at each

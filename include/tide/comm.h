@@ -190,7 +190,9 @@ typedef struct tide_comm_stats {
     uint64_t progress_bytes; /**< their bytes on the wire, message headers included */
     uint64_t max_requests;   /**< most MPI requests in flight at once */
     uint64_t peer_bytes;     /**< bytes of state the rank keeps per other rank or remote
-                                  worker (endpoints, sequence numbers, frame slots) */
+                                  worker (endpoints, sequence numbers, frame slots) now;
+                                  a closed channel's are given back */
+    uint64_t peer_bytes_peak; /**< the most peer_bytes was at any time */
 } tide_comm_stats;
 /** Fills *out with the counters of @p a's rank so far (a consistent snapshot is taken
  *  under the rank's MPI lock, so call it outside hot loops). */
@@ -207,6 +209,15 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out);
  */
 int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
                             tide_pull **pull);
+/**
+ * Frees this worker's side of a channel whose traffic has ended (a finished or dropped
+ * dataflow's): its pushes, its pull and the per-peer state behind them. The id stays taken,
+ * so later channels keep their ids on every worker; messages that still arrive for it are
+ * dropped. The queues between the rank's workers are freed when the last of them closes it.
+ * The pushes and pull returned for it must not be used again. Unknown or closed ids are
+ * ignored.
+ */
+void tide_allocator_close(tide_allocator *a, int channel);
 /** Moves arrived messages into the channels' pulls (call before pulling). */
 void tide_allocator_receive(tide_allocator *a);
 /** Flushes everything pushed so far towards the other workers (call after pushing). */

@@ -249,6 +249,8 @@ typedef enum tide_progcast_route {
  *  progcasters in the same order as its other channels); NULL on out-of-memory. Every
  *  worker must use the same @p route. */
 tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route);
+/** Sends what the rank still holds of ours, closes the progress channel
+ *  (tide_allocator_close) and frees @p p (NULL is ignored). */
 void tide_progcaster_free(tide_progcaster *p);
 /** Sends @p updates (compacted first; nothing is sent when they cancel) to every worker
  *  and clears them. Call it once per step even with no updates: with

@@ -106,7 +106,8 @@ static void chan_shared_free(struct tide__chan_shared *cs)
 void tide__shared_destroy(struct tide__shared *s)
 {
     for (size_t i = 0; i < s->nchans; i++)
-        chan_shared_free(s->chans[i]);
+        if (s->chans[i]) /* (NULL: closed by every worker) */
+            chan_shared_free(s->chans[i]);
     free(s->chans);
     for (size_t i = 0; i < s->nlocal; i++)
         tide__waker_destroy(&s->wakers[i]);
@@ -213,7 +214,7 @@ void tide_push_send(tide_push *p, tide_batch **batch)
 
 /* ---------------------------------------------------------------- Pull */
 
-static void give_back(tide_allocator *a, tide_batch *b)
+void tide__give_back(tide_allocator *a, tide_batch *b)
 {
     struct tide__spsc *home = b->home;
     b->home = NULL;
@@ -226,7 +227,7 @@ static void give_back(tide_allocator *a, tide_batch *b)
 bool tide_pull_recv(tide_pull *p, tide_batch **batch)
 {
     if (*batch) {
-        give_back(p->alloc, *batch);
+        tide__give_back(p->alloc, *batch);
         *batch = NULL;
     }
     for (size_t i = 0; i < p->nin; i++) {
@@ -267,6 +268,8 @@ static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const
     pthread_mutex_lock(&s->mu);
     if (id < s->nchans) {
         cs = s->chans[id];
+        if (!cs) /* every worker of the rank closed it, so all of them allocated it */
+            tide__fatal("worker %zu allocated channel %zu twice", a->index, id);
         if (!tide_type_equal(cs->type, type)) {
             fprintf(stderr,
                     "tide: worker %zu allocated channel %zu with record type '%s', but worker "
@@ -358,6 +361,60 @@ nomem:
     return TIDE_ENOMEM;
 }
 
+/* Frees a channel's parts at this worker; its struct stays, so that its id stays taken
+ * and what still arrives for it can be recognised and dropped. */
+static void chan_close(tide_allocator *a, struct tide__chan *ch)
+{
+    if (a->ops->close_remote)
+        a->ops->close_remote(a, ch);
+    for (size_t d = 0; d < ch->pull.nin; d++) { /* what rank-mates sent us: theirs again */
+        tide_batch *b;
+        while ((b = tide__spsc_pop(ch->pull.in[d])))
+            tide__give_back(a, b);
+    }
+    tide_batch *b;
+    while ((b = tide__fifo_take(&ch->pull.remote)))
+        tide__give_back(a, b);
+    while ((b = tide__fifo_take(&ch->pull.early)))
+        tide__give_back(a, b);
+    free(ch->pull.in);
+    free(ch->pull.expect_seq);
+    free(ch->pushes);
+    free(ch->push_mem);
+    free(ch->remote_mem);
+    ch->pull.in = NULL;
+    ch->pull.nin = 0;
+    ch->pull.expect_seq = NULL;
+    ch->pushes = NULL;
+    ch->push_mem = ch->remote_mem = NULL;
+    ch->closed = true;
+}
+
+void tide_allocator_close(tide_allocator *a, int channel)
+{
+    if (channel < 0 || (size_t)channel >= a->nchans || !a->chans[channel] ||
+        a->chans[channel]->closed)
+        return;
+    chan_close(a, a->chans[channel]);
+    /* The queues between the rank's workers go with the last of them to close. */
+    struct tide__shared *s = a->shared;
+    struct tide__chan_shared *gone = NULL;
+    pthread_mutex_lock(&s->mu);
+    struct tide__chan_shared *cs = s->chans[channel];
+    if (cs && ++cs->closed == cs->n) {
+        gone = cs;
+        s->chans[channel] = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (gone)
+        chan_shared_free(gone);
+}
+
+bool tide__channel_closed(const tide_allocator *a, size_t channel)
+{
+    return channel < a->nchans && a->chans[channel] && a->chans[channel]->closed;
+}
+
 void tide_allocator_receive(tide_allocator *a)
 {
     a->seen_events = atomic_load(&a->shared->wakers[a->local].events);
@@ -383,7 +440,8 @@ void tide_allocator_wake(tide_allocator *a)
 
 void tide__channel_mark_progress(tide_allocator *a, int channel)
 {
-    if (channel >= 0 && (size_t)channel < a->nchans && a->chans[channel])
+    if (channel >= 0 && (size_t)channel < a->nchans && a->chans[channel] &&
+        !a->chans[channel]->closed)
         a->chans[channel]->progress = true;
 }
 
@@ -393,7 +451,7 @@ void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(voi
     struct tide__shared *s = a->shared;
     void *state = NULL;
     pthread_mutex_lock(&s->mu);
-    if (channel >= 0 && (size_t)channel < s->nchans) {
+    if (channel >= 0 && (size_t)channel < s->nchans && s->chans[channel]) {
         struct tide__chan_shared *cs = s->chans[channel];
         if (!cs->rank_state && (cs->rank_state = make(arg)))
             cs->rank_state_free = destroy;
@@ -429,5 +487,5 @@ static void local_park(tide_allocator *a, int64_t timeout_ns)
 
 /* One worker and several threads of one rank share all their code: the thread backend is
  * the process backend with one queue pair, which costs it nothing measurable. */
-const struct tide__alloc_ops tide__alloc_thread = { "thread", NULL, NULL, NULL, local_park, NULL };
-const struct tide__alloc_ops tide__alloc_process = { "process", NULL, NULL, NULL, local_park, NULL };
+const struct tide__alloc_ops tide__alloc_thread = { "thread", NULL, NULL, NULL, local_park, NULL, NULL };
+const struct tide__alloc_ops tide__alloc_process = { "process", NULL, NULL, NULL, local_park, NULL, NULL };

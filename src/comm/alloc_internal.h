@@ -70,6 +70,7 @@ struct tide__chan {
     void *push_mem;   /* the in-rank push structs, one block */
     void *remote_mem; /* the pushes to other ranks, one block (mpi backend) */
     bool progress;    /* carries progress updates (counted apart in tide_comm_stats) */
+    bool closed;      /* tide_allocator_close: only this struct is left; arrivals dropped */
 };
 
 /* A channel's queues between the workers of one rank, created by the first worker to
@@ -82,6 +83,7 @@ struct tide__chan_shared {
      * made by the first worker that asks, freed with the channel. */
     void *rank_state;
     void (*rank_state_free)(void *);
+    size_t closed; /* workers of the rank that closed it (under the registry lock) */
     struct tide__spsc q[];
 };
 
@@ -106,6 +108,8 @@ struct tide__alloc_ops {
     void (*park)(tide_allocator *a, int64_t timeout_ns);
     /* The worker returned: flush, report leftovers, free backend state. */
     void (*finish)(tide_allocator *a);
+    /* Frees what allocate_remote made for @p ch (NULL: nothing to free). */
+    void (*close_remote)(tide_allocator *a, struct tide__chan *ch);
 };
 
 struct tide_allocator {
@@ -120,6 +124,9 @@ struct tide_allocator {
     struct tide__fifo spares;
     void *backend; /* per-worker backend state */
 };
+
+/* Hands a received batch back to its sender (or to the worker's spares). */
+void tide__give_back(tide_allocator *a, tide_batch *b);
 
 /* Spares kept per worker at most; more are freed (bounds memory after a burst). */
 #define TIDE__MAX_SPARES 64
@@ -139,6 +146,8 @@ void tide__allocator_destroy(tide_allocator *a);
 /* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
 /* Marks @p channel as carrying progress updates (counted apart in tide_comm_stats). */
 void tide__channel_mark_progress(tide_allocator *a, int channel);
+/* Whether this worker closed the channel (tide_allocator_close). */
+bool tide__channel_closed(const tide_allocator *a, size_t channel);
 /* The rank-wide state of @p channel: made by make(arg) for the first worker of the rank
  * that asks (under the registry lock), the same pointer for the others; freed by
  * destroy() when the rank's channels are. NULL when make() fails. */

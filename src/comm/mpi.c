@@ -188,8 +188,7 @@ static struct mpi_local *local_of(tide_allocator *a)
         tide__fatal("out of memory starting worker %zu", a->index);
     ml->m = a->shared->mpi;
     ml->mw = &ml->m->w[a->local];
-    atomic_fetch_add_explicit(&ml->m->peer_bytes, (uint64_t)ml->m->ranks * sizeof *ml->frame,
-                              memory_order_relaxed);
+    tide__mpi_peer_bytes(ml->m, (int64_t)(ml->m->ranks * sizeof *ml->frame));
     ml->alloc = a;
     a->backend = ml;
     return ml;
@@ -323,6 +322,10 @@ static void mpi_receive(tide_allocator *a)
     while ((b = tide__spsc_pop(&ml->mw->inbox))) {
         const struct tide__msg_hdr *mh = tide__msg_hdr(b);
         if (mh->channel < a->nchans) {
+            if (a->chans[mh->channel] && a->chans[mh->channel]->closed) {
+                tide__give_back(a, b); /* for a dataflow this worker has finished or dropped */
+                continue;
+            }
             if (!a->chans[mh->channel])
                 bad_message(a, mh, "this worker refused that channel: it allocated it with "
                                    "another type");
@@ -403,6 +406,14 @@ static void mpi_park(tide_allocator *a, int64_t timeout_ns)
     }
 }
 
+/* Per-peer bytes of one channel at one worker: its remote pushes, the cast numbers per
+ * source rank, and the channel's push array. */
+static size_t chan_peer_bytes(const tide_allocator *a)
+{
+    return (a->peers - a->nlocal) * sizeof(struct remote_push) + a->ranks * sizeof(uint64_t) +
+           a->peers * sizeof(tide_push *);
+}
+
 static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
 {
     struct mpi_local *ml = local_of(a);
@@ -427,10 +438,7 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
     }
     ch->pull.expect_seq = seq;
     ch->remote_mem = rc;
-    atomic_fetch_add_explicit(&ml->m->peer_bytes,
-                              remote * sizeof rc->push[0] + a->ranks * sizeof *seq +
-                                  a->peers * sizeof *ch->pushes,
-                              memory_order_relaxed);
+    tide__mpi_peer_bytes(ml->m, (int64_t)chan_peer_bytes(a));
     /* Messages that arrived before this worker allocated the channel. */
     if (ch->id < ml->npending) {
         tide_batch *b;
@@ -438,6 +446,13 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
             route(a, ch, b);
     }
     return 0;
+}
+
+/* chan_close frees the blocks mpi_allocate_remote made: they are uncounted here. */
+static void mpi_close_remote(tide_allocator *a, struct tide__chan *ch)
+{
+    (void)ch;
+    tide__mpi_peer_bytes(local_of(a)->m, -(int64_t)chan_peer_bytes(a));
 }
 
 static void mpi_finish(tide_allocator *a)
@@ -465,6 +480,7 @@ static void mpi_finish(tide_allocator *a)
     a->backend = NULL;
 }
 
-const struct tide__alloc_ops tide__alloc_mpi = { "mpi", mpi_allocate_remote, mpi_receive,
-                                                 mpi_release, mpi_park, mpi_finish };
+const struct tide__alloc_ops tide__alloc_mpi = { "mpi",      mpi_allocate_remote, mpi_receive,
+                                                 mpi_release, mpi_park,   mpi_finish,
+                                                 mpi_close_remote };
 

@@ -420,6 +420,18 @@ void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out)
     out->progress_msgs = atomic_load_explicit(&m->progress_msgs, memory_order_relaxed);
     out->progress_bytes = atomic_load_explicit(&m->progress_bytes, memory_order_relaxed);
     out->peer_bytes = atomic_load_explicit(&m->peer_bytes, memory_order_relaxed);
+    out->peer_bytes_peak = atomic_load_explicit(&m->peer_bytes_peak, memory_order_relaxed);
+}
+
+void tide__mpi_peer_bytes(struct tide__mpi *m, int64_t delta)
+{
+    uint64_t now = atomic_fetch_add_explicit(&m->peer_bytes, (uint64_t)delta,
+                                             memory_order_relaxed) + (uint64_t)delta;
+    uint64_t peak = atomic_load_explicit(&m->peer_bytes_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(
+                             &m->peer_bytes_peak, &peak, now, memory_order_relaxed,
+                             memory_order_relaxed))
+        ;
 }
 
 void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
@@ -514,6 +526,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
                 (uint64_t)m->ranks * (sizeof *m->held + sizeof *m->frames_to +
                                       sizeof *m->frames_from + sizeof *m->seq_to +
                                       sizeof *m->seq_from));
+    atomic_init(&m->peer_bytes_peak, atomic_load(&m->peer_bytes));
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
         pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)

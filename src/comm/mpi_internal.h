@@ -63,7 +63,7 @@ struct tide__mpi {
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */
     tide_comm_stats stats;
-    atomic_uint_fast64_t progress_msgs, progress_bytes, peer_bytes;
+    atomic_uint_fast64_t progress_msgs, progress_bytes, peer_bytes, peer_bytes_peak;
     uint64_t started_ns;
 };
 
@@ -80,6 +80,8 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
 void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final);
 /* The rank's counters so far; the caller holds the MPI lock. */
 void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out);
+/* Counts @p delta bytes of per-peer state (negative: freed), keeping the peak. */
+void tide__mpi_peer_bytes(struct tide__mpi *m, int64_t delta);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
 /* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */

@@ -233,6 +233,7 @@ void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact
         if (rc < 0)
             tide__fatal("dataflow '%s': operator '%s' input %u: cannot allocate its exchange "
                         "channel: %s", df->name, op->name, port, tide_strerror(rc));
+        in->chan = rc;
         bool listed = false;
         for (uint32_t i = 0; i < df->nexchange; i++)
             listed |= df->exchange_ops[i] == op;

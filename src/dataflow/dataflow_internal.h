@@ -110,6 +110,7 @@ struct tide__in {
     const tide_antichain *frontier;
     tide_push **pushes; /* exchange channel, when the job has several workers */
     tide_pull *pull;
+    int chan;           /* its id, closed with the operator */
     struct tide__fifo queue;  /* batches delivered inside this worker */
     struct tide__fifo pulled; /* batches from the exchange channel, owed back to it */
     tide_batch *current;

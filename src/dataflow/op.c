@@ -521,6 +521,8 @@ void tide__op_free(tide_op *op)
         while ((b = tide__fifo_take(&in->pulled)))
             if (tide_pull_recv(in->pull, &b))
                 tide__fifo_put(&in->pulled, b);
+        if (in->pull)
+            tide_allocator_close(w->alloc, in->chan);
     }
     for (uint32_t o = 0; o < op->nout; o++) {
         struct tide__out *out = &op->out[o];

@@ -245,6 +245,7 @@ void tide_progcaster_free(tide_progcaster *p)
         atomic_store_explicit(&p->out->seen[p->local].casts, UINT64_MAX, memory_order_release);
         maybe_flush(p, NOW);
     }
+    tide_allocator_close(p->alloc, p->channel);
     free(p);
 }
 
