@@ -570,6 +570,65 @@ int df_reclaim(tide_worker *w, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- bounded staging */
+
+#define SKEW_RECORDS 100000 /* 800 KB in one batch at every worker */
+#define PIECE_MAX (128 * 1024) /* twice the staging bound, for slack */
+
+struct pieces {
+    uint64_t records, sum, biggest;
+};
+
+static uint64_t to_worker_zero(const void *r, void *ctx)
+{
+    (void)r;
+    (void)ctx;
+    return 0;
+}
+
+static void piece_logic(const tide_time *t, tide_batch *b, void *ctx)
+{
+    (void)t;
+    struct pieces *p = ctx;
+    const uint64_t *v = tide_batch_records(b);
+    for (size_t i = 0; i < tide_batch_len(b); i++)
+        p->sum += v[i];
+    p->records += tide_batch_len(b);
+    if (tide_batch_bytes(b) > p->biggest)
+        p->biggest = tide_batch_bytes(b);
+}
+
+/* A skewed exchange: staging for the one busy target is pushed whenever it fills, so a
+ * worker never holds a whole input batch per target (it reserved that for every target
+ * before), and the target receives pieces of bounded size. */
+int df_exchange_bounded(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t *vals = malloc(SKEW_RECORDS * sizeof *vals);
+    WORK_CHECK(w, vals != NULL, "out of memory");
+    for (uint64_t i = 0; i < SKEW_RECORDS; i++)
+        vals[i] = i;
+    struct pieces got = { 0, 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "skewed");
+    tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, SKEW_RECORDS);
+    tide_inspect_batch(tide_exchange(s, to_worker_zero, NULL), piece_logic, &got);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    free(vals);
+    uint64_t peers = tide_worker_peers(w);
+    bool zero = tide_worker_index(w) == 0;
+    uint64_t want = zero ? SKEW_RECORDS * peers : 0;
+    WORK_CHECK(w, got.records == want, "%llu records arrived, want %llu",
+               (unsigned long long)got.records, (unsigned long long)want);
+    WORK_CHECK(w, got.sum == (zero ? peers * (SKEW_RECORDS * (SKEW_RECORDS - 1ull) / 2) : 0),
+               "the records' sum is %llu", (unsigned long long)got.sum);
+    WORK_CHECK(w, peers == 1 || got.biggest <= PIECE_MAX,
+               "a piece of %llu bytes arrived: staging is not bounded",
+               (unsigned long long)got.biggest);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- a wide progress batch */
 
 /* One step that moves thousands of pointstamps (a capability and a message count at each

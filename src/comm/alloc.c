@@ -192,6 +192,9 @@ static void local_send(tide_push *p, tide_batch **bp)
     tide_batch *b = bp ? *bp : NULL;
     if (!b || b->len == 0)
         return; /* in-rank queues are visible at once: nothing to flush */
+    /* Once pushed, b is the receiver's (it may free it at once): read it before. */
+    const tide_type *type = b->type;
+    size_t bytes = b->bytes;
     b->home = lp->ret;
     if (tide__spsc_push(lp->fwd, b) != 0)
         tide__fatal("out of memory queueing a batch");
@@ -199,10 +202,10 @@ static void local_send(tide_push *p, tide_batch **bp)
     tide_batch *r = tide__spsc_pop(lp->ret);
     if (r) {
         tide_batch_clear(r);
-        r->type = b->type;
+        r->type = type;
         r->home = NULL;
     } else {
-        r = tide__spare_take(lp->alloc, b->type, b->bytes);
+        r = tide__spare_take(lp->alloc, type, bytes);
     }
     *bp = r;
 }
@@ -218,6 +221,16 @@ void tide__give_back(tide_allocator *a, tide_batch *b)
 {
     struct tide__spsc *home = b->home;
     b->home = NULL;
+    if (b->shared) {
+        /* A view of a buffer its rank-mates read too: the last view takes the buffer home,
+         * and every view goes home (base NULL) to be used again. */
+        tide_batch *buf = tide__batch_unshare(b);
+        if (buf && (!home || tide__spsc_push(home, buf) != 0))
+            tide_batch_free(buf);
+        if (!home || tide__spsc_push(home, b) != 0)
+            tide_batch_free(b);
+        return;
+    }
     if (!home)
         tide__spare_put(a, b);
     else if (tide__spsc_push(home, b) != 0)

@@ -30,16 +30,44 @@ tide_batch *tide_batch_new(const tide_type *type, size_t bytes)
     return b;
 }
 
+tide_batch *tide__batch_unshare(tide_batch *view)
+{
+    tide_batch *buf = view->shared;
+    view->shared = NULL;
+    view->base = NULL;
+    view->cap = 0;
+    /* acq_rel: the last one frees or reuses the buffer after every other view's reads. */
+    return atomic_fetch_sub_explicit(&buf->refs, 1, memory_order_acq_rel) == 1 ? buf : NULL;
+}
+
 void tide_batch_free(tide_batch *b)
 {
     if (!b)
         return;
+    if (b->shared)
+        tide_batch_free(tide__batch_unshare(b));
     free(b->base);
     free(b);
 }
 
+/* A view about to be written gets a copy of what it reads. */
+static int unshare_copy(tide_batch *b)
+{
+    unsigned char *base = malloc(TIDE__HEADROOM + b->cap);
+    if (!base)
+        return TIDE_ENOMEM;
+    memcpy(base, b->base, TIDE__HEADROOM + b->bytes);
+    size_t cap = b->cap;
+    tide_batch_free(tide__batch_unshare(b));
+    b->base = base;
+    b->cap = cap;
+    return 0;
+}
+
 int tide__batch_reserve(tide_batch *b, size_t bytes)
 {
+    if (b->shared && unshare_copy(b) != 0)
+        return TIDE_ENOMEM;
     if (bytes <= b->cap && b->base)
         return 0;
     /* Beyond this the doubling below would wrap (a length from a peer or a file can ask). */

@@ -2,6 +2,7 @@
 #ifndef TIDE_BATCH_INTERNAL_H
 #define TIDE_BATCH_INTERNAL_H
 
+#include <stdatomic.h>
 #include "tide/comm.h"
 #include "wire_internal.h"
 
@@ -22,6 +23,11 @@ struct tide_batch {
     int peer_rank; /* frame: the rank it goes to (-1: a large receive not complete yet) */
     int mpi_tag;   /* frame: the tag it is sent with */
     unsigned owner; /* frame: the local worker that gets the buffer back */
+    /* A view reads another batch's buffer (`base` is that batch's): the transport hands a
+     * rank cast to each worker of the rank as a view of one received buffer, which counts
+     * the views still out in `refs`. A view given back keeps base NULL. */
+    tide_batch *shared;
+    atomic_uint refs;
 };
 
 static inline unsigned char *tide__batch_data(const tide_batch *b)
@@ -29,7 +35,11 @@ static inline unsigned char *tide__batch_data(const tide_batch *b)
     return b->base + TIDE__HEADROOM;
 }
 
-/* Makes room for @p bytes bytes of data in all (contents kept). 0 or TIDE_ENOMEM. */
+/* Ends a view: it no longer reads its buffer (base NULL). Returns the buffer when this
+ * was its last view (the caller then owns it), NULL otherwise. */
+tide_batch *tide__batch_unshare(tide_batch *view);
+/* Makes room for @p bytes bytes of data in all (contents kept; a view gets a buffer of
+ * its own first). 0 or TIDE_ENOMEM. */
 int tide__batch_reserve(tide_batch *b, size_t bytes);
 /* Counts one allocation made for messages (see tide_comm_allocations). */
 void tide__count_allocation(void);

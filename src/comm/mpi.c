@@ -172,8 +172,9 @@ static void remote_send(tide_push *p, tide_batch **bp)
     b->peer_rank = rank;
     b->mpi_tag = tag;
     b->owner = (unsigned)(ml->mw - ml->m->w);
+    size_t bytes = b->bytes - TIDE__HEADROOM; /* b is the driver's once queued */
     queue_frame(ml, b);
-    *bp = spare_buffer(ml, type, b->bytes - TIDE__HEADROOM);
+    *bp = spare_buffer(ml, type, bytes);
 }
 
 static struct mpi_local *local_of(tide_allocator *a)

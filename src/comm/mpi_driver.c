@@ -11,7 +11,8 @@
  * (doc/architecture.md has the measurements).
  *
  * Receives are posted in advance (ANY_SOURCE, TIDE__POST_BYTES each), so a small frame
- * lands without a probe, and one MPI_Testsome over all requests is the whole poll. A
+ * lands without a probe, and one MPI_Testsome over the receives is the whole poll (sends
+ * are tested apart, every few passes: poll_sends). A
  * frame that holds one message becomes that message's batch (no copy); the messages of a
  * coalesced frame are copied out. Larger batches are announced in the frame stream; their
  * receive is posted when the announce is read, and later deliveries from that rank wait
@@ -25,6 +26,9 @@
 #include "mpi_internal.h"
 
 enum { SLOT_POST, SLOT_LARGE, SLOT_SEND };
+
+/* The driver's own frames (casts) go back to its pool when sent, not to a worker. */
+#define DRIVER_OWNED (~0u)
 
 #define NPOSTS 4
 
@@ -46,65 +50,78 @@ static tide_batch *pool_get(struct tide__mpi *m, size_t bytes)
     return b;
 }
 
-static size_t add_slot(struct tide__mpi *m)
+static size_t add_slot(struct tide__mpi *m, struct tide__mpi_reqs *q)
 {
-    if (m->nreqs == m->capreqs) {
+    if (q->n == q->cap) {
         /* Starts small on purpose: the arrays then grow while frames are being handled,
          * which the tests (under ASan) exercise; doubling makes it rare later. */
-        size_t cap = m->capreqs ? 2 * m->capreqs : NPOSTS + 4;
-        MPI_Request *r = realloc(m->reqs, cap * sizeof *r);
+        size_t cap = q->cap ? 2 * q->cap : NPOSTS + 4;
+        MPI_Request *r = realloc(q->reqs, cap * sizeof *r);
         if (r)
-            m->reqs = r;
-        struct tide__mpi_slot *s = realloc(m->slots, cap * sizeof *s);
+            q->reqs = r;
+        struct tide__mpi_slot *s = realloc(q->slots, cap * sizeof *s);
         if (s)
-            m->slots = s;
-        int *d = realloc(m->done, cap * sizeof *d);
+            q->slots = s;
+        int *d = realloc(q->done, cap * sizeof *d);
         if (d)
-            m->done = d;
-        MPI_Status *st = realloc(m->statuses, cap * sizeof *st);
+            q->done = d;
+        MPI_Status *st = realloc(q->statuses, cap * sizeof *st);
         if (st)
-            m->statuses = st;
+            q->statuses = st;
         if (!r || !s || !d || !st)
             tide__fatal("out of memory tracking MPI requests on rank %d", m->rank);
-        m->capreqs = cap;
+        q->cap = cap;
     }
-    return m->nreqs++;
+    return q->n++;
+}
+
+static void reqs_free(struct tide__mpi_reqs *q)
+{
+    free(q->reqs);
+    free(q->slots);
+    free(q->done);
+    free(q->statuses);
+}
+
+static void count_in_flight(struct tide__mpi *m)
+{
+    size_t n = m->tx.n + m->rx.n - m->nposts;
+    if (m->rx.n + m->tx.n > m->stats.max_requests)
+        m->stats.max_requests = m->rx.n + m->tx.n;
+    atomic_store_explicit(&m->sending, n, memory_order_relaxed);
 }
 
 static void post_receive(struct tide__mpi *m, size_t i)
 {
     tide_batch *b = pool_get(m, TIDE__POST_BYTES);
-    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE };
+    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE };
     if (MPI_Irecv(b->base, (int)TIDE__POST_BYTES, MPI_BYTE, MPI_ANY_SOURCE, TIDE__TAG_SMALL,
-                  m->comm, &m->reqs[i]) != MPI_SUCCESS)
+                  m->comm, &m->rx.reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv failed on rank %d", m->rank);
 }
 
 static void post_send(struct tide__mpi *m, tide_batch *f)
 {
-    size_t i = add_slot(m);
-    m->slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
+    size_t i = add_slot(m, &m->tx);
+    m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
     /* Numbered here, under the lock, in the order the sends are posted: that is the order
      * in which they match the peer's receives. */
     if (f->mpi_tag == TIDE__TAG_SMALL)
         tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
     m->stats.sends++;
     m->stats.send_bytes += f->bytes;
-    if (m->nreqs > m->stats.max_requests)
-        m->stats.max_requests = m->nreqs;
     if (MPI_Isend(f->base, (int)f->bytes, MPI_BYTE, f->peer_rank, f->mpi_tag, m->comm,
-                  &m->reqs[i]) != MPI_SUCCESS)
+                  &m->tx.reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Isend of %zu bytes from rank %d to rank %d failed", f->bytes,
                     m->rank, f->peer_rank);
     m->frames_to[f->peer_rank]++;
-    atomic_store_explicit(&m->sending, m->nreqs - m->nposts, memory_order_relaxed);
+    count_in_flight(m);
 }
 
-/* Hands a received batch (its message header in its headroom) to its worker. */
-static void deliver_one(struct tide__mpi *m, tide_batch *b)
+/* Hands a received batch (its message header in its headroom) to local worker @p local. */
+static void deliver_one(struct tide__mpi *m, tide_batch *b, size_t local)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
-    size_t local = mh->dst - (size_t)m->rank * m->nlocal;
     b->len = mh->nrecords;
     b->bytes = mh->nbytes;
     memcpy(b->meta, mh->meta, sizeof b->meta);
@@ -115,23 +132,27 @@ static void deliver_one(struct tide__mpi *m, tide_batch *b)
     tide__waker_notify(&m->shared->wakers[local]);
 }
 
-/* A rank cast goes to every worker of the rank: one copy each but the last, which takes
- * the received buffer. */
+/* A rank cast goes to every worker of the rank, each reading the one received buffer
+ * through a view of its own (workers only read casts); the buffer comes back with the
+ * last view. */
 static void deliver(struct tide__mpi *m, tide_batch *b)
 {
-    struct tide__msg_hdr *mh = tide__msg_hdr(b);
-    if (mh->flags & TIDE__MSG_FANOUT) {
-        size_t first = (size_t)m->rank * m->nlocal;
-        for (size_t i = 0; i + 1 < m->nlocal; i++) {
-            tide_batch *c = pool_get(m, mh->nbytes);
-            memcpy(tide__msg_hdr(c), mh, sizeof *mh);
-            tide__msg_hdr(c)->dst = (uint32_t)(first + i);
-            memcpy(tide__batch_data(c), tide__batch_data(b), mh->nbytes);
-            deliver_one(m, c);
-        }
-        mh->dst = (uint32_t)(first + m->nlocal - 1);
+    const struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    size_t first = (size_t)m->rank * m->nlocal;
+    if (!(mh->flags & TIDE__MSG_FANOUT) || m->nlocal == 1) {
+        deliver_one(m, b, mh->dst - first);
+        return;
     }
-    deliver_one(m, b);
+    atomic_store_explicit(&b->refs, (unsigned)m->nlocal, memory_order_relaxed);
+    for (size_t i = 0; i < m->nlocal; i++) {
+        tide_batch *v = tide__fifo_take(&m->views);
+        if (!v && !(v = calloc(1, sizeof *v)))
+            tide__fatal("out of memory delivering a message on rank %d", m->rank);
+        v->shared = b;
+        v->base = b->base;
+        v->cap = b->cap;
+        deliver_one(m, v, i);
+    }
 }
 
 /* Delivers now, or after the large receives this rank's earlier messages wait for. */
@@ -186,12 +207,13 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     b->meta[1] = (uint64_t)mh->src << 32 | mh->dst;
     b->meta[2] = mh->seq;
     b->meta[3] = mh->flags;
-    size_t i = add_slot(m);
-    m->slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
+    size_t i = add_slot(m, &m->rx);
+    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
     int tag = TIDE__TAG_LARGE_BASE + (mh->flags & TIDE__MSG_FANOUT
                                           ? (int)m->nlocal
                                           : (int)(mh->src - (size_t)src * m->nlocal));
-    if (MPI_Irecv(b->base, (int)total, MPI_BYTE, src, tag, m->comm, &m->reqs[i]) != MPI_SUCCESS)
+    if (MPI_Irecv(b->base, (int)total, MPI_BYTE, src, tag, m->comm, &m->rx.reqs[i]) !=
+        MPI_SUCCESS)
         tide__fatal("MPI_Irecv of %zu bytes failed on rank %d", total, m->rank);
     tide__fifo_put(&m->held[src], b);
 }
@@ -284,9 +306,6 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
 
 /* ---------------------------------------------------------------- rank casts */
 
-/* The driver's own frames (casts) go back to its pool when sent, not to a worker. */
-#define DRIVER_OWNED (~0u)
-
 static tide_batch *frame_for(struct tide__mpi *m, int rank, size_t bytes)
 {
     tide_batch *f = pool_get(m, bytes);
@@ -343,8 +362,49 @@ static bool send_casts(struct tide__mpi *m)
     return true;
 }
 
-/* Runs with `lock` held; true when it moved anything. */
-static bool progress(struct tide__mpi *m)
+/* Keeps the requests [from, n) whose slot still has a buffer, in order. */
+static void compact(struct tide__mpi_reqs *q, size_t from)
+{
+    size_t j = from;
+    for (size_t i = from; i < q->n; i++)
+        if (q->slots[i].buf) {
+            q->reqs[j] = q->reqs[i];
+            q->slots[j++] = q->slots[i];
+        }
+    q->n = j;
+}
+
+/* Sends are tested every SEND_POLL passes, or once this many are in flight: their
+ * completion only gives buffers back (an eager send completes when posted, and MPI
+ * progresses a rendezvous one in any call), so a pass need not scan them. */
+#define SEND_POLL 8
+#define SEND_BACKLOG 32
+
+static bool poll_sends(struct tide__mpi *m, bool now)
+{
+    if (!m->tx.n || (!now && m->tx.n < SEND_BACKLOG && m->polls % SEND_POLL))
+        return false;
+    int out = 0;
+    if (MPI_Testsome((int)m->tx.n, m->tx.reqs, &out, m->tx.done, m->tx.statuses) !=
+        MPI_SUCCESS)
+        tide__fatal("MPI_Testsome failed on rank %d", m->rank);
+    if (out <= 0 || out == MPI_UNDEFINED)
+        return false;
+    for (int k = 0; k < out; k++) {
+        struct tide__mpi_slot *sl = &m->tx.slots[m->tx.done[k]];
+        if (sl->buf->owner == DRIVER_OWNED)
+            tide__fifo_put_front(&m->pool, sl->buf);
+        else if (tide__spsc_push(&m->w[sl->buf->owner].sent, sl->buf) != 0)
+            tide_batch_free(sl->buf);
+        sl->buf = NULL;
+    }
+    compact(&m->tx, 0);
+    count_in_flight(m);
+    return true;
+}
+
+/* Runs with `lock` held; true when it moved anything. @p all: test the sends too. */
+static bool progress_pass(struct tide__mpi *m, bool all)
 {
     bool moved = send_casts(m);
     for (size_t i = 0; i < m->nlocal; i++) {
@@ -354,59 +414,49 @@ static bool progress(struct tide__mpi *m)
             moved = true;
         }
         while ((f = tide__spsc_pop(&m->w[i].spent)))
-            tide__fifo_put_front(&m->pool, f);
+            tide__fifo_put_front(f->base ? &m->pool : &m->views, f);
     }
     /* Receives that completed last time are posted again only now: between a frame's
      * arrival and the reply it causes, the only MPI call is the reply's send. */
     for (size_t i = 0; i < m->nposts; i++)
-        if (!m->slots[i].buf)
+        if (!m->rx.slots[i].buf)
             post_receive(m, i);
     int out = 0;
     m->polls++;
-    if (MPI_Testsome((int)m->nreqs, m->reqs, &out, m->done, m->statuses) != MPI_SUCCESS)
+    struct tide__mpi_reqs *q = &m->rx;
+    if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
     if (out <= 0 || out == MPI_UNDEFINED)
-        return moved;
+        return poll_sends(m, all || !moved) || moved; /* idle: a good time for sends */
     /* Completions come in any order; small_complete() restores each sender's. */
     for (int k = 0; k < out; k++) {
         /* By index, not by pointer: handling a frame can read an announce, which adds a
          * request and may move the slot array. */
-        size_t i = (size_t)m->done[k];
-        tide_batch *buf = m->slots[i].buf;
+        size_t i = (size_t)q->done[k];
+        tide_batch *buf = q->slots[i].buf;
         int count = 0;
-        switch (m->slots[i].kind) {
-        case SLOT_SEND:
-            if (buf->owner == DRIVER_OWNED)
-                tide__fifo_put_front(&m->pool, buf);
-            else if (tide__spsc_push(&m->w[buf->owner].sent, buf) != 0)
-                tide_batch_free(buf);
-            break;
-        case SLOT_POST:
-            MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
-            m->frames_from[m->statuses[k].MPI_SOURCE]++;
-            m->stats.recvs++;
-            m->stats.recv_bytes += (uint64_t)count;
-            small_complete(m, buf, (size_t)count, m->statuses[k].MPI_SOURCE);
-            break; /* posted again at the next pass */
-        case SLOT_LARGE:
-            MPI_Get_count(&m->statuses[k], MPI_BYTE, &count);
-            m->frames_from[m->slots[i].peer]++;
-            m->stats.recvs++;
-            m->stats.recv_bytes += (uint64_t)count;
-            large_complete(m, buf, (size_t)count, m->slots[i].peer);
-            break;
+        MPI_Get_count(&q->statuses[k], MPI_BYTE, &count);
+        m->stats.recvs++;
+        m->stats.recv_bytes += (uint64_t)count;
+        if (q->slots[i].kind == SLOT_POST) {
+            m->frames_from[q->statuses[k].MPI_SOURCE]++;
+            small_complete(m, buf, (size_t)count, q->statuses[k].MPI_SOURCE);
+            /* posted again at the next pass */
+        } else {
+            m->frames_from[q->slots[i].peer]++;
+            large_complete(m, buf, (size_t)count, q->slots[i].peer);
         }
-        m->slots[i].buf = NULL; /* finished; compacted below (posts: re-posted) */
+        q->slots[i].buf = NULL; /* finished; compacted below (posts: re-posted) */
     }
-    size_t j = m->nposts;
-    for (size_t i = m->nposts; i < m->nreqs; i++)
-        if (m->slots[i].buf) {
-            m->reqs[j] = m->reqs[i];
-            m->slots[j++] = m->slots[i];
-        }
-    m->nreqs = j;
-    atomic_store_explicit(&m->sending, j - m->nposts, memory_order_relaxed);
+    compact(q, m->nposts);
+    count_in_flight(m);
+    poll_sends(m, all);
     return true;
+}
+
+static bool progress(struct tide__mpi *m)
+{
+    return progress_pass(m, false);
 }
 
 void tide__mpi_progress_locked(struct tide__mpi *m)
@@ -543,7 +593,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
         tide__fatal("this MPI's largest tag (%d) is too small for %zu workers per rank", *ub,
                     s->nlocal);
     for (size_t i = 0; i < NPOSTS; i++)
-        post_receive(m, add_slot(m));
+        post_receive(m, add_slot(m, &m->rx));
     m->nposts = NPOSTS;
     s->mpi = m;
     tide__fatal_mpi_lock(m->lock);
@@ -591,13 +641,13 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         pthread_join(m->thread, NULL);
     }
     pthread_mutex_lock(m->lock);
-    progress(m);
+    progress_pass(m, true);
     MPI_Ialltoall(m->frames_to, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
     for (;;) {
         int done = 0;
-        progress(m);
+        progress_pass(m, true);
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        bool all = done && m->nreqs == m->nposts;
+        bool all = done && m->rx.n == m->nposts && m->tx.n == 0;
         for (int r = 0; all && r < m->ranks; r++)
             all = m->frames_from[r] == expect[r];
         if (all)
@@ -605,13 +655,13 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         sched_yield();
     }
     for (size_t i = 0; i < m->nposts; i++) {
-        if (!m->slots[i].buf)
+        if (!m->rx.slots[i].buf)
             continue;
-        if (m->reqs[i] == MPI_REQUEST_NULL)
+        if (m->rx.reqs[i] == MPI_REQUEST_NULL)
             tide__fatal("rank %d: preposted receive %zu has a buffer but no request", m->rank, i);
-        MPI_Cancel(&m->reqs[i]);
-        MPI_Wait(&m->reqs[i], MPI_STATUS_IGNORE);
-        tide_batch_free(m->slots[i].buf);
+        MPI_Cancel(&m->rx.reqs[i]);
+        MPI_Wait(&m->rx.reqs[i], MPI_STATUS_IGNORE);
+        tide_batch_free(m->rx.slots[i].buf);
     }
     if (final)
         tide__mpi_stats_locked(m, final);
@@ -626,16 +676,15 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     for (int r = 0; r < m->ranks; r++)
         tide__fifo_free_all(&m->held[r]);
     tide__fifo_free_all(&m->pool);
+    tide__fifo_free_all(&m->views);
     for (tide_batch *b = m->ahead, *next; b; b = next) {
         next = b->next;
         tide_batch_free(b);
     }
     tide__fifo_free_all(&m->casts);
     pthread_mutex_destroy(&m->casts_mu);
-    free(m->reqs);
-    free(m->slots);
-    free(m->done);
-    free(m->statuses);
+    reqs_free(&m->rx);
+    reqs_free(&m->tx);
     free(m->held);
     free(m->frames_to);
     free(m->frames_from);

@@ -27,6 +27,15 @@ struct tide__mpi_slot {
     int peer;
 };
 
+/* Requests tested together with one MPI_Testsome, and what each is for. */
+struct tide__mpi_reqs {
+    MPI_Request *reqs;
+    struct tide__mpi_slot *slots;
+    int *done;
+    MPI_Status *statuses;
+    size_t n, cap;
+};
+
 struct tide__mpi {
     MPI_Comm comm;
     int rank, ranks;
@@ -39,15 +48,14 @@ struct tide__mpi {
     atomic_bool stop;
     struct tide__waker thread_waker;
     struct tide__mpi_worker *w;
-    /* The driver's, under lock. Requests [0, nposts) are the preposted receives; one
-     * array lets one MPI_Testsome serve everything. */
-    MPI_Request *reqs;
-    struct tide__mpi_slot *slots;
-    int *done;
-    MPI_Status *statuses;
-    size_t nreqs, capreqs, nposts;
+    /* The driver's, under lock. Receives (rx: [0, nposts) preposted, then the large
+     * ones) are tested at every pass; sends (tx) only now and then (see poll_sends), so
+     * a pass costs the same however many sends are in flight. */
+    struct tide__mpi_reqs rx, tx;
+    size_t nposts;
     atomic_size_t sending; /* sends and large receives in flight (read without the lock) */
     struct tide__fifo pool;  /* receive buffers */
+    struct tide__fifo views; /* batch structs for views of a rank cast (base NULL) */
     struct tide__fifo *held; /* per source rank: deliveries waiting behind a large receive */
     uint64_t *frames_to, *frames_from; /* every tag, for the shutdown count */
     uint32_t *seq_to, *seq_from;       /* TIDE__TAG_SMALL frames, for their order */

@@ -133,22 +133,57 @@ static void append_raw(tide_batch *b, const void *at, size_t n, size_t records)
     b->len += records;
 }
 
-/* Splits @p b among the workers by the input's hash and pushes a batch to each. */
+/* An exchange stages records per target worker, and a worker may send to few of its
+ * peers: a peer's staging batch starts as this (no room), so the record-loop's one
+ * capacity check also takes a batch the first time a peer gets a record. Never written. */
+static tide_batch no_room;
+
+/* A peer's staging batch holds at most about this much before it leaves on its own, so
+ * staging stays bounded whatever the size of the batch being split. */
+#define STAGE_MAX (64 * 1024)
+
+static void stage_push(tide_op *op, struct tide__target *tg, size_t p, const tide_time *t)
+{
+    struct tide__in *in = &tg->op->in[tg->port];
+    tide_batch *s = tg->spare[p];
+    set_time(s, t);
+    tide__update(op->df, tg->key, t, (int64_t)s->len);
+    tide_push_send(in->pushes[p], &tg->spare[p]);
+    if (!tg->spare[p])
+        tg->spare[p] = &no_room;
+}
+
+/* Peer @p p's staging batch with room for @p n more bytes: taken, pushed when full, or
+ * grown. */
+static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t p, size_t n,
+                              const tide_type *type, const tide_time *t)
+{
+    tide_batch *s = tg->spare[p];
+    if (s != &no_room && s->len && s->bytes + n > STAGE_MAX) {
+        stage_push(op, tg, p, t);
+        s = tg->spare[p];
+    }
+    if (s == &no_room)
+        s = tg->spare[p] = tide__worker_batch(op->df->w, type);
+    s->type = type;
+    if (tide__batch_reserve(s, s->bytes + n) != 0)
+        tide__fatal("out of memory exchanging records");
+    return s;
+}
+
+/* Splits @p b among the workers by the input's hash and pushes a batch to each that gets
+ * records. */
 static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t)
 {
     tide_worker *w = op->df->w;
     struct tide__in *in = &tg->op->in[tg->port];
     size_t peers = w->peers;
     if (!tg->spare) {
-        tg->spare = calloc(peers, sizeof *tg->spare);
+        tg->spare = malloc(peers * sizeof *tg->spare);
         if (!tg->spare)
             tide__fatal("out of memory exchanging records");
-    }
-    for (size_t p = 0; p < peers; p++) {
-        if (!tg->spare[p])
-            tg->spare[p] = tide__worker_batch(w, b->type);
-        else
-            tg->spare[p]->type = b->type;
+        for (size_t p = 0; p < peers; p++)
+            tg->spare[p] = &no_room;
     }
     const tide_type *type = b->type;
     const unsigned char *data = tide__batch_data(b);
@@ -156,17 +191,21 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
         size_t size = type->size;
         tide_hash_fn hash = in->pact.hash;
         void *ctx = in->pact.ctx;
-        /* room for everything in every batch first, so that the loop only copies */
-        for (size_t p = 0; p < peers; p++)
-            if (tide__batch_reserve(tg->spare[p], tg->spare[p]->bytes + b->bytes) != 0)
-                tide__fatal("out of memory exchanging records");
         /* The common shapes get their own loops: a power-of-two worker count divides
          * with a mask, and 8-byte records copy in one move. */
         bool pow2 = (peers & (peers - 1)) == 0;
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char *rec = data + i * size;
             uint64_t h = hash(rec, ctx);
-            tide_batch *s = tg->spare[pow2 ? h & (peers - 1) : h % peers];
+            size_t p = pow2 ? h & (peers - 1) : h % peers;
+            tide_batch *s = tg->spare[p];
+            if (s->bytes + size > s->cap) {
+                /* room for the rest of the batch at most, doubling up to STAGE_MAX */
+                size_t want = s->cap < 1024 ? 1024 : s->cap;
+                if (want > (b->len - i) * size)
+                    want = (b->len - i) * size;
+                s = stage_room(op, tg, p, want < size ? size : want, type, t);
+            }
             if (size == 8)
                 memcpy(tide__batch_data(s) + s->bytes, rec, 8);
             else
@@ -181,17 +220,12 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
             size_t at = cursor;
             tide_batch_read(b, &cursor, value);
             size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers);
-            append_raw(tg->spare[p], data + at, cursor - at, 1);
+            append_raw(stage_room(op, tg, p, cursor - at, type, t), data + at, cursor - at, 1);
         }
     }
-    for (size_t p = 0; p < peers; p++) {
-        tide_batch *s = tg->spare[p];
-        if (!s->len)
-            continue;
-        set_time(s, t);
-        tide__update(op->df, tg->key, t, (int64_t)s->len);
-        tide_push_send(in->pushes[p], &tg->spare[p]);
-    }
+    for (size_t p = 0; p < peers; p++)
+        if (tg->spare[p]->len)
+            stage_push(op, tg, p, t);
 }
 
 /* Passes batch @p b (time @p t, ownership passes) to every target of output @p o. */
@@ -530,7 +564,8 @@ void tide__op_free(tide_op *op)
         for (size_t k = 0; k < out->ntargets; k++) {
             if (out->targets[k].spare)
                 for (size_t p = 0; p < w->peers; p++)
-                    tide_batch_free(out->targets[k].spare[p]);
+                    if (out->targets[k].spare[p] != &no_room)
+                        tide_batch_free(out->targets[k].spare[p]);
             free(out->targets[k].spare);
         }
         free(out->targets);
