@@ -97,6 +97,15 @@ START_TEST(test_progress_modes)
     static const char *const in4[] = { "prog", "--progress-mode=demand", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in4), 0);
     ck_assert_int_eq(cfg.progress_mode, TIDE_PROGRESS_DEMAND);
+    ck_assert_int_eq(cfg.progress_tree, -1); /* by the number of ranks */
+    static const char *const in5[] = { "prog", "--progress-tree", "4", "--progress-tree=0",
+                                       "y", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in5), 0);
+    ck_assert_int_eq(cfg.progress_tree, 0);
+    ck_assert_int_eq(argc, 2);
+    static const char *const in6[] = { "prog", "--progress-tree=16", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in6), 0);
+    ck_assert_int_eq(cfg.progress_tree, 16);
 }
 END_TEST
 
@@ -139,6 +148,12 @@ static const struct {
     { { "prog", "--progress-mode", "lazy", NULL },
       "--progress-mode: 'lazy' is not one of eager, demand" },
     { { "prog", "--progress-mode", NULL, NULL }, "--progress-mode needs one of eager, demand" },
+    { { "prog", "--progress-tree", "1", NULL },
+      "--progress-tree: '1' is not 0 (no tree) or an arity from 2 to 4096" },
+    { { "prog", "--progress-tree", "-3", NULL }, "--progress-tree: '-3' is not 0" },
+    { { "prog", "--progress-tree", "8x", NULL }, "--progress-tree: '8x' is not 0" },
+    { { "prog", "--progress-tree", "5000", NULL }, "--progress-tree: '5000' is not 0" },
+    { { "prog", "--progress-tree", NULL, NULL }, "--progress-tree needs an arity" },
 };
 
 START_TEST(test_bad_arguments)

@@ -13,6 +13,8 @@ expect_failure "mismatched -w across ranks" "ranks disagree on the number of wor
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" -w 1 --bind none : -n 1 "$prog" -w 2 --bind none
 expect_failure "mismatched --bind across ranks" "ranks disagree on --bind: rank 0 has none, rank 1 has core" \
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" --bind none : -n 1 "$prog" --bind core
+expect_failure "mismatched --progress-tree across ranks" "ranks disagree on --progress-tree: rank 0 has 0, rank 2 has 2" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" --bind none : -n 1 "$prog" --bind none --progress-tree 2
 expect_failure "mismatched channel types" "not of this worker's type 'f64'" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" misuse-type --bind none
 expect_failure "message on a channel never allocated" "which it never allocated" \

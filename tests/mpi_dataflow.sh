@@ -7,4 +7,7 @@ every_shape "$b/tests/mpi_dataflow"
 shape 2 "$b/tests/mpi_dataflow" -w 2 --progress thread
 shape 2 "$b/tests/mpi_dataflow" -w 2 --progress-mode eager
 shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-mode eager
+# Progress along a binary tree of ranks (rank 0's children 1 and 2 talk through it).
+shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-tree 2
+shape 3 "$b/tests/mpi_dataflow" -w 2 --progress-tree 2 --progress-mode eager
 exit $status

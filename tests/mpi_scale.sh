@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The dataflow suite and the classic examples at 8 and 16 ranks (oversubscribed on a small
+# The dataflow suite and the classic examples at 8 and 16 ranks, progress straight to every
+# rank and along trees of ranks (oversubscribed on a small
 # machine, so workers must park rather than spin), with exact results: the dataflow
 # suite checks its own, pagerank's per-time totals and wordcount's counts must equal those
 # of one worker in one process.
@@ -18,9 +19,13 @@ got=$(mktemp); want=$(mktemp); trap 'rm -f "$got" "$want" "$out"' EXIT
 sanitized=${TIDE_SANITIZED:-0}
 [ "$sanitized" = 1 ] || shape 8 "$b/tests/mpi_dataflow" -w 1
 shape 16 "$b/tests/mpi_dataflow" -w 1
+# Progress along trees of ranks: binary (3 levels at 8 ranks, 4 at 16) and 4-ary.
+shape 16 "$b/tests/mpi_dataflow" -w 1 --progress-tree 2
 if [ "$sanitized" != 1 ]; then
   shape 8 "$b/tests/mpi_dataflow" -w 2
   shape 8 "$b/tests/mpi_dataflow" -w 1 --progress-mode eager
+  shape 8 "$b/tests/mpi_dataflow" -w 2 --progress-tree 2
+  shape 16 "$b/tests/mpi_dataflow" -w 1 --progress-tree 4 --progress-mode eager
 fi
 
 totals() {
@@ -28,7 +33,7 @@ totals() {
               END { for (t in c) print t, c[t], s[t], m[t] }' | sort -n
 }
 timeout 120 "$b/examples/pagerank" 2000 10000 -w 1 --bind none | totals >"$want"
-pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:eager'
+pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:eager 16:1:--progress-tree:2 4:4:--progress-tree:2'
 [ "$sanitized" = 1 ] && pr_shapes='8:1'
 for s in $pr_shapes; do
   s=$(echo "$s" | tr ':' ' ')
@@ -41,14 +46,15 @@ done
 
 timeout 60 "$b/examples/wordcount" --all $files -w 1 --bind none 2>/dev/null |
   sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' >"$want"
-wc_shapes='8:1 16:1 4:2'
+wc_shapes='8:1 16:1 4:2 8:1:--progress-tree:2'
 [ "$sanitized" = 1 ] && wc_shapes='16:1'
 for s in $wc_shapes; do
   s=$(echo "$s" | tr ':' ' ')
   set -- $s
-  if "$run" $1 "$b/examples/wordcount" --all $files -w $2 --bind none 2>/dev/null |
+  np=$1 w=$2; shift 2
+  if "$run" $np "$b/examples/wordcount" --all $files -w $w --bind none "$@" 2>/dev/null |
      sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' | diff -u "$want" - >"$got"; then
-    echo "ok: wordcount -n $1 -w $2"
-  else head -20 "$got"; fail "wordcount -n $1 -w $2"; fi
+    echo "ok: wordcount -n $np -w $w $*"
+  else head -20 "$got"; fail "wordcount -n $np -w $w $*"; fi
 done
 exit $status

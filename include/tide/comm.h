@@ -126,6 +126,11 @@ typedef enum tide_progress { TIDE_PROGRESS_WORKERS = 0, TIDE_PROGRESS_THREAD } t
  *  when records flow while their producers hold capabilities). */
 typedef enum tide_progress_mode { TIDE_PROGRESS_EAGER = 0, TIDE_PROGRESS_DEMAND } tide_progress_mode;
 
+/** Below this many ranks progress goes straight to every rank by default; from here on
+ *  along a tree of TIDE_TREE_ARITY (doc/architecture.md, "Scale", has the model). */
+#define TIDE_TREE_RANKS 32
+#define TIDE_TREE_ARITY 16
+
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
 typedef enum tide_launch { TIDE_LAUNCH_AUTO = 0, TIDE_LAUNCH_SINGLE, TIDE_LAUNCH_MPI } tide_launch;
 
@@ -138,19 +143,24 @@ typedef struct tide_config {
                                start-up time on stderr when it stops (tide_comm_stats) */
     tide_progress progress; /**< --progress workers|thread */
     tide_progress_mode progress_mode; /**< --progress-mode eager|demand */
+    int progress_tree;    /**< --progress-tree K: progress between ranks travels a K-ary tree
+                               of ranks (K >= 2), or straight to every rank (0); -1 (the
+                               default): a TIDE_TREE_ARITY-ary tree from TIDE_TREE_RANKS
+                               ranks on, straight below */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
 
 /**
  * Defaults: workers from TIDE_WORKERS, else SLURM_CPUS_PER_TASK, else 1; bind core;
- * progress mode demand.
+ * progress mode demand; progress tree by the number of ranks (-1).
  * Returns TIDE_EINVAL (message in cfg->error) when one of those variables is malformed.
  */
 int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
- * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand), leaving the program's own arguments in order and argv[*argc] NULL.
+ * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
+ * --progress-tree[=]K), leaving the program's own arguments in order and argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.
  */

@@ -159,6 +159,9 @@ void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(voi
  * a large one is queued for the rank's driver. Receivers apply a rank's casts in the
  * order of their numbers. Without other ranks nothing is sent. */
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
+/* How the driver may merge casts of a channel's records when it forwards them along the
+ * progress tree (in place; returns the records left); without one it concatenates them. */
+void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t));
 /* Gives what tide__rank_cast() wrote to MPI now (flushes this worker's frames). */
 void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

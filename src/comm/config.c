@@ -78,12 +78,25 @@ static int parse_progress_mode(tide_config *cfg, const char *text)
     return 0;
 }
 
+static int parse_tree(tide_config *cfg, const char *text)
+{
+    char *end;
+    errno = 0;
+    long k = strtol(text, &end, 10);
+    if (*text < '0' || *text > '9' || *end || errno || k == 1 || k > 4096)
+        return fail(cfg, "--progress-tree: '%s' is not 0 (no tree) or an arity from 2 to 4096",
+                    text);
+    cfg->progress_tree = (int)k;
+    return 0;
+}
+
 int tide_config_init(tide_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = 1;
     cfg->bind = TIDE_BIND_CORE;
     cfg->progress_mode = TIDE_PROGRESS_DEMAND; /* fewer messages, never slower measured */
+    cfg->progress_tree = -1;
     const char *w = getenv("TIDE_WORKERS");
     if (w && *w)
         return parse_workers(cfg, "TIDE_WORKERS", w);
@@ -136,6 +149,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--progress-mode", &value)) {
             rc = value ? parse_progress_mode(cfg, value)
                        : fail(cfg, "--progress-mode needs one of eager, demand");
+        } else if (long_opt(argv, n, &i, "--progress-tree", &value)) {
+            rc = value ? parse_tree(cfg, value)
+                       : fail(cfg, "--progress-tree needs an arity (2 or more) or 0");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

@@ -94,7 +94,8 @@ static bool launched_by_mpi(void)
     return false;
 }
 
-/* A start-up setting compared across ranks, as text: 0 workers, 1 version, 2 --bind. */
+/* A start-up setting compared across ranks, as text: 0 workers, 1 version, 2 --bind,
+ * 3 the progress tree's arity (0: none). */
 static void show_setting(int field, uint64_t v, char *buf, size_t len)
 {
     if (field == 2)
@@ -143,14 +144,16 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         rc = TIDE_ELAUNCH;
     }
     if (rc == 0 && ranks > 1) {
-        enum { N = 3 };
-        uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind };
+        enum { N = 4 };
+        uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
+                             tide__mpi_tree_arity(cfg->progress_tree, ranks) };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
         MPI_Allgather(mine, N, MPI_UINT64_T, all, N, MPI_UINT64_T, comm);
         static const char *const setting[N] = { "the number of workers (-w)",
-                                                "the tide version", "--bind" };
+                                                "the tide version", "--bind",
+                                                "--progress-tree" };
         for (int r = 1; r < ranks && rc == 0; r++)
             for (int f = 0; f < N && rc == 0; f++) {
                 if (all[N * r + f] == all[f])
@@ -346,7 +349,7 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
     }
     if ((rc = plan_placement(cfg, rank, g->comm, &plan)) != 0 ||
         (ranks > 1 &&
-         (rc = tide__mpi_transport_new(&g->shared, g->comm, cfg->progress)) != 0)) {
+         (rc = tide__mpi_transport_new(&g->shared, g->comm, cfg)) != 0)) {
         plan_free(&plan, g->n);
         tide__shared_destroy(&g->shared);
         free(g->slots);

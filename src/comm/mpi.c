@@ -207,13 +207,13 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
                                 ch->type_tag, seq, b->len, b->bytes, TIDE__MSG_FANOUT, 0,
                                 { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
-    if (ch->progress) {
+    if (ch->progress && !m->tree_k) { /* (the driver counts what leaves along a tree) */
         uint64_t peers = (uint64_t)m->ranks - 1;
         atomic_fetch_add_explicit(&m->progress_msgs, peers, memory_order_relaxed);
         atomic_fetch_add_explicit(&m->progress_bytes, peers * (sizeof mh + padded),
                                   memory_order_relaxed);
     }
-    if (TIDE__HEADROOM + padded <= TIDE__POST_BYTES) {
+    if (!m->tree_k && TIDE__HEADROOM + padded <= TIDE__POST_BYTES) {
         for (size_t r = 0; r < a->ranks; r++) {
             if (r == a->rank)
                 continue;
@@ -222,7 +222,7 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
         }
         return;
     }
-    /* Large: the driver sends it, announced, on the rank's cast tag. */
+    /* Large, or along a tree: the driver sends it (mpi_cast.c). */
     tide_batch *c = spare_buffer(ml, b->type, padded);
     if (!c && !(c = tide_batch_new(b->type, padded)))
         tide__fatal("out of memory sending on channel %d", channel);
@@ -236,6 +236,12 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
     tide__fifo_put(&m->casts, c);
     atomic_fetch_add_explicit(&m->ncasts, 1, memory_order_release);
     pthread_mutex_unlock(&m->casts_mu);
+}
+
+void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t))
+{
+    if (a->shared->mpi)
+        atomic_store_explicit(&a->shared->mpi->cast_compact, compact, memory_order_release);
 }
 
 void tide__rank_cast_kick(tide_allocator *a)
@@ -275,6 +281,11 @@ static tide_batch *take_early(struct tide__fifo *f, uint32_t src, uint64_t seq)
     return NULL;
 }
 
+static bool ml_tree(const tide_allocator *a)
+{
+    return a->shared->mpi->tree_k != 0;
+}
+
 static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
@@ -293,7 +304,13 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
         tide__fifo_put(&ch->pull.remote, b);
         return;
     }
-    /* A rank's casts are numbered (they leave through several workers' frames). */
+    /* Along a tree only the driver sends casts, and they arrive in order. */
+    if (ml_tree(a)) {
+        b->type = ch->type;
+        tide__fifo_put(&ch->pull.remote, b);
+        return;
+    }
+    /* Straight, a rank's casts are numbered (they leave through several workers' frames). */
     uint64_t *expect = &ch->pull.expect_seq[mh->src / a->nlocal];
     if (mh->seq != *expect) {
         if (mh->seq > *expect && ch->pull.early.count < MAX_EARLY) {

@@ -27,9 +27,6 @@
 
 enum { SLOT_POST, SLOT_LARGE, SLOT_SEND };
 
-/* The driver's own frames (casts) go back to its pool when sent, not to a worker. */
-#define DRIVER_OWNED (~0u)
-
 #define NPOSTS 4
 
 static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
@@ -37,7 +34,7 @@ static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
     tide__fatal("rank %d received a malformed frame from rank %d: %s", m->rank, src, what);
 }
 
-static tide_batch *pool_get(struct tide__mpi *m, size_t bytes)
+tide_batch *tide__mpi_pool_get(struct tide__mpi *m, size_t bytes)
 {
     tide_batch *b = tide__fifo_take_fit(&m->pool, bytes);
     if (!b && !(b = tide_batch_new(NULL, bytes)))
@@ -93,14 +90,14 @@ static void count_in_flight(struct tide__mpi *m)
 
 static void post_receive(struct tide__mpi *m, size_t i)
 {
-    tide_batch *b = pool_get(m, TIDE__POST_BYTES);
+    tide_batch *b = tide__mpi_pool_get(m, TIDE__POST_BYTES);
     m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE };
     if (MPI_Irecv(b->base, (int)TIDE__POST_BYTES, MPI_BYTE, MPI_ANY_SOURCE, TIDE__TAG_SMALL,
                   m->comm, &m->rx.reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv failed on rank %d", m->rank);
 }
 
-static void post_send(struct tide__mpi *m, tide_batch *f)
+void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
 {
     size_t i = add_slot(m, &m->tx);
     m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
@@ -135,10 +132,12 @@ static void deliver_one(struct tide__mpi *m, tide_batch *b, size_t local)
 /* A rank cast goes to every worker of the rank, each reading the one received buffer
  * through a view of its own (workers only read casts); the buffer comes back with the
  * last view. */
-static void deliver(struct tide__mpi *m, tide_batch *b)
+static void deliver(struct tide__mpi *m, int src, tide_batch *b)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
     size_t first = (size_t)m->rank * m->nlocal;
+    if (m->tree_k && mh->flags & TIDE__MSG_FANOUT)
+        tide__mpi_cast_forward(m, src, b);
     if (!(mh->flags & TIDE__MSG_FANOUT) || m->nlocal == 1) {
         deliver_one(m, b, mh->dst - first);
         return;
@@ -161,13 +160,13 @@ static void deliver_in_order(struct tide__mpi *m, int src, tide_batch *b)
     if (m->held[src].count)
         tide__fifo_put(&m->held[src], b);
     else
-        deliver(m, b);
+        deliver(m, src, b);
 }
 
 static void release_held(struct tide__mpi *m, int src)
 {
     while (m->held[src].head && m->held[src].head->peer_rank >= 0)
-        deliver(m, tide__fifo_take(&m->held[src]));
+        deliver(m, src, tide__fifo_take(&m->held[src]));
 }
 
 /* Stops the job over a malformed frame or message (the target worker's case in words a
@@ -197,7 +196,7 @@ static void check_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int 
 static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh)
 {
     size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes); /* bounded by tide__wire_message */
-    tide_batch *b = pool_get(m, TIDE__PAD8(mh->nbytes));
+    tide_batch *b = tide__mpi_pool_get(m, TIDE__PAD8(mh->nbytes));
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
     /* The payload is checked against its announce on arrival: keep the announce where the
      * payload's own header will land. */
@@ -234,7 +233,7 @@ static void receive_frame(struct tide__mpi *m, tide_batch *buf, int src)
             deliver_in_order(m, src, buf); /* the frame buffer becomes the batch */
             return;
         }
-        tide_batch *b = pool_get(m, mh->nbytes);
+        tide_batch *b = tide__mpi_pool_get(m, mh->nbytes);
         b->peer_rank = 0;
         memcpy(tide__msg_hdr(b), mh, sizeof *mh);
         memcpy(tide__batch_data(b), mh + 1, mh->nbytes);
@@ -304,64 +303,6 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
     release_held(m, src);
 }
 
-/* ---------------------------------------------------------------- rank casts */
-
-static tide_batch *frame_for(struct tide__mpi *m, int rank, size_t bytes)
-{
-    tide_batch *f = pool_get(m, bytes);
-    struct tide__frame_hdr fh = { TIDE__FRAME_MAGIC, 0, (uint32_t)m->rank, 0, 0 };
-    memcpy(tide__frame_hdr(f), &fh, sizeof fh);
-    f->bytes = sizeof fh;
-    f->peer_rank = rank;
-    f->mpi_tag = TIDE__TAG_SMALL;
-    f->owner = DRIVER_OWNED;
-    return f;
-}
-
-/* Sends the large casts workers queued (small ones ride in the workers' own frames), in
- * queue order: to each other rank an announce in a frame of its own, then the payload on
- * the rank's cast tag, as a worker's large batch goes. */
-static bool send_casts(struct tide__mpi *m)
-{
-    if (!atomic_load_explicit(&m->ncasts, memory_order_acquire))
-        return false;
-    pthread_mutex_lock(&m->casts_mu);
-    struct tide__fifo q = m->casts;
-    m->casts = (struct tide__fifo){ 0 };
-    atomic_store_explicit(&m->ncasts, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&m->casts_mu);
-    const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof(struct tide__msg_hdr);
-    tide_batch *b;
-    while ((b = tide__fifo_take(&q))) {
-        const struct tide__msg_hdr *mh = tide__msg_hdr(b);
-        size_t padded = TIDE__PAD8(mh->nbytes);
-        for (int r = 0; r < m->ranks; r++) {
-            if (r == m->rank)
-                continue;
-            struct tide__msg_hdr h = *mh;
-            h.dst = (uint32_t)((size_t)r * m->nlocal);
-            tide_batch *note = frame_for(m, r, 0);
-            tide__frame_hdr(note)->nmsgs = 1;
-            tide__frame_hdr(note)->bytes = fh_size + mh_size;
-            memcpy(tide__msg_hdr(note), &h, sizeof h);
-            tide__msg_hdr(note)->flags |= TIDE__MSG_ANNOUNCE;
-            note->bytes = fh_size + mh_size;
-            post_send(m, note); /* the announce is posted before the payload it announces */
-            tide_batch *f = frame_for(m, r, padded);
-            tide__frame_hdr(f)->nmsgs = 1;
-            tide__frame_hdr(f)->bytes = TIDE__HEADROOM + padded;
-            memcpy(tide__msg_hdr(f), &h, sizeof h);
-            memcpy(tide__batch_data(f), tide__batch_data(b), padded);
-            f->bytes = TIDE__HEADROOM + padded;
-            f->mpi_tag = TIDE__TAG_LARGE_BASE + (int)m->nlocal;
-            post_send(m, f);
-        }
-        if (tide__spsc_push(&m->w[b->owner].sent, b) != 0) /* to the worker's spares */
-            tide_batch_free(b);
-    }
-    return true;
-}
-
 /* Keeps the requests [from, n) whose slot still has a buffer, in order. */
 static void compact(struct tide__mpi_reqs *q, size_t from)
 {
@@ -392,7 +333,7 @@ static bool poll_sends(struct tide__mpi *m, bool now)
         return false;
     for (int k = 0; k < out; k++) {
         struct tide__mpi_slot *sl = &m->tx.slots[m->tx.done[k]];
-        if (sl->buf->owner == DRIVER_OWNED)
+        if (sl->buf->owner == TIDE__DRIVER_OWNED)
             tide__fifo_put_front(&m->pool, sl->buf);
         else if (tide__spsc_push(&m->w[sl->buf->owner].sent, sl->buf) != 0)
             tide_batch_free(sl->buf);
@@ -406,11 +347,11 @@ static bool poll_sends(struct tide__mpi *m, bool now)
 /* Runs with `lock` held; true when it moved anything. @p all: test the sends too. */
 static bool progress_pass(struct tide__mpi *m, bool all)
 {
-    bool moved = send_casts(m);
+    bool moved = tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {
         tide_batch *f;
         while ((f = tide__spsc_pop(&m->w[i].outbox))) {
-            post_send(m, f);
+            tide__mpi_post_send(m, f);
             moved = true;
         }
         while ((f = tide__spsc_pop(&m->w[i].spent)))
@@ -426,8 +367,10 @@ static bool progress_pass(struct tide__mpi *m, bool all)
     struct tide__mpi_reqs *q = &m->rx;
     if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
-    if (out <= 0 || out == MPI_UNDEFINED)
+    if (out <= 0 || out == MPI_UNDEFINED) {
+        moved |= tide__mpi_casts_flush(m);
         return poll_sends(m, all || !moved) || moved; /* idle: a good time for sends */
+    }
     /* Completions come in any order; small_complete() restores each sender's. */
     for (int k = 0; k < out; k++) {
         /* By index, not by pointer: handling a frame can read an announce, which adds a
@@ -449,6 +392,7 @@ static bool progress_pass(struct tide__mpi *m, bool all)
         q->slots[i].buf = NULL; /* finished; compacted below (posts: re-posted) */
     }
     compact(q, m->nposts);
+    tide__mpi_casts_flush(m); /* what this pass received goes on along the tree at once */
     count_in_flight(m);
     poll_sends(m, all);
     return true;
@@ -555,8 +499,9 @@ static void *driver_main(void *arg)
 
 /* ---------------------------------------------------------------- start and stop */
 
-int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress mode)
+int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, const tide_config *cfg)
 {
+    tide_progress mode = cfg->progress;
     struct tide__mpi *m = calloc(1, sizeof *m);
     if (!m)
         return TIDE_ENOMEM;
@@ -578,6 +523,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
                                       sizeof *m->seq_from));
     atomic_init(&m->peer_bytes_peak, atomic_load(&m->peer_bytes));
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
+        tide__mpi_tree_init(m, tide__mpi_tree_arity(cfg->progress_tree, m->ranks)) != 0 ||
         pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
@@ -605,6 +551,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress
     }
     return 0;
 nomem:
+    tide__mpi_tree_free(m);
     free(m->w);
     free(m->held);
     free(m->frames_to);
@@ -630,8 +577,11 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         return;
     /* Every rank tells every other how many frames it sent; a rank stops only when it has
      * received all of them and all its own sends completed, so no message is cut off and
-     * MPI_Finalize never waits on an unmatched send. */
-    uint64_t *expect = calloc((size_t)m->ranks, sizeof *expect);
+     * MPI_Finalize never waits on an unmatched send. Along a progress tree a rank forwards
+     * what arrives even now (a rank still running may need it), so the counts are taken
+     * again until a round in which no rank sent anything after giving its count. */
+    size_t nbytes = (size_t)m->ranks * sizeof(uint64_t);
+    uint64_t *expect = calloc(2, nbytes), *told = expect + m->ranks;
     if (!expect)
         tide__fatal("out of memory stopping the transport");
     MPI_Request req;
@@ -642,17 +592,26 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     }
     pthread_mutex_lock(m->lock);
     progress_pass(m, true);
-    MPI_Ialltoall(m->frames_to, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
-    for (;;) {
-        int done = 0;
-        progress_pass(m, true);
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        bool all = done && m->rx.n == m->nposts && m->tx.n == 0;
-        for (int r = 0; all && r < m->ranks; r++)
-            all = m->frames_from[r] == expect[r];
-        if (all)
-            break;
-        sched_yield();
+    for (int more = 1; more;) {
+        memcpy(told, m->frames_to, nbytes);
+        MPI_Ialltoall(told, 1, MPI_UINT64_T, expect, 1, MPI_UINT64_T, m->comm, &req);
+        for (;;) {
+            int done = 0;
+            progress_pass(m, true);
+            MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+            bool all = done && m->rx.n == m->nposts && m->tx.n == 0;
+            for (int r = 0; all && r < m->ranks; r++)
+                all = m->frames_from[r] >= expect[r];
+            if (all)
+                break;
+            sched_yield();
+        }
+        int mine = memcmp(told, m->frames_to, nbytes) != 0, done = 0;
+        MPI_Iallreduce(&mine, &more, 1, MPI_INT, MPI_LOR, m->comm, &req);
+        while (!done) {
+            progress_pass(m, true);
+            MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        }
     }
     for (size_t i = 0; i < m->nposts; i++) {
         if (!m->rx.slots[i].buf)
@@ -683,6 +642,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     }
     tide__fifo_free_all(&m->casts);
     pthread_mutex_destroy(&m->casts_mu);
+    tide__mpi_tree_free(m);
     reqs_free(&m->rx);
     reqs_free(&m->tx);
     free(m->held);

@@ -27,6 +27,12 @@ struct tide__mpi_slot {
     int peer;
 };
 
+/* Consolidates @p n records of @p size bytes in place; returns how many are left. */
+typedef size_t (*tide__compact_fn)(void *records, size_t n, size_t size);
+
+/* The driver's own frames (casts) go back to its pool when sent, not to a worker. */
+#define TIDE__DRIVER_OWNED (~0u)
+
 /* Requests tested together with one MPI_Testsome, and what each is for. */
 struct tide__mpi_reqs {
     MPI_Request *reqs;
@@ -62,11 +68,20 @@ struct tide__mpi {
     /* Small frames that completed before an earlier one from the same rank (rare: a
      * rendezvous frame followed by an eager one), in arrival order; any source. */
     tide_batch *ahead;
-    /* Large rank casts queued by workers (msg header in the headroom), sent by the
-     * driver in queue order. */
+    /* Rank casts queued by workers (msg header in the headroom; the large ones, or all
+     * in tree mode), sent by the driver in queue order (mpi_cast.c). */
     pthread_mutex_t casts_mu;
     struct tide__fifo casts;
     atomic_size_t ncasts;
+    /* Tree mode (--progress-tree, tree_k > 0): the rank's neighbours in the tree (parent
+     * first, then children), the casts pending, per channel that has some. */
+    unsigned tree_k;
+    int *nbr;
+    size_t nnbr;
+    struct tide__fwd *fwd;
+    size_t nfwd, capfwd;
+    tide_batch **fwd_frames; /* per neighbour, while a flush fills them */
+    _Atomic(tide__compact_fn) cast_compact; /* merges casts' records (the progress layer) */
     unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */
@@ -81,7 +96,9 @@ struct tide__mpi {
 int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize);
 /* Creates the transport for a job of several ranks and attaches it to @p s; with
  * TIDE_PROGRESS_THREAD it starts the rank's communication thread. */
-int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, tide_progress mode);
+int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, const tide_config *cfg);
+/* The tree arity --progress-tree gives for @p ranks ranks (0: straight to every rank). */
+unsigned tide__mpi_tree_arity(int setting, int ranks);
 /* After the rank's workers returned: delivers what is in flight, waits for every rank to
  * receive what it was sent, stores the rank's final counters in *final (may be NULL),
  * frees the transport. */
@@ -90,6 +107,19 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final);
 void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out);
 /* Counts @p delta bytes of per-peer state (negative: freed), keeping the peak. */
 void tide__mpi_peer_bytes(struct tide__mpi *m, int64_t delta);
+/* The driver's (lock held): a pooled buffer with room for @p bytes of data; posts frame
+ * @p f to f->peer_rank (numbering small frames per rank pair). */
+tide_batch *tide__mpi_pool_get(struct tide__mpi *m, size_t bytes);
+void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f);
+/* mpi_cast.c, the driver's (lock held). Sends the casts workers queued; true if any. */
+bool tide__mpi_casts_send(struct tide__mpi *m);
+/* Tree mode: sets up the rank's neighbours for arity @p k (0: no tree); frees it all. */
+int tide__mpi_tree_init(struct tide__mpi *m, unsigned k);
+void tide__mpi_tree_free(struct tide__mpi *m);
+/* Tree mode: cast @p b arrived from neighbour @p src: it goes on to the other neighbours. */
+void tide__mpi_cast_forward(struct tide__mpi *m, int src, const tide_batch *b);
+/* Tree mode: sends the pending casts, consolidated; true if any. */
+bool tide__mpi_casts_flush(struct tide__mpi *m);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
 /* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */

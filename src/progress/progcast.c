@@ -105,6 +105,17 @@ static void *rank_out_new(void *arg)
     return o;
 }
 
+/* Casts forwarded along the progress tree are merged with this: their records are
+ * changes, and summing them is what every receiver does anyway. */
+static size_t compact_changes(void *records, size_t n, size_t size)
+{
+    if (size != sizeof(tide_change))
+        return n;
+    tide_change_batch b = { records, n, n, 0 };
+    tide_change_batch_compact(&b);
+    return b.len;
+}
+
 tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route route)
 {
     tide_progcaster *p = calloc(1, sizeof *p);
@@ -123,6 +134,7 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
         return NULL;
     }
     tide__channel_mark_progress(alloc, p->channel);
+    tide__rank_cast_compact(alloc, compact_changes);
     if (p->ranks > 1 &&
         !(p->out = tide__channel_rank_state(alloc, p->channel, rank_out_new, &p->nlocal,
                                             rank_out_free))) {

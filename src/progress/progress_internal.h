@@ -14,6 +14,7 @@ void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(voi
                                void *arg, void (*destroy)(void *));
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
 void tide__rank_cast_kick(tide_allocator *a);
+void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t));
 
 /* Grows *arr (elements of @p size bytes) to hold at least @p need; containers here abort on
  * out-of-memory rather than return errors from every update. */
