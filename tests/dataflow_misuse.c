@@ -133,6 +133,12 @@ static int run(tide_worker *w, void *arg)
         blob.value_size = 0;
         tide_bytes one = { "x", 1 };
         tide_to_stream(scope, &blob, &one, 1);
+    } else if (strcmp(which, "value-too-large") == 0) {
+        tide_type wide = *TIDE_BYTES;
+        wide.name = "wide";
+        wide.value_size = 128;
+        tide_input *in;
+        tide_input_new(scope, &wide, &in);
     } else if (strcmp(which, "no-dataflow-end") == 0) {
         tide_input *in;
         tide_probe_new(tide_input_new(scope, TIDE_U64, &in));

@@ -17,6 +17,7 @@ stuck-loop|Spinner
 input-backwards|advance_to(2) after advance_to(5)
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
+value-too-large|type 'wide', whose decoded values take 128 bytes: the operators decode into TIDE_VALUE_MAX (64) bytes
 no-dataflow-end|: dataflow 'misuse' was begun but never built
 returns-before-build|finished (its function returned 5) after building 0 dataflows, so dataflow 'misuse' (number 1)\|on channel 1, which it never allocated
 fails-after-build|case fails-after-build ran to the end (rc 1)

@@ -32,12 +32,18 @@ typedef struct tide_type {
     size_t size;                                 /**< bytes per record; 0 = variable */
     size_t (*encoded_size)(const void *value);   /**< variable only: bytes encode writes */
     void (*encode)(const void *value, void *out);/**< variable only */
-    /** variable only: fill *value from the bytes; may point into the batch. */
+    /** variable only: fill *value from the bytes; may point into the batch. A decoded
+     *  value takes at most TIDE_VALUE_MAX bytes (the operators decode into buffers of
+     *  that size): make it a view, like tide_bytes. */
     void (*decode)(const void *bytes, size_t len, void *value);
     /** variable only: sizeof the user value (e.g. sizeof(tide_bytes)); lets tide_to_stream
      *  step through an array of values. 0 when unknown. */
     size_t value_size;
 } tide_type;
+
+/** The most bytes a variable-length type's decoded value may take (see tide_type.decode;
+ *  a stream whose type gives a larger value_size stops the run). */
+#define TIDE_VALUE_MAX 64
 
 /** The user value of a TIDE_BYTES record: a view, valid while its batch is. */
 typedef struct tide_bytes {

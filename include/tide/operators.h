@@ -126,7 +126,8 @@ void tide_branch_when(tide_stream *s, bool (*pred)(const tide_time *t, void *ctx
                       tide_stream **yes, tide_stream **no);
 /**
  * Folds all of a time's records on this worker into one value of type @p out (a fixed-size
- * type; starts as a copy of @p init), emitted once the time is complete.
+ * type; starts as a copy of @p init), emitted once the time is complete. A time at which
+ * this worker received no record emits nothing (not @p init).
  */
 tide_stream *tide_accumulate(tide_stream *s, const tide_type *out, const void *init,
                              void (*fold)(void *acc, const void *record, void *ctx), void *ctx);

@@ -124,6 +124,11 @@ tide_op *tide_stream_op(const tide_stream *s) { return s->op; }
 tide_stream *tide__stream_new(tide_scope *s, uint32_t node, uint32_t port,
                               const tide_type *type, tide_op *op, const char *name)
 {
+    if (!type->size && type->value_size > TIDE_VALUE_MAX)
+        tide__fatal("dataflow '%s': stream '%s' has type '%s', whose decoded values take %zu "
+                    "bytes: the operators decode into TIDE_VALUE_MAX (%d) bytes; keep the "
+                    "value a view (a pointer and a length) into the encoded bytes",
+                    s->df->name, name, type->name, type->value_size, TIDE_VALUE_MAX);
     tide_stream *st = zalloc(1, sizeof *st);
     *st = (tide_stream){ s, node, port, type, op, name, s->df->streams };
     s->df->streams = st;

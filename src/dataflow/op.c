@@ -215,7 +215,7 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
         }
     } else {
         size_t cursor = 0;
-        unsigned char value[64]; /* decoded values are small views (tide_bytes, char *) */
+        unsigned char value[TIDE_VALUE_MAX]; /* decoded values are views (tide_bytes) */
         while (cursor < b->bytes) {
             size_t at = cursor;
             tide_batch_read(b, &cursor, value);

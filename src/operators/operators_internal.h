@@ -7,7 +7,7 @@
 
 /* Room for a decoded variable-length value: decoded values are small views (a pointer, or
  * a pointer and a length). */
-#define TIDE__VALUE_BYTES 64
+#define TIDE__VALUE_BYTES TIDE_VALUE_MAX
 
 /* The record at byte offset *at of @p b, moving *at to the next one: a pointer into the
  * batch for fixed-size records (no copy), else the record decoded into @p value. Loop with

@@ -45,14 +45,15 @@ static void pass_all(tide_op *op, void *arg)
             tide_session_give_batch(tide_op_session(op, 0, cap), &b);
 }
 
-tide_stream *tide_concatenate(tide_stream *const *streams, size_t n)
+/* The operator is named after the call that made it, so that messages name that call. */
+static tide_stream *concat_named(tide_stream *const *streams, size_t n, const char *name)
 {
     if (n == 0)
-        tide_abort("Concatenate: no streams");
+        tide_abort("%s: no streams", name);
     const tide_type *type = tide_stream_type(streams[0]);
-    tide_builder *b = tide_builder_new(tide_stream_scope(streams[0]), "Concatenate");
+    tide_builder *b = tide_builder_new(tide_stream_scope(streams[0]), name);
     for (size_t i = 0; i < n; i++) {
-        tide_stream_expect(streams[i], type, "Concatenate");
+        tide_stream_expect(streams[i], type, name);
         tide_builder_input(b, streams[i], TIDE_PIPELINE);
     }
     tide_stream *out = tide_builder_output(b, type);
@@ -61,10 +62,15 @@ tide_stream *tide_concatenate(tide_stream *const *streams, size_t n)
     return out;
 }
 
+tide_stream *tide_concatenate(tide_stream *const *streams, size_t n)
+{
+    return concat_named(streams, n, "Concatenate");
+}
+
 tide_stream *tide_concat(tide_stream *a, tide_stream *b)
 {
     tide_stream *both[2] = { a, b };
-    return tide_concatenate(both, 2);
+    return concat_named(both, 2, "Concat");
 }
 
 struct router {
