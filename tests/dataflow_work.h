@@ -43,6 +43,8 @@ int df_exchange_bounded(tide_worker *w, void *ctx);
 int df_first_empty(tide_worker *w, void *ctx);
 int df_summary(tide_worker *w, void *ctx);
 int df_per_output(tide_worker *w, void *ctx);
+/* capability sets downgraded to partially ordered frontiers keep what both allow */
+int df_capset_join(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
@@ -74,7 +76,8 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(first_empty, df_first_empty)                                                        \
     X(to_stream_bytes, df_to_stream_bytes)                                                \
     X(summary, df_summary)                                                                \
-    X(per_output, df_per_output)
+    X(per_output, df_per_output)                                                          \
+    X(capset_join, df_capset_join)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

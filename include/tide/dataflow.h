@@ -324,8 +324,11 @@ void tide_capset_init(tide_capset *s);
 void tide_capset_free(tide_capset *s);
 /** Adds an owned capability (ownership passes; dropped if the set has its time). */
 void tide_capset_insert(tide_capset *s, tide_cap *c);
-/** Keeps capabilities only at the times of @p frontier (each delayed from one the set
- *  holds at or before it; fatal if none does) and drops the rest. */
+/** Keeps capabilities at the least times that both the set and @p frontier allow: for
+ *  each held time c and frontier time f their join (tide_time_join), the minimal ones, each
+ *  delayed from a capability the set holds; drops the rest. With totally ordered times:
+ *  each frontier time at or after a held one, or a held time after every frontier time. An
+ *  empty frontier drops them all. */
 void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier);
 /** Drops them all (the set stays usable). */
 void tide_capset_clear(tide_capset *s);

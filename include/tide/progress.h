@@ -43,6 +43,8 @@ bool tide_time_le(const tide_time *a, const tide_time *b);
 /** tide_time_le() and not equal. */
 bool tide_time_lt(const tide_time *a, const tide_time *b);
 bool tide_time_eq(const tide_time *a, const tide_time *b);
+/** The least time at or after both @p a and @p b (coordinate-wise maximum; same depth). */
+tide_time tide_time_join(const tide_time *a, const tide_time *b);
 /** A total order (lexicographic) that extends the partial order: for sorting. */
 int tide_time_cmp(const tide_time *a, const tide_time *b);
 /** Writes "5" or "(5, 2)" into @p buf (always terminated); returns the length it needed. */

@@ -222,24 +222,32 @@ void tide_capset_insert(tide_capset *s, tide_cap *h)
     s->caps[s->len++] = h;
 }
 
+/* With partially ordered times a frontier time need not follow any held capability: the
+ * set then keeps what both allow. A time is allowed by both when it is at or after a held
+ * capability c and a frontier time f, i.e. at or after their join; the set keeps a
+ * capability at each minimal join. With totally ordered times that is each frontier time
+ * at or after some held capability, and a held capability that is after all of them. */
 void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier)
 {
     size_t old = s->len;
-    for (size_t f = 0; f < frontier->len; f++) {
-        const tide_time *t = &frontier->elems[f];
-        size_t i = 0;
-        while (i < old && !tide_time_le(tide_cap_time(s->caps[i]), t))
-            i++;
-        if (i == old) {
-            char tb[96];
-            tide_time_format(t, tb, sizeof tb);
-            tide__fatal("%s: downgrading a capability set to %s, which none of its "
-                        "capabilities is at or before",
-                        old ? tide__cap_peek(s->caps[0])->op->name : "?", tb);
+    for (size_t i = 0; i < old; i++)
+        for (size_t f = 0; f < frontier->len; f++) {
+            tide_time t = tide_time_join(tide_cap_time(s->caps[i]), &frontier->elems[f]);
+            bool covered = false;
+            for (size_t k = old; k < s->len && !covered; k++)
+                covered = tide_time_le(tide_cap_time(s->caps[k]), &t);
+            if (covered)
+                continue;
+            for (size_t k = old; k < s->len;) /* joins after t are not minimal */
+                if (tide_time_le(&t, tide_cap_time(s->caps[k]))) {
+                    tide_cap_drop(&s->caps[k]);
+                    s->caps[k] = s->caps[--s->len];
+                } else {
+                    k++;
+                }
+            tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
+            s->caps[s->len++] = tide_cap_delayed(s->caps[i], &t);
         }
-        tide__reserve(&s->caps, &s->cap, s->len + 1, sizeof *s->caps);
-        s->caps[s->len++] = tide_cap_delayed(s->caps[i], t);
-    }
     for (size_t i = 0; i < old; i++)
         tide_cap_drop(&s->caps[i]);
     memmove(s->caps, s->caps + old, (s->len - old) * sizeof *s->caps);

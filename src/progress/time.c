@@ -27,6 +27,15 @@ bool tide_time_le(const tide_time *a, const tide_time *b)
     return true;
 }
 
+tide_time tide_time_join(const tide_time *a, const tide_time *b)
+{
+    tide_time t = *a;
+    for (uint32_t i = 0; i < a->depth; i++)
+        if (b->c[i] > t.c[i])
+            t.c[i] = b->c[i];
+    return t;
+}
+
 bool tide_time_eq(const tide_time *a, const tide_time *b)
 {
     for (uint32_t i = 0; i < a->depth; i++)
