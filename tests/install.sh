@@ -22,6 +22,8 @@ prefix=$(sed -n 's/^prefix=//p' "$b/tide.pc")
 libdir=$(echo "$libdir" | sed "s|\${exec_prefix}|$prefix|; s|\${prefix}|$prefix|")
 export PKG_CONFIG_PATH="$d/root$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$d/root"
 pkg-config --exists tide || { echo "FAIL: pkg-config does not find the installed tide.pc"; exit 1; }
+if [ -n "$(find "$d/root" -path '*/man7/tide-options.7')" ]; then echo "ok: tide-options(7) installed"
+else fail "the tide-options(7) man page is not installed"; fi
 cp "$src/examples/hello.c" "$d/prog.c"
 cd "$d" || exit 1
 # shellcheck disable=SC2046

@@ -319,6 +319,7 @@ typedef struct tide_capset {
     tide_cap **caps;
     size_t len, cap;
 } tide_capset;
+/** An empty set (a tide_capset may also be zero-initialized). */
 void tide_capset_init(tide_capset *s);
 /** Drops every capability in the set and frees it. */
 void tide_capset_free(tide_capset *s);

@@ -39,6 +39,8 @@ tide_stream *tide_map_in_place(tide_stream *s, void (*fn)(void *record, void *ct
 /** Gives any number of output records for each input record, through @p out (at the
  *  input record's time). */
 typedef void (*tide_flat_map_fn)(const void *in, tide_session *out, void *ctx);
+/** Calls @p fn on each record of @p s; what it gives to its session forms the output
+ *  stream of type @p out. */
 tide_stream *tide_flat_map(tide_stream *s, const tide_type *out, tide_flat_map_fn fn,
                            void *ctx);
 /** Keeps the records for which @p keep returns true. */

@@ -87,6 +87,7 @@ typedef struct tide_antichain {
     size_t len, cap;
 } tide_antichain;
 
+/** An empty antichain; frees its storage; empties it (keeping the storage). */
 void tide_antichain_init(tide_antichain *a);
 void tide_antichain_free(tide_antichain *a);
 void tide_antichain_clear(tide_antichain *a);
@@ -116,6 +117,7 @@ typedef struct tide_change_batch {
     size_t clean; /* changes[0, clean) are sorted and consolidated */
 } tide_change_batch;
 
+/** An empty batch; frees its storage; empties it (keeping the storage). */
 void tide_change_batch_init(tide_change_batch *b);
 void tide_change_batch_free(tide_change_batch *b);
 void tide_change_batch_clear(tide_change_batch *b);
@@ -138,6 +140,7 @@ typedef struct tide_mutable_antichain {
     tide_antichain frontier;
 } tide_mutable_antichain;
 
+/** An empty one (no counts, the empty frontier); frees its storage. */
 void tide_mutable_antichain_init(tide_mutable_antichain *m);
 void tide_mutable_antichain_free(tide_mutable_antichain *m);
 /**
