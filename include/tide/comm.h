@@ -153,6 +153,9 @@ typedef struct tide_config {
                                of ranks (K >= 2), or straight to every rank (0); -1 (the
                                default): a TIDE_TREE_ARITY-ary tree from TIDE_TREE_RANKS
                                ranks on, straight below */
+    const char *dot;      /**< --dot FILE: worker 0 writes each dataflow's graph there
+                               (Graphviz DOT) when it is built; NULL: none. Points into
+                               argv when parsed. */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -166,7 +169,8 @@ int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K), leaving the program's own arguments in order and argv[*argc] NULL.
+ * --progress-tree[=]K, --dot[=]FILE), leaving the program's own arguments in order and
+ * argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.
  */

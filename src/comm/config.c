@@ -152,6 +152,11 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--progress-tree", &value)) {
             rc = value ? parse_tree(cfg, value)
                        : fail(cfg, "--progress-tree needs an arity (2 or more) or 0");
+        } else if (long_opt(argv, n, &i, "--dot", &value)) {
+            if (value && *value)
+                cfg->dot = value;
+            else
+                rc = fail(cfg, "--dot needs a file name");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

@@ -497,6 +497,11 @@ static void build_scope(tide_scope *s)
         tide_antichain_init(&s->mirror[i]);
 }
 
+void tide__scope_hide(tide_scope *root)
+{
+    root->df->hidden = true;
+}
+
 tide_dataflow *tide_dataflow_end(tide_scope *root)
 {
     tide_dataflow *df = root->df;
@@ -527,6 +532,7 @@ tide_dataflow *tide_dataflow_end(tide_scope *root)
                                                        (tide_location){ op->node, i, false });
     }
     df->built = true;
+    tide__dot_write(df);
     if (df->pc)
         tide__fingerprint_send(df);
     tide__progress_init(df);

@@ -260,6 +260,7 @@ struct tide_dataflow {
     uint64_t fp_full;            /* fingerprint.c: this worker's hash of the graph */
     uint64_t *fp_prefix;         /* the hash of each prefix of the operator list */
     size_t fp_pending;           /* workers whose fingerprint has not come yet */
+    bool hidden;                 /* made by the library (tide_check_same): not in --dot */
 };
 
 struct tide_worker {
@@ -283,8 +284,14 @@ struct tide_worker {
     tide_dataflow *unbuilt; /* dataflows begun and not ended, latest first */
     uint64_t idle; /* steps in a row with nothing to do */
     bool demand;   /* --progress-mode demand */
+    const char *dot;   /* --dot FILE (NULL: none) */
+    unsigned dot_graphs; /* dataflows written to it so far */
 };
 
+/* Leaves @p root's dataflow out of --dot (the operator library's own dataflows). */
+void tide__scope_hide(tide_scope *root);
+/* dot.c: appends @p df's graph to the --dot file (worker 0 only). */
+void tide__dot_write(tide_dataflow *df);
 /* progress.c: demand mode's test of whether held updates may move a frontier */
 bool tide__progress_must_send(void *df, const tide_change *c, size_t n);
 

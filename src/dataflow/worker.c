@@ -353,6 +353,7 @@ struct run {
     tide_worker_fn fn;
     void *ctx;
     tide_progress_mode mode;
+    const char *dot;
 };
 
 /* Capabilities of operators without logic (unordered inputs, and builder operators that
@@ -376,6 +377,7 @@ static int run_worker(tide_allocator *a, void *arg)
     tide_worker w;
     worker_init(&w, a);
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
+    w.dot = r->dot;
     int rc = r->fn(&w, r->ctx);
     if (w.unbuilt)
         tide__fatal("worker %zu: dataflow '%s' was begun but never built: its function "
@@ -396,7 +398,8 @@ static int run_worker(tide_allocator *a, void *arg)
 
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
-    struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER };
+    struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
+                     cfg ? cfg->dot : NULL };
     tide_guards *g;
     int rc = tide_comm_initialize(cfg, run_worker, &r, &g);
     if (rc < 0)

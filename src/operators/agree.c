@@ -48,6 +48,7 @@ void tide_check_same(tide_worker *w, const char *what, const void *value, size_t
     snprintf(name, sizeof name, "check same %s", what);
     tide_input *in;
     tide_scope *scope = tide_dataflow_begin(w, name);
+    tide__scope_hide(scope); /* the library's, not the program's: not in --dot */
     /* every vote to worker 0, which compares them with its own: one message per worker,
      * and a mismatch stops the whole job from there */
     tide_stream *votes = tide_exchange(tide_input_new(scope, &vote_type, &in), to_zero, NULL);

@@ -24,6 +24,10 @@ static inline const void *tide__record_next(tide_batch *b, size_t *at, void *val
     return value;
 }
 
+/* From the dataflow layer: leaves the dataflow of @p root out of --dot (it is the
+ * library's own, as tide_check_same's). */
+void tide__scope_hide(tide_scope *root);
+
 /* Payloads per open time (by_time.c). */
 struct tide__by_time {
     struct {
