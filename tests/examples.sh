@@ -56,6 +56,22 @@ check "op_source" timeout 60 "$e/op_source"
 check "op_concat --show" timeout 60 "$e/op_concat" --show
 check "op_concat --without-notificator --show" timeout 60 "$e/op_concat" --without-notificator --show
 
+# unordered: records at 7, 3, 5 given in that order; each drop completes what it can.
+cat <<'EOF' | sort >"$want"
+record 7 at time 7
+record 3 at time 3
+record 5 at time 5
+dropped 0: the times before 3 are complete
+dropped 7: the times before 3 are complete
+dropped 3: the times before 5 are complete
+dropped 5: every time is complete
+EOF
+for w in 1 2 3; do
+  check "unordered -w $w" timeout 60 "$e/unordered" -w $w --bind none
+done
+check "mpirun -n 2 unordered -w 1" "$run" 2 "$e/unordered" -w 1 --bind none
+check "mpirun -n 3 unordered -w 2" "$run" 3 "$e/unordered" -w 2 --bind none
+
 # barrier: finishes in every shape and reports its rounds once.
 barrier_ok() {
   name=$1; shift

@@ -33,6 +33,7 @@ run "$b/examples/hashjoin" 100 5000 1000 -w 2 --bind none
 run "$b/examples/unionfind" 1000 2000 300 -w 2 --bind none
 run "$b/examples/loopdemo" 2000 1 -w 2 --bind none
 run "$b/examples/iterate" -w 2 --bind none --dot /dev/null
+run "$b/examples/unordered" -w 2 --bind none
 run "$b/tests/capture_replay" capture "$b/tests/valgrind-capture" -w 2 --bind none
 run "$b/tests/capture_replay" replay "$b/tests/valgrind-capture" -w 3 --bind none
 rm -f "$b/tests/valgrind-capture".* "$b/tests/valgrind-capture-str".*

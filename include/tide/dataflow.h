@@ -391,13 +391,20 @@ void tide_input_close(tide_input *in);
 uint64_t tide_input_epoch(const tide_input *in);
 
 /**
- * An input whose records may carry any time a capability covers: the program keeps
- * capabilities (starting from *cap, at time 0) and sends through sessions at them.
- * Capabilities the program still holds when its worker function returns are dropped then.
+ * An input whose records may carry any time a capability covers, in any order: the program
+ * holds the input's capabilities (the first, *cap, at time 0, on every worker), derives
+ * others from them with tide_cap_delayed(), tide_cap_retain() and tide_cap_downgrade()
+ * (they work outside operators too), and sends through sessions at them. A time completes
+ * downstream only once every worker has dropped every capability at or before it: the
+ * program drops each with tide_cap_drop() (a worker with nothing to send drops *cap at
+ * once). Capabilities it still holds when its worker function returns are dropped then.
+ * examples/unordered.c shows the whole cycle.
  */
 tide_stream *tide_unordered_input_new(tide_scope *scope, const tide_type *type,
                                       tide_unordered **handle, tide_cap **cap);
-/** A session of the unordered input at @p cap's time (sent at the next step). */
+/** A session of the unordered input at @p cap's time: the records given to it carry that
+ *  time and leave at the worker's next step. It stays valid until the next session on this
+ *  input or the next tide_worker_step(); keep @p cap until you have given it everything. */
 tide_session *tide_unordered_session(tide_unordered *u, const tide_cap *cap);
 
 /** Watches the frontier of @p s: which times may still appear there (on any worker). */
