@@ -33,7 +33,8 @@ totals() {
               END { for (t in c) print t, c[t], s[t], m[t] }' | sort -n
 }
 timeout 120 "$b/examples/pagerank" 2000 10000 -w 1 --bind none | totals >"$want"
-pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:eager 16:1:--progress-tree:2 4:4:--progress-tree:2'
+# (32 ranks: the default 16-ary progress tree; 16 ranks with --progress-tree 16: a star.)
+pr_shapes='8:1 16:1 4:4 8:1:--progress-mode:eager 16:1:--progress-tree:2 4:4:--progress-tree:2 16:1:--progress-tree:16 32:1'
 [ "$sanitized" = 1 ] && pr_shapes='8:1'
 for s in $pr_shapes; do
   s=$(echo "$s" | tr ':' ' ')
