@@ -7,11 +7,25 @@ status=0
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*"; status=1; }
 
-# shape NP PROGRAM ARGS...: a check program on NP ranks; prints its Checks line.
+# launch_failed FILE: the output shows Open MPI failing to start the job itself (its PMIx
+# client losing the local server inside MPI_Init, seen once with 16 ranks of two jobs at
+# once on 2 cores), before any tide code ran.
+launch_failed() {
+  grep -q -e 'OPAL ERROR: Unreachable' -e 'ORTE was unable to reliably start' "$1" &&
+    grep -q 'An error occurred in MPI_Init' "$1"
+}
+
+# shape NP PROGRAM ARGS...: a check program on NP ranks; prints its Checks line. A run that
+# Open MPI failed to start is run once more, saying so.
 shape() {
   np=$1 prog=$2; shift 2
   echo "== $(basename "$prog") -n $np $*"
-  if "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; then
+  "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; rc=$?
+  if [ $rc -ne 0 ] && launch_failed "$out"; then
+    echo "retried: Open MPI failed to start the job ($(grep -m1 -e 'OPAL ERROR' -e 'ORTE was' "$out"))"
+    "$run" "$np" "$prog" "$@" --bind none >"$out" 2>&1; rc=$?
+  fi
+  if [ $rc -eq 0 ]; then
     grep -m1 'Checks:' "$out"
   else
     cat "$out"; fail "$(basename "$prog") -n $np $*"
