@@ -109,13 +109,7 @@ static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *m
     }
     if (!f)
         f = ml->frame[rank] = new_frame(ml, rank);
-    unsigned char *at = f->base + f->bytes;
-    memcpy(at, mh, sizeof *mh);
-    if (bytes)
-        memcpy(at + sizeof *mh, payload, bytes);
-    memset(at + sizeof *mh + bytes, 0, padded - bytes);
-    f->bytes += need;
-    tide__frame_hdr(f)->nmsgs++;
+    tide__frame_put(f, mh, payload, bytes);
 }
 
 /* Three ways to another rank: a small batch is copied into the frame being filled (and
@@ -281,7 +275,7 @@ static tide_batch *take_early(struct tide__fifo *f, uint32_t src, uint64_t seq)
     return NULL;
 }
 
-static bool ml_tree(const tide_allocator *a)
+static bool along_tree(const tide_allocator *a)
 {
     return a->shared->mpi->tree_k != 0;
 }
@@ -305,7 +299,7 @@ static void route(tide_allocator *a, struct tide__chan *ch, tide_batch *b)
         return;
     }
     /* Along a tree only the driver sends casts, and they arrive in order. */
-    if (ml_tree(a)) {
+    if (along_tree(a)) {
         b->type = ch->type;
         tide__fifo_put(&ch->pull.remote, b);
         return;

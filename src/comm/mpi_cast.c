@@ -12,8 +12,8 @@
  * end of a driver pass each pending batch is consolidated (the registered compaction: a
  * +1 and a -1 of one pointstamp from different ranks cancel) and sent as one cast. Casts
  * between neighbours are not numbered: only the driver sends them, so they leave in order,
- * and frames between two ranks are handled in order. So a rank sends at most K + 1 progress messages per
- * pass whatever the number of ranks, and for barrier-like rounds their size does not grow
+ * and frames between two ranks are handled in order. So a rank sends at most K + 1
+ * progress messages per pass whatever the number of ranks, and for barrier-like rounds their size does not grow
  * with it either.
  *
  * Why that is safe: the protocol needs every receiver to apply each origin's batches
@@ -170,6 +170,16 @@ void tide__mpi_cast_forward(struct tide__mpi *m, int src, const tide_batch *b)
     fwd_append(m, tide__msg_hdr((tide_batch *)b), tide__batch_data(b), src);
 }
 
+/* Posts the frame being filled for a neighbour, if any. */
+static void post_frame(struct tide__mpi *m, tide_batch **frame)
+{
+    if (!*frame)
+        return;
+    tide__frame_hdr(*frame)->bytes = (*frame)->bytes;
+    tide__mpi_post_send(m, *frame);
+    *frame = NULL;
+}
+
 bool tide__mpi_casts_flush(struct tide__mpi *m)
 {
     if (!m->nfwd)
@@ -201,40 +211,24 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
             atomic_fetch_add_explicit(&m->progress_msgs, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&m->progress_bytes, sizeof h + padded,
                                       memory_order_relaxed);
-            memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
             if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
-                if (frame[j]) { /* what this neighbour was sent before goes first */
-                    tide__frame_hdr(frame[j])->bytes = frame[j]->bytes;
-                    tide__mpi_post_send(m, frame[j]);
-                    frame[j] = NULL;
-                }
+                post_frame(m, &frame[j]); /* what this neighbour was sent before goes first */
+                memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
                 send_large(m, r, &h, tide__batch_data(b), padded);
                 tide__fifo_put_front(&m->pool, b);
                 continue;
             }
-            size_t need = sizeof h + padded;
-            if (frame[j] && frame[j]->bytes + need > TIDE__POST_BYTES) {
-                tide__frame_hdr(frame[j])->bytes = frame[j]->bytes;
-                tide__mpi_post_send(m, frame[j]);
-                frame[j] = NULL;
-            }
+            if (frame[j] && frame[j]->bytes + sizeof h + padded > TIDE__POST_BYTES)
+                post_frame(m, &frame[j]);
             if (!frame[j])
                 frame[j] = frame_for(m, r, TIDE__POST_BYTES - TIDE__HEADROOM);
-            unsigned char *at = frame[j]->base + frame[j]->bytes;
-            memcpy(at, &h, sizeof h);
-            memcpy(at + sizeof h, tide__batch_data(b), padded);
-            frame[j]->bytes += need;
-            tide__frame_hdr(frame[j])->nmsgs++;
+            tide__frame_put(frame[j], &h, tide__batch_data(b), b->bytes);
             tide__fifo_put_front(&m->pool, b);
         }
     }
     m->nfwd = 0;
     for (size_t j = 0; j < m->nnbr; j++)
-        if (frame[j]) {
-            tide__frame_hdr(frame[j])->bytes = frame[j]->bytes;
-            tide__mpi_post_send(m, frame[j]);
-            frame[j] = NULL;
-        }
+        post_frame(m, &frame[j]);
     return true;
 }
 

@@ -5,6 +5,7 @@
 #define TIDE_MPI_INTERNAL_H
 
 #include <mpi.h>
+#include <string.h>
 
 #include "alloc_internal.h"
 
@@ -136,6 +137,21 @@ static inline struct tide__frame_hdr *tide__frame_hdr(tide_batch *f)
 static inline struct tide__msg_hdr *tide__msg_hdr(tide_batch *b)
 {
     return (struct tide__msg_hdr *)(b->base + sizeof(struct tide__frame_hdr));
+}
+
+/* Appends message @p mh and @p bytes of @p payload, padded to 8 bytes with zeros, to frame
+ * @p f, which the caller made room in (TIDE__POST_BYTES in all). */
+static inline void tide__frame_put(tide_batch *f, const struct tide__msg_hdr *mh,
+                                   const void *payload, size_t bytes)
+{
+    size_t padded = TIDE__PAD8(bytes);
+    unsigned char *at = f->base + f->bytes;
+    memcpy(at, mh, sizeof *mh);
+    if (bytes)
+        memcpy(at + sizeof *mh, payload, bytes);
+    memset(at + sizeof *mh + bytes, 0, padded - bytes);
+    f->bytes += sizeof *mh + padded;
+    tide__frame_hdr(f)->nmsgs++;
 }
 
 #endif
