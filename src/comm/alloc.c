@@ -423,11 +423,6 @@ void tide_allocator_close(tide_allocator *a, int channel)
         chan_shared_free(gone);
 }
 
-bool tide__channel_closed(const tide_allocator *a, size_t channel)
-{
-    return channel < a->nchans && a->chans[channel] && a->chans[channel]->closed;
-}
-
 void tide_allocator_receive(tide_allocator *a)
 {
     a->seen_events = atomic_load(&a->shared->wakers[a->local].events);

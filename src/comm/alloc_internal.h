@@ -146,8 +146,6 @@ void tide__allocator_destroy(tide_allocator *a);
 /* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
 /* Marks @p channel as carrying progress updates (counted apart in tide_comm_stats). */
 void tide__channel_mark_progress(tide_allocator *a, int channel);
-/* Whether this worker closed the channel (tide_allocator_close). */
-bool tide__channel_closed(const tide_allocator *a, size_t channel);
 /* The rank-wide state of @p channel: made by make(arg) for the first worker of the rank
  * that asks (under the registry lock), the same pointer for the others; freed by
  * destroy() when the rank's channels are. NULL when make() fails. */
