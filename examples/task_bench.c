@@ -61,10 +61,18 @@ struct point {
     char *output;
     const char **in_ptr;
     size_t *in_bytes;
+    bool queued; /* on the ready list */
 };
+
+/* A timestep's shape (the core computes it on each call, through a C++ object). */
+struct step {
+    long t, offset, width, set;
+};
+#define STEP_CACHE 64 /* timesteps remembered: the few in flight at once, and then some */
 
 struct graph {
     task_graph_t g;
+    struct step steps[STEP_CACHE]; /* timestep t at (t + 1) % STEP_CACHE */
     size_t me, peers;
     long first, npoints; /* this worker's points */
     long nsets;
@@ -76,6 +84,9 @@ struct graph {
     struct point *pt;
     char *scratch;
     bool epochs;   /* timestep t is epoch t (else all at epoch 0, t in the records) */
+    long *ready; /* local points whose next task can run */
+    size_t nready;
+    long unfinished; /* local points with tasks left */
     tide_cap *cap; /* epochs: at the earliest timestep a point of this worker has to run */
     long executed, expected;
 };
@@ -117,15 +128,28 @@ static void deps_cache(struct graph *gr, struct deps *d, bool reverse)
     }
 }
 
-/* Whether point p has a task at timestep t. */
-static bool active(const struct graph *gr, long t, long p)
+/* Timestep t's shape (t from -1, where the core says no point has a task). */
+static const struct step *step_at(struct graph *gr, long t)
 {
-    long off = task_graph_offset_at_timestep(gr->g, t);
-    return p >= off && p < off + task_graph_width_at_timestep(gr->g, t);
+    struct step *s = &gr->steps[(unsigned long)(t + 1) % STEP_CACHE];
+    if (s->t != t) {
+        s->t = t;
+        s->offset = task_graph_offset_at_timestep(gr->g, t);
+        s->width = task_graph_width_at_timestep(gr->g, t);
+        s->set = t >= 0 ? task_graph_dependence_set_at_timestep(gr->g, t) : 0;
+    }
+    return s;
+}
+
+/* Whether point p has a task at timestep t. */
+static bool active(struct graph *gr, long t, long p)
+{
+    const struct step *s = step_at(gr, t);
+    return p >= s->offset && p < s->offset + s->width;
 }
 
 /* The first timestep at or after t at which point p has a task (timesteps if none). */
-static long next_active(const struct graph *gr, long t, long p)
+static long next_active(struct graph *gr, long t, long p)
 {
     while (t < gr->g.timesteps && !active(gr, t, p))
         t++;
@@ -134,11 +158,11 @@ static long next_active(const struct graph *gr, long t, long p)
 
 /* For the task of local point i at timestep t: how many inputs it takes (its dependencies
  * that had a task at t - 1) and, when src >= 0, the slot of src's output among them. */
-static long inputs_of(const struct graph *gr, long t, long i, long src, long *slot)
+static long inputs_of(struct graph *gr, long t, long i, long src, long *slot)
 {
-    long set = task_graph_dependence_set_at_timestep(gr->g, t);
-    long off = task_graph_offset_at_timestep(gr->g, t - 1);
-    long end = off + task_graph_width_at_timestep(gr->g, t - 1) - 1;
+    long set = step_at(gr, t)->set;
+    const struct step *prev = step_at(gr, t - 1);
+    long off = prev->offset, end = prev->offset + prev->width - 1;
     const size_t *at = &gr->deps.at[set * gr->npoints + i];
     long n = 0;
     for (size_t k = at[0]; k < at[1]; k++) {
@@ -155,7 +179,8 @@ static long inputs_of(const struct graph *gr, long t, long i, long src, long *sl
 
 /* ---------------------------------------------------------------- arriving inputs */
 
-static struct pending *pending_at(struct graph *gr, long i, long t)
+/* Local point i's inputs for timestep t (@p expected of them), a new entry if none yet. */
+static struct pending *pending_at(struct graph *gr, long i, long t, long expected)
 {
     struct point *p = &gr->pt[i];
     for (size_t k = 0; k < p->npend; k++)
@@ -173,30 +198,59 @@ static struct pending *pending_at(struct graph *gr, long i, long t)
     struct pending *e = &p->pend[p->npend++];
     if (p->nspare)
         p->nspare--;
-    long unused;
     e->t = t;
     e->count = 0;
-    e->expected = inputs_of(gr, t, i, -1, &unused);
-    size_t need = (size_t)e->expected * gr->out_bytes;
-    if (e->cap < need) {
+    e->expected = expected;
+    size_t bytes = (size_t)expected * gr->out_bytes;
+    if (e->cap < bytes) {
         free(e->buf);
-        e->buf = xcalloc(1, need);
-        e->cap = need;
+        e->buf = xcalloc(1, bytes);
+        e->cap = bytes;
     }
     return e;
+}
+
+/* Local point i can run its next task: onto the ready list (once). */
+static void make_ready(struct graph *gr, long i)
+{
+    if (!gr->pt[i].queued) {
+        gr->pt[i].queued = true;
+        gr->ready[gr->nready++] = i;
+    }
 }
 
 /* The output of point src at timestep t - 1 for local point i's task at timestep t. */
 static void deliver(struct graph *gr, long i, long t, long src, const void *data)
 {
     long slot = -1;
-    struct pending *e = pending_at(gr, i, t);
-    inputs_of(gr, t, i, src, &slot);
-    if (slot < 0 || e->count >= e->expected)
+    long expected = inputs_of(gr, t, i, src, &slot);
+    struct pending *e = pending_at(gr, i, t, expected);
+    if (slot < 0 || e->count >= e->expected || t < gr->pt[i].next)
         tide_abort("task_bench: graph %ld: point %ld sent timestep %ld's point %ld an output "
                    "it does not depend on", gr->g.graph_index, src, t, gr->first + i);
     memcpy(e->buf + (size_t)slot * gr->out_bytes, data, gr->out_bytes);
-    e->count++;
+    if (++e->count == e->expected && t == gr->pt[i].next)
+        make_ready(gr, i);
+}
+
+/* Moves local point i on to its next task after timestep t; ready at once when that task
+ * takes no inputs or has them all. */
+static void advance(struct graph *gr, long i, long t)
+{
+    struct point *p = &gr->pt[i];
+    p->next = next_active(gr, t, gr->first + i);
+    if (p->next >= gr->g.timesteps) {
+        gr->unfinished--;
+        return;
+    }
+    long unused;
+    if (inputs_of(gr, p->next, i, -1, &unused) == 0) {
+        make_ready(gr, i);
+        return;
+    }
+    for (size_t k = 0; k < p->npend; k++)
+        if (p->pend[k].t == p->next && p->pend[k].count == p->pend[k].expected)
+            make_ready(gr, i);
 }
 
 /* ---------------------------------------------------------------- running tasks */
@@ -212,9 +266,8 @@ static void send_output(struct graph *gr, long i, long t, struct out *o)
 {
     if (t + 1 >= gr->g.timesteps)
         return;
-    long set = task_graph_dependence_set_at_timestep(gr->g, t + 1);
-    long off = task_graph_offset_at_timestep(gr->g, t + 1);
-    long end = off + task_graph_width_at_timestep(gr->g, t + 1) - 1;
+    const struct step *next = step_at(gr, t + 1);
+    long set = next->set, off = next->offset, end = next->offset + next->width - 1;
     const size_t *at = &gr->rdeps.at[set * gr->npoints + i];
     const char *data = gr->pt[i].output;
     for (size_t k = at[0]; k < at[1]; k++) {
@@ -239,35 +292,26 @@ static void send_output(struct graph *gr, long i, long t, struct out *o)
     }
 }
 
-/* Runs local point i's next task if all its inputs are there; false if it cannot run. */
-static bool run_next(struct graph *gr, long i, struct out *o)
+/* Runs local point i's next task, whose inputs are all there. */
+static void run_task(struct graph *gr, long i, struct out *o)
 {
     struct point *p = &gr->pt[i];
-    long t = p->next, point = gr->first + i;
-    if (t >= gr->g.timesteps)
-        return false;
+    long t = p->next, n = 0;
     struct pending *e = NULL;
     for (size_t k = 0; k < p->npend; k++)
         if (p->pend[k].t == t)
             e = &p->pend[k];
-    long n;
     if (e) {
-        if (e->count < e->expected)
-            return false;
         n = e->expected;
         for (long k = 0; k < n; k++) {
             p->in_ptr[k] = e->buf + (size_t)k * gr->out_bytes;
             p->in_bytes[k] = gr->out_bytes;
         }
-    } else {
-        long unused;
-        if ((n = inputs_of(gr, t, i, -1, &unused)) > 0)
-            return false;
     }
     size_t scratch = gr->g.scratch_bytes_per_task;
-    task_graph_execute_point_scratch(gr->g, t, point, p->output, gr->out_bytes, p->in_ptr,
-                                     p->in_bytes, (size_t)n, gr->scratch + scratch * (size_t)i,
-                                     scratch);
+    task_graph_execute_point_scratch(gr->g, t, gr->first + i, p->output, gr->out_bytes,
+                                     p->in_ptr, p->in_bytes, (size_t)n,
+                                     gr->scratch + scratch * (size_t)i, scratch);
     gr->executed++;
     if (e) { /* back to the spares, its buffer kept */
         struct pending done = *e;
@@ -275,9 +319,8 @@ static bool run_next(struct graph *gr, long i, struct out *o)
         p->pend[p->npend] = done;
         p->nspare++;
     }
-    p->next = next_active(gr, t + 1, point);
     send_output(gr, i, t, o);
-    return true;
+    advance(gr, i, t + 1);
 }
 
 static void task_logic(tide_op *op, void *state)
@@ -305,23 +348,24 @@ static void task_logic(tide_op *op, void *state)
         return;
     /* A task's output can make another local task ready: run until none is. */
     struct out o = { op, NULL, -1 };
-    for (bool ran = true; ran;) {
-        ran = false;
-        for (long i = 0; i < gr->npoints; i++)
-            while (run_next(gr, i, &o))
-                ran = true;
+    while (gr->nready) {
+        long i = gr->ready[--gr->nready];
+        gr->pt[i].queued = false;
+        run_task(gr, i, &o);
     }
-    long least = gr->g.timesteps;
-    for (long i = 0; i < gr->npoints; i++)
-        least = gr->pt[i].next < least ? gr->pt[i].next : least;
-    if (least >= gr->g.timesteps) {
+    if (!gr->unfinished) {
         if (gr->executed != gr->expected)
             tide_abort("task_bench: graph %ld: worker %zu ran %ld tasks where its points "
                        "have %ld", gr->g.graph_index, gr->me, gr->executed, gr->expected);
         tide_cap_drop(&gr->cap);
-    } else if (gr->epochs && (uint64_t)least > tide_cap_epoch(gr->cap)) {
-        tide_time t = tide_time_root((uint64_t)least);
-        tide_cap_downgrade(gr->cap, &t);
+    } else if (gr->epochs) {
+        long least = gr->g.timesteps;
+        for (long i = 0; i < gr->npoints; i++)
+            least = gr->pt[i].next < least ? gr->pt[i].next : least;
+        if ((uint64_t)least > tide_cap_epoch(gr->cap)) {
+            tide_time t = tide_time_root((uint64_t)least);
+            tide_cap_downgrade(gr->cap, &t);
+        }
     }
 }
 
@@ -340,6 +384,7 @@ static void graph_free(void *state)
     free(gr->pt);
     free(gr->owner);
     free(gr->rec);
+    free(gr->ready);
     free(gr->deps.iv);
     free(gr->deps.at);
     free(gr->rdeps.iv);
@@ -364,6 +409,8 @@ static struct graph *graph_new(task_graph_t g, size_t me, size_t peers, bool epo
     struct graph *gr = xcalloc(1, sizeof *gr);
     gr->g = g;
     gr->epochs = epochs;
+    for (long k = 0; k < STEP_CACHE; k++)
+        gr->steps[k].t = -2; /* none */
     gr->me = me;
     gr->peers = peers;
     long m = g.max_width;
@@ -393,9 +440,17 @@ static struct graph *graph_new(task_graph_t g, size_t me, size_t peers, bool epo
         p->output = xcalloc(1, gr->out_bytes);
         p->in_ptr = xcalloc((size_t)most, sizeof *p->in_ptr);
         p->in_bytes = xcalloc((size_t)most, sizeof *p->in_bytes);
-        p->next = next_active(gr, 0, gr->first + i);
-        for (long t = p->next; t < g.timesteps; t++)
-            gr->expected += active(gr, t, gr->first + i);
+    }
+    gr->ready = xcalloc((size_t)gr->npoints, sizeof *gr->ready);
+    gr->unfinished = gr->npoints;
+    for (long i = 0; i < gr->npoints; i++)
+        advance(gr, i, 0);
+    for (long t = 0; t < g.timesteps; t++) {
+        const struct step *s = step_at(gr, t);
+        long lo = s->offset > gr->first ? s->offset : gr->first;
+        long hi = s->offset + s->width < gr->first + gr->npoints ? s->offset + s->width
+                                                                 : gr->first + gr->npoints;
+        gr->expected += hi > lo ? hi - lo : 0;
     }
     size_t scratch = g.scratch_bytes_per_task * (size_t)gr->npoints;
     gr->scratch = scratch ? xcalloc(1, scratch) : NULL;
