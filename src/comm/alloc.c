@@ -16,6 +16,7 @@
 static _Atomic(pthread_mutex_t *) fatal_mpi_lock;
 static pthread_mutex_t fatal_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool in_fatal;
+_Thread_local bool tide__mpi_held;
 
 void tide__fatal_mpi_lock(pthread_mutex_t *lock)
 {
@@ -45,9 +46,9 @@ void tide__fatal(const char *fmt, ...)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 2;
-        /* EDEADLK: this thread is the one in MPI (the lock checks its owner). A thread
-         * stuck inside MPI for 2 s would hold us forever: abort regardless then. */
-        if (lock)
+        /* Unless this thread is the one in MPI. A thread stuck inside MPI for 2 s would
+         * hold us forever: abort regardless then. */
+        if (lock && !tide__mpi_held)
             (void)pthread_mutex_timedlock(lock, &until);
         /* The message is in a pipe to the launcher, which tears the job down on
          * MPI_Abort: MPICH's Hydra then lost it in about 1 run of 6. A pause lets the
@@ -67,12 +68,7 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
         free(s->wakers);
         return TIDE_ENOMEM;
     }
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK); /* see tide__fatal */
-    int rc = pthread_mutex_init(&s->mpi_lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0) {
+    if (pthread_mutex_init(&s->mpi_lock, NULL) != 0) {
         pthread_mutex_destroy(&s->mu);
         free(s->wakers);
         return TIDE_ENOMEM;
@@ -477,7 +473,7 @@ void tide_allocator_mpi_enter(tide_allocator *a)
     /* A communication thread re-takes the lock at once after each pass; saying that we
      * wait makes it step aside (mutexes are not fair). */
     atomic_fetch_add(&a->shared->mpi_waiters, 1);
-    pthread_mutex_lock(&a->shared->mpi_lock);
+    tide__mpi_lock(&a->shared->mpi_lock);
     atomic_fetch_sub(&a->shared->mpi_waiters, 1);
     if (a->shared->mpi)
         tide__mpi_progress_locked(a->shared->mpi);
@@ -485,7 +481,7 @@ void tide_allocator_mpi_enter(tide_allocator *a)
 
 void tide_allocator_mpi_leave(tide_allocator *a)
 {
-    pthread_mutex_unlock(&a->shared->mpi_lock);
+    tide__mpi_unlock(&a->shared->mpi_lock);
 }
 
 static void local_park(tide_allocator *a, int64_t timeout_ns)

@@ -165,5 +165,26 @@ void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The lock that tide__fatal takes before MPI_Abort (NULL when MPI stops). */
 void tide__fatal_mpi_lock(pthread_mutex_t *lock);
+/* The rank's MPI lock (MPI_THREAD_SERIALIZED: one thread inside MPI at a time) is a plain
+ * mutex, taken and left through these; whether this thread holds it is kept for
+ * tide__fatal (an error-checking mutex would tell, at about twice the cost of a pass). */
+extern _Thread_local bool tide__mpi_held;
+static inline bool tide__mpi_trylock(pthread_mutex_t *lock)
+{
+    if (pthread_mutex_trylock(lock) != 0)
+        return false;
+    tide__mpi_held = true;
+    return true;
+}
+static inline void tide__mpi_lock(pthread_mutex_t *lock)
+{
+    pthread_mutex_lock(lock);
+    tide__mpi_held = true;
+}
+static inline void tide__mpi_unlock(pthread_mutex_t *lock)
+{
+    tide__mpi_held = false;
+    pthread_mutex_unlock(lock);
+}
 
 #endif

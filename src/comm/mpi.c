@@ -84,7 +84,7 @@ static void queue_frame(struct mpi_local *ml, tide_batch *f)
     tide__frame_hdr(f)->bytes = f->bytes;
     if (tide__spsc_push(&ml->mw->outbox, f) != 0)
         tide__fatal("out of memory queueing a frame");
-    tide__mpi_try_progress(ml->m, ml->mw);
+    tide__mpi_try_send(ml->m, ml->mw);
 }
 
 static void flush_frame(struct mpi_local *ml, int rank)

@@ -344,8 +344,8 @@ static bool poll_sends(struct tide__mpi *m, bool now)
     return true;
 }
 
-/* Runs with `lock` held; true when it moved anything. @p all: test the sends too. */
-static bool progress_pass(struct tide__mpi *m, bool all)
+/* Posts what the workers and the tree queued to send; true when there was any. */
+static bool send_pass(struct tide__mpi *m)
 {
     bool moved = tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {
@@ -357,6 +357,13 @@ static bool progress_pass(struct tide__mpi *m, bool all)
         while ((f = tide__spsc_pop(&m->w[i].spent)))
             tide__fifo_put_front(f->base ? &m->pool : &m->views, f);
     }
+    return moved;
+}
+
+/* Runs with `lock` held; true when it moved anything. @p all: test the sends too. */
+static bool progress_pass(struct tide__mpi *m, bool all)
+{
+    bool moved = send_pass(m);
     /* Receives that completed last time are posted again only now: between a frame's
      * arrival and the reply it causes, the only MPI call is the reply's send. */
     for (size_t i = 0; i < m->nposts; i++)
@@ -434,10 +441,26 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
     if (!a || !a->shared->mpi)
         return;
     atomic_fetch_add(&a->shared->mpi_waiters, 1);
-    pthread_mutex_lock(&a->shared->mpi_lock);
+    tide__mpi_lock(&a->shared->mpi_lock);
     atomic_fetch_sub(&a->shared->mpi_waiters, 1);
     tide__mpi_stats_locked(a->shared->mpi, out);
-    pthread_mutex_unlock(&a->shared->mpi_lock);
+    tide__mpi_unlock(&a->shared->mpi_lock);
+}
+
+void tide__mpi_try_send(struct tide__mpi *m, struct tide__mpi_worker *mw)
+{
+    if (m->own_thread) {
+        tide__waker_notify(&m->thread_waker);
+        return;
+    }
+    do { /* as in tide__mpi_try_progress */
+        if (!tide__mpi_trylock(m->lock))
+            return;
+        send_pass(m);
+        count_in_flight(m);
+        tide__mpi_unlock(m->lock);
+    } while (!tide__spsc_empty(&mw->outbox) ||
+             atomic_load_explicit(&m->ncasts, memory_order_relaxed));
 }
 
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
@@ -451,10 +474,10 @@ void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
     /* Retry while our own frames wait: the holder may have drained outboxes before we
      * queued and be about to let go. */
     do {
-        if (pthread_mutex_trylock(m->lock) != 0)
+        if (!tide__mpi_trylock(m->lock))
             return;
         progress(m);
-        pthread_mutex_unlock(m->lock);
+        tide__mpi_unlock(m->lock);
     } while (!tide__spsc_empty(&mw->outbox) ||
              atomic_load_explicit(&m->ncasts, memory_order_relaxed));
 }
@@ -472,9 +495,9 @@ static void *driver_main(void *arg)
             sched_yield();
             continue;
         }
-        pthread_mutex_lock(m->lock);
+        tide__mpi_lock(m->lock);
         bool moved = progress(m);
-        pthread_mutex_unlock(m->lock);
+        tide__mpi_unlock(m->lock);
         if (moved) {
             idle_since = 0;
             nap = 20000;
@@ -590,7 +613,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         tide__waker_notify(&m->thread_waker);
         pthread_join(m->thread, NULL);
     }
-    pthread_mutex_lock(m->lock);
+    tide__mpi_lock(m->lock);
     progress_pass(m, true);
     for (int more = 1; more;) {
         memcpy(told, m->frames_to, nbytes);
@@ -624,7 +647,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     }
     if (final)
         tide__mpi_stats_locked(m, final);
-    pthread_mutex_unlock(m->lock);
+    tide__mpi_unlock(m->lock);
     free(expect);
     for (size_t i = 0; i < m->nlocal; i++) {
         drain_free(&m->w[i].outbox);

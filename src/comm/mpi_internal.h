@@ -128,6 +128,9 @@ void tide__mpi_progress_locked(struct tide__mpi *m);
 /* Drives MPI if no other thread does right now: sends what workers queued, completes
  * sends, receives and delivers frames. Returns at once when another thread drives. */
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw);
+/* After @p mw queued a frame: posts the queued sends now if no other thread is driving MPI
+ * (that one posts them), without testing receives: no reply can be there yet. */
+void tide__mpi_try_send(struct tide__mpi *m, struct tide__mpi_worker *mw);
 
 static inline struct tide__frame_hdr *tide__frame_hdr(tide_batch *f)
 {
