@@ -28,7 +28,9 @@ shape() {
   if [ $rc -eq 0 ]; then
     grep -m1 'Checks:' "$out"
   else
-    cat "$out"; fail "$(basename "$prog") -n $np $*"
+    # The reason again last, where a log cut to its tail (as CI shows it) still has it:
+    # mpirun's own abort notice is longer than most excerpts.
+    cat "$out"; fail "$(basename "$prog") -n $np $* (exit $rc)$(grep -m1 -e 'tide: fatal' -e 'Assertion' "$out" | sed 's/^/: /')"
   fi
 }
 
