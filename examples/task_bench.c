@@ -61,7 +61,7 @@ struct point {
     char *output;
     const char **in_ptr;
     size_t *in_bytes;
-    bool queued; /* on the ready list */
+    bool queued; /* on the ready queue */
 };
 
 /* A timestep's shape (the core computes it on each call, through a C++ object). */
@@ -84,8 +84,8 @@ struct graph {
     struct point *pt;
     char *scratch;
     bool epochs;   /* timestep t is epoch t (else all at epoch 0, t in the records) */
-    long *ready; /* local points whose next task can run */
-    size_t nready;
+    long *ready; /* local points whose next task can run: a ring from ready_at */
+    size_t ready_at, nready;
     long unfinished; /* local points with tasks left */
     tide_cap *cap; /* epochs: at the earliest timestep a point of this worker has to run */
     long executed, expected;
@@ -210,12 +210,12 @@ static struct pending *pending_at(struct graph *gr, long i, long t, long expecte
     return e;
 }
 
-/* Local point i can run its next task: onto the ready list (once). */
+/* Local point i can run its next task: onto the ready queue (once). */
 static void make_ready(struct graph *gr, long i)
 {
     if (!gr->pt[i].queued) {
         gr->pt[i].queued = true;
-        gr->ready[gr->nready++] = i;
+        gr->ready[(gr->ready_at + gr->nready++) % (size_t)gr->npoints] = i;
     }
 }
 
@@ -346,11 +346,23 @@ static void task_logic(tide_op *op, void *state)
     }
     if (!gr->cap)
         return;
-    /* A task's output can make another local task ready: run until none is. */
+    /* A task's output can make another local task ready: run them in the order they
+     * became ready, which follows the timesteps. But outputs for other workers leave only
+     * when this returns: once some are waiting, stop before a later timestep's task (a
+     * worker can run far ahead on points whose inputs are all its own) and go on at the
+     * next step. */
     struct out o = { op, NULL, -1 };
+    long wave = -1;
     while (gr->nready) {
-        long i = gr->ready[--gr->nready];
+        long i = gr->ready[gr->ready_at];
+        if (o.s && gr->pt[i].next > wave) {
+            tide_op_activate(op);
+            break;
+        }
+        gr->ready_at = (gr->ready_at + 1) % (size_t)gr->npoints;
+        gr->nready--;
         gr->pt[i].queued = false;
+        wave = gr->pt[i].next > wave ? gr->pt[i].next : wave;
         run_task(gr, i, &o);
     }
     if (!gr->unfinished) {
