@@ -377,10 +377,10 @@ static void mpi_release(tide_allocator *a)
             queued = true;
         }
     }
-    /* One pass for all the frames; none when nothing was queued (the caller's receive
-     * drives MPI anyway, and a poll costs as much as a send here). */
+    /* The frames are posted at once, all together; their replies are looked for at the
+     * next receive (a poll costs as much as a send here). */
     if (queued)
-        tide__mpi_try_progress(ml->m, ml->mw);
+        tide__mpi_try_send(ml->m, ml->mw);
 }
 
 static void mpi_park(tide_allocator *a, int64_t timeout_ns)
