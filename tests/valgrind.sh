@@ -36,6 +36,11 @@ run "$b/examples/iterate" -w 2 --bind none --dot /dev/null
 run "$b/examples/unordered" -w 2 --bind none
 run "$b/tests/capture_replay" capture "$b/tests/valgrind-capture" -w 2 --bind none
 run "$b/tests/capture_replay" replay "$b/tests/valgrind-capture" -w 3 --bind none
+if [ -x "$b/examples/task_bench" ]; then # built with --with-task-bench
+  run "$b/examples/task_bench" -steps 20 -width 6 -type nearest -radix 3 -and -steps 10 \
+    -width 4 -type fft -output 32 -w 2 --bind none
+  run "$b/examples/task_bench" -steps 12 -width 5 -type stencil_1d --timestep-epochs -w 3 --bind none
+fi
 rm -f "$b/tests/valgrind-capture".* "$b/tests/valgrind-capture-str".*
 rm -f "$b/tests/valgrind.err"
 exit $status
