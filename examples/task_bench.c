@@ -73,7 +73,7 @@ struct step {
 struct graph {
     task_graph_t g;
     struct step steps[STEP_CACHE]; /* timestep t at (t + 1) % STEP_CACHE */
-    size_t me, peers;
+    size_t me;
     long first, npoints; /* this worker's points */
     long nsets;
     uint32_t *owner; /* worker of every point */
@@ -424,7 +424,6 @@ static struct graph *graph_new(task_graph_t g, size_t me, size_t peers, bool epo
     for (long k = 0; k < STEP_CACHE; k++)
         gr->steps[k].t = -2; /* none */
     gr->me = me;
-    gr->peers = peers;
     long m = g.max_width;
     gr->first = (long)(me * (size_t)m / peers);
     gr->npoints = (long)((me + 1) * (size_t)m / peers) - gr->first;

@@ -447,39 +447,39 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out)
     tide__mpi_unlock(&a->shared->mpi_lock);
 }
 
-void tide__mpi_try_send(struct tide__mpi *m, struct tide__mpi_worker *mw)
+/* Drives MPI for the rank unless another thread does right now: a full pass, or with
+ * @p send_only just the queued sends. Retries while our own frames wait: the holder may
+ * have drained outboxes before we queued and be about to let go. */
+static void try_drive(struct tide__mpi *m, struct tide__mpi_worker *mw, bool send_only)
 {
     if (m->own_thread) {
-        tide__waker_notify(&m->thread_waker);
+        if (send_only || !tide__spsc_empty(&mw->outbox) ||
+            atomic_load_explicit(&m->ncasts, memory_order_relaxed))
+            tide__waker_notify(&m->thread_waker);
         return;
     }
-    do { /* as in tide__mpi_try_progress */
+    do {
         if (!tide__mpi_trylock(m->lock))
             return;
-        send_pass(m);
-        count_in_flight(m);
+        if (send_only) {
+            send_pass(m);
+            count_in_flight(m);
+        } else {
+            progress(m);
+        }
         tide__mpi_unlock(m->lock);
     } while (!tide__spsc_empty(&mw->outbox) ||
              atomic_load_explicit(&m->ncasts, memory_order_relaxed));
 }
 
+void tide__mpi_try_send(struct tide__mpi *m, struct tide__mpi_worker *mw)
+{
+    try_drive(m, mw, true);
+}
+
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw)
 {
-    if (m->own_thread) {
-        if (!tide__spsc_empty(&mw->outbox) ||
-            atomic_load_explicit(&m->ncasts, memory_order_relaxed))
-            tide__waker_notify(&m->thread_waker);
-        return;
-    }
-    /* Retry while our own frames wait: the holder may have drained outboxes before we
-     * queued and be about to let go. */
-    do {
-        if (!tide__mpi_trylock(m->lock))
-            return;
-        progress(m);
-        tide__mpi_unlock(m->lock);
-    } while (!tide__spsc_empty(&mw->outbox) ||
-             atomic_load_explicit(&m->ncasts, memory_order_relaxed));
+    try_drive(m, mw, false);
 }
 
 /* The communication thread (TIDE_PROGRESS_THREAD): drives MPI while there is traffic,
