@@ -106,6 +106,11 @@ START_TEST(test_progress_modes)
     static const char *const in6[] = { "prog", "--progress-tree=16", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in6), 0);
     ck_assert_int_eq(cfg.progress_tree, 16);
+    ck_assert(cfg.watch == 0); /* none unless asked */
+    static const char *const in7[] = { "prog", "--watch", "2.5", "z", "--watch=0.25", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in7), 0);
+    ck_assert(cfg.watch == 0.25);
+    ck_assert_int_eq(argc, 2);
 }
 END_TEST
 
@@ -154,6 +159,13 @@ static const struct {
     { { "prog", "--progress-tree", "8x", NULL }, "--progress-tree: '8x' is not 0" },
     { { "prog", "--progress-tree", "5000", NULL }, "--progress-tree: '5000' is not 0" },
     { { "prog", "--progress-tree", NULL, NULL }, "--progress-tree needs an arity" },
+    { { "prog", "--watch", "0", NULL },
+      "--watch: '0' is not a number of seconds from 0.01 to 86400" },
+    { { "prog", "--watch", "soon", NULL }, "--watch: 'soon' is not a number of seconds" },
+    { { "prog", "--watch", "-1", NULL }, "--watch: '-1' is not a number of seconds" },
+    { { "prog", "--watch=2s", NULL, NULL }, "--watch: '2s' is not a number of seconds" },
+    { { "prog", "--watch", "1e9", NULL }, "--watch: '1e9' is not a number of seconds" },
+    { { "prog", "--watch", NULL, NULL }, "--watch needs a number of seconds" },
 };
 
 START_TEST(test_bad_arguments)

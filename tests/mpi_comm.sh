@@ -15,6 +15,8 @@ expect_failure "mismatched --bind across ranks" "ranks disagree on --bind: rank 
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" --bind none : -n 1 "$prog" --bind core
 expect_failure "mismatched --progress-tree across ranks" "ranks disagree on --progress-tree: rank 0 has 0, rank 2 has 2" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" --bind none : -n 1 "$prog" --bind none --progress-tree 2
+expect_failure "mismatched --watch across ranks" "ranks disagree on --watch: rank 0 has none, rank 1 has 0.5 s" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" --bind none : -n 1 "$prog" --bind none --watch 0.5
 expect_failure "mismatched channel types" "not of this worker's type 'f64'" \
   env TIDE_TEST_TIMEOUT=30 "$run" 2 "$prog" misuse-type --bind none
 expect_failure "message on a channel never allocated" "which it never allocated" \

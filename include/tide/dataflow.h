@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tide/comm.h"
@@ -93,6 +94,11 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns);
 void tide_worker_step_while(tide_worker *w, bool (*cond)(void *arg), void *arg);
 /** Number of installed dataflows not yet complete. */
 size_t tide_worker_dataflows(const tide_worker *w);
+/** Writes what @p w waits for to @p out, for a person: per dataflow, each operator with
+ *  something to say (its input frontiers, records queued, the capabilities held and by
+ *  whom, pending notifications, an input handle not closed) and the probes' frontiers.
+ *  Call it on the worker's own thread; --watch and SIGUSR1 print the same report. */
+void tide_worker_report(tide_worker *w, FILE *out);
 
 /* ---------------------------------------------------------------- building dataflows */
 

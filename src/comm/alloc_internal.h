@@ -163,6 +163,8 @@ void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t
 /* Gives what tide__rank_cast() wrote to MPI now (flushes this worker's frames). */
 void tide__rank_cast_kick(tide_allocator *a);
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1 where there is none. */
+long tide__status_kib(const char *field);
 /* The lock that tide__fatal takes before MPI_Abort (NULL when MPI stops). */
 void tide__fatal_mpi_lock(pthread_mutex_t *lock);
 /* The rank's MPI lock (MPI_THREAD_SERIALIZED: one thread inside MPI at a time) is a plain

@@ -90,6 +90,19 @@ static int parse_tree(tide_config *cfg, const char *text)
     return 0;
 }
 
+/* Watch intervals: longer than a day is surely a typo; shorter than 10 ms would spend the
+ * job on its own status. */
+static int parse_watch(tide_config *cfg, const char *text)
+{
+    char *end;
+    errno = 0;
+    double s = strtod(text, &end);
+    if (*text < '0' || *text > '9' || *end || errno || !(s >= 0.01 && s <= 86400))
+        return fail(cfg, "--watch: '%s' is not a number of seconds from 0.01 to 86400", text);
+    cfg->watch = s;
+    return 0;
+}
+
 int tide_config_init(tide_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -157,6 +170,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
                 cfg->dot = value;
             else
                 rc = fail(cfg, "--dot needs a file name");
+        } else if (long_opt(argv, n, &i, "--watch", &value)) {
+            rc = value ? parse_watch(cfg, value)
+                       : fail(cfg, "--watch needs a number of seconds");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

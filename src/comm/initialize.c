@@ -36,8 +36,7 @@ struct tide_guards {
     long rss_start_kib;
 };
 
-/* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1 where there is none. */
-static long status_kib(const char *field)
+long tide__status_kib(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
@@ -62,8 +61,8 @@ static void print_stats(const struct tide_guards *g, const tide_comm_stats *st)
             "rss_peak_kib %ld sends %llu send_bytes %llu recvs %llu recv_bytes %llu "
             "progress_msgs %llu progress_bytes %llu reordered %llu max_requests %llu "
             "peer_bytes %llu peer_bytes_peak %llu\n",
-            g->rank, g->n, (double)g->startup_ns / 1e3, g->rss_start_kib, status_kib("VmRSS"),
-            status_kib("VmHWM"), (unsigned long long)st->sends,
+            g->rank, g->n, (double)g->startup_ns / 1e3, g->rss_start_kib, tide__status_kib("VmRSS"),
+            tide__status_kib("VmHWM"), (unsigned long long)st->sends,
             (unsigned long long)st->send_bytes, (unsigned long long)st->recvs,
             (unsigned long long)st->recv_bytes, (unsigned long long)st->progress_msgs,
             (unsigned long long)st->progress_bytes, (unsigned long long)st->reordered,
@@ -95,11 +94,13 @@ static bool launched_by_mpi(void)
 }
 
 /* A start-up setting compared across ranks, as text: 0 workers, 1 version, 2 --bind,
- * 3 the progress tree's arity (0: none). */
+ * 3 the progress tree's arity (0: none), 4 --watch in milliseconds (0: none). */
 static void show_setting(int field, uint64_t v, char *buf, size_t len)
 {
     if (field == 2)
         snprintf(buf, len, "%s", tide_bind_name((tide_bind)v));
+    else if (field == 4)
+        snprintf(buf, len, v ? "%g s" : "none", (double)v / 1e3);
     else
         snprintf(buf, len, "%llu", (unsigned long long)v);
 }
@@ -144,16 +145,18 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         rc = TIDE_ELAUNCH;
     }
     if (rc == 0 && ranks > 1) {
-        enum { N = 4 };
+        enum { N = 5 };
+        /* --watch changes the channels every worker allocates, so it must agree too */
         uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
-                             tide__mpi_tree_arity(cfg->progress_tree, ranks) };
+                             tide__mpi_tree_arity(cfg->progress_tree, ranks),
+                             (uint64_t)(cfg->watch * 1e3 + 0.5) };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
         MPI_Allgather(mine, N, MPI_UINT64_T, all, N, MPI_UINT64_T, comm);
         static const char *const setting[N] = { "the number of workers (-w)",
                                                 "the tide version", "--bind",
-                                                "--progress-tree" };
+                                                "--progress-tree", "--watch" };
         for (int r = 1; r < ranks && rc == 0; r++)
             for (int f = 0; f < N && rc == 0; f++) {
                 if (all[N * r + f] == all[f])
@@ -364,7 +367,7 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
     g->rank = rank;
     g->startup_ns = tide__now_ns() - t0;
     if (g->stats)
-        g->rss_start_kib = status_kib("VmRSS");
+        g->rss_start_kib = tide__status_kib("VmRSS");
     for (size_t i = 0; i < g->n; i++) {
         struct slot *s = &g->slots[i];
         tide__allocator_init(&s->alloc, &g->shared, (size_t)rank, (size_t)ranks, i);

@@ -348,6 +348,17 @@ tide_cap *tide_notificator_next(tide_notificator *n, const tide_antichain *const
     return tide__cap_handle(c);
 }
 
+bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c)
+{
+    for (size_t i = 0; i < n->npending; i++)
+        if (n->pending[i] == c)
+            return true;
+    for (size_t i = 0; i < n->nready; i++)
+        if (n->ready[i] == c)
+            return true;
+    return false;
+}
+
 size_t tide_notificator_pending(const tide_notificator *n)
 {
     return n->npending + n->nready;

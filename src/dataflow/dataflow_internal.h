@@ -286,7 +286,23 @@ struct tide_worker {
     bool demand;   /* --progress-mode demand */
     const char *dot;   /* --dot FILE (NULL: none) */
     unsigned dot_graphs; /* dataflows written to it so far */
+    uint64_t busy_steps; /* steps that did something (--watch tells a stall by them) */
+    uint64_t records_in; /* records its operators took from their inputs */
+    struct tide__watch *watch;     /* the execution's watcher (NULL: none) */
+    atomic_uint *watch_requests;   /* its count of requests, loaded each step */
+    unsigned watch_seen;           /* its requests answered so far */
+    struct tide__watch_worker *ww; /* watch.c's state of this worker */
 };
+
+/* watch.c: --watch and SIGUSR1 (see there). Start and stop wrap an execution; NULL when
+ * there is nothing to watch for. */
+struct tide__watch *tide__watch_start(const tide_config *cfg);
+void tide__watch_stop(struct tide__watch *wt);
+void tide__watch_join(tide_worker *w, struct tide__watch *wt);
+void tide__watch_leave(tide_worker *w);
+void tide__watch_answer(tide_worker *w);
+/* cap.c: whether @p c waits in @p n (the report tells notifications from capabilities) */
+bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c);
 
 /* Leaves @p root's dataflow out of --dot (the operator library's own dataflows). */
 void tide__scope_hide(tide_scope *root);

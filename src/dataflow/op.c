@@ -98,6 +98,7 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
         return false;
     }
     in->current = b;
+    op->df->w->records_in += tide_batch_len(b);
     tide_time t = get_time(b);
     tide__update(op->df, in->key, &t, -(int64_t)tide_batch_len(b));
     tide_cap *c = tide__cap_new(op, &t);

@@ -233,6 +233,10 @@ bool tide_worker_step(tide_worker *w)
         flush_dirty(w->dfs[d]);
         tide__progress_send(w->dfs[d]);
     }
+    w->busy_steps += did;
+    if (w->watch &&
+        atomic_load_explicit(w->watch_requests, memory_order_relaxed) != w->watch_seen)
+        tide__watch_answer(w);
     tide_allocator_release(w->alloc);
     for (size_t d = w->ndfs; d-- > 0;)
         if (tide__dataflow_complete(w->dfs[d]))
@@ -354,6 +358,7 @@ struct run {
     void *ctx;
     tide_progress_mode mode;
     const char *dot;
+    struct tide__watch *watch;
 };
 
 /* Capabilities of operators without logic (unordered inputs, and builder operators that
@@ -378,6 +383,7 @@ static int run_worker(tide_allocator *a, void *arg)
     worker_init(&w, a);
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
     w.dot = r->dot;
+    tide__watch_join(&w, r->watch);
     int rc = r->fn(&w, r->ctx);
     if (w.unbuilt)
         tide__fatal("worker %zu: dataflow '%s' was begun but never built: its function "
@@ -391,6 +397,7 @@ static int run_worker(tide_allocator *a, void *arg)
      * progress (a failing worker that stopped here would leave them waiting forever). */
     while (tide_worker_step_or_park(&w, -1))
         ;
+    tide__watch_leave(&w);
     announce_finished(&w, rc);
     worker_destroy(&w);
     return rc;
@@ -399,16 +406,21 @@ static int run_worker(tide_allocator *a, void *arg)
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
-                     cfg ? cfg->dot : NULL };
+                     cfg ? cfg->dot : NULL, NULL };
     tide_guards *g;
+    if (cfg && cfg->workers)
+        r.watch = tide__watch_start(cfg);
     int rc = tide_comm_initialize(cfg, run_worker, &r, &g);
-    if (rc < 0)
+    if (rc < 0) {
+        tide__watch_stop(r.watch);
         return rc;
+    }
     size_t n = tide_guards_count(g);
     int *results = calloc(n, sizeof *results);
     if (!results)
         tide__fatal("out of memory");
     rc = tide_guards_join(g, results);
+    tide__watch_stop(r.watch);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = results[i];
     free(results);
