@@ -79,6 +79,8 @@ static int run(tide_worker *w, void *ctx)
             tide_cap_drop(&at3);
         }
     }
+    printf("worker %zu: waiting\n", tide_worker_index(w)); /* tests/watch.sh signals now */
+    fflush(stdout);
     double until = now() + seconds;
     bool reported = strcmp(which, "report") != 0;
     while (now() < until && tide_probe_less_equal(p, 5)) {

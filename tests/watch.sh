@@ -55,9 +55,17 @@ watch "a worker asleep in its operator, mpirun -n 2 -w 1" 2 "$run" 2 "$stuck" bu
   has "it is named" 2+ "1 worker not heard from for 0.75 s or more (worker 1 first" &&
   has "no stall is claimed" 0 "nothing has moved"
 
+# waiting N: until N workers of the job started in the background say they wait (10 s).
+waiting() {
+  i=0
+  while [ "$(grep -c ': waiting$' "$tmp/out")" -lt "$1" ] && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+}
+
 echo "== SIGUSR1, -w 2, no --watch"
 timeout 60 "$stuck" open-input 3 -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
-sleep 1; pkill -USR1 -P $pid; wait $pid; rc=$? # the program is timeout's child
+waiting 2; pkill -USR1 -P $pid; wait $pid; rc=$? # the program is timeout's child
 if [ $rc -eq 0 ] && [ "$(grep -c ': done$' "$tmp/out")" -eq 2 ]; then
   has "SIGUSR1: both workers report" 2 "^tide report: worker [01] (rank 0" &&
     has "SIGUSR1: no status lines" 0 "^tide watch"
@@ -65,23 +73,18 @@ else cat "$tmp/err"; fail "SIGUSR1: exit $rc"; fi
 
 echo "== SIGUSR1 to each rank, mpirun -n 2 -w 1"
 TIDE_TEST_TIMEOUT=60 "$run" 2 "$stuck" open-input 4 -w 1 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
-signalled=0 tries=0
-while [ $signalled -lt 2 ] && [ $tries -lt 40 ]; do
-  sleep 0.25; tries=$((tries + 1)); signalled=0
-  for var in OMPI_COMM_WORLD_RANK PMI_RANK; do
-    for r in 0 1; do
-      p=$(pid_with "tests/.*stuck open-input" "$var=$r") && signalled=$((signalled + 1))
-    done
-  done
-done
-sleep 0.5 # past start-up: the handler is installed when the job runs
+waiting 2
+signalled=0
 for var in OMPI_COMM_WORLD_RANK PMI_RANK; do
-  for r in 0 1; do p=$(pid_with "tests/.*stuck open-input" "$var=$r") && kill -USR1 "$p"; done
+  for r in 0 1; do
+    p=$(pid_with "tests/.*stuck open-input" "$var=$r") && kill -USR1 "$p" &&
+      signalled=$((signalled + 1))
+  done
 done
 wait $pid; rc=$?
 if [ $rc -eq 0 ] && [ $signalled -eq 2 ]; then
   has "SIGUSR1: a report from each rank" 2 "^tide report: worker [01] (rank [01], thread 0 of 1)"
-else cat "$tmp/err"; fail "SIGUSR1 under mpirun: exit $rc, $signalled ranks found"; fi
+else cat "$tmp/err"; fail "SIGUSR1 under mpirun: exit $rc, $signalled ranks signalled"; fi
 
 watch "tide_worker_report on stdout, -w 2" 2 timeout 60 "$stuck" report 2 -w 2 --bind none &&
   has "one report per worker" 2 "^tide report: worker [01] (rank 0, thread [01] of 2): 1 dataflows" "$tmp/out" &&

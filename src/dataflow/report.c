@@ -133,6 +133,7 @@ static bool report_op(FILE *out, tide_worker *w, tide_op *op, size_t nslots)
 void tide_worker_report(tide_worker *w, FILE *out)
 {
     size_t nslots = w->ncap_blocks * TIDE__CAP_BLOCK;
+    flockfile(out); /* one block per worker, when several write to one stream */
     fprintf(out, "tide report: worker %zu (rank %zu, thread %zu of %zu): %zu dataflows, %llu "
                  "idle steps in a row\n", w->index, tide_allocator_rank(w->alloc),
             w->alloc->local, w->alloc->nlocal, w->ndfs, (unsigned long long)w->idle);
@@ -161,4 +162,5 @@ void tide_worker_report(tide_worker *w, FILE *out)
             }
     }
     fflush(out);
+    funlockfile(out);
 }
