@@ -111,6 +111,10 @@ START_TEST(test_progress_modes)
     ck_assert_int_eq(parse(&cfg, &argc, args, in7), 0);
     ck_assert(cfg.watch == 0.25);
     ck_assert_int_eq(argc, 2);
+    ck_assert_ptr_null(cfg.trace);
+    static const char *const in8[] = { "prog", "--trace=t.json", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in8), 0);
+    ck_assert_str_eq(cfg.trace, "t.json");
 }
 END_TEST
 
@@ -166,6 +170,9 @@ static const struct {
     { { "prog", "--watch=2s", NULL, NULL }, "--watch: '2s' is not a number of seconds" },
     { { "prog", "--watch", "1e9", NULL }, "--watch: '1e9' is not a number of seconds" },
     { { "prog", "--watch", NULL, NULL }, "--watch needs a number of seconds" },
+    { { "prog", "--trace", NULL, NULL }, "--trace needs a file name" },
+    { { "prog", "--trace=", NULL, NULL }, "--trace needs a file name" },
+    { { "prog", "--trace", "run.otf2", NULL }, "--trace run.otf2: OTF2 archives are not written yet" },
 };
 
 START_TEST(test_bad_arguments)

@@ -51,8 +51,8 @@ expect_failure() {
   "$@" </dev/null >"$out" 2>&1; rc=$?
   if [ $rc -eq 0 ]; then cat "$out"; fail "$name: exit 0"
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then cat "$out"; fail "$name: hung"
-  elif ! grep -q "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"
-  else grep -m1 "$pattern" "$out"; fi
+  elif ! grep -q -e "$pattern" "$out"; then cat "$out"; fail "$name: no message matching '$pattern'"
+  else grep -m1 -e "$pattern" "$out"; fi
 }
 
 # per_rank NP PROGRAM ARGS...: every rank's stdout, one rank after another (each rank

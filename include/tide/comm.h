@@ -160,6 +160,10 @@ typedef struct tide_config {
                                worker 0, and a report of what every worker waits for once
                                nothing has moved for three of them (doc/observing.md);
                                0: none */
+    const char *trace;    /**< --trace FILE: every worker records when its operators ran
+                               and when it parked; rank 0 writes them all to FILE at the
+                               end as a Chrome/Perfetto JSON trace; NULL: none. Points into
+                               argv when parsed. */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -173,7 +177,7 @@ int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS), leaving the program's own arguments in order and
+ * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE), leaving the program's own arguments in order and
  * argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.

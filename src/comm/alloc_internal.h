@@ -97,6 +97,8 @@ struct tide__shared {
     pthread_mutex_t mpi_lock;          /* held by whoever calls MPI (SERIALIZED) */
     atomic_int mpi_waiters;            /* threads blocked on mpi_lock: drivers step aside */
     struct tide__mpi *mpi;             /* NULL without MPI */
+    uint64_t clock_origin_ns; /* the job's time zero on this rank's tide__now_ns clock:
+                                 aligned with rank 0's under --trace (initialize.c) */
 };
 
 struct tide__alloc_ops {

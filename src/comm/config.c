@@ -170,6 +170,15 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
                 cfg->dot = value;
             else
                 rc = fail(cfg, "--dot needs a file name");
+        } else if (long_opt(argv, n, &i, "--trace", &value)) {
+            size_t len = value ? strlen(value) : 0;
+            if (!len)
+                rc = fail(cfg, "--trace needs a file name (FILE.json)");
+            else if (len > 5 && strcmp(value + len - 5, ".otf2") == 0)
+                rc = fail(cfg, "--trace %s: OTF2 archives are not written yet; give a .json "
+                               "file (Chrome/Perfetto trace)", value);
+            else
+                cfg->trace = value;
         } else if (long_opt(argv, n, &i, "--watch", &value)) {
             rc = value ? parse_watch(cfg, value)
                        : fail(cfg, "--watch needs a number of seconds");

@@ -94,11 +94,14 @@ static bool launched_by_mpi(void)
 }
 
 /* A start-up setting compared across ranks, as text: 0 workers, 1 version, 2 --bind,
- * 3 the progress tree's arity (0: none), 4 --watch in milliseconds (0: none). */
+ * 3 the progress tree's arity (0: none), 4 --watch in milliseconds (0: none), 5 --trace
+ * given (1) or not (0). */
 static void show_setting(int field, uint64_t v, char *buf, size_t len)
 {
     if (field == 2)
         snprintf(buf, len, "%s", tide_bind_name((tide_bind)v));
+    else if (field == 5)
+        snprintf(buf, len, "%s", v ? "yes" : "no");
     else if (field == 4)
         snprintf(buf, len, v ? "%g s" : "none", (double)v / 1e3);
     else
@@ -145,18 +148,19 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         rc = TIDE_ELAUNCH;
     }
     if (rc == 0 && ranks > 1) {
-        enum { N = 5 };
+        enum { N = 6 };
         /* --watch changes the channels every worker allocates, so it must agree too */
         uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
                              tide__mpi_tree_arity(cfg->progress_tree, ranks),
-                             (uint64_t)(cfg->watch * 1e3 + 0.5) };
+                             (uint64_t)(cfg->watch * 1e3 + 0.5), cfg->trace != NULL };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
         MPI_Allgather(mine, N, MPI_UINT64_T, all, N, MPI_UINT64_T, comm);
         static const char *const setting[N] = { "the number of workers (-w)",
                                                 "the tide version", "--bind",
-                                                "--progress-tree", "--watch" };
+                                                "--progress-tree", "--watch",
+                                                "--trace (given or not)" };
         for (int r = 1; r < ranks && rc == 0; r++)
             for (int f = 0; f < N && rc == 0; f++) {
                 if (all[N * r + f] == all[f])
@@ -319,6 +323,46 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The job's time zero on this rank's clock: rank 0 measures every rank's offset with a few
+ * round trips (the one with the shortest round trip, its midpoint taken as simultaneous)
+ * and hands each rank rank 0's present moment in its own terms. Without it, each rank's
+ * own start is its zero. Sequential on rank 0, so only when a trace is asked for. */
+static uint64_t align_clocks(MPI_Comm comm, int rank, int ranks)
+{
+    enum { TRIPS = 4, TAG = 7 };
+    int64_t *offset = calloc((size_t)ranks, sizeof *offset);
+    if (!offset)
+        tide__fatal("out of memory aligning clocks");
+    for (int r = 1; r < ranks; r++) {
+        uint64_t best = UINT64_MAX;
+        for (int k = 0; k < TRIPS; k++) {
+            uint64_t theirs = 0, mine = tide__now_ns();
+            if (rank == 0) {
+                MPI_Send(&mine, 1, MPI_UINT64_T, r, TAG, comm);
+                MPI_Recv(&theirs, 1, MPI_UINT64_T, r, TAG, comm, MPI_STATUS_IGNORE);
+                uint64_t back = tide__now_ns();
+                if (back - mine < best) {
+                    best = back - mine;
+                    offset[r] = (int64_t)(theirs - (mine + (back - mine) / 2));
+                }
+            } else if (rank == r) {
+                MPI_Recv(&theirs, 1, MPI_UINT64_T, 0, TAG, comm, MPI_STATUS_IGNORE);
+                mine = tide__now_ns();
+                MPI_Send(&mine, 1, MPI_UINT64_T, 0, TAG, comm);
+            }
+        }
+    }
+    uint64_t zero = tide__now_ns(), *zeros = malloc((size_t)ranks * sizeof *zeros), out = 0;
+    if (!zeros)
+        tide__fatal("out of memory aligning clocks");
+    for (int r = 0; r < ranks; r++)
+        zeros[r] = zero + (uint64_t)offset[r];
+    MPI_Scatter(zeros, 1, MPI_UINT64_T, &out, 1, MPI_UINT64_T, 0, comm);
+    free(zeros);
+    free(offset);
+    return out;
+}
+
 int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
                          tide_guards **guards)
 {
@@ -363,6 +407,8 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         free(g);
         return rc;
     }
+    g->shared.clock_origin_ns =
+        ranks > 1 && cfg->trace ? align_clocks(g->comm, rank, ranks) : tide__now_ns();
     g->stats = cfg->stats;
     g->rank = rank;
     g->startup_ns = tide__now_ns() - t0;

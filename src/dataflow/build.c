@@ -533,6 +533,8 @@ tide_dataflow *tide_dataflow_end(tide_scope *root)
     }
     df->built = true;
     tide__dot_write(df);
+    if (df->w->trace)
+        tide__trace_dataflow(df);
     if (df->pc)
         tide__fingerprint_send(df);
     tide__progress_init(df);

@@ -226,7 +226,13 @@ bool tide_worker_step(tide_worker *w)
                 continue;
             op->active = false;
             df->nactive--;
-            tide__op_run(op);
+            if (w->trace) {
+                uint64_t start = tide__now_ns(), records = w->records_in;
+                tide__op_run(op);
+                tide__trace_op(w, op, start, records);
+            } else {
+                tide__op_run(op);
+            }
         }
     }
     for (size_t d = 0; d < w->ndfs; d++) {
@@ -277,7 +283,13 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
         timeout_ns = DEMAND_RECHECK_NS;
     if (w->done_pull) /* a finished peer's word is what wakes a worker waiting on it */
         check_finished(w);
-    tide_allocator_park(w->alloc, timeout_ns);
+    if (w->trace) {
+        uint64_t start = tide__now_ns();
+        tide_allocator_park(w->alloc, timeout_ns);
+        tide__trace_park(w, start);
+    } else {
+        tide_allocator_park(w->alloc, timeout_ns);
+    }
     return more;
 }
 
@@ -357,7 +369,7 @@ struct run {
     tide_worker_fn fn;
     void *ctx;
     tide_progress_mode mode;
-    const char *dot;
+    const char *dot, *trace;
     struct tide__watch *watch;
 };
 
@@ -384,6 +396,7 @@ static int run_worker(tide_allocator *a, void *arg)
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
     w.dot = r->dot;
     tide__watch_join(&w, r->watch);
+    tide__trace_join(&w, r->trace);
     int rc = r->fn(&w, r->ctx);
     if (w.unbuilt)
         tide__fatal("worker %zu: dataflow '%s' was begun but never built: its function "
@@ -398,6 +411,7 @@ static int run_worker(tide_allocator *a, void *arg)
     while (tide_worker_step_or_park(&w, -1))
         ;
     tide__watch_leave(&w);
+    tide__trace_finish(&w);
     announce_finished(&w, rc);
     worker_destroy(&w);
     return rc;
@@ -406,7 +420,7 @@ static int run_worker(tide_allocator *a, void *arg)
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
-                     cfg ? cfg->dot : NULL, NULL };
+                     cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, NULL };
     tide_guards *g;
     if (cfg && cfg->workers)
         r.watch = tide__watch_start(cfg);
