@@ -21,6 +21,8 @@ run "$b/examples/comm_hello" -w 2 --bind none
 run "$b/examples/comm_process"
 run "$b/examples/simple"
 run "$b/examples/hello" -w 3 --bind none
+run "$b/examples/hello" -w 2 --bind none --trace "$b/tests/valgrind-trace.json" --watch 0.05
+run "$b/tests/stuck" unordered 1 -w 2 --bind none --watch 0.1
 run "$b/examples/barrier" 2000 -w 2 --bind none
 run "$b/examples/op_source"
 run "$b/examples/wordcount" --all "${TIDE_SRCDIR:-.}/examples/data/rivers.txt" "${TIDE_SRCDIR:-.}/examples/data/night.txt" -w 2 --bind none
