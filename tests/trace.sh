@@ -60,6 +60,15 @@ echo "== mpirun -n 2 pagerank 2000 20000 -w 2"
   check "mpirun -n 2 pagerank -w 2" 2 2 "$tmp/p.json" ||
   fail "mpirun -n 2 pagerank --trace: exit status"
 
+echo "== scripts/trace-timeline draws the pagerank trace"
+if python3 "${TIDE_SRCDIR:-.}/scripts/trace-timeline" "$tmp/p.json" "$tmp/p.svg" &&
+   python3 -c 'import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+boxes = [c for c in r if c.tag.endswith("rect") and c.find("{http://www.w3.org/2000/svg}title") is not None]
+assert len(boxes) > 100, len(boxes)
+print(len(boxes), "boxes")' "$tmp/p.svg"; then echo "ok: trace-timeline"
+else fail "trace-timeline on the pagerank trace"; fi
+
 echo "== a worker that waits parks"
 timeout 60 "$b/tests/stuck" open-input 0.5 -w 2 --bind none --trace "$tmp/s.json" >/dev/null &&
   check "stuck -w 2: parks" 1 2 "$tmp/s.json" park ||
