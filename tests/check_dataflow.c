@@ -3,6 +3,7 @@
  * MPI shapes are in mpi_dataflow.c), plus what only makes sense in one process. */
 #include "check_main.h"
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "dataflow_work.h"
@@ -84,6 +85,78 @@ static int idle_body(tide_worker *w, void *ctx)
 START_TEST(test_idle_parks) { ck_assert_int_eq(run_with(1, idle_body), 0); }
 END_TEST
 
+/* tide_worker_log: operator events name the operator and count the records it took, only
+ * for dataflows built after the callback was set; a mask leaves other kinds out. */
+struct log_seen {
+    size_t worker;
+    uint64_t inspect_records, events, before, bad;
+};
+
+static void on_event(const tide_log_event *e, void *ctx)
+{
+    struct log_seen *s = ctx;
+    if (e->kind != TIDE_LOG_OPERATOR)
+        return; /* parks: whether there are any depends on timing */
+    s->events++;
+    if (e->worker != s->worker || e->dur_ns > 60e9)
+        s->bad++;
+    if (strncmp(e->name, "before/", 7) == 0)
+        s->before++;
+    if (strcmp(e->name, "logged/Inspect") == 0)
+        s->inspect_records += e->records;
+}
+
+static uint64_t ident(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r;
+}
+
+static void nothing(const tide_time *t, const void *r, void *ctx) { (void)t, (void)r, (void)ctx; }
+
+static int run_dataflow(tide_worker *w, const char *name)
+{
+    uint64_t v[100];
+    for (uint64_t i = 0; i < 100; i++)
+        v[i] = i;
+    tide_scope *s = tide_dataflow_begin(w, name);
+    tide_probe *p = tide_probe_new(
+        tide_inspect(tide_exchange(tide_to_stream(s, TIDE_U64, v, 100), ident, NULL), nothing,
+                     NULL));
+    tide_dataflow_end(s);
+    while (!tide_probe_done(p))
+        tide_worker_step(w);
+    return 0;
+}
+
+static int log_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    struct log_seen seen = { .worker = me }, parks = { .worker = me };
+    run_dataflow(w, "before");
+    tide_worker_log(w, TIDE_LOG_OPERATOR, on_event, &seen);
+    run_dataflow(w, "logged");
+    tide_worker_log(w, TIDE_LOG_PARK, on_event, &parks);
+    run_dataflow(w, "parks only");
+    tide_worker_log(w, 0, NULL, NULL);
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < 100; i++)
+        want += i % peers == me ? peers : 0;
+    WORK_CHECK(w, seen.inspect_records == want, "Inspect took %llu records, not %llu",
+               (unsigned long long)seen.inspect_records, (unsigned long long)want);
+    WORK_CHECK(w, seen.events >= 4 && !seen.bad && !seen.before,
+               "%llu events, %llu malformed, %llu of a dataflow built before",
+               (unsigned long long)seen.events, (unsigned long long)seen.bad,
+               (unsigned long long)seen.before);
+    WORK_CHECK(w, parks.events == 0, "%llu operator events with a park-only mask",
+               (unsigned long long)parks.events);
+    return 0;
+}
+
+START_TEST(test_log) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, log_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -93,5 +166,6 @@ int main(void)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_worker_result);
     tcase_add_test(tc, test_idle_parks);
+    tcase_add_loop_test(tc, test_log, 0, 2);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -100,6 +100,26 @@ size_t tide_worker_dataflows(const tide_worker *w);
  *  Call it on the worker's own thread; --watch and SIGUSR1 print the same report. */
 void tide_worker_report(tide_worker *w, FILE *out);
 
+/** What a worker's event log reports (timely's logging, for the program itself). */
+typedef enum tide_log_kind {
+    TIDE_LOG_OPERATOR = 1, /**< an operator ran: name, start, duration, records taken */
+    TIDE_LOG_PARK = 2      /**< the worker slept, waiting for a message or an activation */
+} tide_log_kind;
+/** One event; valid during the callback only. */
+typedef struct tide_log_event {
+    tide_log_kind kind;
+    size_t worker;
+    uint64_t start_ns; /**< from the job's start (aligned across ranks under --trace) */
+    uint64_t dur_ns;
+    const char *name;  /**< "dataflow/operator" (TIDE_LOG_OPERATOR), "park" */
+    uint64_t records;  /**< records the operator took from its inputs in this run */
+} tide_log_event;
+typedef void (*tide_log_fn)(const tide_log_event *e, void *ctx);
+/** Calls @p fn on @p w's thread for each event whose kind is in @p kinds (a mask of
+ *  tide_log_kind; 0 stops it), for the operators of dataflows built from now on. Costs
+ *  two clock reads per operator run while set; --trace records the same events. */
+void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx);
+
 /* ---------------------------------------------------------------- building dataflows */
 
 /**

@@ -204,6 +204,7 @@ tide_op *tide__op_new(tide_scope *s, const char *name, uint32_t nin, uint32_t no
     op->df = df;
     op->scope = s;
     op->name = dupstr(name);
+    op->trace_id = TIDE__NO_TRACE_ID; /* named when its dataflow is built, if traced */
     op->nin = nin;
     op->nout = nout;
     op->in = zalloc(nin, sizeof *op->in);

@@ -155,7 +155,7 @@ struct tide_op {
     tide_cap *borrowed;      /* input capabilities handed out in this run */
     const tide_antichain **fronts; /* the inputs' frontiers, for the notificator */
     tide_activator *act;
-    uint32_t trace_id;      /* its name's number in the --trace name table */
+    uint32_t trace_id;      /* its name's number in the trace's name table */
     struct tide__sum *sums; /* summaries declared with tide_builder_summary */
     size_t nsums;
     bool built;
@@ -305,11 +305,14 @@ void tide__watch_leave(tide_worker *w);
 void tide__watch_answer(tide_worker *w);
 /* trace.c: --trace (see there). Join at the worker's start, finish when its dataflows
  * are done (worker 0 writes the file); the rest record one event each. */
+#define TIDE__NO_TRACE_ID UINT32_MAX /* an operator built before the trace began */
 void tide__trace_join(tide_worker *w, const char *path);
 void tide__trace_dataflow(tide_dataflow *df);
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records);
 void tide__trace_park(tide_worker *w, uint64_t start);
 void tide__trace_finish(tide_worker *w);
+/* No more calls of the program's log callback (its function has returned). */
+void tide__log_stop(tide_worker *w);
 /* cap.c: whether @p c waits in @p n (the report tells notifications from capabilities) */
 bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c);
 

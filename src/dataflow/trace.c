@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* --trace FILE: a Chrome/Perfetto JSON trace of the whole job. Each worker appends fixed
- * -size events (an operator's run, a park) to a buffer of its own: no lock, no system call
+/* The event log: tide_worker_log's callback and --trace FILE, a Chrome/Perfetto JSON
+ * trace of the whole job. Each worker appends fixed-size events (an operator's run, a park) to a buffer of its own: no lock, no system call
  * but the clock. At the end every worker turns its events into JSON text and sends it to
  * worker 0 on a channel of its own (allocated by every worker when the option is given),
  * and worker 0 writes the file: one process per rank, one thread per worker, times in
@@ -41,24 +41,47 @@ struct tide__trace {
     tide_push **push;
     tide_pull *pull;
     FILE *out; /* worker 0 */
-    const char *path;
+    const char *path; /* NULL: events go to the program's callback only */
+    unsigned kinds;   /* tide_worker_log */
+    tide_log_fn fn;
+    void *ctx;
 };
+
+static struct tide__trace *trace_new(tide_worker *w)
+{
+    struct tide__trace *t = calloc(1, sizeof *t);
+    if (!t)
+        tide__fatal("out of memory starting an event log");
+    t->origin = w->alloc->shared->clock_origin_ns;
+    w->trace = t;
+    return t;
+}
+
+void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx)
+{
+    struct tide__trace *t = w->trace ? w->trace : trace_new(w);
+    t->kinds = fn ? kinds : 0;
+    t->fn = fn;
+    t->ctx = ctx;
+}
 
 void tide__trace_join(tide_worker *w, const char *path)
 {
     if (!path)
         return;
-    struct tide__trace *t = calloc(1, sizeof *t);
-    if (!t)
-        tide__fatal("out of memory starting a worker");
-    t->origin = w->alloc->shared->clock_origin_ns;
+    struct tide__trace *t = trace_new(w);
     t->path = path;
-    w->trace = t;
     if (w->peers > 1 && tide_allocator_allocate(w->alloc, &chunk_type, &t->push, &t->pull) < 0)
         tide__fatal("worker %zu: cannot allocate the --trace channel", w->index);
     /* opened now: a path that cannot be written stops the job before it runs, not after */
     if (w->index == 0 && !(t->out = fopen(path, "w")))
         tide__fatal("--trace: cannot write '%s': %s", path, strerror(errno));
+}
+
+void tide__log_stop(tide_worker *w)
+{
+    if (w->trace)
+        w->trace->kinds = 0; /* its context may be gone with the program's function */
 }
 
 void tide__trace_dataflow(tide_dataflow *df)
@@ -77,9 +100,19 @@ void tide__trace_dataflow(tide_dataflow *df)
     }
 }
 
-static void record(struct tide__trace *t, uint32_t kind, uint32_t name, uint64_t ts,
+static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
                    uint64_t records)
 {
+    struct tide__trace *t = w->trace;
+    uint64_t dur = tide__now_ns() - ts;
+    unsigned mask = kind == EV_OP ? TIDE_LOG_OPERATOR : TIDE_LOG_PARK;
+    if (t->kinds & mask) {
+        tide_log_event e = { (tide_log_kind)mask, w->index, ts - t->origin, dur,
+                             kind == EV_OP ? t->names[name] : "park", records };
+        t->fn(&e, t->ctx);
+    }
+    if (!t->path)
+        return;
     if (t->n == t->cap) {
         if (t->cap == MAX_EVENTS) {
             t->dropped++;
@@ -89,17 +122,18 @@ static void record(struct tide__trace *t, uint32_t kind, uint32_t name, uint64_t
         if (t->cap > MAX_EVENTS)
             t->cap = MAX_EVENTS;
     }
-    t->ev[t->n++] = (struct event){ ts, tide__now_ns() - ts, kind, name, records };
+    t->ev[t->n++] = (struct event){ ts, dur, kind, name, records };
 }
 
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records)
 {
-    record(w->trace, EV_OP, op->trace_id, start, w->records_in - records);
+    if (op->trace_id != TIDE__NO_TRACE_ID)
+        record(w, EV_OP, op->trace_id, start, w->records_in - records);
 }
 
 void tide__trace_park(tide_worker *w, uint64_t start)
 {
-    record(w->trace, EV_PARK, 0, start, 0);
+    record(w, EV_PARK, 0, start, 0);
 }
 
 /* JSON string contents: quotes, backslashes and control characters escaped. */
@@ -184,8 +218,10 @@ void tide__trace_finish(tide_worker *w)
     if (!t)
         return;
     size_t len = 0;
-    char *text = render(w, &len);
-    if (w->index != 0) {
+    char *text = t->path ? render(w, &len) : NULL;
+    if (!t->path) {
+        /* the program's log only: nothing to write */
+    } else if (w->index != 0) {
         send_text(w, text, len);
     } else {
         fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", t->out);

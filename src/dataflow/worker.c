@@ -398,6 +398,7 @@ static int run_worker(tide_allocator *a, void *arg)
     tide__watch_join(&w, r->watch);
     tide__trace_join(&w, r->trace);
     int rc = r->fn(&w, r->ctx);
+    tide__log_stop(&w);
     if (w.unbuilt)
         tide__fatal("worker %zu: dataflow '%s' was begun but never built: its function "
                     "returned without calling tide_dataflow_end on its root scope", w.index,
