@@ -4,6 +4,7 @@
 #define TIDE_DATAFLOW_INTERNAL_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 
 #include "tide/dataflow.h"
@@ -313,6 +314,8 @@ void tide__trace_park(tide_worker *w, uint64_t start);
 void tide__trace_finish(tide_worker *w);
 /* No more calls of the program's log callback (its function has returned). */
 void tide__log_stop(tide_worker *w);
+/* report.c: "{t1, t2}" (the report and the --watch status line) */
+void tide__put_antichain(FILE *out, const tide_antichain *a);
 /* cap.c: whether @p c waits in @p n (the report tells notifications from capabilities) */
 bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c);
 

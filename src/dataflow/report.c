@@ -18,7 +18,7 @@ static void put_time(FILE *out, const tide_time *t)
     fputs(buf, out);
 }
 
-static void put_antichain(FILE *out, const tide_antichain *a)
+void tide__put_antichain(FILE *out, const tide_antichain *a)
 {
     fputc('{', out);
     for (size_t i = 0; a && i < a->len; i++) {
@@ -98,7 +98,7 @@ static bool report_op(FILE *out, tide_worker *w, tide_op *op, size_t nslots)
     bool first = true;
     for (uint32_t i = 0; i < op->nin; i++) {
         fprintf(out, "%sinput %u frontier ", item(&first), i);
-        put_antichain(out, op->in[i].frontier);
+        tide__put_antichain(out, op->in[i].frontier);
     }
     if (batches)
         fprintf(out, "%s%zu records in %zu batches queued", item(&first), records, batches);
@@ -157,7 +157,7 @@ void tide_worker_report(tide_worker *w, FILE *out)
         for (tide_probe *p = w->probes; p; p = p->next, np--)
             if (p->nops && p->ops[0]->df == df) {
                 fprintf(out, "    probe %zu: frontier ", np);
-                put_antichain(out, tide_probe_frontier(p));
+                tide__put_antichain(out, tide_probe_frontier(p));
                 fputc('\n', out);
             }
     }

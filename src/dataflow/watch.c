@@ -342,14 +342,8 @@ static void status_line(tide_worker *w)
     for (tide_probe *p = w->probes; p && order; p = p->next)
         order[--i] = p;
     for (i = 0; order && i < np; i++) {
-        const tide_antichain *a = tide_probe_frontier(order[i]);
-        fputs(i ? " {" : " {", f);
-        for (size_t k = 0; k < a->len; k++) {
-            char t[128];
-            tide_time_format(&a->elems[k], t, sizeof t);
-            fprintf(f, "%s%s", k ? ", " : "", t);
-        }
-        fputc('}', f);
+        fputc(' ', f);
+        tide__put_antichain(f, tide_probe_frontier(order[i]));
     }
     free(order);
     char b1[32], b2[32], b3[32];
