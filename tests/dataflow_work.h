@@ -40,6 +40,8 @@ int df_wide_progress(tide_worker *w, void *ctx);
 int df_reclaim(tide_worker *w, void *ctx);
 /* every record of a large batch to one worker: it arrives in bounded pieces */
 int df_exchange_bounded(tide_worker *w, void *ctx);
+/* byte strings from empty to beyond a frame, and 12-byte records, to every worker */
+int df_exchange_sizes(tide_worker *w, void *ctx);
 int df_first_empty(tide_worker *w, void *ctx);
 int df_summary(tide_worker *w, void *ctx);
 int df_per_output(tide_worker *w, void *ctx);
@@ -72,6 +74,7 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(many_exchanges, df_many_exchanges)                                                  \
     X(reclaim, df_reclaim)                                                                \
     X(exchange_bounded, df_exchange_bounded)                                              \
+    X(exchange_sizes, df_exchange_sizes)                                                  \
     X(wide_progress, df_wide_progress)                                                    \
     X(first_empty, df_first_empty)                                                        \
     X(to_stream_bytes, df_to_stream_bytes)                                                \

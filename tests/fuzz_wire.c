@@ -60,8 +60,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)tide__wire_same_announce(prev, mh);
             if (!(mh->flags & TIDE__MSG_ANNOUNCE)) {
                 const tide_type *types[] = { TIDE_U64, TIDE_STR, TIDE_BYTES, &twelve };
-                for (size_t t = 0; t < sizeof types / sizeof *types; t++)
-                    read_all(types[t], mh, mh + 1);
+                uint64_t groups = 1, at = 0;
+                if (mh->flags & TIDE__MSG_SPLIT &&
+                    tide__wire_split(mh + 1, mh->nbytes, mh->nrecords, nlocal, &groups, &at))
+                    abort(); /* tide__wire_check passed a split message with a bad table */
+                /* each group is what its worker would get (a split message's, or the whole) */
+                const unsigned char *rec = (const unsigned char *)(mh + 1);
+                for (uint64_t gk = 0; gk < groups; gk++) {
+                    struct tide__msg_hdr g = *mh;
+                    if (mh->flags & TIDE__MSG_SPLIT) {
+                        struct tide__split_entry e = tide__wire_split_group(mh + 1, at, gk);
+                        g.nrecords = e.nrecords;
+                        g.nbytes = e.nbytes;
+                        if ((size_t)(rec - frame) + e.nbytes > count)
+                            abort(); /* a group past the end of its frame */
+                    }
+                    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+                        read_all(types[t], &g, rec);
+                    rec += g.nbytes;
+                }
             }
             prev = mh;
         }
@@ -72,7 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef TIDE_LIBFUZZER
 /* Valid frames to start from: one u64 message, two messages (u64 and a string), an
- * announce, a rank cast. Each file: the workers-per-rank byte (2), then the frame. */
+ * announce, a rank cast, a split message (two groups of u64). Each file: the
+ * workers-per-rank byte (2), then the frame. */
+#define NSEEDS 5
 static size_t seed(int which, unsigned char *out)
 {
     unsigned char *at = out + 1 + sizeof(struct tide__frame_hdr);
@@ -87,10 +106,22 @@ static size_t seed(int which, unsigned char *out)
     } else if (which == 3) {
         mh.flags = TIDE__MSG_FANOUT;
         mh.seq = 7;
+    } else if (which == 4) {
+        mh.flags = TIDE__MSG_SPLIT;
+        mh.nrecords = 3;
+        mh.nbytes = 24 + TIDE__SPLIT_TABLE(2);
     }
     memcpy(at, &mh, sizeof mh);
     at += sizeof mh;
-    if (!(mh.flags & TIDE__MSG_ANNOUNCE)) {
+    if (which == 4) {
+        uint64_t v[3] = { 40, 41, 42 };
+        struct tide__split_entry e[2] = { { 0, 0, 1, 8 }, { 1, 0, 2, 16 } };
+        uint64_t n = 2;
+        memcpy(at, v, sizeof v);
+        memcpy(at + sizeof v, e, sizeof e);
+        memcpy(at + sizeof v + sizeof e, &n, sizeof n);
+        at += mh.nbytes;
+    } else if (!(mh.flags & TIDE__MSG_ANNOUNCE)) {
         uint64_t v[2] = { 41, 42 };
         memcpy(at, v, 16);
         at += 16;
@@ -118,11 +149,17 @@ int main(int argc, char **argv)
 {
     static uint8_t buf[1 << 20];
     if (argc == 3 && strcmp(argv[1], "--seeds") == 0) { /* writes the seeds into a folder */
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < NSEEDS; i++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/seed-%d", argv[2], i);
             FILE *f = fopen(path, "wb");
             size_t n = seed(i, buf);
+            const struct tide__msg_hdr *bad_msg;
+            const char *bad = tide__wire_check(buf + 1, n - 1, 0, 1, 1 + buf[0] % 4, &bad_msg);
+            if (bad) { /* a seed the checks refuse would fuzz nothing past them */
+                fprintf(stderr, "fuzz_wire: seed %d is refused: %s\n", i, bad);
+                return 1;
+            }
             if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
                 perror(path);
                 return 1;
@@ -132,12 +169,12 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "--mutate") == 0) { /* N mutations of the seeds */
         long n = atol(argv[2]);
-        unsigned char s[4][512];
-        size_t len[4];
-        for (int i = 0; i < 4; i++)
+        unsigned char s[NSEEDS][512];
+        size_t len[NSEEDS];
+        for (int i = 0; i < NSEEDS; i++)
             len[i] = seed(i, s[i]);
         for (long i = 0; i < n; i++) {
-            int w = (int)(next_random() % 4);
+            int w = (int)(next_random() % NSEEDS);
             memcpy(buf, s[w], len[w]);
             LLVMFuzzerTestOneInput(buf, mutate(buf, len[w], sizeof s[w], 1));
         }

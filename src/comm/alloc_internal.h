@@ -159,6 +159,12 @@ void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(voi
  * a large one is queued for the rank's driver. Receivers apply a rank's casts in the
  * order of their numbers. Without other ranks nothing is sent. */
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
+/* Sends *batch on @p channel to several workers of rank @p rank (not this one) at once:
+ * its data is a split message's payload (wire_internal.h, TIDE__MSG_SPLIT), its len all
+ * its records; the target rank gives each worker its group. Ownership passes, and a
+ * recycled empty batch or NULL is left in its place. In order with this worker's other
+ * messages to that rank's workers on the channel. */
+void tide__rank_send(tide_allocator *a, int channel, size_t rank, tide_batch **batch);
 /* How the driver may merge casts of a channel's records when it forwards them along the
  * progress tree (in place; returns the records left); without one it concatenates them. */
 void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t));

@@ -28,6 +28,9 @@ struct tide_batch {
      * the views still out in `refs`. A view given back keeps base NULL. */
     tide_batch *shared;
     atomic_uint refs;
+    /* A view of a split message (TIDE__MSG_SPLIT) reads only its worker's group: `len`
+     * records, `bytes` bytes from this offset of the shared data. */
+    size_t view_off;
 };
 
 static inline unsigned char *tide__batch_data(const tide_batch *b)

@@ -116,14 +116,9 @@ static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *m
  * coalesced with other small messages); a batch of LARGE bytes or more is sent from its own
  * buffer as a frame of its own; one too large for a preposted receive is announced in the
  * frame stream and sent from its buffer on this worker's large tag. */
-static void remote_send(tide_push *p, tide_batch **bp)
+static void send_msg(struct remote_chan *rc, size_t dst, uint32_t flags, tide_batch **bp)
 {
-    struct remote_push *rp = (struct remote_push *)p;
-    struct remote_chan *rc = rp->rc;
     struct mpi_local *ml = rc->ml;
-    size_t dst = (size_t)(rp - rc->push);
-    if (dst >= rc->first)
-        dst += rc->nlocal;
     int rank = (int)(dst / rc->nlocal);
     tide_batch *b = bp ? *bp : NULL;
     if (!b) {
@@ -135,7 +130,7 @@ static void remote_send(tide_push *p, tide_batch **bp)
     /* No per-stream number: frames are numbered per rank pair and handled in order, and
      * one worker's messages to a rank ride its frames in order. */
     struct tide__msg_hdr mh = { rc->channel, rc->src, (uint32_t)dst, rc->type_tag, 0,
-                                b->len, b->bytes, 0, 0, { 0 } };
+                                b->len, b->bytes, flags, 0, { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     size_t padded = TIDE__PAD8(b->bytes);
     if (rc->ch->progress) {
@@ -151,7 +146,7 @@ static void remote_send(tide_push *p, tide_batch **bp)
     int tag = TIDE__TAG_SMALL;
     if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
         struct tide__msg_hdr note = mh;
-        note.flags = TIDE__MSG_ANNOUNCE;
+        note.flags |= TIDE__MSG_ANNOUNCE;
         append(ml, rank, &note, NULL, 0);
         tag = TIDE__TAG_LARGE_BASE + (int)(ml->mw - ml->m->w);
     }
@@ -169,6 +164,43 @@ static void remote_send(tide_push *p, tide_batch **bp)
     size_t bytes = b->bytes - TIDE__HEADROOM; /* b is the driver's once queued */
     queue_frame(ml, b);
     *bp = spare_buffer(ml, type, bytes);
+}
+
+static void remote_send(tide_push *p, tide_batch **bp)
+{
+    struct remote_push *rp = (struct remote_push *)p;
+    struct remote_chan *rc = rp->rc;
+    size_t dst = (size_t)(rp - rc->push);
+    send_msg(rc, dst >= rc->first ? dst + rc->nlocal : dst, 0, bp);
+}
+
+void tide__rank_send(tide_allocator *a, int channel, size_t rank, tide_batch **batch)
+{
+    struct remote_chan *rc = a->chans[channel]->remote_mem;
+    send_msg(rc, rank * rc->nlocal, TIDE__MSG_SPLIT, batch);
+}
+
+/* A worker's group of a split message, as a batch of its own (the view is given back). */
+static tide_batch *split_copy(struct mpi_local *ml, tide_batch *v)
+{
+    tide_batch *c = spare_buffer(ml, NULL, v->bytes);
+    if (!c && !(c = tide_batch_new(NULL, v->bytes)))
+        tide__fatal("out of memory receiving a message");
+    if (tide__batch_reserve(c, v->bytes) != 0)
+        tide__fatal("out of memory receiving a message");
+    struct tide__msg_hdr *mh = tide__msg_hdr(c);
+    memcpy(mh, tide__msg_hdr(v), sizeof *mh);
+    mh->flags &= ~TIDE__MSG_SPLIT;
+    mh->dst = (uint32_t)ml->alloc->index;
+    mh->nrecords = v->len;
+    mh->nbytes = v->bytes;
+    memcpy(tide__batch_data(c), tide__batch_data(v) + v->view_off, v->bytes);
+    c->len = v->len;
+    c->bytes = v->bytes;
+    memcpy(c->meta, v->meta, sizeof c->meta);
+    c->type = NULL;
+    tide__give_back(ml->alloc, v);
+    return c;
 }
 
 static struct mpi_local *local_of(tide_allocator *a)
@@ -332,6 +364,8 @@ static void mpi_receive(tide_allocator *a)
     tide__mpi_try_progress(ml->m, ml->mw);
     tide_batch *b;
     while ((b = tide__spsc_pop(&ml->mw->inbox))) {
+        if (b->shared && tide__msg_hdr(b)->flags & TIDE__MSG_SPLIT)
+            b = split_copy(ml, b);
         const struct tide__msg_hdr *mh = tide__msg_hdr(b);
         if (mh->channel < a->nchans) {
             if (a->chans[mh->channel] && a->chans[mh->channel]->closed) {

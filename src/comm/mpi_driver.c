@@ -119,14 +119,59 @@ void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
 static void deliver_one(struct tide__mpi *m, tide_batch *b, size_t local)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
-    b->len = mh->nrecords;
-    b->bytes = mh->nbytes;
+    if (!b->shared || !(mh->flags & TIDE__MSG_SPLIT)) {
+        b->len = mh->nrecords;
+        b->bytes = mh->nbytes;
+    }
     memcpy(b->meta, mh->meta, sizeof b->meta);
     b->type = NULL;
     b->home = &m->w[local].spent;
     if (tide__spsc_push(&m->w[local].inbox, b) != 0)
         tide__fatal("out of memory delivering a message on rank %d", m->rank);
     tide__waker_notify(&m->shared->wakers[local]);
+}
+
+static tide_batch *view_of(struct tide__mpi *m, tide_batch *b)
+{
+    tide_batch *v = tide__fifo_take(&m->views);
+    if (!v && !(v = calloc(1, sizeof *v)))
+        tide__fatal("out of memory delivering a message on rank %d", m->rank);
+    v->shared = b;
+    v->base = b->base;
+    v->cap = b->cap;
+    return v;
+}
+
+/* A split message's groups go to their workers as views of the one buffer, each worker
+ * copying out its own (mpi.c): the groups share the buffer, and a worker owns what it is
+ * given. A message for one worker only is that worker's batch as it is. The table was
+ * checked with the frame. */
+static void deliver_split(struct tide__mpi *m, tide_batch *b)
+{
+    struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    const unsigned char *data = tide__batch_data(b);
+    uint64_t n = 0, at = 0;
+    if (tide__wire_split(data, mh->nbytes, mh->nrecords, m->nlocal, &n, &at))
+        tide__fatal("rank %d: a split message changed after its check", m->rank);
+    if (n == 1) {
+        struct tide__split_entry e = tide__wire_split_group(data, at, 0);
+        mh->nbytes = e.nbytes;
+        mh->flags &= ~TIDE__MSG_SPLIT;
+        mh->dst += e.local;
+        deliver_one(m, b, e.local);
+        return;
+    }
+    atomic_store_explicit(&b->refs, (unsigned)n, memory_order_relaxed);
+    uint64_t off = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        struct tide__split_entry e = tide__wire_split_group(data, at, k);
+        tide_batch *v = view_of(m, b);
+        v->len = e.nrecords;
+        v->bytes = e.nbytes;
+        v->view_off = off;
+        off += e.nbytes;
+        deliver_one(m, v, e.local);
+    }
 }
 
 /* A rank cast goes to every worker of the rank, each reading the one received buffer
@@ -136,6 +181,10 @@ static void deliver(struct tide__mpi *m, int src, tide_batch *b)
 {
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
     size_t first = (size_t)m->rank * m->nlocal;
+    if (mh->flags & TIDE__MSG_SPLIT) {
+        deliver_split(m, b);
+        return;
+    }
     if (m->tree_k && mh->flags & TIDE__MSG_FANOUT)
         tide__mpi_cast_forward(m, src, b);
     if (!(mh->flags & TIDE__MSG_FANOUT) || m->nlocal == 1) {
@@ -143,15 +192,8 @@ static void deliver(struct tide__mpi *m, int src, tide_batch *b)
         return;
     }
     atomic_store_explicit(&b->refs, (unsigned)m->nlocal, memory_order_relaxed);
-    for (size_t i = 0; i < m->nlocal; i++) {
-        tide_batch *v = tide__fifo_take(&m->views);
-        if (!v && !(v = calloc(1, sizeof *v)))
-            tide__fatal("out of memory delivering a message on rank %d", m->rank);
-        v->shared = b;
-        v->base = b->base;
-        v->cap = b->cap;
-        deliver_one(m, v, i);
-    }
+    for (size_t i = 0; i < m->nlocal; i++)
+        deliver_one(m, view_of(m, b), i);
 }
 
 /* Delivers now, or after the large receives this rank's earlier messages wait for. */

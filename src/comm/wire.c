@@ -33,10 +33,12 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
         return "target worker not on this rank";
     if (mh->src < src_lo || mh->src - src_lo >= nlocal)
         return "source worker not on the sending rank";
-    if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT))
+    if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT | TIDE__MSG_SPLIT))
         return "unknown flags";
     if (mh->flags & TIDE__MSG_FANOUT && (mh->dst != lo || mh->src != src_lo))
         return "a rank cast not between the ranks' first workers";
+    if (mh->flags & TIDE__MSG_SPLIT && (mh->flags & TIDE__MSG_FANOUT || mh->dst != lo))
+        return "records for several workers not addressed to the rank's first worker";
     /* An announced payload comes later in a buffer of its own, bounded by what one MPI
      * message can carry; anything else must fit in the rest of its frame. */
     uint64_t limit = mh->flags & TIDE__MSG_ANNOUNCE ? TIDE__WIRE_MAX_LARGE : room;
@@ -71,8 +73,48 @@ const char *tide__wire_check(const unsigned char *frame, size_t count, int src, 
             *bad_msg = mh;
             return bad;
         }
+        uint64_t groups, at;
+        if (mh->flags & TIDE__MSG_SPLIT && !(mh->flags & TIDE__MSG_ANNOUNCE) &&
+            (bad = tide__wire_split(mh + 1, mh->nbytes, mh->nrecords, nlocal, &groups, &at))) {
+            *bad_msg = mh;
+            return bad;
+        }
         tide__wire_next(frame, &pos); /* within count: tide__wire_message checked the length */
     }
+    return NULL;
+}
+
+struct tide__split_entry tide__wire_split_group(const void *payload, uint64_t table_at,
+                                                uint64_t k)
+{
+    struct tide__split_entry e;
+    memcpy(&e, (const unsigned char *)payload + table_at + k * sizeof e, sizeof e);
+    return e;
+}
+
+const char *tide__wire_split(const void *payload, uint64_t nbytes, uint64_t nrecords,
+                             size_t nlocal, uint64_t *ngroups, uint64_t *table_at)
+{
+    uint64_t n;
+    if (nbytes < sizeof n || nbytes % 8)
+        return "a split message without its table";
+    memcpy(&n, (const unsigned char *)payload + nbytes - sizeof n, sizeof n);
+    if (n == 0 || n > nlocal || n > (nbytes - sizeof n) / sizeof(struct tide__split_entry))
+        return "a split table with a bad number of groups";
+    uint64_t at = nbytes - TIDE__SPLIT_TABLE(n), records = 0, bytes = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        struct tide__split_entry e = tide__wire_split_group(payload, at, k);
+        if (e.local >= nlocal || (k && e.local <= tide__wire_split_group(payload, at, k - 1).local))
+            return "a split table whose workers are not in order on the rank";
+        if (e.nrecords == 0 || e.nrecords > nrecords - records || e.nbytes > at - bytes)
+            return "a split table whose groups do not add up to the message";
+        records += e.nrecords;
+        bytes += e.nbytes;
+    }
+    if (records != nrecords || TIDE__PAD8(bytes) != at)
+        return "a split table whose groups do not add up to the message";
+    *ngroups = n;
+    *table_at = at;
     return NULL;
 }
 

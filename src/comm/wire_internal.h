@@ -46,6 +46,20 @@ struct tide__msg_hdr {
  * sending rank as a whole (src is its first worker); large payloads come on the rank's
  * cast tag. */
 #define TIDE__MSG_FANOUT 2u
+/* Records for several workers of the target rank (dst is its first worker): the records of
+ * each worker together, in the order of the workers, padded to 8 bytes, then a table of the
+ * groups (a tide__split_entry each, then their number as a uint64_t). The target rank's
+ * transport gives each worker its group: a sender keeps staging per rank, not per worker. */
+#define TIDE__MSG_SPLIT 4u
+
+struct tide__split_entry {
+    uint32_t local; /* the worker within the target rank */
+    uint32_t reserved;
+    uint64_t nrecords;
+    uint64_t nbytes;
+};
+/* Bytes of a split table of @p n groups. */
+#define TIDE__SPLIT_TABLE(n) ((n) * sizeof(struct tide__split_entry) + sizeof(uint64_t))
 
 #define TIDE__HEADROOM (sizeof(struct tide__frame_hdr) + sizeof(struct tide__msg_hdr))
 /* Frames of at most this many bytes (headers included) go to preposted receives: a 64 KiB
@@ -72,6 +86,14 @@ const struct tide__msg_hdr *tide__wire_next(const unsigned char *frame, size_t *
  * when a message is wrong, *bad_msg points at it. */
 const char *tide__wire_check(const unsigned char *frame, size_t count, int src, size_t rank,
                              size_t nlocal, const struct tide__msg_hdr **bad_msg);
+/* The table of a split message's @p nbytes payload of @p nrecords records, for a rank of
+ * @p nlocal workers: groups in increasing worker order, none empty, adding up to the
+ * message. On success *ngroups is their number and *table_at the table's offset. */
+const char *tide__wire_split(const void *payload, uint64_t nbytes, uint64_t nrecords,
+                             size_t nlocal, uint64_t *ngroups, uint64_t *table_at);
+/* Group @p k of a split table that tide__wire_split() passed. */
+struct tide__split_entry tide__wire_split_group(const void *payload, uint64_t table_at,
+                                                uint64_t k);
 /* A large payload's own header against the announce that promised it. */
 const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
                                      const struct tide__msg_hdr *payload);

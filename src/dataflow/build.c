@@ -383,7 +383,8 @@ static void route(tide_op *op, uint32_t o, tide_scope *s, uint32_t node, uint32_
             size_t cap = out->ntargets;
             tide__reserve(&out->targets, &cap, out->ntargets + 1, sizeof *out->targets);
             out->targets[out->ntargets++] = (struct tide__target){
-                n->ptr, ed->in, tide__key(s->index, ed->to, ed->in, false), xf, NULL };
+                .op = n->ptr, .port = ed->in, .key = tide__key(s->index, ed->to, ed->in, false),
+                .xf = xf };
         } else if (n->kind == NODE_FEEDBACK) {
             const tide_loop *l = n->ptr;
             tide_summary fb = tide_summary_feedback(s->depth, l->step);

@@ -42,7 +42,12 @@ struct tide__target {
     uint32_t port;
     uint64_t key; /* the input's progress key */
     struct tide__xform xf;
-    tide_batch **spare; /* exchange: a batch per peer being filled */
+    tide_batch **spare; /* exchange: a batch per peer being filled (&no_room: none) */
+    /* The peers whose spare is being filled, so that the end of an exchange costs the peers
+     * a batch went to, not all of them (between exchanges every spare is &no_room). */
+    uint32_t *touched;
+    size_t ntouched, captouched;
+    uint64_t *groups; /* by rank: records, bytes and place of each worker's group there */
 };
 
 /* A session writes fixed-size records straight into its buffer through wp (up to end, at

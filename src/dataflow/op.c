@@ -143,15 +143,127 @@ static tide_batch no_room;
  * staging stays bounded whatever the size of the batch being split. */
 #define STAGE_MAX (64 * 1024)
 
+/* With several ranks of several workers, an exchange stages per rank, not per worker:
+ * slots [0, W) are this rank's workers, slot W + r is rank r, where each record follows the
+ * index of its worker there (4 bytes). When the rank's batch leaves, its records are sorted
+ * into one group per worker (a split message, wire_internal.h) that the target rank hands
+ * out. So a worker's staging and the messages it sends grow with the ranks it sends to, not
+ * with their workers. */
+struct shape {
+    size_t nlocal, rank, ranks;
+    bool by_rank;
+};
+
+static struct shape shape_of(const tide_worker *w)
+{
+    size_t ranks = tide_allocator_ranks(w->alloc), nlocal = w->peers / ranks;
+    return (struct shape){ nlocal, tide_allocator_rank(w->alloc), ranks,
+                           ranks > 1 && nlocal > 1 };
+}
+
+/* Bytes of the record at @p rec of a batch of @p type. */
+static size_t record_bytes(const tide_type *type, const unsigned char *rec)
+{
+    if (type->size)
+        return type->size;
+    uint32_t len;
+    memcpy(&len, rec, 4);
+    return tide__var_record_bytes(len);
+}
+
+/* Sorts rank @p r's staged records into its workers' groups and sends them. */
+static void rank_push(tide_op *op, struct tide__target *tg, const struct shape *sh, size_t r,
+                      const tide_time *t)
+{
+    tide_worker *w = op->df->w;
+    struct tide__in *in = &tg->op->in[tg->port];
+    size_t W = sh->nlocal, slot = W + r;
+    tide_batch *s = tg->spare[slot];
+    const tide_type *type = s->type;
+    uint64_t *nrec = tg->groups, *nbytes = nrec + W, *at = nbytes + W;
+    memset(tg->groups, 0, 3 * W * sizeof *tg->groups);
+    const unsigned char *data = tide__batch_data(s);
+    for (size_t pos = 0; pos < s->bytes;) {
+        uint32_t l;
+        memcpy(&l, data + pos, 4);
+        size_t n = record_bytes(type, data + pos + 4);
+        nrec[l]++;
+        nbytes[l] += n;
+        pos += 4 + n;
+    }
+    size_t ngroups = 0, total = 0;
+    for (size_t l = 0; l < W; l++) {
+        at[l] = total;
+        total += nbytes[l];
+        ngroups += nrec[l] != 0;
+    }
+    size_t padded = TIDE__PAD8(total), msg = padded + TIDE__SPLIT_TABLE(ngroups);
+    tide_batch *o = tide__worker_batch(w, type);
+    if (tide__batch_reserve(o, msg) != 0)
+        tide__fatal("out of memory exchanging records");
+    unsigned char *out = tide__batch_data(o);
+    for (size_t pos = 0; pos < s->bytes;) {
+        uint32_t l;
+        memcpy(&l, data + pos, 4);
+        size_t n = record_bytes(type, data + pos + 4);
+        memcpy(out + at[l], data + pos + 4, n);
+        at[l] += n;
+        pos += 4 + n;
+    }
+    memset(out + total, 0, padded - total);
+    unsigned char *table = out + padded;
+    for (size_t l = 0; l < W; l++)
+        if (nrec[l]) {
+            struct tide__split_entry e = { (uint32_t)l, 0, nrec[l], nbytes[l] };
+            memcpy(table, &e, sizeof e);
+            table += sizeof e;
+        }
+    uint64_t n64 = ngroups;
+    memcpy(table, &n64, sizeof n64);
+    o->len = s->len;
+    o->bytes = msg;
+    set_time(o, t);
+    tide__update(op->df, tg->key, t, (int64_t)o->len);
+    tide__rank_send(w->alloc, in->chan, r, &o);
+    if (o)
+        tide__worker_recycle(w, o);
+    tide__worker_recycle(w, s);
+    tg->spare[slot] = &no_room;
+}
+
 static void stage_push(tide_op *op, struct tide__target *tg, size_t p, const tide_time *t)
 {
     struct tide__in *in = &tg->op->in[tg->port];
+    struct shape sh = shape_of(op->df->w);
+    size_t worker = p;
+    if (sh.by_rank) {
+        if (p >= sh.nlocal) {
+            rank_push(op, tg, &sh, p - sh.nlocal, t);
+            return;
+        }
+        worker = sh.rank * sh.nlocal + p;
+    }
     tide_batch *s = tg->spare[p];
     set_time(s, t);
     tide__update(op->df, tg->key, t, (int64_t)s->len);
-    tide_push_send(in->pushes[p], &tg->spare[p]);
-    if (!tg->spare[p])
-        tg->spare[p] = &no_room;
+    tide_push_send(in->pushes[worker], &tg->spare[p]);
+    /* A batch the push gives back goes to the worker's pool: only touched peers hold one. */
+    if (tg->spare[p])
+        tide__worker_recycle(op->df->w, tg->spare[p]);
+    tg->spare[p] = &no_room;
+}
+
+static void stage_touch(struct tide__target *tg, size_t p)
+{
+    if (tg->ntouched == tg->captouched) {
+        size_t cap = tg->captouched ? 2 * tg->captouched : 16;
+        uint32_t *t = realloc(tg->touched, cap * sizeof *t);
+        if (!t)
+            tide__fatal("out of memory exchanging records");
+        tg->touched = t;
+        tg->captouched = cap;
+    }
+    tg->touched[tg->ntouched++] = (uint32_t)p;
 }
 
 /* Peer @p p's staging batch with room for @p n more bytes: taken, pushed when full, or
@@ -160,8 +272,10 @@ static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t p, si
                               const tide_type *type, const tide_time *t)
 {
     tide_batch *s = tg->spare[p];
-    if (s != &no_room && s->len && s->bytes + n > STAGE_MAX) {
-        stage_push(op, tg, p, t);
+    if (s == &no_room)
+        stage_touch(tg, p);
+    else if (s->len && s->bytes + n > STAGE_MAX) {
+        stage_push(op, tg, p, t); /* p stays in the touched list */
         s = tg->spare[p];
     }
     if (s == &no_room)
@@ -172,6 +286,43 @@ static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t p, si
     return s;
 }
 
+/* Stages @p b's records per slot (see struct shape): this rank's workers directly, other
+ * ranks' after their worker's index there. */
+static void exchange_by_rank(tide_op *op, struct tide__target *tg, const struct shape *sh,
+                             tide_batch *b, const tide_time *t)
+{
+    struct tide__in *in = &tg->op->in[tg->port];
+    size_t peers = op->df->w->peers, W = sh->nlocal;
+    const tide_type *type = b->type;
+    const unsigned char *data = tide__batch_data(b);
+    unsigned char value[TIDE_VALUE_MAX]; /* decoded values are views (tide_bytes) */
+    for (size_t cursor = 0; cursor < b->bytes;) {
+        const unsigned char *rec = data + cursor;
+        uint64_t h;
+        if (type->size) {
+            h = in->pact.hash(rec, in->pact.ctx);
+            cursor += type->size;
+        } else {
+            size_t at = cursor;
+            tide_batch_read(b, &cursor, value);
+            h = in->pact.hash(value, in->pact.ctx);
+            rec = data + at;
+        }
+        size_t n = (size_t)(data + cursor - rec), p = (size_t)(h % peers), r = p / W;
+        uint32_t l = (uint32_t)(p % W);
+        if (r == sh->rank) {
+            append_raw(stage_room(op, tg, l, n, type, t), rec, n, 1);
+            continue;
+        }
+        tide_batch *s = stage_room(op, tg, W + r, 4 + n, type, t);
+        unsigned char *to = tide__batch_data(s) + s->bytes;
+        memcpy(to, &l, 4);
+        memcpy(to + 4, rec, n);
+        s->bytes += 4 + n;
+        s->len++;
+    }
+}
+
 /* Splits @p b among the workers by the input's hash and pushes a batch to each that gets
  * records. */
 static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t)
@@ -179,16 +330,22 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
     tide_worker *w = op->df->w;
     struct tide__in *in = &tg->op->in[tg->port];
     size_t peers = w->peers;
+    struct shape sh = shape_of(w);
     if (!tg->spare) {
-        tg->spare = malloc(peers * sizeof *tg->spare);
-        if (!tg->spare)
+        size_t slots = sh.by_rank ? sh.nlocal + sh.ranks : peers;
+        tg->spare = malloc(slots * sizeof *tg->spare);
+        if (sh.by_rank)
+            tg->groups = malloc(3 * sh.nlocal * sizeof *tg->groups);
+        if (!tg->spare || (sh.by_rank && !tg->groups))
             tide__fatal("out of memory exchanging records");
-        for (size_t p = 0; p < peers; p++)
+        for (size_t p = 0; p < slots; p++)
             tg->spare[p] = &no_room;
     }
     const tide_type *type = b->type;
     const unsigned char *data = tide__batch_data(b);
-    if (type->size) {
+    if (sh.by_rank) {
+        exchange_by_rank(op, tg, &sh, b, t);
+    } else if (type->size) {
         size_t size = type->size;
         tide_hash_fn hash = in->pact.hash;
         void *ctx = in->pact.ctx;
@@ -224,9 +381,16 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
             append_raw(stage_room(op, tg, p, cursor - at, type, t), data + at, cursor - at, 1);
         }
     }
-    for (size_t p = 0; p < peers; p++)
+    for (size_t k = 0; k < tg->ntouched; k++) {
+        size_t p = tg->touched[k];
         if (tg->spare[p]->len)
             stage_push(op, tg, p, t);
+        else if (tg->spare[p] != &no_room) {
+            tide__worker_recycle(w, tg->spare[p]);
+            tg->spare[p] = &no_room;
+        }
+    }
+    tg->ntouched = 0;
 }
 
 /* Passes batch @p b (time @p t, ownership passes) to every target of output @p o. */
@@ -563,11 +727,9 @@ void tide__op_free(tide_op *op)
         struct tide__out *out = &op->out[o];
         tide_batch_free(out->session.buf);
         for (size_t k = 0; k < out->ntargets; k++) {
-            if (out->targets[k].spare)
-                for (size_t p = 0; p < w->peers; p++)
-                    if (out->targets[k].spare[p] != &no_room)
-                        tide_batch_free(out->targets[k].spare[p]);
-            free(out->targets[k].spare);
+            free(out->targets[k].spare); /* every spare is &no_room between exchanges */
+            free(out->targets[k].touched);
+            free(out->targets[k].groups);
         }
         free(out->targets);
     }
