@@ -129,6 +129,66 @@ int work_all_to_all(tide_allocator *a, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- lazy channels */
+
+/* A lazy channel: the same all-to-all through tide_allocator_push(), which gives one
+ * endpoint per target (the same each time) and NULL for what is not there; before any
+ * push is asked for, the channel's per-peer state is a few words per rank, none per
+ * worker (it was 24 bytes per worker). A lazy and an eager channel interleave. */
+int work_lazy(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_allocator_index(a), peers = tide_allocator_peers(a);
+    size_t ranks = tide_allocator_ranks(a);
+    tide_comm_stats st0, st1;
+    tide_allocator_receive(a); /* the worker's own per-rank state exists from its first call */
+    tide_comm_stats_get(a, &st0);
+    tide_pull *pull;
+    int ch = tide_allocator_allocate_lazy(a, TIDE_U64, &pull);
+    if (ch < 0)
+        FAIL(a, "could not allocate a lazy channel");
+    tide_comm_stats_get(a, &st1);
+    /* (checked with one worker per rank: rank-mates would allocate meanwhile) */
+    uint64_t bound = ranks * 16;
+    if (ranks > 1 && peers == ranks && st1.peer_bytes - st0.peer_bytes > bound)
+        FAIL(a, "a lazy channel took %llu bytes of per-peer state at once, over %llu",
+             (unsigned long long)(st1.peer_bytes - st0.peer_bytes), (unsigned long long)bound);
+    tide_push **eager;
+    tide_pull *eager_pull;
+    int ch2 = tide_allocator_allocate(a, TIDE_U64, &eager, &eager_pull);
+    if (ch2 != ch + 1)
+        FAIL(a, "the eager channel after a lazy one has id %d, not %d", ch2, ch + 1);
+    if (tide_allocator_push(a, ch, peers) || tide_allocator_push(a, ch + 2, 0) ||
+        tide_allocator_push(a, -1, 0))
+        FAIL(a, "tide_allocator_push gave an endpoint for a worker or channel not there");
+    if (tide_allocator_push(a, ch2, me) != eager[me])
+        FAIL(a, "tide_allocator_push of an eager channel is not its array's endpoint");
+    tide_batch *b = NULL;
+    for (size_t t = 0; t < peers; t++) {
+        tide_push *p = tide_allocator_push(a, ch, t);
+        if (!p || tide_allocator_push(a, ch, t) != p)
+            FAIL(a, "no endpoint, or a new one each time, towards worker %zu", t);
+        if (!b)
+            b = tide_batch_new(TIDE_U64, 0);
+        uint64_t v[2] = { me, t * 1000 + me };
+        tide_batch_push(b, &v[0]);
+        tide_batch_push(b, &v[1]);
+        tide_push_send(p, &b);
+        tide_push_send(p, NULL);
+    }
+    tide_batch_free(b);
+    size_t remaining = peers;
+    struct a2a st = { 0, &remaining };
+    if (pump(a, pull, a2a_batch, &st, &remaining))
+        return 1;
+    if (st.seen != (peers == 64 ? ~0ull : (1ull << peers) - 1))
+        FAIL(a, "did not hear from every worker on the lazy channel");
+    tide_allocator_close(a, ch);
+    if (tide_allocator_push(a, ch, me))
+        FAIL(a, "a closed channel still gives endpoints");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- FIFO per sender */
 
 #define FIFO_N 2000

@@ -14,6 +14,8 @@ int work_stress(tide_allocator *a, void *ctx);
 /* ctx: a size_t record count per batch (small ones coalesce, large ones go in place). */
 int work_recycling(tide_allocator *a, void *ctx);
 int work_park_wake(tide_allocator *a, void *ctx);
+/* tide_allocator_allocate_lazy and tide_allocator_push */
+int work_lazy(tide_allocator *a, void *ctx);
 
 /* Record counts for work_recycling: small batches are coalesced into frames; large ones
  * (128 KiB) are announced and sent from their own buffers between ranks. */
@@ -28,7 +30,8 @@ extern size_t work_small_records, work_large_records;
     X(stress, work_stress, NULL)                                                          \
     X(recycling_small, work_recycling, &work_small_records)                               \
     X(recycling_large, work_recycling, &work_large_records)                               \
-    X(park_wake, work_park_wake, NULL)
+    X(park_wake, work_park_wake, NULL)                                                    \
+    X(lazy, work_lazy, NULL)
 
 /* Runs @p fn on every worker of @p cfg; returns the number of workers that failed. */
 int run_workers(const tide_config *cfg, tide_comm_fn fn, void *ctx);

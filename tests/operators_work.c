@@ -511,8 +511,14 @@ int df_many_exchanges(tide_worker *w, void *ctx)
     tide_allocator *a = tide_worker_allocator(w);
     uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
     uint64_t channels = EDGES + 2; /* and the progress channel, and the worker's first */
-    uint64_t bound = ranks * 64 + workers * ranks * 8 +
-                     channels * workers * (16 * (peers - workers) + 8 * peers + 8 * ranks);
+    /* Per rank: the driver's counters; per worker: a frame slot per rank; per channel and
+     * worker: a block pointer and a cast number per rank. Exchanges between ranks need no
+     * pushes (they send per rank) and progress only reaches rank-mates, so the only block
+     * of pushes is the first channel's, towards the next worker. Nothing per worker of
+     * another rank: before, every channel took 16 bytes per remote worker and 8 per worker
+     * at every worker. */
+    uint64_t bound = ranks * 64 + workers * ranks * 8 + channels * workers * 16 * ranks +
+                     workers * (16 + 16 * workers);
     WORK_CHECK(w, st.peer_bytes <= bound,
                "%llu bytes of per-peer state for %llu ranks x %llu workers and %llu channels, "
                "more than the %llu the transport's formulas allow",
@@ -541,7 +547,7 @@ int df_reclaim(tide_worker *w, void *ctx)
     tide_allocator *a = tide_worker_allocator(w);
     size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
     uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
-    uint64_t per_chan = workers * (16 * (peers - workers) + 8 * peers + 8 * ranks);
+    uint64_t per_chan = workers * 16 * ranks; /* see df_many_exchanges */
     tide_comm_stats st0, st1;
     tide_comm_stats_get(a, &st0);
     for (int d = 0; d < RECLAIM_DATAFLOWS; d++) {

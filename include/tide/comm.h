@@ -238,6 +238,20 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out);
 int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
                             tide_pull **pull);
 /**
+ * Allocates the next channel as tide_allocator_allocate() does, without the array of an
+ * endpoint per worker: tide_allocator_push() gives the endpoint towards a worker, made the
+ * first time it is asked for, so that the channel costs this worker memory for the ranks
+ * it sends to rather than for every worker of the job. Every worker must allocate the
+ * same channels in the same order, lazily or not (the wire does not tell them apart).
+ */
+int tide_allocator_allocate_lazy(tide_allocator *a, const tide_type *type, tide_pull **pull);
+/**
+ * The endpoint of @p channel towards worker @p target (either kind of channel): the same
+ * pointer every time. NULL for an unknown or closed channel, a target outside
+ * [0, tide_allocator_peers()), or when memory runs out.
+ */
+tide_push *tide_allocator_push(tide_allocator *a, int channel, size_t target);
+/**
  * Frees this worker's side of a channel whose traffic has ended (a finished or dropped
  * dataflow's): its pushes, its pull and the per-peer state behind them. The id stays taken,
  * so later channels keep their ids on every worker; messages that still arrive for it are

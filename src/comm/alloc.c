@@ -126,6 +126,15 @@ void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank
     a->ops = s->mpi ? &tide__alloc_mpi : s->nlocal > 1 ? &tide__alloc_process : &tide__alloc_thread;
 }
 
+static void free_remote(tide_allocator *a, struct tide__chan *ch)
+{
+    if (ch->remote_mem && a->ops->free_remote)
+        a->ops->free_remote(ch->remote_mem);
+    else
+        free(ch->remote_mem);
+    ch->remote_mem = NULL;
+}
+
 void tide__allocator_destroy(tide_allocator *a)
 {
     for (size_t i = 0; i < a->nchans; i++) {
@@ -138,7 +147,7 @@ void tide__allocator_destroy(tide_allocator *a)
         free(ch->pull.expect_seq);
         free(ch->pushes);
         free(ch->push_mem);
-        free(ch->remote_mem);
+        free_remote(a, ch);
         free(ch);
     }
     free(a->chans);
@@ -314,8 +323,37 @@ out:
     return cs;
 }
 
+static int allocate(tide_allocator *a, const tide_type *type, bool lazy, tide_pull **pull);
+
 int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
                             tide_pull **pull)
+{
+    int id = allocate(a, type, false, pull);
+    if (id >= 0)
+        *pushes = a->chans[id]->pushes;
+    return id;
+}
+
+int tide_allocator_allocate_lazy(tide_allocator *a, const tide_type *type, tide_pull **pull)
+{
+    return allocate(a, type, true, pull);
+}
+
+tide_push *tide_allocator_push(tide_allocator *a, int channel, size_t target)
+{
+    if (channel < 0 || (size_t)channel >= a->nchans || target >= a->peers)
+        return NULL;
+    struct tide__chan *ch = a->chans[channel];
+    if (!ch || ch->closed)
+        return NULL;
+    if (!ch->lazy)
+        return ch->pushes[target];
+    if (target / a->nlocal == a->rank)
+        return &((struct local_push *)ch->push_mem)[target % a->nlocal].base;
+    return a->ops->remote_push ? a->ops->remote_push(a, ch, target) : NULL;
+}
+
+static int allocate(tide_allocator *a, const tide_type *type, bool lazy, tide_pull **pull)
 {
     size_t id = a->nchans, n = a->nlocal;
     if (grow_ptrs(&a->chans, a->nchans, &a->capchans) != 0)
@@ -336,9 +374,10 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
     ch->type = type;
     ch->type_tag = tide__type_tag(type);
     ch->push_mem = lps;
-    ch->pushes = calloc(a->peers, sizeof *ch->pushes);
+    ch->lazy = lazy;
+    ch->pushes = lazy ? NULL : calloc(a->peers, sizeof *ch->pushes);
     ch->pull.in = calloc(n, sizeof *ch->pull.in);
-    if (!ch->pushes || !ch->pull.in)
+    if ((!lazy && !ch->pushes) || !ch->pull.in)
         goto nomem;
     size_t me = a->local;
     for (size_t d = 0; d < n; d++) {
@@ -347,7 +386,8 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
         lps[d].fwd = &cs->q[2 * (me * n + d)];
         lps[d].ret = &cs->q[2 * (me * n + d) + 1];
         lps[d].target = &a->shared->wakers[d];
-        ch->pushes[a->rank * n + d] = &lps[d].base;
+        if (!lazy)
+            ch->pushes[a->rank * n + d] = &lps[d].base;
         ch->pull.in[d] = &cs->q[2 * (d * n + me)];
     }
     ch->pull.alloc = a;
@@ -356,7 +396,6 @@ int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push 
     if (a->ops->allocate_remote && a->ops->allocate_remote(a, ch) != 0)
         goto nomem;
     a->chans[a->nchans++] = ch;
-    *pushes = ch->pushes;
     *pull = &ch->pull;
     return (int)id;
 nomem:
@@ -390,7 +429,7 @@ static void chan_close(tide_allocator *a, struct tide__chan *ch)
     free(ch->pull.expect_seq);
     free(ch->pushes);
     free(ch->push_mem);
-    free(ch->remote_mem);
+    free_remote(a, ch);
     ch->pull.in = NULL;
     ch->pull.nin = 0;
     ch->pull.expect_seq = NULL;
@@ -491,5 +530,5 @@ static void local_park(tide_allocator *a, int64_t timeout_ns)
 
 /* One worker and several threads of one rank share all their code: the thread backend is
  * the process backend with one queue pair, which costs it nothing measurable. */
-const struct tide__alloc_ops tide__alloc_thread = { "thread", NULL, NULL, NULL, local_park, NULL, NULL };
-const struct tide__alloc_ops tide__alloc_process = { "process", NULL, NULL, NULL, local_park, NULL, NULL };
+const struct tide__alloc_ops tide__alloc_thread = { .name = "thread", .park = local_park };
+const struct tide__alloc_ops tide__alloc_process = { .name = "process", .park = local_park };

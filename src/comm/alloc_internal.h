@@ -65,10 +65,11 @@ struct tide__chan {
     size_t id;
     const tide_type *type;
     uint32_t type_tag; /* tide__type_tag(type), sent with and checked on every message */
-    tide_push **pushes;
+    tide_push **pushes; /* NULL for a lazy channel (tide_allocator_push makes them) */
     struct tide_pull pull;
     void *push_mem;   /* the in-rank push structs, one block */
-    void *remote_mem; /* the pushes to other ranks, one block (mpi backend) */
+    void *remote_mem; /* the pushes to other ranks (mpi backend; freed by free_remote) */
+    bool lazy;        /* tide_allocator_allocate_lazy: remote pushes made on first use */
     bool progress;    /* carries progress updates (counted apart in tide_comm_stats) */
     bool closed;      /* tide_allocator_close: only this struct is left; arrivals dropped */
 };
@@ -110,8 +111,13 @@ struct tide__alloc_ops {
     void (*park)(tide_allocator *a, int64_t timeout_ns);
     /* The worker returned: flush, report leftovers, free backend state. */
     void (*finish)(tide_allocator *a);
-    /* Frees what allocate_remote made for @p ch (NULL: nothing to free). */
+    /* Uncounts what allocate_remote made for @p ch before it is freed (NULL: nothing). */
     void (*close_remote)(tide_allocator *a, struct tide__chan *ch);
+    /* The push of @p ch (allocated lazily) towards @p target, a worker of another rank;
+     * NULL when out of memory. */
+    tide_push *(*remote_push)(tide_allocator *a, struct tide__chan *ch, size_t target);
+    /* Frees a channel's remote_mem (NULL: plain free). */
+    void (*free_remote)(void *remote_mem);
 };
 
 struct tide_allocator {
@@ -159,12 +165,14 @@ void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(voi
  * a large one is queued for the rank's driver. Receivers apply a rank's casts in the
  * order of their numbers. Without other ranks nothing is sent. */
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
-/* Sends *batch on @p channel to several workers of rank @p rank (not this one) at once:
- * its data is a split message's payload (wire_internal.h, TIDE__MSG_SPLIT), its len all
- * its records; the target rank gives each worker its group. Ownership passes, and a
- * recycled empty batch or NULL is left in its place. In order with this worker's other
- * messages to that rank's workers on the channel. */
-void tide__rank_send(tide_allocator *a, int channel, size_t rank, tide_batch **batch);
+/* Sends *batch on @p channel to @p worker, a worker of another rank, without a push (a
+ * lazy channel needs none). @p split: *batch is a split message's payload
+ * (wire_internal.h, TIDE__MSG_SPLIT) for the workers of that rank, whose first worker
+ * @p worker must be, its len all its records; the rank gives each worker its group.
+ * Ownership passes, and a recycled empty batch or NULL is left in its place. In order with
+ * this worker's other messages to that rank's workers on the channel. MPI backend only. */
+void tide__remote_send(tide_allocator *a, int channel, size_t worker, bool split,
+                       tide_batch **batch);
 /* How the driver may merge casts of a channel's records when it forwards them along the
  * progress tree (in place; returns the records left); without one it concatenates them. */
 void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t));

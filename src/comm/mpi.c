@@ -34,19 +34,28 @@ struct mpi_local {
     size_t npending;
 };
 
-/* A worker's pushes of one channel to the workers of other ranks: a push is two words
- * (its function and this block), and its target is its place in the block, so a remote
- * peer costs 16 bytes per channel here (and a pointer in the channel's push array). */
-struct remote_push;
+/* A worker's pushes of one channel to the workers of other ranks, in a block per rank: a
+ * push is two words (its function and its block), and its target is its place in the
+ * block, so a remote worker costs 16 bytes per channel here. A lazy channel makes a rank's
+ * block when a push towards it is first asked for; the others make every block at once
+ * (and the channel's array of a pointer per worker). */
+struct remote_chan;
+struct rank_block {
+    struct remote_chan *rc;
+    size_t rank;
+    struct remote_push {
+        struct tide_push base;
+        struct rank_block *blk;
+    } push[]; /* one per worker of the rank */
+};
 struct remote_chan {
     struct mpi_local *ml;
     const struct tide__chan *ch;
     uint32_t channel, src, type_tag;
-    size_t first, nlocal; /* this rank's first worker, workers per rank */
-    struct remote_push {
-        struct tide_push base;
-        struct remote_chan *rc;
-    } push[]; /* one per worker of other ranks, by worker index without ours */
+    size_t nlocal, ranks;
+    size_t counted; /* peer bytes counted for this channel */
+    void *eager;    /* not lazy: every block, in one allocation */
+    struct rank_block *blocks[]; /* per rank (ours and, lazily, unused ones NULL) */
 };
 
 /* ---------------------------------------------------------------- worker side */
@@ -169,15 +178,14 @@ static void send_msg(struct remote_chan *rc, size_t dst, uint32_t flags, tide_ba
 static void remote_send(tide_push *p, tide_batch **bp)
 {
     struct remote_push *rp = (struct remote_push *)p;
-    struct remote_chan *rc = rp->rc;
-    size_t dst = (size_t)(rp - rc->push);
-    send_msg(rc, dst >= rc->first ? dst + rc->nlocal : dst, 0, bp);
+    struct rank_block *blk = rp->blk;
+    send_msg(blk->rc, blk->rank * blk->rc->nlocal + (size_t)(rp - blk->push), 0, bp);
 }
 
-void tide__rank_send(tide_allocator *a, int channel, size_t rank, tide_batch **batch)
+void tide__remote_send(tide_allocator *a, int channel, size_t worker, bool split,
+                       tide_batch **batch)
 {
-    struct remote_chan *rc = a->chans[channel]->remote_mem;
-    send_msg(rc, rank * rc->nlocal, TIDE__MSG_SPLIT, batch);
+    send_msg(a->chans[channel]->remote_mem, worker, split ? TIDE__MSG_SPLIT : 0, batch);
 }
 
 /* A worker's group of a split message, as a batch of its own (the view is given back). */
@@ -452,21 +460,34 @@ static void mpi_park(tide_allocator *a, int64_t timeout_ns)
     }
 }
 
-/* Per-peer bytes of one channel at one worker: its remote pushes, the cast numbers per
- * source rank, and the channel's push array. */
-static size_t chan_peer_bytes(const tide_allocator *a)
+static size_t block_bytes(size_t nlocal)
 {
-    return (a->peers - a->nlocal) * sizeof(struct remote_push) + a->ranks * sizeof(uint64_t) +
-           a->peers * sizeof(tide_push *);
+    return sizeof(struct rank_block) + nlocal * sizeof(struct remote_push);
+}
+
+static void block_init(struct remote_chan *rc, struct rank_block *blk, size_t rank)
+{
+    blk->rc = rc;
+    blk->rank = rank;
+    for (size_t k = 0; k < rc->nlocal; k++)
+        blk->push[k] = (struct remote_push){ { remote_send }, blk };
+}
+
+static void count_peer_bytes(struct remote_chan *rc, size_t bytes)
+{
+    rc->counted += bytes;
+    tide__mpi_peer_bytes(rc->ml->m, (int64_t)bytes);
 }
 
 static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
 {
     struct mpi_local *ml = local_of(a);
-    size_t remote = a->peers - a->nlocal;
-    struct remote_chan *rc = calloc(1, sizeof *rc + remote * sizeof rc->push[0]);
-    uint64_t *seq = calloc(a->ranks, sizeof *seq); /* casts expected, per source rank */
-    if (!rc || !seq) {
+    size_t ranks = a->ranks, bb = block_bytes(a->nlocal);
+    struct remote_chan *rc = calloc(1, sizeof *rc + ranks * sizeof rc->blocks[0]);
+    uint64_t *seq = calloc(ranks, sizeof *seq); /* casts expected, per source rank */
+    if (rc && !ch->lazy)
+        rc->eager = malloc((ranks - 1) * bb);
+    if (!rc || !seq || (!ch->lazy && !rc->eager)) {
         free(rc);
         free(seq);
         return TIDE_ENOMEM;
@@ -476,15 +497,26 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
     rc->channel = (uint32_t)ch->id;
     rc->src = (uint32_t)a->index;
     rc->type_tag = ch->type_tag;
-    rc->first = a->rank * a->nlocal;
     rc->nlocal = a->nlocal;
-    for (size_t k = 0; k < remote; k++) {
-        rc->push[k] = (struct remote_push){ { remote_send }, rc };
-        ch->pushes[k < rc->first ? k : k + a->nlocal] = &rc->push[k].base;
+    rc->ranks = ranks;
+    /* Per-peer bytes: the block pointers and the cast numbers per rank, then the blocks
+     * and, not lazy, the channel's push array. */
+    count_peer_bytes(rc, ranks * (sizeof rc->blocks[0] + sizeof *seq));
+    if (!ch->lazy) {
+        unsigned char *at = rc->eager;
+        for (size_t r = 0; r < ranks; r++) {
+            if (r == a->rank)
+                continue;
+            struct rank_block *blk = rc->blocks[r] = (struct rank_block *)at;
+            at += bb;
+            block_init(rc, blk, r);
+            for (size_t k = 0; k < a->nlocal; k++)
+                ch->pushes[r * a->nlocal + k] = &blk->push[k].base;
+        }
+        count_peer_bytes(rc, (ranks - 1) * bb + a->peers * sizeof(tide_push *));
     }
     ch->pull.expect_seq = seq;
     ch->remote_mem = rc;
-    tide__mpi_peer_bytes(ml->m, (int64_t)chan_peer_bytes(a));
     /* Messages that arrived before this worker allocated the channel. */
     if (ch->id < ml->npending) {
         tide_batch *b;
@@ -494,11 +526,38 @@ static int mpi_allocate_remote(tide_allocator *a, struct tide__chan *ch)
     return 0;
 }
 
-/* chan_close frees the blocks mpi_allocate_remote made: they are uncounted here. */
+static tide_push *mpi_remote_push(tide_allocator *a, struct tide__chan *ch, size_t target)
+{
+    struct remote_chan *rc = ch->remote_mem;
+    size_t r = target / a->nlocal;
+    if (!rc->blocks[r]) {
+        struct rank_block *blk = malloc(block_bytes(a->nlocal));
+        if (!blk)
+            return NULL;
+        block_init(rc, blk, r);
+        rc->blocks[r] = blk;
+        count_peer_bytes(rc, block_bytes(a->nlocal));
+    }
+    return &rc->blocks[r]->push[target % a->nlocal].base;
+}
+
+/* chan_close frees what mpi_allocate_remote made: it is uncounted here. */
 static void mpi_close_remote(tide_allocator *a, struct tide__chan *ch)
 {
-    (void)ch;
-    tide__mpi_peer_bytes(local_of(a)->m, -(int64_t)chan_peer_bytes(a));
+    struct remote_chan *rc = ch->remote_mem;
+    if (rc)
+        tide__mpi_peer_bytes(local_of(a)->m, -(int64_t)rc->counted);
+}
+
+static void mpi_free_remote(void *mem)
+{
+    struct remote_chan *rc = mem;
+    if (rc->eager)
+        free(rc->eager);
+    else
+        for (size_t r = 0; r < rc->ranks; r++)
+            free(rc->blocks[r]);
+    free(rc);
 }
 
 static void mpi_finish(tide_allocator *a)
@@ -526,7 +585,10 @@ static void mpi_finish(tide_allocator *a)
     a->backend = NULL;
 }
 
-const struct tide__alloc_ops tide__alloc_mpi = { "mpi",      mpi_allocate_remote, mpi_receive,
-                                                 mpi_release, mpi_park,   mpi_finish,
-                                                 mpi_close_remote };
+const struct tide__alloc_ops tide__alloc_mpi = {
+    .name = "mpi", .allocate_remote = mpi_allocate_remote, .receive = mpi_receive,
+    .release = mpi_release, .park = mpi_park, .finish = mpi_finish,
+    .close_remote = mpi_close_remote, .remote_push = mpi_remote_push,
+    .free_remote = mpi_free_remote,
+};
 

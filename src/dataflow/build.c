@@ -235,7 +235,7 @@ void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact
     in->key = tide__key(op->scope->index, op->node, port, false);
     add_edge(op->scope, s->node, s->port, op->node, port);
     if (pact.hash && df->w->peers > 1) {
-        int rc = tide_allocator_allocate(df->w->alloc, s->type, &in->pushes, &in->pull);
+        int rc = tide_allocator_allocate_lazy(df->w->alloc, s->type, &in->pull);
         if (rc < 0)
             tide__fatal("dataflow '%s': operator '%s' input %u: cannot allocate its exchange "
                         "channel: %s", df->name, op->name, port, tide_strerror(rc));

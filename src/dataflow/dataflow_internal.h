@@ -114,8 +114,7 @@ struct tide__in {
     tide_pact pact;
     uint64_t key;
     const tide_antichain *frontier;
-    tide_push **pushes; /* exchange channel, when the job has several workers */
-    tide_pull *pull;
+    tide_pull *pull;    /* exchange channel (lazy), when the job has several workers */
     int chan;           /* its id, closed with the operator */
     struct tide__fifo queue;  /* batches delivered inside this worker */
     struct tide__fifo pulled; /* batches from the exchange channel, owed back to it */
@@ -280,7 +279,7 @@ struct tide_worker {
     /* A worker tells the next one on this channel (the worker's first) that it has
      * finished and how many dataflows it built: a peer waiting on a dataflow that a
      * finished worker never built would otherwise wait forever. Read only when idle. */
-    tide_push **done_push;
+    tide_push *done_push; /* towards the next worker (index + 1, wrapping) */
     tide_pull *done_pull;
     struct tide__fifo pool; /* spare batches of any type */
     tide_cap *free_caps;

@@ -134,31 +134,53 @@ static void append_raw(tide_batch *b, const void *at, size_t n, size_t records)
     b->len += records;
 }
 
-/* An exchange stages records per target worker, and a worker may send to few of its
- * peers: a peer's staging batch starts as this (no room), so the record-loop's one
- * capacity check also takes a batch the first time a peer gets a record. Never written. */
+/* An exchange stages records per target, and a worker may send to few of its peers: a
+ * target's staging batch starts as this (no room), so the record loop's one capacity check
+ * also takes a batch the first time a target gets a record. Never written. */
 static tide_batch no_room;
 
-/* A peer's staging batch holds at most about this much before it leaves on its own, so
+/* A target's staging batch holds at most about this much before it leaves on its own, so
  * staging stays bounded whatever the size of the batch being split. */
 #define STAGE_MAX (64 * 1024)
 
-/* With several ranks of several workers, an exchange stages per rank, not per worker:
- * slots [0, W) are this rank's workers, slot W + r is rank r, where each record follows the
- * index of its worker there (4 bytes). When the rank's batch leaves, its records are sorted
- * into one group per worker (a split message, wire_internal.h) that the target rank hands
- * out. So a worker's staging and the messages it sends grow with the ranks it sends to, not
- * with their workers. */
+/* Where an exchange's records wait. With one rank: a slot per worker. With several: slots
+ * [0, W) for this rank's W workers and slot W + r for rank r, where (W > 1) each record
+ * follows the index of its worker there, 4 bytes. A rank's batch leaves as one message: as
+ * it is when its records are all for one worker, else sorted into a group per worker (a
+ * split message, wire_internal.h) that the target rank hands out. So the staging, the
+ * messages and the endpoints of a worker grow with the ranks it sends to, not with their
+ * workers. */
 struct shape {
-    size_t nlocal, rank, ranks;
-    bool by_rank;
+    size_t nlocal, rank, ranks, slots;
+    unsigned shift; /* log2(nlocal) when nlocal is a power of two, else 0 */
+    bool by_rank, pow2local;
 };
 
 static struct shape shape_of(const tide_worker *w)
 {
-    size_t ranks = tide_allocator_ranks(w->alloc), nlocal = w->peers / ranks;
-    return (struct shape){ nlocal, tide_allocator_rank(w->alloc), ranks,
-                           ranks > 1 && nlocal > 1 };
+    struct shape sh = { .ranks = tide_allocator_ranks(w->alloc),
+                        .rank = tide_allocator_rank(w->alloc) };
+    sh.nlocal = w->peers / sh.ranks;
+    sh.by_rank = sh.ranks > 1;
+    sh.slots = sh.by_rank ? sh.nlocal + sh.ranks : w->peers;
+    sh.pow2local = (sh.nlocal & (sh.nlocal - 1)) == 0;
+    while (sh.pow2local && (1u << sh.shift) < sh.nlocal)
+        sh.shift++;
+    return sh;
+}
+
+/* Worker @p p's slot; *tag is its index on its rank when records there carry it, else -1. */
+static inline size_t slot_of(const struct shape *sh, size_t p, int64_t *tag)
+{
+    *tag = -1;
+    if (!sh->by_rank)
+        return p;
+    size_t r = sh->pow2local ? p >> sh->shift : p / sh->nlocal, l = p - r * sh->nlocal;
+    if (r == sh->rank)
+        return l;
+    if (sh->nlocal > 1)
+        *tag = (int64_t)l;
+    return sh->nlocal + r;
 }
 
 /* Bytes of the record at @p rec of a batch of @p type. */
@@ -171,31 +193,60 @@ static size_t record_bytes(const tide_type *type, const unsigned char *rec)
     return tide__var_record_bytes(len);
 }
 
-/* Sorts rank @p r's staged records into its workers' groups and sends them. */
+/* Sends @p *b (ownership passes) to worker @p worker of another rank, or, @p split, to
+ * the workers of rank @p worker / W as a split message; what comes back is recycled. */
+static void send_remote(tide_op *op, struct tide__target *tg, size_t worker, bool split,
+                        tide_batch *b, const tide_time *t)
+{
+    tide_worker *w = op->df->w;
+    set_time(b, t);
+    tide__update(op->df, tg->key, t, (int64_t)b->len);
+    tide__remote_send(w->alloc, tg->op->in[tg->port].chan, worker, split, &b);
+    if (b)
+        tide__worker_recycle(w, b);
+}
+
+/* Sends rank @p r's staged records: as they are (one worker per rank), without their
+ * indices (all for one worker), or sorted into a split message. */
 static void rank_push(tide_op *op, struct tide__target *tg, const struct shape *sh, size_t r,
                       const tide_time *t)
 {
     tide_worker *w = op->df->w;
-    struct tide__in *in = &tg->op->in[tg->port];
     size_t W = sh->nlocal, slot = W + r;
     tide_batch *s = tg->spare[slot];
+    tg->spare[slot] = &no_room;
+    if (W == 1) {
+        send_remote(op, tg, r, false, s, t);
+        return;
+    }
     const tide_type *type = s->type;
     uint64_t *nrec = tg->groups, *nbytes = nrec + W, *at = nbytes + W;
     memset(tg->groups, 0, 3 * W * sizeof *tg->groups);
-    const unsigned char *data = tide__batch_data(s);
+    unsigned char *data = tide__batch_data(s);
+    size_t ngroups = 0, total = 0, only = 0;
     for (size_t pos = 0; pos < s->bytes;) {
         uint32_t l;
         memcpy(&l, data + pos, 4);
         size_t n = record_bytes(type, data + pos + 4);
-        nrec[l]++;
+        ngroups += nrec[l]++ == 0;
         nbytes[l] += n;
+        only = l;
         pos += 4 + n;
     }
-    size_t ngroups = 0, total = 0;
+    if (ngroups == 1) { /* drop the indices in place: a plain message to that worker */
+        for (size_t pos = 0; pos < s->bytes;) {
+            size_t n = record_bytes(type, data + pos + 4);
+            memmove(data + total, data + pos + 4, n);
+            total += n;
+            pos += 4 + n;
+        }
+        s->bytes = total;
+        send_remote(op, tg, r * W + only, false, s, t);
+        return;
+    }
     for (size_t l = 0; l < W; l++) {
         at[l] = total;
         total += nbytes[l];
-        ngroups += nrec[l] != 0;
     }
     size_t padded = TIDE__PAD8(total), msg = padded + TIDE__SPLIT_TABLE(ngroups);
     tide_batch *o = tide__worker_batch(w, type);
@@ -222,38 +273,33 @@ static void rank_push(tide_op *op, struct tide__target *tg, const struct shape *
     memcpy(table, &n64, sizeof n64);
     o->len = s->len;
     o->bytes = msg;
-    set_time(o, t);
-    tide__update(op->df, tg->key, t, (int64_t)o->len);
-    tide__rank_send(w->alloc, in->chan, r, &o);
-    if (o)
-        tide__worker_recycle(w, o);
     tide__worker_recycle(w, s);
-    tg->spare[slot] = &no_room;
+    send_remote(op, tg, r * W, true, o, t);
 }
 
-static void stage_push(tide_op *op, struct tide__target *tg, size_t p, const tide_time *t)
+static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const tide_time *t)
 {
     struct tide__in *in = &tg->op->in[tg->port];
     struct shape sh = shape_of(op->df->w);
-    size_t worker = p;
-    if (sh.by_rank) {
-        if (p >= sh.nlocal) {
-            rank_push(op, tg, &sh, p - sh.nlocal, t);
-            return;
-        }
-        worker = sh.rank * sh.nlocal + p;
+    if (sh.by_rank && slot >= sh.nlocal) {
+        rank_push(op, tg, &sh, slot - sh.nlocal, t);
+        return;
     }
-    tide_batch *s = tg->spare[p];
+    size_t worker = sh.by_rank ? sh.rank * sh.nlocal + slot : slot;
+    tide_batch *s = tg->spare[slot];
     set_time(s, t);
     tide__update(op->df, tg->key, t, (int64_t)s->len);
-    tide_push_send(in->pushes[worker], &tg->spare[p]);
-    /* A batch the push gives back goes to the worker's pool: only touched peers hold one. */
-    if (tg->spare[p])
-        tide__worker_recycle(op->df->w, tg->spare[p]);
-    tg->spare[p] = &no_room;
+    tide_push *to = tide_allocator_push(op->df->w->alloc, in->chan, worker);
+    if (!to)
+        tide__fatal("out of memory exchanging records");
+    tide_push_send(to, &tg->spare[slot]);
+    /* A batch the push gives back goes to the worker's pool: only touched slots hold one. */
+    if (tg->spare[slot])
+        tide__worker_recycle(op->df->w, tg->spare[slot]);
+    tg->spare[slot] = &no_room;
 }
 
-static void stage_touch(struct tide__target *tg, size_t p)
+static void stage_touch(struct tide__target *tg, size_t slot)
 {
     if (tg->ntouched == tg->captouched) {
         size_t cap = tg->captouched ? 2 * tg->captouched : 16;
@@ -263,68 +309,30 @@ static void stage_touch(struct tide__target *tg, size_t p)
         tg->touched = t;
         tg->captouched = cap;
     }
-    tg->touched[tg->ntouched++] = (uint32_t)p;
+    tg->touched[tg->ntouched++] = (uint32_t)slot;
 }
 
-/* Peer @p p's staging batch with room for @p n more bytes: taken, pushed when full, or
+/* Slot @p slot's staging batch with room for @p n more bytes: taken, pushed when full, or
  * grown. */
-static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t p, size_t n,
+static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t slot, size_t n,
                               const tide_type *type, const tide_time *t)
 {
-    tide_batch *s = tg->spare[p];
+    tide_batch *s = tg->spare[slot];
     if (s == &no_room)
-        stage_touch(tg, p);
+        stage_touch(tg, slot);
     else if (s->len && s->bytes + n > STAGE_MAX) {
-        stage_push(op, tg, p, t); /* p stays in the touched list */
-        s = tg->spare[p];
+        stage_push(op, tg, slot, t); /* the slot stays in the touched list */
+        s = tg->spare[slot];
     }
     if (s == &no_room)
-        s = tg->spare[p] = tide__worker_batch(op->df->w, type);
+        s = tg->spare[slot] = tide__worker_batch(op->df->w, type);
     s->type = type;
     if (tide__batch_reserve(s, s->bytes + n) != 0)
         tide__fatal("out of memory exchanging records");
     return s;
 }
 
-/* Stages @p b's records per slot (see struct shape): this rank's workers directly, other
- * ranks' after their worker's index there. */
-static void exchange_by_rank(tide_op *op, struct tide__target *tg, const struct shape *sh,
-                             tide_batch *b, const tide_time *t)
-{
-    struct tide__in *in = &tg->op->in[tg->port];
-    size_t peers = op->df->w->peers, W = sh->nlocal;
-    const tide_type *type = b->type;
-    const unsigned char *data = tide__batch_data(b);
-    unsigned char value[TIDE_VALUE_MAX]; /* decoded values are views (tide_bytes) */
-    for (size_t cursor = 0; cursor < b->bytes;) {
-        const unsigned char *rec = data + cursor;
-        uint64_t h;
-        if (type->size) {
-            h = in->pact.hash(rec, in->pact.ctx);
-            cursor += type->size;
-        } else {
-            size_t at = cursor;
-            tide_batch_read(b, &cursor, value);
-            h = in->pact.hash(value, in->pact.ctx);
-            rec = data + at;
-        }
-        size_t n = (size_t)(data + cursor - rec), p = (size_t)(h % peers), r = p / W;
-        uint32_t l = (uint32_t)(p % W);
-        if (r == sh->rank) {
-            append_raw(stage_room(op, tg, l, n, type, t), rec, n, 1);
-            continue;
-        }
-        tide_batch *s = stage_room(op, tg, W + r, 4 + n, type, t);
-        unsigned char *to = tide__batch_data(s) + s->bytes;
-        memcpy(to, &l, 4);
-        memcpy(to + 4, rec, n);
-        s->bytes += 4 + n;
-        s->len++;
-    }
-}
-
-/* Splits @p b among the workers by the input's hash and pushes a batch to each that gets
- * records. */
+/* Splits @p b among the workers by the input's hash and sends what each slot gets. */
 static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t)
 {
     tide_worker *w = op->df->w;
@@ -332,43 +340,48 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
     size_t peers = w->peers;
     struct shape sh = shape_of(w);
     if (!tg->spare) {
-        size_t slots = sh.by_rank ? sh.nlocal + sh.ranks : peers;
-        tg->spare = malloc(slots * sizeof *tg->spare);
-        if (sh.by_rank)
+        tg->spare = malloc(sh.slots * sizeof *tg->spare);
+        if (sh.by_rank && sh.nlocal > 1)
             tg->groups = malloc(3 * sh.nlocal * sizeof *tg->groups);
-        if (!tg->spare || (sh.by_rank && !tg->groups))
+        if (!tg->spare || (sh.by_rank && sh.nlocal > 1 && !tg->groups))
             tide__fatal("out of memory exchanging records");
-        for (size_t p = 0; p < slots; p++)
-            tg->spare[p] = &no_room;
+        for (size_t k = 0; k < sh.slots; k++)
+            tg->spare[k] = &no_room;
     }
     const tide_type *type = b->type;
     const unsigned char *data = tide__batch_data(b);
-    if (sh.by_rank) {
-        exchange_by_rank(op, tg, &sh, b, t);
-    } else if (type->size) {
+    int64_t tag;
+    if (type->size) {
         size_t size = type->size;
         tide_hash_fn hash = in->pact.hash;
         void *ctx = in->pact.ctx;
-        /* The common shapes get their own loops: a power-of-two worker count divides
-         * with a mask, and 8-byte records copy in one move. */
+        /* A power-of-two worker count divides with a mask, and 8-byte records copy in one
+         * move. */
         bool pow2 = (peers & (peers - 1)) == 0;
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char *rec = data + i * size;
             uint64_t h = hash(rec, ctx);
             size_t p = pow2 ? h & (peers - 1) : h % peers;
-            tide_batch *s = tg->spare[p];
-            if (s->bytes + size > s->cap) {
+            size_t slot = slot_of(&sh, p, &tag), need = size + (tag >= 0 ? 4 : 0);
+            tide_batch *s = tg->spare[slot];
+            if (s->bytes + need > s->cap) {
                 /* room for the rest of the batch at most, doubling up to STAGE_MAX */
                 size_t want = s->cap < 1024 ? 1024 : s->cap;
-                if (want > (b->len - i) * size)
-                    want = (b->len - i) * size;
-                s = stage_room(op, tg, p, want < size ? size : want, type, t);
+                if (want > (b->len - i) * need)
+                    want = (b->len - i) * need;
+                s = stage_room(op, tg, slot, want < need ? need : want, type, t);
+            }
+            unsigned char *to = tide__batch_data(s) + s->bytes;
+            if (tag >= 0) {
+                uint32_t l = (uint32_t)tag;
+                memcpy(to, &l, 4);
+                to += 4;
             }
             if (size == 8)
-                memcpy(tide__batch_data(s) + s->bytes, rec, 8);
+                memcpy(to, rec, 8);
             else
-                memcpy(tide__batch_data(s) + s->bytes, rec, size);
-            s->bytes += size;
+                memcpy(to, rec, size);
+            s->bytes += need;
             s->len++;
         }
     } else {
@@ -377,17 +390,27 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
         while (cursor < b->bytes) {
             size_t at = cursor;
             tide_batch_read(b, &cursor, value);
-            size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers);
-            append_raw(stage_room(op, tg, p, cursor - at, type, t), data + at, cursor - at, 1);
+            size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers), n = cursor - at;
+            size_t slot = slot_of(&sh, p, &tag), need = n + (tag >= 0 ? 4 : 0);
+            tide_batch *s = stage_room(op, tg, slot, need, type, t);
+            unsigned char *to = tide__batch_data(s) + s->bytes;
+            if (tag >= 0) {
+                uint32_t l = (uint32_t)tag;
+                memcpy(to, &l, 4);
+                to += 4;
+            }
+            memcpy(to, data + at, n);
+            s->bytes += need;
+            s->len++;
         }
     }
     for (size_t k = 0; k < tg->ntouched; k++) {
-        size_t p = tg->touched[k];
-        if (tg->spare[p]->len)
-            stage_push(op, tg, p, t);
-        else if (tg->spare[p] != &no_room) {
-            tide__worker_recycle(w, tg->spare[p]);
-            tg->spare[p] = &no_room;
+        size_t slot = tg->touched[k];
+        if (tg->spare[slot]->len)
+            stage_push(op, tg, slot, t);
+        else if (tg->spare[slot] != &no_room) {
+            tide__worker_recycle(w, tg->spare[slot]);
+            tg->spare[slot] = &no_room;
         }
     }
     tg->ntouched = 0;
@@ -404,7 +427,7 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
         if (!tide__xform_apply(&tg->xf, t, &tt))
             continue; /* past the end of time: dropped */
         struct tide__in *in = &tg->op->in[tg->port];
-        if (in->pushes) {
+        if (in->pull) {
             exchange(op, tg, b, &tt);
             continue;
         }

@@ -38,7 +38,7 @@ struct tide__trace {
     char **names; /* "dataflow/operator", by op->trace_id */
     size_t nnames, capnames;
     uint64_t origin; /* the job's zero on this rank's clock */
-    tide_push **push;
+    tide_push *push; /* towards worker 0 */
     tide_pull *pull;
     FILE *out; /* worker 0 */
     const char *path; /* NULL: events go to the program's callback only */
@@ -71,7 +71,8 @@ void tide__trace_join(tide_worker *w, const char *path)
         return;
     struct tide__trace *t = trace_new(w);
     t->path = path;
-    if (w->peers > 1 && tide_allocator_allocate(w->alloc, &chunk_type, &t->push, &t->pull) < 0)
+    int chan = w->peers > 1 ? tide_allocator_allocate_lazy(w->alloc, &chunk_type, &t->pull) : -1;
+    if (w->peers > 1 && (chan < 0 || !(t->push = tide_allocator_push(w->alloc, chan, 0))))
         tide__fatal("worker %zu: cannot allocate the --trace channel", w->index);
     /* opened now: a path that cannot be written stops the job before it runs, not after */
     if (w->index == 0 && !(t->out = fopen(path, "w")))
@@ -201,13 +202,13 @@ static void send_text(tide_worker *w, const char *text, size_t len)
         if (tide_batch_push(b, &c) != 0)
             tide__fatal("out of memory sending the trace");
         if (c.last || tide_batch_len(b) == PER_BATCH) {
-            tide_push_send(t->push[0], &b);
+            tide_push_send(t->push, &b);
             if (!b && !(b = tide_batch_new(&chunk_type, sizeof(struct chunk) * PER_BATCH)))
                 tide__fatal("out of memory sending the trace");
             tide_batch_clear(b);
         }
     } while (at < len);
-    tide_push_send(t->push[0], NULL);
+    tide_push_send(t->push, NULL);
     tide_batch_free(b);
     tide_allocator_release(w->alloc);
 }

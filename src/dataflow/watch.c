@@ -64,7 +64,6 @@ struct peer {
 
 struct tide__watch_worker {
     unsigned status_seen, report_seen;
-    tide_push **push;
     tide_pull *pull;
     int chan;
     struct peer *peers; /* worker 0: one per worker */
@@ -209,7 +208,7 @@ void tide__watch_join(tide_worker *w, struct tide__watch *wt)
     w->watch_requests = &wt->requests;
     w->watch_seen = atomic_load(&wt->requests);
     if (wt->period > 0 && w->peers > 1 &&
-        (ww->chan = tide_allocator_allocate(w->alloc, &watch_msg_type, &ww->push, &ww->pull)) < 0)
+        (ww->chan = tide_allocator_allocate_lazy(w->alloc, &watch_msg_type, &ww->pull)) < 0)
         tide__fatal("worker %zu: cannot allocate the --watch channel", w->index);
     if (wt->period > 0 && w->index == 0 && !(ww->peers = calloc(w->peers, sizeof *ww->peers)))
         tide__fatal("out of memory starting a worker");
@@ -223,8 +222,11 @@ static void send_msg(tide_worker *w, size_t to, const struct watch_msg *m)
     tide_batch *b = tide_batch_new(&watch_msg_type, sizeof *m);
     if (!b || tide_batch_push(b, m) != 0)
         tide__fatal("out of memory in --watch");
-    tide_push_send(w->ww->push[to], &b);
-    tide_push_send(w->ww->push[to], NULL);
+    tide_push *p = tide_allocator_push(w->alloc, w->ww->chan, to);
+    if (!p)
+        tide__fatal("out of memory in --watch");
+    tide_push_send(p, &b);
+    tide_push_send(p, NULL);
     tide_batch_free(b);
 }
 
@@ -420,7 +422,7 @@ void tide__watch_leave(tide_worker *w)
     if (!wt)
         return;
     struct tide__watch_worker *ww = w->ww;
-    if (ww->push && w->index != 0) {
+    if (ww->chan >= 0 && w->index != 0) {
         struct watch_msg m = snapshot(w, MSG_DONE);
         send_msg(w, 0, &m);
         tide_allocator_release(w->alloc);

@@ -151,9 +151,8 @@ static void announce_finished(tide_worker *w, int rc)
     struct finished f = { w->index, w->next_id, rc };
     if (!b || tide_batch_push(b, &f) != 0)
         tide__fatal("out of memory announcing the end of worker %zu", w->index);
-    tide_push **to = &w->done_push[(w->index + 1) % w->peers];
-    tide_push_send(*to, &b);
-    tide_push_send(*to, NULL);
+    tide_push_send(w->done_push, &b); /* to the next worker, index + 1 */
+    tide_push_send(w->done_push, NULL);
     tide_batch_free(b);
     tide_allocator_release(w->alloc);
 }
@@ -335,8 +334,9 @@ static void worker_init(tide_worker *w, tide_allocator *a)
     atomic_init(&w->hub->refs, 1);
     atomic_init(&w->hub->pending, false);
     w->hub->alloc = a;
-    if (w->peers > 1 && tide_allocator_allocate(a, &finished_type, &w->done_push,
-                                                &w->done_pull) < 0)
+    int chan = w->peers > 1 ? tide_allocator_allocate_lazy(a, &finished_type, &w->done_pull) : -1;
+    if (w->peers > 1 &&
+        (chan < 0 || !(w->done_push = tide_allocator_push(a, chan, (w->index + 1) % w->peers))))
         tide__fatal("worker %zu: cannot allocate its first channel", w->index);
 }
 

@@ -54,8 +54,7 @@ struct rank_out {
 
 struct tide_progcaster {
     tide_allocator *alloc;
-    int channel;
-    tide_push **push;
+    int channel; /* lazy: a push is made for the workers this one sends to */
     tide_pull *pull;
     size_t peers, ranks;
     size_t nlocal, first, local; /* workers per rank, this rank's first worker, and us */
@@ -128,7 +127,7 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
     p->first = tide_allocator_rank(alloc) * p->nlocal;
     p->local = tide_allocator_index(alloc) - p->first;
     p->route = route;
-    p->channel = tide_allocator_allocate(alloc, &change_type, &p->push, &p->pull);
+    p->channel = tide_allocator_allocate_lazy(alloc, &change_type, &p->pull);
     if (p->channel < 0) {
         free(p);
         return NULL;
@@ -266,8 +265,11 @@ static void push_copy(tide_progcaster *p, size_t w, const tide_change *c, size_t
                       tide_batch **spare)
 {
     tide_batch *b = fill(spare, c, n, 0);
-    tide_push_send(p->push[w], &b);
-    tide_push_send(p->push[w], NULL);
+    tide_push *to = tide_allocator_push(p->alloc, p->channel, w);
+    if (!to)
+        tide__fatal("out of memory sending progress to worker %zu", w);
+    tide_push_send(to, &b);
+    tide_push_send(to, NULL);
     *spare = b;
 }
 
