@@ -48,6 +48,7 @@ struct tide__target {
     uint32_t *touched;
     size_t ntouched, captouched;
     uint64_t *groups; /* by rank: records, bytes and place of each worker's group there */
+    tide_batch **wide; /* a slot per worker, for batches large enough (op.c, DENSE_BYTES) */
 };
 
 /* A session writes fixed-size records straight into its buffer through wp (up to end, at

@@ -149,7 +149,11 @@ static tide_batch no_room;
  * it is when its records are all for one worker, else sorted into a group per worker (a
  * split message, wire_internal.h) that the target rank hands out. So the staging, the
  * messages and the endpoints of a worker grow with the ranks it sends to, not with their
- * workers. */
+ * workers. A batch large enough to give every worker a medium message (DENSE_BYTES each on
+ * average) is staged per worker instead, in slots W + R + p (tg->wide, made by the first
+ * such batch, 8 bytes per worker against its 4 KiB per worker of records): each worker's
+ * part then leaves from its own buffer, with no copy on either side. */
+#define DENSE_BYTES 4096
 struct shape {
     size_t nlocal, rank, ranks, slots;
     unsigned shift; /* log2(nlocal) when nlocal is a power of two, else 0 */
@@ -170,7 +174,7 @@ static struct shape shape_of(const tide_worker *w)
 }
 
 /* Worker @p p's slot; *tag is its index on its rank when records there carry it, else -1. */
-static inline size_t slot_of(const struct shape *sh, size_t p, int64_t *tag)
+static inline size_t slot_of(const struct shape *sh, bool dense, size_t p, int64_t *tag)
 {
     *tag = -1;
     if (!sh->by_rank)
@@ -178,9 +182,17 @@ static inline size_t slot_of(const struct shape *sh, size_t p, int64_t *tag)
     size_t r = sh->pow2local ? p >> sh->shift : p / sh->nlocal, l = p - r * sh->nlocal;
     if (r == sh->rank)
         return l;
+    if (dense)
+        return sh->slots + p;
     if (sh->nlocal > 1)
         *tag = (int64_t)l;
     return sh->nlocal + r;
+}
+
+static inline tide_batch **slot_at(struct tide__target *tg, const struct shape *sh,
+                                   size_t slot)
+{
+    return slot < sh->slots ? &tg->spare[slot] : &tg->wide[slot - sh->slots];
 }
 
 /* Bytes of the record at @p rec of a batch of @p type. */
@@ -281,22 +293,28 @@ static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const 
 {
     struct tide__in *in = &tg->op->in[tg->port];
     struct shape sh = shape_of(op->df->w);
+    tide_batch **sp = slot_at(tg, &sh, slot);
+    if (slot >= sh.slots) { /* a dense batch's part for a worker of another rank */
+        tide_batch *s = *sp;
+        *sp = &no_room;
+        send_remote(op, tg, slot - sh.slots, false, s, t);
+        return;
+    }
     if (sh.by_rank && slot >= sh.nlocal) {
         rank_push(op, tg, &sh, slot - sh.nlocal, t);
         return;
     }
     size_t worker = sh.by_rank ? sh.rank * sh.nlocal + slot : slot;
-    tide_batch *s = tg->spare[slot];
-    set_time(s, t);
-    tide__update(op->df, tg->key, t, (int64_t)s->len);
+    set_time(*sp, t);
+    tide__update(op->df, tg->key, t, (int64_t)(*sp)->len);
     tide_push *to = tide_allocator_push(op->df->w->alloc, in->chan, worker);
     if (!to)
         tide__fatal("out of memory exchanging records");
-    tide_push_send(to, &tg->spare[slot]);
+    tide_push_send(to, sp);
     /* A batch the push gives back goes to the worker's pool: only touched slots hold one. */
-    if (tg->spare[slot])
-        tide__worker_recycle(op->df->w, tg->spare[slot]);
-    tg->spare[slot] = &no_room;
+    if (*sp)
+        tide__worker_recycle(op->df->w, *sp);
+    *sp = &no_room;
 }
 
 static void stage_touch(struct tide__target *tg, size_t slot)
@@ -314,18 +332,18 @@ static void stage_touch(struct tide__target *tg, size_t slot)
 
 /* Slot @p slot's staging batch with room for @p n more bytes: taken, pushed when full, or
  * grown. */
-static tide_batch *stage_room(tide_op *op, struct tide__target *tg, size_t slot, size_t n,
-                              const tide_type *type, const tide_time *t)
+static tide_batch *stage_room(tide_op *op, struct tide__target *tg, const struct shape *sh,
+                              size_t slot, size_t n, const tide_type *type, const tide_time *t)
 {
-    tide_batch *s = tg->spare[slot];
+    tide_batch **sp = slot_at(tg, sh, slot), *s = *sp;
     if (s == &no_room)
         stage_touch(tg, slot);
     else if (s->len && s->bytes + n > STAGE_MAX) {
         stage_push(op, tg, slot, t); /* the slot stays in the touched list */
-        s = tg->spare[slot];
+        s = *sp;
     }
     if (s == &no_room)
-        s = tg->spare[slot] = tide__worker_batch(op->df->w, type);
+        s = *sp = tide__worker_batch(op->df->w, type);
     s->type = type;
     if (tide__batch_reserve(s, s->bytes + n) != 0)
         tide__fatal("out of memory exchanging records");
@@ -348,6 +366,13 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
         for (size_t k = 0; k < sh.slots; k++)
             tg->spare[k] = &no_room;
     }
+    bool dense = sh.by_rank && sh.nlocal > 1 && b->bytes / peers >= DENSE_BYTES;
+    if (dense && !tg->wide) {
+        if (!(tg->wide = malloc(peers * sizeof *tg->wide)))
+            tide__fatal("out of memory exchanging records");
+        for (size_t k = 0; k < peers; k++)
+            tg->wide[k] = &no_room;
+    }
     const tide_type *type = b->type;
     const unsigned char *data = tide__batch_data(b);
     int64_t tag;
@@ -362,14 +387,14 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
             const unsigned char *rec = data + i * size;
             uint64_t h = hash(rec, ctx);
             size_t p = pow2 ? h & (peers - 1) : h % peers;
-            size_t slot = slot_of(&sh, p, &tag), need = size + (tag >= 0 ? 4 : 0);
-            tide_batch *s = tg->spare[slot];
+            size_t slot = slot_of(&sh, dense, p, &tag), need = size + (tag >= 0 ? 4 : 0);
+            tide_batch *s = *slot_at(tg, &sh, slot);
             if (s->bytes + need > s->cap) {
                 /* room for the rest of the batch at most, doubling up to STAGE_MAX */
                 size_t want = s->cap < 1024 ? 1024 : s->cap;
                 if (want > (b->len - i) * need)
                     want = (b->len - i) * need;
-                s = stage_room(op, tg, slot, want < need ? need : want, type, t);
+                s = stage_room(op, tg, &sh, slot, want < need ? need : want, type, t);
             }
             unsigned char *to = tide__batch_data(s) + s->bytes;
             if (tag >= 0) {
@@ -391,8 +416,8 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
             size_t at = cursor;
             tide_batch_read(b, &cursor, value);
             size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers), n = cursor - at;
-            size_t slot = slot_of(&sh, p, &tag), need = n + (tag >= 0 ? 4 : 0);
-            tide_batch *s = stage_room(op, tg, slot, need, type, t);
+            size_t slot = slot_of(&sh, dense, p, &tag), need = n + (tag >= 0 ? 4 : 0);
+            tide_batch *s = stage_room(op, tg, &sh, slot, need, type, t);
             unsigned char *to = tide__batch_data(s) + s->bytes;
             if (tag >= 0) {
                 uint32_t l = (uint32_t)tag;
@@ -406,11 +431,12 @@ static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const 
     }
     for (size_t k = 0; k < tg->ntouched; k++) {
         size_t slot = tg->touched[k];
-        if (tg->spare[slot]->len)
+        tide_batch **sp = slot_at(tg, &sh, slot);
+        if ((*sp)->len)
             stage_push(op, tg, slot, t);
-        else if (tg->spare[slot] != &no_room) {
-            tide__worker_recycle(w, tg->spare[slot]);
-            tg->spare[slot] = &no_room;
+        else if (*sp != &no_room) {
+            tide__worker_recycle(w, *sp);
+            *sp = &no_room;
         }
     }
     tg->ntouched = 0;
@@ -753,6 +779,7 @@ void tide__op_free(tide_op *op)
             free(out->targets[k].spare); /* every spare is &no_room between exchanges */
             free(out->targets[k].touched);
             free(out->targets[k].groups);
+            free(out->targets[k].wide);
         }
         free(out->targets);
     }
