@@ -639,14 +639,14 @@ int df_exchange_bounded(tide_worker *w, void *ctx)
 
 /* Byte strings from empty to larger than a frame, and 12-byte records (not a multiple of
  * the wire's 8-byte padding), exchanged among all workers. Between ranks of several
- * workers each, the strings (over 4 KiB per worker in one batch) are staged per worker and
+ * workers each, the strings (over 512 bytes per worker in one batch) are staged per worker and
  * the largest announced and sent apart; the few 12-byte records travel in split messages
  * (one per rank, a group per worker). Every record must reach the worker its key picks,
  * whole. */
 static const size_t sizes[] = { 0, 1, 8, 15, 100, 5000, 70000, 200000 };
 #define NSIZES (sizeof sizes / sizeof *sizes)
 #define SIZED_RECORDS (2 * NSIZES)
-#define TWELVES 300 /* under 4 KiB per worker: staged per rank */
+#define TWELVES 120 /* under 512 bytes per worker: staged per rank */
 
 struct twelve {
     uint32_t sender, i, check;

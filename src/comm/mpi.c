@@ -13,6 +13,7 @@
 #include "mpi_internal.h"
 
 #define LARGE 4096 /* payloads this large travel in place, in a frame of their own */
+#define SPLIT_COALESCE (16 * 1024) /* ... split messages this large (see send_msg) */
 /* A parked worker polls (yielding its core) this long before it starts to nap. Shorter
  * windows lock two workers that wait for each other into a pattern where every reply
  * waits out a nap (measured: 50 us gave 4k-70k progress rounds/s between 2 ranks in most
@@ -147,7 +148,10 @@ static void send_msg(struct remote_chan *rc, size_t dst, uint32_t flags, tide_ba
         atomic_fetch_add_explicit(&ml->m->progress_bytes, sizeof mh + padded,
                                   memory_order_relaxed);
     }
-    if (b->bytes < LARGE) {
+    /* A split message was copied once already (sorted by worker): coalescing it too costs
+     * a copy of a few KiB where a frame of its own would cost a send and a buffer in flight
+     * (exchange 8 x 8: twice the sends, 1.7x the RSS). */
+    if (b->bytes < (flags & TIDE__MSG_SPLIT ? SPLIT_COALESCE : LARGE)) {
         append(ml, rank, &mh, tide__batch_data(b), b->bytes);
         tide_batch_clear(b);
         return;
