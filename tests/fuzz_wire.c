@@ -155,7 +155,9 @@ int main(int argc, char **argv)
             FILE *f = fopen(path, "wb");
             size_t n = seed(i, buf);
             const struct tide__msg_hdr *bad_msg;
-            const char *bad = tide__wire_check(buf + 1, n - 1, 0, 1, 1 + buf[0] % 4, &bad_msg);
+            static _Alignas(8) unsigned char frame[512]; /* frames arrive 8-aligned */
+            memcpy(frame, buf + 1, n - 1);
+            const char *bad = tide__wire_check(frame, n - 1, 0, 1, 1 + buf[0] % 4, &bad_msg);
             if (bad) { /* a seed the checks refuse would fuzz nothing past them */
                 fprintf(stderr, "fuzz_wire: seed %d is refused: %s\n", i, bad);
                 return 1;
