@@ -101,23 +101,24 @@ static int a2a_batch(tide_allocator *a, tide_batch *b, void *st)
     return 0;
 }
 
-int work_all_to_all(tide_allocator *a, void *ctx)
+/* Every worker sends two records to every worker, through @p push (an eager channel's
+ * array) or, when it is NULL, through tide_allocator_push() of lazy channel @p ch, and
+ * checks it heard from every worker on @p pull. */
+static int all_to_all(tide_allocator *a, tide_push **push, int ch, tide_pull *pull)
 {
-    (void)ctx;
     size_t me = tide_allocator_index(a), peers = tide_allocator_peers(a);
-    tide_push **push;
-    tide_pull *pull;
-    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) < 0)
-        FAIL(a, "could not allocate a channel");
     tide_batch *b = NULL;
     for (size_t t = 0; t < peers; t++) {
+        tide_push *p = push ? push[t] : tide_allocator_push(a, ch, t);
+        if (!p || (!push && tide_allocator_push(a, ch, t) != p))
+            FAIL(a, "no endpoint, or a new one each time, towards worker %zu", t);
         if (!b)
             b = tide_batch_new(TIDE_U64, 0);
         uint64_t v[2] = { me, t * 1000 + me };
         tide_batch_push(b, &v[0]);
         tide_batch_push(b, &v[1]);
-        tide_push_send(push[t], &b);
-        tide_push_send(push[t], NULL);
+        tide_push_send(p, &b);
+        tide_push_send(p, NULL);
     }
     tide_batch_free(b);
     size_t remaining = peers;
@@ -125,8 +126,18 @@ int work_all_to_all(tide_allocator *a, void *ctx)
     if (pump(a, pull, a2a_batch, &st, &remaining))
         return 1;
     if (st.seen != (peers == 64 ? ~0ull : (1ull << peers) - 1))
-        FAIL(a, "did not hear from every worker");
+        FAIL(a, "did not hear from every worker%s", push ? "" : " on the lazy channel");
     return 0;
+}
+
+int work_all_to_all(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    tide_push **push;
+    tide_pull *pull;
+    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) < 0)
+        FAIL(a, "could not allocate a channel");
+    return all_to_all(a, push, -1, pull);
 }
 
 /* ---------------------------------------------------------------- lazy channels */
@@ -163,26 +174,8 @@ int work_lazy(tide_allocator *a, void *ctx)
         FAIL(a, "tide_allocator_push gave an endpoint for a worker or channel not there");
     if (tide_allocator_push(a, ch2, me) != eager[me])
         FAIL(a, "tide_allocator_push of an eager channel is not its array's endpoint");
-    tide_batch *b = NULL;
-    for (size_t t = 0; t < peers; t++) {
-        tide_push *p = tide_allocator_push(a, ch, t);
-        if (!p || tide_allocator_push(a, ch, t) != p)
-            FAIL(a, "no endpoint, or a new one each time, towards worker %zu", t);
-        if (!b)
-            b = tide_batch_new(TIDE_U64, 0);
-        uint64_t v[2] = { me, t * 1000 + me };
-        tide_batch_push(b, &v[0]);
-        tide_batch_push(b, &v[1]);
-        tide_push_send(p, &b);
-        tide_push_send(p, NULL);
-    }
-    tide_batch_free(b);
-    size_t remaining = peers;
-    struct a2a st = { 0, &remaining };
-    if (pump(a, pull, a2a_batch, &st, &remaining))
+    if (all_to_all(a, NULL, ch, pull))
         return 1;
-    if (st.seen != (peers == 64 ? ~0ull : (1ull << peers) - 1))
-        FAIL(a, "did not hear from every worker on the lazy channel");
     tide_allocator_close(a, ch);
     if (tide_allocator_push(a, ch, me))
         FAIL(a, "a closed channel still gives endpoints");
