@@ -279,10 +279,14 @@ static int grow_ptrs(void *arr, size_t n, size_t *cap)
     return 0;
 }
 
-static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const tide_type *type)
+/* The rank's queues of channel @p id, made by the first worker to ask; NULL with *err
+ * TIDE_ETYPE (a rank-mate allocated it with another type) or TIDE_ENOMEM. */
+static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const tide_type *type,
+                                             int *err)
 {
     struct tide__shared *s = a->shared;
     struct tide__chan_shared *cs = NULL;
+    *err = TIDE_ENOMEM;
     pthread_mutex_lock(&s->mu);
     if (id < s->nchans) {
         cs = s->chans[id];
@@ -295,6 +299,7 @@ static struct tide__chan_shared *chan_shared(tide_allocator *a, size_t id, const
                     "channels in the same order\n",
                     a->index, id, type->name, cs->first_worker, cs->type->name);
             cs = NULL;
+            *err = TIDE_ETYPE;
         }
         pthread_mutex_unlock(&s->mu);
         return cs;
@@ -358,8 +363,9 @@ static int allocate(tide_allocator *a, const tide_type *type, bool lazy, tide_pu
     size_t id = a->nchans, n = a->nlocal;
     if (grow_ptrs(&a->chans, a->nchans, &a->capchans) != 0)
         return TIDE_ENOMEM;
-    struct tide__chan_shared *cs = chan_shared(a, id, type);
-    if (!cs && id < a->shared->nchans) {
+    int err;
+    struct tide__chan_shared *cs = chan_shared(a, id, type, &err);
+    if (!cs && err == TIDE_ETYPE) {
         /* The channel keeps its place (NULL): ids stay aligned with the other workers'. */
         a->chans[a->nchans++] = NULL;
         return TIDE_ETYPE;
