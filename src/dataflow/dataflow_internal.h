@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "tide/dataflow.h"
 
@@ -334,6 +335,18 @@ bool tide__progress_must_send(void *df, const tide_change *c, size_t n);
 /* worker.c */
 tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type);
 void tide__worker_recycle(tide_worker *w, tide_batch *b);
+/* Stamps @p b with time @p t (in its metadata, which travels with it). */
+static inline void tide__set_time(tide_batch *b, const tide_time *t)
+{
+    uint64_t *m = tide_batch_meta(b);
+    m[0] = t->depth;
+    memcpy(&m[1], t->c, sizeof t->c);
+}
+/* Splits @p b among the workers by target @p tg's hash and sends each worker's records at
+ * time @p t (exchange.c; @p b stays the caller's). */
+void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t);
+/* Frees @p tg's exchange staging. */
+void tide__exchange_free(struct tide__target *tg);
 void tide__worker_forget_activator(tide_worker *w, tide_activator *a);
 
 /* build.c */

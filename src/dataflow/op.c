@@ -18,13 +18,6 @@
  * costs vanish, small enough to stay in cache. */
 #define SESSION_BYTES (32 * 1024)
 
-static void set_time(tide_batch *b, const tide_time *t)
-{
-    uint64_t *m = tide_batch_meta(b);
-    m[0] = t->depth;
-    memcpy(&m[1], t->c, sizeof t->c);
-}
-
 static tide_time get_time(tide_batch *b)
 {
     const uint64_t *m = tide_batch_meta(b);
@@ -134,315 +127,6 @@ static void append_raw(tide_batch *b, const void *at, size_t n, size_t records)
     b->len += records;
 }
 
-/* An exchange stages records per target, and a worker may send to few of its peers: a
- * target's staging batch starts as this (no room), so the record loop's one capacity check
- * also takes a batch the first time a target gets a record. Never written. */
-static tide_batch no_room;
-
-/* A target's staging batch holds at most about this much before it leaves on its own, so
- * staging stays bounded whatever the size of the batch being split. */
-#define STAGE_MAX (64 * 1024)
-
-/* Where an exchange's records wait. With one rank: a slot per worker. With several: slots
- * [0, W) for this rank's W workers and slot W + r for rank r, where (W > 1) each record
- * follows the index of its worker there, 4 bytes. A rank's batch leaves as one message: as
- * it is when its records are all for one worker, else sorted into a group per worker (a
- * split message, wire_internal.h) that the target rank hands out. So the staging, the
- * messages and the endpoints of a worker grow with the ranks it sends to, not with their
- * workers. A batch with DENSE_BYTES or more per worker on average is staged per worker
- * instead, in slots W + R + p (tg->wide, made by the first such batch: 8 bytes per worker,
- * under 1/64 of the batch): each worker's part then leaves without the sort, and from its
- * own buffer when it is large (exchange 8 x 8, 512 bytes per worker per batch: 1.1e7
- * records/s split, 1.55e7 per worker, 1.45e7 before split messages). */
-#define DENSE_BYTES 512
-struct shape {
-    size_t nlocal, rank, ranks, slots;
-    unsigned shift; /* log2(nlocal) when nlocal is a power of two, else 0 */
-    bool by_rank, pow2local;
-};
-
-static struct shape shape_of(const tide_worker *w)
-{
-    struct shape sh = { .ranks = tide_allocator_ranks(w->alloc),
-                        .rank = tide_allocator_rank(w->alloc) };
-    sh.nlocal = w->peers / sh.ranks;
-    sh.by_rank = sh.ranks > 1;
-    sh.slots = sh.by_rank ? sh.nlocal + sh.ranks : w->peers;
-    sh.pow2local = (sh.nlocal & (sh.nlocal - 1)) == 0;
-    while (sh.pow2local && (1u << sh.shift) < sh.nlocal)
-        sh.shift++;
-    return sh;
-}
-
-/* Worker @p p's slot; *tag is its index on its rank when records there carry it, else -1. */
-static inline size_t slot_of(const struct shape *sh, bool dense, size_t p, int64_t *tag)
-{
-    *tag = -1;
-    if (!sh->by_rank)
-        return p;
-    size_t r = sh->pow2local ? p >> sh->shift : p / sh->nlocal, l = p - r * sh->nlocal;
-    if (r == sh->rank)
-        return l;
-    if (dense)
-        return sh->slots + p;
-    if (sh->nlocal > 1)
-        *tag = (int64_t)l;
-    return sh->nlocal + r;
-}
-
-static inline tide_batch **slot_at(struct tide__target *tg, const struct shape *sh,
-                                   size_t slot)
-{
-    return slot < sh->slots ? &tg->spare[slot] : &tg->wide[slot - sh->slots];
-}
-
-/* Bytes of the record at @p rec of a batch of @p type. */
-static size_t record_bytes(const tide_type *type, const unsigned char *rec)
-{
-    if (type->size)
-        return type->size;
-    uint32_t len;
-    memcpy(&len, rec, 4);
-    return tide__var_record_bytes(len);
-}
-
-/* Sends @p *b (ownership passes) to worker @p worker of another rank, or, @p split, to
- * the workers of rank @p worker / W as a split message; what comes back is recycled. */
-static void send_remote(tide_op *op, struct tide__target *tg, size_t worker, bool split,
-                        tide_batch *b, const tide_time *t)
-{
-    tide_worker *w = op->df->w;
-    set_time(b, t);
-    tide__update(op->df, tg->key, t, (int64_t)b->len);
-    tide__remote_send(w->alloc, tg->op->in[tg->port].chan, worker, split, &b);
-    if (b)
-        tide__worker_recycle(w, b);
-}
-
-/* Sends rank @p r's staged records: as they are (one worker per rank), without their
- * indices (all for one worker), or sorted into a split message. */
-static void rank_push(tide_op *op, struct tide__target *tg, const struct shape *sh, size_t r,
-                      const tide_time *t)
-{
-    tide_worker *w = op->df->w;
-    size_t W = sh->nlocal, slot = W + r;
-    tide_batch *s = tg->spare[slot];
-    tg->spare[slot] = &no_room;
-    if (W == 1) {
-        send_remote(op, tg, r, false, s, t);
-        return;
-    }
-    const tide_type *type = s->type;
-    uint64_t *nrec = tg->groups, *nbytes = nrec + W, *at = nbytes + W;
-    memset(tg->groups, 0, 3 * W * sizeof *tg->groups);
-    unsigned char *data = tide__batch_data(s);
-    size_t ngroups = 0, total = 0, only = 0;
-    for (size_t pos = 0; pos < s->bytes;) {
-        uint32_t l;
-        memcpy(&l, data + pos, 4);
-        size_t n = record_bytes(type, data + pos + 4);
-        ngroups += nrec[l]++ == 0;
-        nbytes[l] += n;
-        only = l;
-        pos += 4 + n;
-    }
-    if (ngroups == 1) { /* drop the indices in place: a plain message to that worker */
-        for (size_t pos = 0; pos < s->bytes;) {
-            size_t n = record_bytes(type, data + pos + 4);
-            memmove(data + total, data + pos + 4, n);
-            total += n;
-            pos += 4 + n;
-        }
-        s->bytes = total;
-        send_remote(op, tg, r * W + only, false, s, t);
-        return;
-    }
-    for (size_t l = 0; l < W; l++) {
-        at[l] = total;
-        total += nbytes[l];
-    }
-    size_t padded = TIDE__PAD8(total), msg = padded + TIDE__SPLIT_TABLE(ngroups);
-    tide_batch *o = tide__worker_batch(w, type);
-    if (tide__batch_reserve(o, msg) != 0)
-        tide__fatal("out of memory exchanging records");
-    unsigned char *out = tide__batch_data(o);
-    for (size_t pos = 0; pos < s->bytes;) {
-        uint32_t l;
-        memcpy(&l, data + pos, 4);
-        size_t n = record_bytes(type, data + pos + 4);
-        memcpy(out + at[l], data + pos + 4, n);
-        at[l] += n;
-        pos += 4 + n;
-    }
-    memset(out + total, 0, padded - total);
-    unsigned char *table = out + padded;
-    for (size_t l = 0; l < W; l++)
-        if (nrec[l]) {
-            struct tide__split_entry e = { (uint32_t)l, 0, nrec[l], nbytes[l] };
-            memcpy(table, &e, sizeof e);
-            table += sizeof e;
-        }
-    uint64_t n64 = ngroups;
-    memcpy(table, &n64, sizeof n64);
-    o->len = s->len;
-    o->bytes = msg;
-    tide__worker_recycle(w, s);
-    send_remote(op, tg, r * W, true, o, t);
-}
-
-static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const tide_time *t)
-{
-    struct tide__in *in = &tg->op->in[tg->port];
-    struct shape sh = shape_of(op->df->w);
-    tide_batch **sp = slot_at(tg, &sh, slot);
-    if (slot >= sh.slots) { /* a dense batch's part for a worker of another rank */
-        tide_batch *s = *sp;
-        *sp = &no_room;
-        send_remote(op, tg, slot - sh.slots, false, s, t);
-        return;
-    }
-    if (sh.by_rank && slot >= sh.nlocal) {
-        rank_push(op, tg, &sh, slot - sh.nlocal, t);
-        return;
-    }
-    size_t worker = sh.by_rank ? sh.rank * sh.nlocal + slot : slot;
-    set_time(*sp, t);
-    tide__update(op->df, tg->key, t, (int64_t)(*sp)->len);
-    tide_push *to = tide_allocator_push(op->df->w->alloc, in->chan, worker);
-    if (!to)
-        tide__fatal("out of memory exchanging records");
-    tide_push_send(to, sp);
-    /* A batch the push gives back goes to the worker's pool: only touched slots hold one. */
-    if (*sp)
-        tide__worker_recycle(op->df->w, *sp);
-    *sp = &no_room;
-}
-
-static void stage_touch(struct tide__target *tg, size_t slot)
-{
-    if (tg->ntouched == tg->captouched) {
-        size_t cap = tg->captouched ? 2 * tg->captouched : 16;
-        uint32_t *t = realloc(tg->touched, cap * sizeof *t);
-        if (!t)
-            tide__fatal("out of memory exchanging records");
-        tg->touched = t;
-        tg->captouched = cap;
-    }
-    tg->touched[tg->ntouched++] = (uint32_t)slot;
-}
-
-/* Slot @p slot's staging batch with room for @p n more bytes: taken, pushed when full, or
- * grown. */
-static tide_batch *stage_room(tide_op *op, struct tide__target *tg, const struct shape *sh,
-                              size_t slot, size_t n, const tide_type *type, const tide_time *t)
-{
-    tide_batch **sp = slot_at(tg, sh, slot), *s = *sp;
-    if (s == &no_room)
-        stage_touch(tg, slot);
-    else if (s->len && s->bytes + n > STAGE_MAX) {
-        stage_push(op, tg, slot, t); /* the slot stays in the touched list */
-        s = *sp;
-    }
-    if (s == &no_room)
-        s = *sp = tide__worker_batch(op->df->w, type);
-    s->type = type;
-    if (tide__batch_reserve(s, s->bytes + n) != 0)
-        tide__fatal("out of memory exchanging records");
-    return s;
-}
-
-/* Splits @p b among the workers by the input's hash and sends what each slot gets. */
-static void exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const tide_time *t)
-{
-    tide_worker *w = op->df->w;
-    struct tide__in *in = &tg->op->in[tg->port];
-    size_t peers = w->peers;
-    struct shape sh = shape_of(w);
-    if (!tg->spare) {
-        tg->spare = malloc(sh.slots * sizeof *tg->spare);
-        if (sh.by_rank && sh.nlocal > 1)
-            tg->groups = malloc(3 * sh.nlocal * sizeof *tg->groups);
-        if (!tg->spare || (sh.by_rank && sh.nlocal > 1 && !tg->groups))
-            tide__fatal("out of memory exchanging records");
-        for (size_t k = 0; k < sh.slots; k++)
-            tg->spare[k] = &no_room;
-    }
-    bool dense = sh.by_rank && sh.nlocal > 1 && b->bytes / peers >= DENSE_BYTES;
-    if (dense && !tg->wide) {
-        if (!(tg->wide = malloc(peers * sizeof *tg->wide)))
-            tide__fatal("out of memory exchanging records");
-        for (size_t k = 0; k < peers; k++)
-            tg->wide[k] = &no_room;
-    }
-    const tide_type *type = b->type;
-    const unsigned char *data = tide__batch_data(b);
-    int64_t tag;
-    if (type->size) {
-        size_t size = type->size;
-        tide_hash_fn hash = in->pact.hash;
-        void *ctx = in->pact.ctx;
-        /* A power-of-two worker count divides with a mask, and 8-byte records copy in one
-         * move. */
-        bool pow2 = (peers & (peers - 1)) == 0;
-        for (size_t i = 0; i < b->len; i++) {
-            const unsigned char *rec = data + i * size;
-            uint64_t h = hash(rec, ctx);
-            size_t p = pow2 ? h & (peers - 1) : h % peers;
-            size_t slot = slot_of(&sh, dense, p, &tag), need = size + (tag >= 0 ? 4 : 0);
-            tide_batch *s = *slot_at(tg, &sh, slot);
-            if (s->bytes + need > s->cap) {
-                /* room for the rest of the batch at most, doubling up to STAGE_MAX */
-                size_t want = s->cap < 1024 ? 1024 : s->cap;
-                if (want > (b->len - i) * need)
-                    want = (b->len - i) * need;
-                s = stage_room(op, tg, &sh, slot, want < need ? need : want, type, t);
-            }
-            unsigned char *to = tide__batch_data(s) + s->bytes;
-            if (tag >= 0) {
-                uint32_t l = (uint32_t)tag;
-                memcpy(to, &l, 4);
-                to += 4;
-            }
-            if (size == 8)
-                memcpy(to, rec, 8);
-            else
-                memcpy(to, rec, size);
-            s->bytes += need;
-            s->len++;
-        }
-    } else {
-        size_t cursor = 0;
-        unsigned char value[TIDE_VALUE_MAX]; /* decoded values are views (tide_bytes) */
-        while (cursor < b->bytes) {
-            size_t at = cursor;
-            tide_batch_read(b, &cursor, value);
-            size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers), n = cursor - at;
-            size_t slot = slot_of(&sh, dense, p, &tag), need = n + (tag >= 0 ? 4 : 0);
-            tide_batch *s = stage_room(op, tg, &sh, slot, need, type, t);
-            unsigned char *to = tide__batch_data(s) + s->bytes;
-            if (tag >= 0) {
-                uint32_t l = (uint32_t)tag;
-                memcpy(to, &l, 4);
-                to += 4;
-            }
-            memcpy(to, data + at, n);
-            s->bytes += need;
-            s->len++;
-        }
-    }
-    for (size_t k = 0; k < tg->ntouched; k++) {
-        size_t slot = tg->touched[k];
-        tide_batch **sp = slot_at(tg, &sh, slot);
-        if ((*sp)->len)
-            stage_push(op, tg, slot, t);
-        else if (*sp != &no_room) {
-            tide__worker_recycle(w, *sp);
-            *sp = &no_room;
-        }
-    }
-    tg->ntouched = 0;
-}
-
 /* Passes batch @p b (time @p t, ownership passes) to every target of output @p o. */
 static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
 {
@@ -455,14 +139,14 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
             continue; /* past the end of time: dropped */
         struct tide__in *in = &tg->op->in[tg->port];
         if (in->pull) {
-            exchange(op, tg, b, &tt);
+            tide__exchange(op, tg, b, &tt);
             continue;
         }
         bool last = k + 1 == out->ntargets;
         tide_batch *d = last ? b : copy_batch(w, b);
         if (last)
             b = NULL;
-        set_time(d, &tt);
+        tide__set_time(d, &tt);
         tide__update(op->df, tg->key, &tt, (int64_t)d->len);
         tide__fifo_put(&in->queue, d);
         tide__activate(tg->op);
@@ -777,10 +461,7 @@ void tide__op_free(tide_op *op)
         struct tide__out *out = &op->out[o];
         tide_batch_free(out->session.buf);
         for (size_t k = 0; k < out->ntargets; k++) {
-            free(out->targets[k].spare); /* every spare is &no_room between exchanges */
-            free(out->targets[k].touched);
-            free(out->targets[k].groups);
-            free(out->targets[k].wide);
+            tide__exchange_free(&out->targets[k]);
         }
         free(out->targets);
     }
