@@ -43,9 +43,10 @@ struct tide__target {
     uint32_t port;
     uint64_t key; /* the input's progress key */
     struct tide__xform xf;
-    tide_batch **spare; /* exchange: a batch per peer being filled (&no_room: none) */
-    /* The peers whose spare is being filled, so that the end of an exchange costs the peers
-     * a batch went to, not all of them (between exchanges every spare is &no_room). */
+    tide_batch **spare; /* exchange: a batch per slot being filled (&no_room: none) */
+    size_t nlocal; /* slots [0, nlocal) are this rank's workers: they keep their batch */
+    /* The other slots being filled, so that the end of an exchange costs the ranks a batch
+     * went to, not all of them (between exchanges those slots are &no_room). */
     uint32_t *touched;
     size_t ntouched, captouched;
     uint64_t *groups; /* by rank: records, bytes and place of each worker's group there */
@@ -284,6 +285,7 @@ struct tide_worker {
     tide_push *done_push; /* towards the next worker (index + 1, wrapping) */
     tide_pull *done_pull;
     struct tide__fifo pool; /* spare batches of any type */
+    size_t pool_bytes;      /* their capacity */
     tide_cap *free_caps;
     void **cap_blocks;
     size_t ncap_blocks;

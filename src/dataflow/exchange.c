@@ -18,6 +18,8 @@ static tide_batch no_room;
 /* A target's staging batch holds at most about this much before it leaves on its own, so
  * staging stays bounded whatever the size of the batch being split. */
 #define STAGE_MAX (64 * 1024)
+/* The largest batch a rank-mate's slot keeps between exchanges. */
+#define KEEP_MAX (2 * STAGE_MAX)
 
 /* Where an exchange's records wait. With one rank: a slot per worker. With several: slots
  * [0, W) for this rank's W workers and slot W + r for rank r, where (W > 1) each record
@@ -188,10 +190,15 @@ static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const 
     if (!to)
         tide__fatal("out of memory exchanging records");
     tide_push_send(to, sp);
-    /* A batch the push gives back goes to the worker's pool: only touched slots hold one. */
-    if (*sp)
+    /* A rank-mate's slot keeps the batch the push gives back, ready for the next exchange
+     * (W slots; pagerank -w 2: 2.86 s against 3.16 s through the pool), unless it is a
+     * large one that a single batch left behind. */
+    if (!*sp)
+        *sp = &no_room;
+    else if ((*sp)->cap > KEEP_MAX) {
         tide__worker_recycle(op->df->w, *sp);
-    *sp = &no_room;
+        *sp = &no_room;
+    }
 }
 
 static void stage_touch(struct tide__target *tg, size_t slot)
@@ -213,7 +220,7 @@ static tide_batch *stage_room(tide_op *op, struct tide__target *tg, const struct
                               size_t slot, size_t n, const tide_type *type, const tide_time *t)
 {
     tide_batch **sp = slot_at(tg, sh, slot), *s = *sp;
-    if (s == &no_room)
+    if (s == &no_room && slot >= sh->nlocal)
         stage_touch(tg, slot);
     else if (s->len && s->bytes + n > STAGE_MAX) {
         stage_push(op, tg, slot, t); /* the slot stays in the touched list */
@@ -258,6 +265,7 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
             tide__fatal("out of memory exchanging records");
         for (size_t k = 0; k < sh.slots; k++)
             tg->spare[k] = &no_room;
+        tg->nlocal = sh.nlocal;
     }
     bool dense = sh.by_rank && sh.nlocal > 1 && b->bytes / peers >= DENSE_BYTES;
     if (dense && !tg->wide) {
@@ -306,6 +314,9 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
             stage_put(s, tag, data + at, n);
         }
     }
+    for (size_t l = 0; l < sh.nlocal; l++)
+        if (tg->spare[l]->len)
+            stage_push(op, tg, l, t);
     for (size_t k = 0; k < tg->ntouched; k++) {
         size_t slot = tg->touched[k];
         tide_batch **sp = slot_at(tg, &sh, slot);
@@ -321,7 +332,11 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
 
 void tide__exchange_free(struct tide__target *tg)
 {
-    free(tg->spare); /* every spare is &no_room between exchanges */
+    if (tg->spare) /* only rank-mates' slots hold a batch between exchanges */
+        for (size_t l = 0; l < tg->nlocal; l++)
+            if (tg->spare[l] != &no_room)
+                tide_batch_free(tg->spare[l]);
+    free(tg->spare);
     free(tg->touched);
     free(tg->groups);
     free(tg->wide);

@@ -12,8 +12,11 @@
 #define SPIN_STEPS 200
 /* Idle steps between two sched_yield() calls in tide_worker_step(). */
 #define YIELD_EVERY 64
-/* Spare batches a worker keeps. */
+/* Spare batches a worker keeps, and their bytes at most: batches come back from every
+ * channel, so a count alone would let the pool hold many large ones (exchange 8 x 8:
+ * 43.5 MiB per rank with 256 batches and no byte bound). */
 #define POOL_MAX 256
+#define POOL_BYTES (1024 * 1024)
 
 size_t tide_worker_index(const tide_worker *w) { return w->index; }
 size_t tide_worker_peers(const tide_worker *w) { return w->peers; }
@@ -23,6 +26,7 @@ tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type)
 {
     tide_batch *b = tide__fifo_take(&w->pool);
     if (b) {
+        w->pool_bytes -= b->cap;
         b->type = type;
         b->len = b->bytes = 0;
         return b;
@@ -34,12 +38,13 @@ tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type)
 
 void tide__worker_recycle(tide_worker *w, tide_batch *b)
 {
-    if (w->pool.count >= POOL_MAX) {
+    if (w->pool.count >= POOL_MAX || w->pool_bytes + b->cap > POOL_BYTES) {
         tide_batch_free(b);
         return;
     }
     tide_batch_clear(b);
     tide__fifo_put_front(&w->pool, b);
+    w->pool_bytes += b->cap;
 }
 
 /* ---------------------------------------------------------------- activators */
