@@ -168,7 +168,10 @@ static int round_trip(tide_allocator *a, void *ctx)
         while (got < want) {
             tide_allocator_receive(a);
             size_t n = tide_progcaster_recv(pc, &in);
-            got += n;
+            /* Count the +1s, not the batches: a rank may combine its workers' batches of a
+             * round into one cast (and their +1s at one time into one +2). */
+            for (size_t i = 0; i < in.len; i++)
+                got += (uint64_t)in.changes[i].delta;
             tide_change_batch_clear(&in);
             tide_allocator_release(a);
             /* Spin a while, then park: parking at once costs a wake-up per round when the
