@@ -2,6 +2,7 @@
 /* The dataflow layer in threads: every body of dataflow_work.c with 1 and 3 workers (the
  * MPI shapes are in mpi_dataflow.c), plus what only makes sense in one process. */
 #include "check_main.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -157,6 +158,67 @@ static int log_body(tide_worker *w, void *ctx)
 START_TEST(test_log) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, log_body), 0); }
 END_TEST
 
+/* TIDE_LOG_SEND and TIDE_LOG_RECEIVE: one event per message between two workers at each
+ * end, with the same message number, the same records, each naming the other end; every
+ * record that changes worker is in one, and no message of a worker to itself is. */
+static _Atomic uint64_t msg_sent, msg_received, msg_sent_records, msg_received_records;
+static _Atomic uint64_t msg_id_sum; /* sends add, receives take away: 0 when they pair up */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 31;
+    x *= 0x9e3779b97f4a7c15u;
+    return x ^ (x >> 29);
+}
+
+static void on_message(const tide_log_event *e, void *ctx)
+{
+    struct log_seen *s = ctx;
+    bool out = e->kind == TIDE_LOG_SEND;
+    if ((!out && e->kind != TIDE_LOG_RECEIVE) || e->worker != s->worker || e->peer == e->worker ||
+        e->channel < 0 || e->dur_ns != 0 || !e->records || e->bytes != 8 * e->records ||
+        strncmp(e->name, "messages/", 9) != 0) {
+        s->bad++;
+        return;
+    }
+    s->events++;
+    /* the same message seen from both ends: (sender, receiver, number) */
+    size_t from = out ? e->worker : e->peer, to = out ? e->peer : e->worker;
+    uint64_t id = mix(mix(from * 1000003u + to) ^ e->message);
+    atomic_fetch_add(out ? &msg_sent : &msg_received, 1);
+    atomic_fetch_add(out ? &msg_sent_records : &msg_received_records, e->records);
+    atomic_fetch_add(&msg_id_sum, out ? id : (uint64_t)0 - id);
+}
+
+static int messages_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    struct log_seen seen = { .worker = tide_worker_index(w) };
+    tide_worker_log(w, TIDE_LOG_SEND | TIDE_LOG_RECEIVE, on_message, &seen);
+    run_dataflow(w, "messages");
+    tide_worker_log(w, 0, NULL, NULL);
+    WORK_CHECK(w, !seen.bad, "%llu malformed message events", (unsigned long long)seen.bad);
+    return 0;
+}
+
+START_TEST(test_log_messages)
+{
+    size_t peers = _i == 0 ? 1 : 3;
+    msg_sent = msg_received = msg_sent_records = msg_received_records = msg_id_sum = 0;
+    ck_assert_int_eq(run_with(peers, messages_body), 0);
+    /* each worker sends its 100 records to worker i % peers: all but its own share leave */
+    uint64_t crossing = 0;
+    for (size_t me = 0; me < peers; me++)
+        for (uint64_t i = 0; i < 100; i++)
+            crossing += i % peers != me;
+    ck_assert_uint_eq(msg_sent_records, crossing);
+    ck_assert_uint_eq(msg_received_records, crossing);
+    ck_assert_uint_eq(msg_sent, msg_received);
+    ck_assert(peers == 1 ? msg_sent == 0 : msg_sent > 0);
+    ck_assert_uint_eq(msg_id_sum, 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -167,5 +229,6 @@ int main(void)
     tcase_add_test(tc, test_worker_result);
     tcase_add_test(tc, test_idle_parks);
     tcase_add_loop_test(tc, test_log, 0, 2);
+    tcase_add_loop_test(tc, test_log_messages, 0, 2);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,10 +2,15 @@
 # SPDX-License-Identifier: MIT
 # --trace FILE (doc/observing.md): the Chrome/Perfetto JSON trace of hello and pagerank,
 # in threads and on 2 ranks x 2 workers, parses (python3's json); it names one process
-# per rank and one thread per worker; every event is complete ("X") with a non-negative
-# duration, after the job's zero (clocks aligned across ranks), and a worker's events do
-# not overlap; hello's Inspect took exactly the 10 records hello sent; a worker that
-# waits parks and the park is there. Bad --trace arguments stop the program naming them.
+# per rank and one thread per worker; every event is complete ("X", non-negative
+# duration) or a counter ("C"), after the job's zero (clocks aligned across ranks); a
+# worker's runs do not overlap and its messages sit inside them; every message between
+# workers is a flow with both ends (send and receive slices with equal records, the
+# receive inside a run of the operator it went to, not before the send), and the flows
+# carry exactly the records that changed worker (hello: those printed by a worker other
+# than 0, which sent them all); queue counters are per worker, and pagerank queues some;
+# hello's Inspect took exactly the 10 records hello sent; a worker that waits parks and
+# the park is there. Bad --trace arguments stop the program naming them.
 set -u
 . "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
 e=$b/examples
@@ -24,40 +29,87 @@ procs = {e["pid"]: e["args"]["name"] for e in ev if e["name"] == "process_name"}
 assert procs == {r: "rank %d" % r for r in range(ranks)}, procs
 threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev if e["name"] == "thread_name"}
 assert threads == {(w // workers, w): "worker %d" % w for w in range(ranks * workers)}, threads
-xs = [e for e in ev if e["ph"] != "M"]
-assert xs and all(e["ph"] == "X" for e in xs), "events other than X"
+xs = [e for e in ev if e["ph"] == "X"]
+cs = [e for e in ev if e["ph"] == "C"]
+assert xs and len(xs) + len(cs) == len([e for e in ev if e["ph"] != "M"]), "events other than X, C"
 assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in xs), "negative ts or dur"
+EPS = 0.002  # 3 decimals each: allow a nanosecond of rounding
+# a worker's operator runs and parks follow one another; messages are instants, inside
+# the operator run that sent or took them or (input sent by the program) between runs
+def inside(e, o):
+    return o["ts"] - EPS <= e["ts"] and e["ts"] + e["dur"] <= o["ts"] + o["dur"] + EPS
 for key in threads:
-    mine = sorted((e for e in xs if (e["pid"], e["tid"]) == key), key=lambda e: e["ts"])
-    for a, b in zip(mine, mine[1:]):
-        # 3 decimals each: allow a nanosecond of rounding
-        assert a["ts"] + a["dur"] <= b["ts"] + 0.002, ("overlap", key, a, b)
+    mine = sorted((e for e in xs if (e["pid"], e["tid"]) == key), key=lambda e: (e["ts"], -e["dur"]))
+    last = None  # the operator run or park open at this point, if any
+    for e in mine:
+        if last and not inside(e, last):
+            assert e["ts"] >= last["ts"] + last["dur"] - EPS, ("overlap", key, last, e)
+            last = None
+        if last:
+            assert e["cat"] == "message", ("nested", key, last, e)
+        elif e["cat"] != "message":
+            last = e
+# every message between workers is one flow: a send on the sender's thread, a receive on
+# the receiver's, the same records at both ends, the receive inside a run of the operator
+# it went to, and not before the send (across ranks: within the clock alignment)
+sends = {e["bind_id"]: e for e in xs if e.get("flow_out")}
+recvs = {e["bind_id"]: e for e in xs if e.get("flow_in")}
+assert len(sends) == sum(1 for e in xs if e.get("flow_out")), "a flow started twice"
+assert len(recvs) == sum(1 for e in xs if e.get("flow_in")), "a flow ended twice"
+assert sends.keys() == recvs.keys(), ("flows with one end", len(sends), len(recvs))
+ops = {}
+for e in xs:
+    if e["cat"] == "operator":
+        ops.setdefault((e["pid"], e["tid"]), []).append(e)
+for k, s in sends.items():
+    r = recvs[k]
+    assert s["args"]["to"] == r["tid"] and r["args"]["from"] == s["tid"], ("ends", s, r)
+    assert s["args"]["records"] == r["args"]["records"] > 0, ("records", s, r)
+    assert s["args"]["into"] == r["args"]["into"], ("operator", s, r)
+    slack = EPS if s["pid"] == r["pid"] else 100
+    assert r["ts"] >= s["ts"] - slack, ("received before it was sent", s, r)
+    assert any(o["name"] == r["args"]["into"] and o["ts"] - EPS <= r["ts"] <= o["ts"] + o["dur"] + EPS
+               for o in ops.get((r["pid"], r["tid"]), [])), ("a receive outside its operator", r)
+# queue samples: one counter per worker, on its own thread
+for c in cs:
+    assert c["name"] == "queued at worker %d" % c["tid"] and (c["pid"], c["tid"]) in threads, c
+    assert c["args"]["records"] >= 0 and c["args"]["bytes"] >= 0, c
 for w in want:
     if w == "park":
         assert any(e["name"] == "park" and e["dur"] > 0 for e in xs), "no park"
         continue
+    if w == "queued":
+        assert any(c["args"]["records"] > 0 for c in cs), "no records ever queued"
+        continue
     op, n = w.split("=")
+    if op == "flows":  # records carried between workers, all flows together
+        got = sum(s["args"]["records"] for s in sends.values())
+        assert got == int(n), "flows carried %d records, not %s" % (got, n)
+        continue
     got = sum(e["args"]["records"] for e in xs if e["name"] == op)
     assert got == int(n), "%s took %d records, not %s" % (op, got, n)
-print("%d events, %d threads" % (len(xs), len(threads)))
+print("%d events, %d flows, %d counter samples, %d threads" % (len(xs), len(sends), len(cs),
+      len(threads)))
 EOF
   then echo "ok: $name: $(cat "$tmp/py")"
   else cat "$tmp/py"; fail "$name"; fi
 }
 
 echo "== hello -w 2"
-timeout 60 "$e/hello" -w 2 --bind none --trace "$tmp/h.json" >/dev/null &&
-  check "hello -w 2" 1 2 "$tmp/h.json" hello/Inspect=10 hello/Exchange=10 ||
+timeout 60 "$e/hello" -w 2 --bind none --trace "$tmp/h.json" >"$tmp/h.out" &&
+  check "hello -w 2" 1 2 "$tmp/h.json" hello/Inspect=10 hello/Exchange=10 \
+    flows="$(grep -vc '^worker 0:' "$tmp/h.out")" ||
   fail "hello -w 2 --trace: exit status"
 
 echo "== mpirun -n 2 hello -w 2"
-"$run" 2 "$e/hello" -w 2 --bind none --trace "$tmp/h2.json" >/dev/null &&
-  check "mpirun -n 2 hello -w 2" 2 2 "$tmp/h2.json" hello/Inspect=10 ||
+"$run" 2 "$e/hello" -w 2 --bind none --trace "$tmp/h2.json" >"$tmp/h2.out" &&
+  check "mpirun -n 2 hello -w 2" 2 2 "$tmp/h2.json" hello/Inspect=10 \
+    flows="$(grep -vc '^worker 0:' "$tmp/h2.out")" ||
   fail "mpirun -n 2 hello --trace: exit status"
 
 echo "== mpirun -n 2 pagerank 2000 20000 -w 2"
 "$run" 2 "$e/pagerank" 2000 20000 -w 2 --bind none --trace "$tmp/p.json" >/dev/null &&
-  check "mpirun -n 2 pagerank -w 2" 2 2 "$tmp/p.json" ||
+  check "mpirun -n 2 pagerank -w 2" 2 2 "$tmp/p.json" queued ||
   fail "mpirun -n 2 pagerank --trace: exit status"
 
 echo "== scripts/trace-timeline draws the pagerank trace"
@@ -68,6 +120,14 @@ boxes = [c for c in r if c.tag.endswith("rect") and c.find("{http://www.w3.org/2
 assert len(boxes) > 100, len(boxes)
 print(len(boxes), "boxes")' "$tmp/p.svg"; then echo "ok: trace-timeline"
 else fail "trace-timeline on the pagerank trace"; fi
+if python3 "${TIDE_SRCDIR:-.}/scripts/trace-timeline" "$tmp/h2.json" "$tmp/h2.svg" &&
+   python3 -c 'import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+lines = [c for c in r if c.tag.endswith("line")]
+assert len(lines) == int(sys.argv[2]), (len(lines), sys.argv[2])
+print(len(lines), "flows drawn")' "$tmp/h2.svg" "$(grep -vc '^worker 0:' "$tmp/h2.out")"
+then echo "ok: trace-timeline draws hello's messages"
+else fail "trace-timeline on the hello trace: one line per message"; fi
 
 echo "== a worker that waits parks"
 timeout 60 "$b/tests/stuck" open-input 0.5 -w 2 --bind none --trace "$tmp/s.json" >/dev/null &&

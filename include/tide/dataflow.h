@@ -103,21 +103,34 @@ void tide_worker_report(tide_worker *w, FILE *out);
 /** What a worker's event log reports (timely's logging, for the program itself). */
 typedef enum tide_log_kind {
     TIDE_LOG_OPERATOR = 1, /**< an operator ran: name, start, duration, records taken */
-    TIDE_LOG_PARK = 2      /**< the worker slept, waiting for a message or an activation */
+    TIDE_LOG_PARK = 2,     /**< the worker slept, waiting for a message or an activation */
+    TIDE_LOG_SEND = 4,     /**< records left for another worker: one event per message */
+    TIDE_LOG_RECEIVE = 8   /**< an operator took a message another worker sent */
 } tide_log_kind;
 /** One event; valid during the callback only. */
 typedef struct tide_log_event {
     tide_log_kind kind;
     size_t worker;
     uint64_t start_ns; /**< from the job's start (aligned across ranks under --trace) */
-    uint64_t dur_ns;
-    const char *name;  /**< "dataflow/operator" (TIDE_LOG_OPERATOR), "park" */
-    uint64_t records;  /**< records the operator took from its inputs in this run */
+    uint64_t dur_ns;   /**< 0 for a message */
+    /** "dataflow/operator": the operator that ran, or a message's receiving operator;
+     *  "park" */
+    const char *name;
+    uint64_t records; /**< taken in this run (operator), or in the message */
+    /* Messages only (TIDE_LOG_SEND, TIDE_LOG_RECEIVE): */
+    size_t peer;      /**< the worker it went to (send) or came from (receive) */
+    uint64_t bytes;   /**< of record data */
+    int channel;      /**< the channel it travelled on (tide_allocator ids) */
+    /** The same number at both ends of one message between two workers (--trace draws
+     *  it as a flow arrow): a send and the receive with equal (worker, peer) swapped and
+     *  equal message are one message. */
+    uint64_t message;
 } tide_log_event;
 typedef void (*tide_log_fn)(const tide_log_event *e, void *ctx);
 /** Calls @p fn on @p w's thread for each event whose kind is in @p kinds (a mask of
  *  tide_log_kind; 0 stops it), for the operators of dataflows built from now on. Costs
- *  two clock reads per operator run while set; --trace records the same events. */
+ *  two clock reads per operator run and one per message while set; --trace records the
+ *  same events. */
 void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx);
 
 /* ---------------------------------------------------------------- building dataflows */

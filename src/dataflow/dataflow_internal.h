@@ -298,6 +298,10 @@ struct tide_worker {
     unsigned dot_graphs; /* dataflows written to it so far */
     uint64_t busy_steps; /* steps that did something (--watch tells a stall by them) */
     uint64_t records_in; /* records its operators took from their inputs */
+    uint64_t bytes_in;   /* and their bytes */
+    /* Records (and bytes) that reached its operators' inputs: less what they took, what
+     * is queued (--trace samples it). */
+    uint64_t records_arrived, bytes_arrived;
     struct tide__watch *watch;     /* the execution's watcher (NULL: none) */
     atomic_uint *watch_requests;   /* its count of requests, loaded each step */
     unsigned watch_seen;           /* its requests answered so far */
@@ -319,6 +323,15 @@ void tide__trace_join(tide_worker *w, const char *path);
 void tide__trace_dataflow(tide_dataflow *df);
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records);
 void tide__trace_park(tide_worker *w, uint64_t start);
+/* Messages between workers: a new message's tag for its TIDE__TRACE_META word, its send
+ * to worker @p dst (once per receiving worker), and its receipt by operator @p op. */
+uint64_t tide__trace_tag(tide_worker *w);
+void tide__trace_send(tide_worker *w, const tide_op *to, int chan, size_t dst, uint64_t tag,
+                      uint64_t records, uint64_t bytes);
+void tide__trace_receive(tide_worker *w, const tide_op *op, int chan, tide_batch *b);
+/* A sample of what is queued at @p w's inputs if it changed (at most every 100 us
+ * unless @p now). */
+void tide__trace_queue(tide_worker *w, bool now);
 void tide__trace_finish(tide_worker *w);
 /* No more calls of the program's log callback (its function has returned). */
 void tide__log_stop(tide_worker *w);
@@ -338,11 +351,17 @@ bool tide__progress_must_send(void *df, const tide_change *c, size_t n);
 tide_batch *tide__worker_batch(tide_worker *w, const tide_type *type);
 void tide__worker_recycle(tide_worker *w, tide_batch *b);
 /* Stamps @p b with time @p t (in its metadata, which travels with it). */
+/* The metadata word after the time: the --trace tag of a message between workers
+ * (trace.c), 0 when it is none. */
+#define TIDE__TRACE_META 5
+_Static_assert(1 + TIDE_TIME_MAX_DEPTH == TIDE__TRACE_META && TIDE__TRACE_META < TIDE_BATCH_META,
+               "a batch's metadata holds its time and a trace tag");
 static inline void tide__set_time(tide_batch *b, const tide_time *t)
 {
     uint64_t *m = tide_batch_meta(b);
     m[0] = t->depth;
     memcpy(&m[1], t->c, sizeof t->c);
+    m[TIDE__TRACE_META] = 0;
 }
 /* Splits @p b among the workers by target @p tg's hash and sends each worker's records at
  * time @p t (exchange.c; @p b stays the caller's). */

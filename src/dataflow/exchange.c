@@ -90,9 +90,21 @@ static void send_remote(tide_op *op, struct tide__target *tg, size_t worker, boo
                         tide_batch *b, const tide_time *t)
 {
     tide_worker *w = op->df->w;
+    int chan = tg->op->in[tg->port].chan;
     tide__set_time(b, t);
     tide__update(op->df, tg->key, t, (int64_t)b->len);
-    tide__remote_send(w->alloc, tg->op->in[tg->port].chan, worker, split, &b);
+    if (w->trace) {
+        uint64_t tag = tide_batch_meta(b)[TIDE__TRACE_META] = tide__trace_tag(w);
+        if (!split) {
+            tide__trace_send(w, tg->op, chan, worker, tag, b->len, b->bytes);
+        } else { /* one end per group: rank_push left their sizes in tg->groups */
+            const uint64_t *nrec = tg->groups, *nbytes = nrec + tg->nlocal;
+            for (size_t l = 0; l < tg->nlocal; l++)
+                if (nrec[l])
+                    tide__trace_send(w, tg->op, chan, worker + l, tag, nrec[l], nbytes[l]);
+        }
+    }
+    tide__remote_send(w->alloc, chan, worker, split, &b);
     if (b)
         tide__worker_recycle(w, b);
 }
@@ -184,9 +196,14 @@ static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const 
         return;
     }
     size_t worker = sh.by_rank ? sh.rank * sh.nlocal + slot : slot;
+    tide_worker *w = op->df->w;
     tide__set_time(*sp, t);
     tide__update(op->df, tg->key, t, (int64_t)(*sp)->len);
-    tide_push *to = tide_allocator_push(op->df->w->alloc, in->chan, worker);
+    if (w->trace && worker != w->index) {
+        uint64_t tag = tide_batch_meta(*sp)[TIDE__TRACE_META] = tide__trace_tag(w);
+        tide__trace_send(w, tg->op, in->chan, worker, tag, (*sp)->len, (*sp)->bytes);
+    }
+    tide_push *to = tide_allocator_push(w->alloc, in->chan, worker);
     if (!to)
         tide__fatal("out of memory exchanging records");
     tide_push_send(to, sp);
@@ -196,7 +213,7 @@ static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const 
     if (!*sp)
         *sp = &no_room;
     else if ((*sp)->cap > KEEP_MAX) {
-        tide__worker_recycle(op->df->w, *sp);
+        tide__worker_recycle(w, *sp);
         *sp = &no_room;
     }
 }

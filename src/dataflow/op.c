@@ -26,6 +26,14 @@ static tide_time get_time(tide_batch *b)
     return t;
 }
 
+/* Counts @p b in at an input of @p w's (what is queued is what arrived less what was
+ * taken: --trace samples it). */
+static inline void arrived(tide_worker *w, const tide_batch *b)
+{
+    w->records_arrived += b->len;
+    w->bytes_arrived += b->bytes;
+}
+
 const char *tide_op_name(const tide_op *op) { return op->name; }
 tide_worker *tide_op_worker(const tide_op *op) { return op->df->w; }
 uint32_t tide_op_inputs(const tide_op *op) { return op->nin; }
@@ -51,8 +59,10 @@ static void release_current(tide_op *op, struct tide__in *in)
         return;
     in->current = NULL;
     if (in->current_pulled) {
-        if (tide_pull_recv(in->pull, &b))
+        if (tide_pull_recv(in->pull, &b)) {
+            arrived(op->df->w, b);
             tide__fifo_put(&in->pulled, b);
+        }
     } else {
         tide__worker_recycle(op->df->w, b);
     }
@@ -67,6 +77,7 @@ bool tide__op_poll(tide_op *op)
             continue;
         tide_batch *b = NULL;
         while (tide_pull_recv(in->pull, &b)) {
+            arrived(op->df->w, b);
             tide__fifo_put(&in->pulled, b);
             b = NULL;
             got = true;
@@ -91,7 +102,11 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
         return false;
     }
     in->current = b;
-    op->df->w->records_in += tide_batch_len(b);
+    tide_worker *w = op->df->w;
+    w->records_in += tide_batch_len(b);
+    w->bytes_in += tide_batch_bytes(b);
+    if (w->trace && in->current_pulled)
+        tide__trace_receive(w, op, in->chan, b);
     tide_time t = get_time(b);
     tide__update(op->df, in->key, &t, -(int64_t)tide_batch_len(b));
     tide_cap *c = tide__cap_new(op, &t);
@@ -148,6 +163,7 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
             b = NULL;
         tide__set_time(d, &tt);
         tide__update(op->df, tg->key, &tt, (int64_t)d->len);
+        arrived(w, d);
         tide__fifo_put(&in->queue, d);
         tide__activate(tg->op);
     }
@@ -408,8 +424,10 @@ void tide_session_give_batch(tide_session *s, tide_batch **batch)
             in->current = NULL;
             if (in->current_pulled) { /* the pull wants a batch back: give it a copy */
                 tide_batch *c = copy_batch(op->df->w, b);
-                if (tide_pull_recv(in->pull, &b))
+                if (tide_pull_recv(in->pull, &b)) {
+                    arrived(op->df->w, b);
                     tide__fifo_put(&in->pulled, b);
+                }
                 b = c;
             }
         }

@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* The event log: tide_worker_log's callback and --trace FILE, a Chrome/Perfetto JSON
- * trace of the whole job. Each worker appends fixed-size events (an operator's run, a park) to a buffer of its own: no lock, no system call
- * but the clock. At the end every worker turns its events into JSON text and sends it to
- * worker 0 on a channel of its own (allocated by every worker when the option is given),
- * and worker 0 writes the file: one process per rank, one thread per worker, times in
- * microseconds from the job's zero (aligned across ranks at start-up, initialize.c). */
+ * trace of the whole job. Each worker appends fixed-size events (an operator's run, a
+ * park, a message sent or taken, a sample of its queues) to a buffer of its own: no lock,
+ * no system call but the clock. At the end every worker turns its events into JSON text
+ * and sends it to worker 0 on a channel of its own (allocated by every worker when the
+ * option is given), and worker 0 writes the file: one process per rank, one thread per
+ * worker, times in microseconds from the job's zero (aligned across ranks at start-up,
+ * initialize.c).
+ *
+ * A message between two workers is drawn as a flow arrow from a "send" slice on the
+ * sender's thread to a "receive" slice on the receiver's, inside the operator runs that
+ * sent and took it. Both ends must name the flow alike without the receiver being told
+ * anything but the batch: the sender writes its index and its count of messages into the
+ * batch's last metadata word (TIDE__TRACE_META; the time takes the others), and each end
+ * makes the flow's number from that and the receiving worker. A split message (one
+ * message to several workers of a rank) is then one flow per worker, as it should be. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +22,21 @@
 
 #include "dataflow_internal.h"
 
-/* Events kept per worker (32 bytes each: 64 MiB); later ones are counted, not kept. */
+/* Events kept per worker (40 bytes each: 80 MiB); later ones are counted, not kept. */
 #define MAX_EVENTS (1u << 21)
 #define CHUNK 4080
+/* Queue samples are taken at most this often (and when a worker parks). */
+#define QUEUE_EVERY_NS 100000
 
-enum { EV_OP, EV_PARK };
+enum { EV_OP, EV_PARK, EV_SEND, EV_RECV, EV_QUEUE };
+/* An operator run or park: dur, name (by op->trace_id), records taken. A message: dur 0,
+ * name the receiving operator's, peer the other end, records, aux its flow. A queue
+ * sample: dur the bytes queued, records queued. */
 struct event {
     uint64_t ts, dur; /* ns on this rank's clock */
-    uint32_t kind, name;
-    uint64_t records;
+    uint32_t kind : 4, peer : 28;
+    uint32_t name;
+    uint64_t records, aux;
 };
 
 struct chunk {
@@ -45,6 +61,9 @@ struct tide__trace {
     unsigned kinds;   /* tide_worker_log */
     tide_log_fn fn;
     void *ctx;
+    uint32_t sent;     /* messages this worker sent (wraps: TIDE__TRACE_META) */
+    uint64_t queue_ns; /* the last queue sample: when, and what it said */
+    uint64_t queue_records, queue_bytes;
 };
 
 static struct tide__trace *trace_new(tide_worker *w)
@@ -101,17 +120,9 @@ void tide__trace_dataflow(tide_dataflow *df)
     }
 }
 
-static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
-                   uint64_t records)
+/* Keeps @p ev for the file (when there is one), counting what the buffer has no room for. */
+static void keep(struct tide__trace *t, const struct event *ev)
 {
-    struct tide__trace *t = w->trace;
-    uint64_t dur = tide__now_ns() - ts;
-    unsigned mask = kind == EV_OP ? TIDE_LOG_OPERATOR : TIDE_LOG_PARK;
-    if (t->kinds & mask) {
-        tide_log_event e = { (tide_log_kind)mask, w->index, ts - t->origin, dur,
-                             kind == EV_OP ? t->names[name] : "park", records };
-        t->fn(&e, t->ctx);
-    }
     if (!t->path)
         return;
     if (t->n == t->cap) {
@@ -123,7 +134,24 @@ static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
         if (t->cap > MAX_EVENTS)
             t->cap = MAX_EVENTS;
     }
-    t->ev[t->n++] = (struct event){ ts, dur, kind, name, records };
+    t->ev[t->n++] = *ev;
+}
+
+static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
+                   uint64_t records)
+{
+    struct tide__trace *t = w->trace;
+    uint64_t dur = tide__now_ns() - ts;
+    unsigned mask = kind == EV_OP ? TIDE_LOG_OPERATOR : TIDE_LOG_PARK;
+    if (t->kinds & mask) {
+        tide_log_event e = { .kind = (tide_log_kind)mask, .worker = w->index,
+                             .start_ns = ts - t->origin, .dur_ns = dur,
+                             .name = kind == EV_OP ? t->names[name] : "park",
+                             .records = records };
+        t->fn(&e, t->ctx);
+    }
+    keep(t, &(struct event){ .ts = ts, .dur = dur, .kind = kind, .name = name,
+                             .records = records });
 }
 
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records)
@@ -134,7 +162,77 @@ void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t 
 
 void tide__trace_park(tide_worker *w, uint64_t start)
 {
+    tide__trace_queue(w, true);
     record(w, EV_PARK, 0, start, 0);
+}
+
+uint64_t tide__trace_tag(tide_worker *w)
+{
+    return (uint64_t)(w->index + 1) << 32 | w->trace->sent++;
+}
+
+/* The flow of message @p tag (TIDE__TRACE_META) to worker @p dst: distinct for every
+ * sender, receiver and message up to 2^28 messages per sender and 2^18 workers, a mix of
+ * them beyond. */
+static uint64_t flow_of(uint64_t tag, size_t dst, size_t peers)
+{
+    uint64_t src = (tag >> 32) - 1, n = tag & 0xfffffff;
+    return (src * peers + dst) << 28 | n;
+}
+
+/* One end of a message, @p w's: @p peer at the other, @p to the receiving operator. */
+static void message(tide_worker *w, bool out, const tide_op *to, int chan, size_t peer,
+                    uint64_t flow, uint64_t records, uint64_t bytes)
+{
+    struct tide__trace *t = w->trace;
+    uint64_t now = tide__now_ns();
+    unsigned mask = out ? TIDE_LOG_SEND : TIDE_LOG_RECEIVE;
+    bool named = to->trace_id != TIDE__NO_TRACE_ID;
+    if (t->kinds & mask) {
+        tide_log_event e = { .kind = (tide_log_kind)mask, .worker = w->index,
+                             .start_ns = now - t->origin, .name = named ? t->names[to->trace_id]
+                                                                     : to->name,
+                             .records = records, .peer = peer, .bytes = bytes,
+                             .channel = chan, .message = flow };
+        t->fn(&e, t->ctx);
+    }
+    if (named)
+        keep(t, &(struct event){ .ts = now, .kind = out ? EV_SEND : EV_RECV,
+                                 .name = to->trace_id, .records = records, .aux = flow,
+                                 .peer = (uint32_t)peer & 0xfffffff });
+}
+
+void tide__trace_send(tide_worker *w, const tide_op *to, int chan, size_t dst, uint64_t tag,
+                      uint64_t records, uint64_t bytes)
+{
+    message(w, true, to, chan, dst, flow_of(tag, dst, w->peers), records, bytes);
+}
+
+void tide__trace_receive(tide_worker *w, const tide_op *op, int chan, tide_batch *b)
+{
+    uint64_t tag = tide_batch_meta(b)[TIDE__TRACE_META];
+    if (!tag)
+        return; /* from this worker, or from one that did not trace it */
+    message(w, false, op, chan, (size_t)(tag >> 32) - 1, flow_of(tag, w->index, w->peers),
+            tide_batch_len(b), tide_batch_bytes(b));
+}
+
+void tide__trace_queue(tide_worker *w, bool now)
+{
+    struct tide__trace *t = w->trace;
+    if (!t->path)
+        return;
+    uint64_t records = w->records_arrived - w->records_in;
+    uint64_t bytes = w->bytes_arrived - w->bytes_in;
+    if (records == t->queue_records && bytes == t->queue_bytes)
+        return;
+    uint64_t ts = tide__now_ns();
+    if (!now && ts - t->queue_ns < QUEUE_EVERY_NS)
+        return;
+    t->queue_ns = ts;
+    t->queue_records = records;
+    t->queue_bytes = bytes;
+    keep(t, &(struct event){ .ts = ts, .dur = bytes, .kind = EV_QUEUE, .records = records });
 }
 
 /* JSON string contents: quotes, backslashes and control characters escaped. */
@@ -170,10 +268,28 @@ static char *render(tide_worker *w, size_t *len)
     for (size_t i = 0; i < t->n; i++) {
         const struct event *e = &t->ev[i];
         double ts = (double)(int64_t)(e->ts - t->origin) / 1e3;
+        if (e->kind == EV_QUEUE) {
+            fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,\"name\":"
+                       "\"queued at worker %zu\",\"args\":{\"records\":%llu,\"bytes\":%llu}}",
+                    rank, w->index, ts, w->index, (unsigned long long)e->records,
+                    (unsigned long long)e->dur);
+            continue;
+        }
         fprintf(f, ",\n{\"ph\":\"X\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,\"dur\":%.3f,", rank,
                 w->index, ts, (double)e->dur / 1e3);
         if (e->kind == EV_PARK) {
             fputs("\"name\":\"park\",\"cat\":\"idle\"}", f);
+            continue;
+        }
+        if (e->kind == EV_SEND || e->kind == EV_RECV) {
+            bool out = e->kind == EV_SEND;
+            fprintf(f, "\"name\":\"%s\",\"cat\":\"message\",\"bind_id\":\"%llx\",\"%s\":true,"
+                       "\"args\":{\"records\":%llu,\"%s\":%u,\"into\":\"",
+                    out ? "send" : "receive", (unsigned long long)e->aux,
+                    out ? "flow_out" : "flow_in", (unsigned long long)e->records,
+                    out ? "to" : "from", (unsigned)e->peer);
+            put_json(f, t->names[e->name]);
+            fputs("\"}}", f);
             continue;
         }
         fputs("\"name\":\"", f);
@@ -219,6 +335,8 @@ void tide__trace_finish(tide_worker *w)
     if (!t)
         return;
     size_t len = 0;
+    if (t->path)
+        tide__trace_queue(w, true);
     char *text = t->path ? render(w, &len) : NULL;
     if (!t->path) {
         /* the program's log only: nothing to write */

@@ -224,6 +224,8 @@ bool tide_worker_step(tide_worker *w)
         if (!df->nactive)
             continue;
         did = true;
+        if (w->trace) /* what waits for the operators, before they run */
+            tide__trace_queue(w, false);
         for (uint32_t k = 0; k < df->nops && df->nactive; k++) {
             tide_op *op = df->ops[k];
             if (!op->active)
@@ -244,6 +246,8 @@ bool tide_worker_step(tide_worker *w)
         tide__progress_send(w->dfs[d]);
     }
     w->busy_steps += did;
+    if (w->trace)
+        tide__trace_queue(w, false);
     if (w->watch &&
         atomic_load_explicit(w->watch_requests, memory_order_relaxed) != w->watch_seen)
         tide__watch_answer(w);
