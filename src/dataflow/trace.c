@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dataflow_internal.h"
 
 /* Events kept per worker (40 bytes each: 80 MiB); later ones are counted, not kept. */
 #define MAX_EVENTS (1u << 21)
+#define EV_BLOCK 8192
 #define CHUNK 4080
 /* Queue samples are taken at most this often (and when a worker parks). */
 #define QUEUE_EVERY_NS 100000
@@ -48,8 +50,8 @@ struct chunk {
 static TIDE_TYPE_POD(chunk_type, struct chunk);
 
 struct tide__trace {
-    struct event *ev;
-    size_t n, cap;
+    struct event **blocks; /* EV_BLOCK events each: kept in place, never copied */
+    size_t n, nblocks;     /* events; room for block pointers */
     uint64_t dropped;
     char **names; /* "dataflow/operator", by op->trace_id */
     size_t nnames, capnames;
@@ -125,16 +127,22 @@ static void keep(struct tide__trace *t, const struct event *ev)
 {
     if (!t->path)
         return;
-    if (t->n == t->cap) {
-        if (t->cap == MAX_EVENTS) {
+    if (t->n % EV_BLOCK == 0) {
+        if (t->n == MAX_EVENTS) {
             t->dropped++;
             return;
         }
-        tide__reserve(&t->ev, &t->cap, t->n + 1, sizeof *t->ev);
-        if (t->cap > MAX_EVENTS)
-            t->cap = MAX_EVENTS;
+        tide__reserve(&t->blocks, &t->nblocks, t->n / EV_BLOCK + 1, sizeof *t->blocks);
+        /* mapped in whole at once: a page fault per 100 events was most of what tracing
+         * cost a barrier round (in a VM) */
+        void *b = mmap(NULL, EV_BLOCK * sizeof *ev, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (b == MAP_FAILED)
+            tide__fatal("out of memory in --trace");
+        t->blocks[t->n / EV_BLOCK] = b;
     }
-    t->ev[t->n++] = *ev;
+    t->blocks[t->n / EV_BLOCK][t->n % EV_BLOCK] = *ev;
+    t->n++;
 }
 
 static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
@@ -266,7 +274,7 @@ static char *render(tide_worker *w, size_t *len)
                "\"name\":\"worker %zu\",\"events_dropped\":%llu}}", rank, w->index, w->index,
             (unsigned long long)t->dropped);
     for (size_t i = 0; i < t->n; i++) {
-        const struct event *e = &t->ev[i];
+        const struct event *e = &t->blocks[i / EV_BLOCK][i % EV_BLOCK];
         double ts = (double)(int64_t)(e->ts - t->origin) / 1e3;
         if (e->kind == EV_QUEUE) {
             fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,\"name\":"
@@ -390,7 +398,9 @@ void tide__trace_finish(tide_worker *w)
     for (size_t i = 0; i < t->nnames; i++)
         free(t->names[i]);
     free(t->names);
-    free(t->ev);
+    for (size_t i = 0; i * EV_BLOCK < t->n; i++)
+        munmap(t->blocks[i], EV_BLOCK * sizeof **t->blocks);
+    free(t->blocks);
     free(t);
     w->trace = NULL;
 }
