@@ -219,6 +219,88 @@ START_TEST(test_log_messages)
 }
 END_TEST
 
+/* The build, progress and frontier kinds: every operator and every edge into an operator
+ * once at tide_dataflow_end (with consistent numbers, the exchange edge on a channel when
+ * there are several workers), progress sent only when there is someone to send it to and
+ * applied always, and the probe's frontier ends empty. */
+struct built_seen {
+    size_t worker, peers;
+    uint64_t ops, inputs, outputs, edges, exchange_edges, bad, sent, applied, frontiers;
+    bool probe_done;
+};
+
+static void on_built(const tide_log_event *e, void *ctx)
+{
+    struct built_seen *s = ctx;
+    bool progress = e->kind == TIDE_LOG_PROGRESS_SEND || e->kind == TIDE_LOG_PROGRESS_RECEIVE;
+    if (e->worker != s->worker || (!progress && strncmp(e->name, "built/", 6) != 0)) {
+        s->bad++;
+        return;
+    }
+    switch (e->kind) {
+    case TIDE_LOG_OPERATOR_BUILT:
+        s->ops++;
+        s->inputs += e->inputs;
+        s->outputs += e->outputs;
+        s->bad += strcmp(e->scope, "built") != 0;
+        break;
+    case TIDE_LOG_CHANNEL_BUILT:
+        s->edges++;
+        s->bad += e->op == e->target_op || (strcmp(e->pact, "exchange") && strcmp(e->pact, "pipeline"));
+        if (strcmp(e->pact, "exchange") == 0)
+            s->exchange_edges++;
+        /* an exchange between several workers has a channel; anything else has none */
+        s->bad += (strcmp(e->pact, "exchange") == 0 && s->peers > 1) != (e->channel >= 0);
+        break;
+    case TIDE_LOG_PROGRESS_SEND:
+        s->sent++;
+        s->bad += e->records == 0;
+        break;
+    case TIDE_LOG_PROGRESS_RECEIVE:
+        s->applied++;
+        s->bad += e->records == 0;
+        break;
+    case TIDE_LOG_FRONTIER:
+        s->frontiers++;
+        if (strcmp(e->name, "built/Probe") == 0 && e->nfrontier == 0)
+            s->probe_done = true;
+        for (size_t i = 0; i < e->nfrontier; i++)
+            s->bad += e->frontier[i].depth != 1;
+        break;
+    default:
+        s->bad++;
+    }
+}
+
+static int built_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t peers = tide_worker_peers(w);
+    struct built_seen s = { .worker = tide_worker_index(w), .peers = peers };
+    tide_worker_log(w, TIDE_LOG_OPERATOR_BUILT | TIDE_LOG_CHANNEL_BUILT | TIDE_LOG_FRONTIER |
+                           TIDE_LOG_PROGRESS_SEND | TIDE_LOG_PROGRESS_RECEIVE,
+                    on_built, &s);
+    run_dataflow(w, "built");
+    tide_worker_log(w, 0, NULL, NULL);
+    /* to_stream -> exchange -> inspect -> probe: 4 operators, 3 edges, one exchanged */
+    WORK_CHECK(w, !s.bad, "%llu malformed events", (unsigned long long)s.bad);
+    WORK_CHECK(w, s.ops >= 3 && s.edges == s.ops - 1 && s.inputs == s.edges &&
+                      s.exchange_edges == 1,
+               "%llu operators (%llu inputs, %llu outputs), %llu edges (%llu exchanged)",
+               (unsigned long long)s.ops, (unsigned long long)s.inputs,
+               (unsigned long long)s.outputs, (unsigned long long)s.edges,
+               (unsigned long long)s.exchange_edges);
+    WORK_CHECK(w, s.applied > 0 && (peers > 1) == (s.sent > 0),
+               "progress sent %llu times, applied %llu times with %zu workers",
+               (unsigned long long)s.sent, (unsigned long long)s.applied, peers);
+    WORK_CHECK(w, s.probe_done && s.frontiers >= 3, "%llu frontier events, probe done: %d",
+               (unsigned long long)s.frontiers, s.probe_done);
+    return 0;
+}
+
+START_TEST(test_log_built) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, built_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -230,5 +312,6 @@ int main(void)
     tcase_add_test(tc, test_idle_parks);
     tcase_add_loop_test(tc, test_log, 0, 2);
     tcase_add_loop_test(tc, test_log_messages, 0, 2);
+    tcase_add_loop_test(tc, test_log_built, 0, 2);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

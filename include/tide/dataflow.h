@@ -105,7 +105,17 @@ typedef enum tide_log_kind {
     TIDE_LOG_OPERATOR = 1, /**< an operator ran: name, start, duration, records taken */
     TIDE_LOG_PARK = 2,     /**< the worker slept, waiting for a message or an activation */
     TIDE_LOG_SEND = 4,     /**< records left for another worker: one event per message */
-    TIDE_LOG_RECEIVE = 8   /**< an operator took a message another worker sent */
+    TIDE_LOG_RECEIVE = 8,  /**< an operator took a message another worker sent */
+    /** At tide_dataflow_end, one per operator: name, op, scope, inputs, outputs. */
+    TIDE_LOG_OPERATOR_BUILT = 16,
+    /** At tide_dataflow_end, one per edge into an operator's input (through scope
+     *  boundaries): op and port it leaves, target_op and target_port, pact, channel. */
+    TIDE_LOG_CHANNEL_BUILT = 32,
+    TIDE_LOG_PROGRESS_SEND = 64,     /**< a step's progress updates left: records = changes */
+    TIDE_LOG_PROGRESS_RECEIVE = 128, /**< progress updates were applied: records = changes */
+    /** An operator input's frontier moved (a probe is an operator too): name, op, port,
+     *  frontier. */
+    TIDE_LOG_FRONTIER = 256
 } tide_log_kind;
 /** One event; valid during the callback only. */
 typedef struct tide_log_event {
@@ -121,16 +131,22 @@ typedef struct tide_log_event {
     size_t peer;      /**< the worker it went to (send) or came from (receive) */
     uint64_t bytes;   /**< of record data */
     int channel;      /**< the channel it travelled on (tide_allocator ids) */
-    /** The same number at both ends of one message between two workers (--trace draws
-     *  it as a flow arrow): a send and the receive with equal (worker, peer) swapped and
-     *  equal message are one message. */
+    /** The same number at both ends of one message (--trace draws it as an arrow). */
     uint64_t message;
+    /* Building and frontiers (TIDE_LOG_*_BUILT, TIDE_LOG_FRONTIER): */
+    uint32_t op, port;               /**< operator (its number in its dataflow), port */
+    uint32_t target_op, target_port; /**< where a channel goes */
+    uint32_t inputs, outputs;        /**< an operator's */
+    const char *scope;               /**< an operator's scope, "dataflow/scope/..." */
+    const char *pact;                /**< a channel's: "pipeline" or "exchange" */
+    const tide_time *frontier;       /**< the input's new frontier (nfrontier times) */
+    size_t nfrontier;
 } tide_log_event;
 typedef void (*tide_log_fn)(const tide_log_event *e, void *ctx);
 /** Calls @p fn on @p w's thread for each event whose kind is in @p kinds (a mask of
  *  tide_log_kind; 0 stops it), for the operators of dataflows built from now on. Costs
  *  two clock reads per operator run and one per message while set; --trace records the
- *  same events. */
+ *  runs, parks and messages too. */
 void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx);
 
 /* ---------------------------------------------------------------- building dataflows */

@@ -307,6 +307,7 @@ struct tide_worker {
     unsigned watch_seen;           /* its requests answered so far */
     struct tide__watch_worker *ww; /* watch.c's state of this worker */
     struct tide__trace *trace;     /* --trace: trace.c's events (NULL: none) */
+    unsigned log_kinds;            /* what tide_worker_log asked for (0: nothing) */
 };
 
 /* watch.c: --watch and SIGUSR1 (see there). Start and stop wrap an execution; NULL when
@@ -332,6 +333,11 @@ void tide__trace_receive(tide_worker *w, const tide_op *op, int chan, tide_batch
 /* A sample of what is queued at @p w's inputs if it changed (at most every 100 us
  * unless @p now). */
 void tide__trace_queue(tide_worker *w, bool now);
+/* The program's log only (tide_worker_log; callers test w->log_kinds first): a step's
+ * progress updates sent or applied, and a new frontier at input @p port of @p op. */
+void tide__log_progress(tide_worker *w, bool out, size_t changes);
+void tide__log_frontier(tide_worker *w, const tide_op *op, uint32_t port,
+                        const tide_antichain *f);
 void tide__trace_finish(tide_worker *w);
 /* No more calls of the program's log callback (its function has returned). */
 void tide__log_stop(tide_worker *w);

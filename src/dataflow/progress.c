@@ -107,6 +107,8 @@ static void propagate(tide_dataflow *df)
             if (l.source)
                 continue;
             struct tide__node *node = &s->nodes[l.node];
+            if (node->kind == NODE_OP && df->w->log_kinds & TIDE_LOG_FRONTIER)
+                tide__log_frontier(df->w, node->ptr, l.port, f);
             if (node->kind == NODE_OP && ((tide_op *)node->ptr)->watch)
                 tide__activate(node->ptr);
             else if (node->kind == NODE_SCOPE)
@@ -157,6 +159,8 @@ bool tide__progress_absorb(tide_dataflow *df)
     if (df->pc) {
         tide_change_batch_clear(&df->incoming);
         if (tide_progcaster_recv(df->pc, &df->incoming)) {
+            if (df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
+                tide__log_progress(df->w, false, df->incoming.len);
             apply(df, &df->incoming);
             got = true;
         }
@@ -168,11 +172,17 @@ bool tide__progress_absorb(tide_dataflow *df)
 void tide__progress_send(tide_dataflow *df)
 {
     if (df->pc) {
+        if (df->w->log_kinds & TIDE_LOG_PROGRESS_SEND) {
+            tide_change_batch_compact(&df->local); /* as the broadcast would: what leaves */
+            tide__log_progress(df->w, true, df->local.len);
+        }
         tide_progcaster_send(df->pc, &df->local); /* every step: it may release a held batch */
     } else if (df->local.len) {
         /* The only worker: its updates are the whole story. Propagated at once, so that
          * what they enable is active before the worker decides whether to sleep. */
         tide_change_batch_compact(&df->local);
+        if (df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
+            tide__log_progress(df->w, false, df->local.len);
         apply(df, &df->local);
         tide_change_batch_clear(&df->local);
         propagate(df);

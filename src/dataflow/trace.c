@@ -84,6 +84,7 @@ void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx)
     t->kinds = fn ? kinds : 0;
     t->fn = fn;
     t->ctx = ctx;
+    w->log_kinds = t->kinds;
 }
 
 void tide__trace_join(tide_worker *w, const char *path)
@@ -104,6 +105,79 @@ void tide__log_stop(tide_worker *w)
 {
     if (w->trace)
         w->trace->kinds = 0; /* its context may be gone with the program's function */
+    w->log_kinds = 0;
+}
+
+/* "dataflow/scope/..." of @p s into @p buf. */
+static void scope_path(const tide_scope *s, char *buf, size_t n)
+{
+    if (s->parent) {
+        scope_path(s->parent, buf, n);
+        size_t at = strlen(buf);
+        snprintf(buf + at, n - at, "/%s", s->name);
+    } else {
+        snprintf(buf, n, "%s", s->df->name);
+    }
+}
+
+/* TIDE_LOG_OPERATOR_BUILT and TIDE_LOG_CHANNEL_BUILT for a dataflow just built. */
+static void log_built(tide_dataflow *df)
+{
+    struct tide__trace *t = df->w->trace;
+    char scope[512];
+    for (uint32_t k = 0; k < df->nops; k++) {
+        const tide_op *op = df->ops[k];
+        tide_log_event e = { .worker = df->w->index, .name = t->names[op->trace_id],
+                             .op = op->id, .inputs = op->nin, .outputs = op->nout };
+        if (t->kinds & TIDE_LOG_OPERATOR_BUILT) {
+            scope_path(op->scope, scope, sizeof scope);
+            e.kind = TIDE_LOG_OPERATOR_BUILT;
+            e.scope = scope;
+            t->fn(&e, t->ctx);
+        }
+        if (!(t->kinds & TIDE_LOG_CHANNEL_BUILT))
+            continue;
+        for (uint32_t o = 0; o < op->nout; o++)
+            for (size_t j = 0; j < op->out[o].ntargets; j++) {
+                const struct tide__target *tg = &op->out[o].targets[j];
+                const struct tide__in *in = &tg->op->in[tg->port];
+                tide_log_event c = { .kind = TIDE_LOG_CHANNEL_BUILT,
+                                     .worker = df->w->index, .name = e.name, .op = op->id,
+                                     .port = o, .target_op = tg->op->id,
+                                     .target_port = tg->port,
+                                     .pact = in->pact.hash ? "exchange" : "pipeline",
+                                     .channel = in->pull ? in->chan : -1 };
+                t->fn(&c, t->ctx);
+            }
+    }
+}
+
+void tide__log_progress(tide_worker *w, bool out, size_t changes)
+{
+    struct tide__trace *t = w->trace;
+    unsigned mask = out ? TIDE_LOG_PROGRESS_SEND : TIDE_LOG_PROGRESS_RECEIVE;
+    if (!(t->kinds & mask) || !changes)
+        return;
+    tide_log_event e = { .kind = (tide_log_kind)mask, .worker = w->index,
+                         .start_ns = tide__now_ns() - t->origin,
+                         .name = out ? "progress sent" : "progress applied", .records = changes,
+                         .channel = -1 };
+    t->fn(&e, t->ctx);
+}
+
+void tide__log_frontier(tide_worker *w, const tide_op *op, uint32_t port,
+                        const tide_antichain *f)
+{
+    struct tide__trace *t = w->trace;
+    if (!(t->kinds & TIDE_LOG_FRONTIER))
+        return;
+    tide_log_event e = { .kind = TIDE_LOG_FRONTIER, .worker = w->index,
+                         .start_ns = tide__now_ns() - t->origin,
+                         .name = op->trace_id != TIDE__NO_TRACE_ID ? t->names[op->trace_id]
+                                                                  : op->name,
+                         .op = op->id, .port = port, .channel = -1, .frontier = f->elems,
+                         .nfrontier = f->len };
+    t->fn(&e, t->ctx);
 }
 
 void tide__trace_dataflow(tide_dataflow *df)
@@ -120,6 +194,8 @@ void tide__trace_dataflow(tide_dataflow *df)
         op->trace_id = (uint32_t)t->nnames;
         t->names[t->nnames++] = name;
     }
+    if (t->kinds & (TIDE_LOG_OPERATOR_BUILT | TIDE_LOG_CHANNEL_BUILT))
+        log_built(df);
 }
 
 /* Keeps @p ev for the file (when there is one), counting what the buffer has no room for. */
