@@ -115,6 +115,13 @@ START_TEST(test_progress_modes)
     static const char *const in8[] = { "prog", "--trace=t.json", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in8), 0);
     ck_assert_str_eq(cfg.trace, "t.json");
+    ck_assert_ptr_null(cfg.trace_otf2);
+#ifdef TIDE_HAVE_OTF2
+    static const char *const in9[] = { "prog", "--trace", "t.otf2", "--trace=u.json", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in9), 0);
+    ck_assert_str_eq(cfg.trace_otf2, "t.otf2");
+    ck_assert_str_eq(cfg.trace, "u.json");
+#endif
 }
 END_TEST
 
@@ -135,7 +142,7 @@ END_TEST
 
 /* Each bad argument: TIDE_EINVAL and a message naming what was wrong. */
 static const struct {
-    const char *args[4];
+    const char *args[6];
     const char *message;
 } bad[] = {
     { { "prog", "-w", "0", NULL }, "-w: 0 workers is out of range" },
@@ -172,7 +179,15 @@ static const struct {
     { { "prog", "--watch", NULL, NULL }, "--watch needs a number of seconds" },
     { { "prog", "--trace", NULL, NULL }, "--trace needs a file name" },
     { { "prog", "--trace=", NULL, NULL }, "--trace needs a file name" },
-    { { "prog", "--trace", "run.otf2", NULL }, "--trace run.otf2: OTF2 archives are not written yet" },
+    { { "prog", "--trace", "a.json", "--trace=b.json" },
+      "--trace given twice for JSON files ('a.json' and 'b.json')" },
+#ifdef TIDE_HAVE_OTF2
+    { { "prog", "--trace", ".otf2", NULL }, "--trace .otf2: the archive needs a name" },
+    { { "prog", "--trace", "a.otf2", "--trace=b.otf2" },
+      "--trace given twice for OTF2 files ('a.otf2' and 'b.otf2')" },
+#else
+    { { "prog", "--trace", "run.otf2", NULL }, "--trace run.otf2: this tide was built without OTF2" },
+#endif
 };
 
 START_TEST(test_bad_arguments)

@@ -134,9 +134,64 @@ timeout 60 "$b/tests/stuck" open-input 0.5 -w 2 --bind none --trace "$tmp/s.json
   check "stuck -w 2: parks" 1 2 "$tmp/s.json" park ||
   fail "stuck --trace: exit status"
 
-expect_failure "--trace without a file" "hello: --trace needs a file name" timeout 30 "$e/hello" --trace
-expect_failure "--trace FILE.otf2" "OTF2 archives are not written yet" \
-  timeout 30 "$e/hello" --trace "$tmp/x.otf2"
+expect_failure "--trace without a file" "hello: --trace needs a file name (FILE.json or FILE.otf2)" timeout 30 "$e/hello" --trace
+# otf2 NAME RANKS WORKERS JSON ARCHIVE: the archive, read back with otf2-print, has one
+# location per worker in one group per rank, and the JSON trace's events of the same run:
+# an ENTER and a LEAVE per operator run or park, an MPI_SEND per send, an MPI_RECV per
+# receive.
+otf2() {
+  name=$1; shift
+  if otf2-print -G "$4" >"$tmp/defs" 2>&1 && otf2-print "$4" >"$tmp/evts" 2>&1 &&
+     python3 - "$@" "$tmp/defs" "$tmp/evts" >"$tmp/py" 2>&1 <<'EOF2'
+import collections, json, sys
+ranks, workers, path, _, defs, evts = sys.argv[1:]
+ranks, workers = int(ranks), int(workers)
+ev = json.load(open(path))["traceEvents"]
+runs = sum(1 for e in ev if e["ph"] == "X" and e["cat"] != "message")
+sends = sum(1 for e in ev if e.get("flow_out"))
+recvs = sum(1 for e in ev if e.get("flow_in"))
+d = [l.split() for l in open(defs)]
+locs = [l for l in d if l and l[0] == "LOCATION"]
+groups = [l for l in d if l and l[0] == "LOCATION_GROUP"]
+assert len(locs) == ranks * workers and len(groups) == ranks, (len(locs), len(groups))
+c = collections.Counter(l.split()[0] for l in open(evts) if l.strip())
+got = (c["ENTER"], c["LEAVE"], c["MPI_SEND"], c["MPI_RECV"])
+assert got == (runs, runs, sends, recvs), ("otf2", got, "json", (runs, runs, sends, recvs))
+print("%d runs, %d sends, %d receives, %d locations" % (runs, sends, recvs, len(locs)))
+EOF2
+  then echo "ok: $name: $(cat "$tmp/py")"
+  else cat "$tmp/defs" "$tmp/py" 2>/dev/null | tail -5; fail "$name"; fi
+}
+
+if "$e/hello" --trace "$tmp/probe.otf2" 2>&1 | grep -q "built without OTF2"; then
+  echo "== built without OTF2"
+  expect_failure "--trace FILE.otf2 without OTF2" "this tide was built without OTF2" \
+    timeout 30 "$e/hello" --trace "$tmp/x.otf2"
+elif ! command -v otf2-print >/dev/null; then
+  fail "tide was built with OTF2 but there is no otf2-print (Debian: otf2-tools)"
+else
+  echo "== mpirun -n 2 hello -w 2, JSON and OTF2 at once"
+  "$run" 2 "$e/hello" -w 2 --bind none --trace "$tmp/o.json" --trace "$tmp/o.otf2" >/dev/null &&
+    otf2 "hello: OTF2 as JSON" 2 2 "$tmp/o.json" "$tmp/o.otf2" ||
+    fail "mpirun -n 2 hello, two traces: exit status"
+  echo "== mpirun -n 2 pagerank 2000 20000 -w 2, OTF2"
+  "$run" 2 "$e/pagerank" 2000 20000 -w 2 --bind none --trace "$tmp/po.json" \
+    --trace "$tmp/po.otf2" >/dev/null &&
+    otf2 "pagerank: OTF2 as JSON" 2 2 "$tmp/po.json" "$tmp/po.otf2" ||
+    fail "mpirun -n 2 pagerank, two traces: exit status"
+  echo "== hello -w 2, OTF2 only"
+  timeout 60 "$e/hello" -w 2 --bind none --trace "$tmp/w2.otf2" >/dev/null &&
+    otf2-print "$tmp/w2.otf2" | grep -q "MPI_SEND" && echo "ok: OTF2 alone" ||
+    fail "hello -w 2 --trace FILE.otf2 alone"
+  expect_failure "--trace over an existing archive" \
+    "fatal: --trace: '$tmp/o.otf2' (or its directory '$tmp/o') exists already" \
+    timeout 30 "$e/hello" --trace "$tmp/o.otf2"
+  expect_failure "--trace .otf2 into a directory that does not exist" \
+    "fatal: --trace: cannot write '$tmp/no/x.otf2': No such file or directory" \
+    timeout 30 "$e/hello" -w 2 --bind none --trace "$tmp/no/x.otf2"
+fi
+expect_failure "--trace JSON twice" "--trace given twice for JSON files ('$tmp/a.json' and '$tmp/b.json')" \
+  timeout 30 "$e/hello" --trace "$tmp/a.json" --trace "$tmp/b.json"
 expect_failure "--trace to a directory that does not exist" \
   "fatal: --trace: cannot write '$tmp/no/x.json': No such file or directory" \
   timeout 30 "$e/hello" -w 2 --bind none --trace "$tmp/no/x.json"

@@ -160,10 +160,13 @@ typedef struct tide_config {
                                worker 0, and a report of what every worker waits for once
                                nothing has moved for three of them (doc/observing.md);
                                0: none */
-    const char *trace;    /**< --trace FILE: every worker records when its operators ran
-                               and when it parked; rank 0 writes them all to FILE at the
-                               end as a Chrome/Perfetto JSON trace; NULL: none. Points into
-                               argv when parsed. */
+    const char *trace;    /**< --trace FILE: every worker records when its operators ran,
+                               when it parked and the messages between workers; rank 0
+                               writes them all to FILE at the end as a Chrome/Perfetto
+                               JSON trace; NULL: none. Points into argv when parsed. */
+    const char *trace_otf2; /**< --trace FILE.otf2: the same events as an OTF2 archive
+                               (FILE.otf2 and the directory FILE beside it), when tide was
+                               built with OTF2; NULL: none. Both may be given. */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;

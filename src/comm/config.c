@@ -172,11 +172,24 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
                 rc = fail(cfg, "--dot needs a file name");
         } else if (long_opt(argv, n, &i, "--trace", &value)) {
             size_t len = value ? strlen(value) : 0;
+            bool otf2 = len >= 5 && strcmp(value + len - 5, ".otf2") == 0;
             if (!len)
-                rc = fail(cfg, "--trace needs a file name (FILE.json)");
-            else if (len > 5 && strcmp(value + len - 5, ".otf2") == 0)
-                rc = fail(cfg, "--trace %s: OTF2 archives are not written yet; give a .json "
-                               "file (Chrome/Perfetto trace)", value);
+                rc = fail(cfg, "--trace needs a file name (FILE.json or FILE.otf2)");
+            else if (otf2 && (len == 5 || value[len - 6] == '/'))
+                rc = fail(cfg, "--trace %s: the archive needs a name before .otf2", value);
+#ifndef TIDE_HAVE_OTF2
+            else if (otf2)
+                rc = fail(cfg, "--trace %s: this tide was built without OTF2 (configure found "
+                               "no libotf2: apt-get install libotf2-trace-dev, then configure "
+                               "and build again); give a .json file (Chrome/Perfetto trace)",
+                          value);
+#endif
+            else if (otf2 ? cfg->trace_otf2 != NULL : cfg->trace != NULL)
+                rc = fail(cfg, "--trace given twice for %s files ('%s' and '%s'): give one "
+                               "JSON and one .otf2 at most", otf2 ? "OTF2" : "JSON",
+                          otf2 ? cfg->trace_otf2 : cfg->trace, value);
+            else if (otf2)
+                cfg->trace_otf2 = value;
             else
                 cfg->trace = value;
         } else if (long_opt(argv, n, &i, "--watch", &value)) {

@@ -101,7 +101,8 @@ static void show_setting(int field, uint64_t v, char *buf, size_t len)
     if (field == 2)
         snprintf(buf, len, "%s", tide_bind_name((tide_bind)v));
     else if (field == 5)
-        snprintf(buf, len, "%s", v ? "yes" : "no");
+        snprintf(buf, len, "%s", (const char *[]){ "no", "yes", "yes (OTF2)",
+                                                   "yes (JSON and OTF2)" }[v & 3]);
     else if (field == 4)
         snprintf(buf, len, v ? "%g s" : "none", (double)v / 1e3);
     else
@@ -152,7 +153,8 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         /* --watch changes the channels every worker allocates, so it must agree too */
         uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
                              tide__mpi_tree_arity(cfg->progress_tree, ranks),
-                             (uint64_t)(cfg->watch * 1e3 + 0.5), cfg->trace != NULL };
+                             (uint64_t)(cfg->watch * 1e3 + 0.5),
+                             (uint64_t)(cfg->trace != NULL) | (uint64_t)(cfg->trace_otf2 != NULL) << 1 };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
@@ -408,7 +410,7 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         return rc;
     }
     g->shared.clock_origin_ns =
-        ranks > 1 && cfg->trace ? align_clocks(g->comm, rank, ranks) : tide__now_ns();
+        ranks > 1 && (cfg->trace || cfg->trace_otf2) ? align_clocks(g->comm, rank, ranks) : tide__now_ns();
     g->stats = cfg->stats;
     g->rank = rank;
     g->startup_ns = tide__now_ns() - t0;

@@ -320,7 +320,7 @@ void tide__watch_answer(tide_worker *w);
 /* trace.c: --trace (see there). Join at the worker's start, finish when its dataflows
  * are done (worker 0 writes the file); the rest record one event each. */
 #define TIDE__NO_TRACE_ID UINT32_MAX /* an operator built before the trace began */
-void tide__trace_join(tide_worker *w, const char *path);
+void tide__trace_join(tide_worker *w, const char *path, const char *otf2);
 void tide__trace_dataflow(tide_dataflow *df);
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records);
 void tide__trace_park(tide_worker *w, uint64_t start);

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "dataflow_internal.h"
+#include "trace_internal.h"
 
 /* Events kept per worker (40 bytes each: 80 MiB); later ones are counted, not kept. */
 #define MAX_EVENTS (1u << 21)
@@ -30,27 +31,18 @@
 /* Queue samples are taken at most this often (and when a worker parks). */
 #define QUEUE_EVERY_NS 100000
 
-enum { EV_OP, EV_PARK, EV_SEND, EV_RECV, EV_QUEUE };
-/* An operator run or park: dur, name (by op->trace_id), records taken. A message: dur 0,
- * name the receiving operator's, peer the other end, records, aux its flow. A queue
- * sample: dur the bytes queued, records queued. */
-struct event {
-    uint64_t ts, dur; /* ns on this rank's clock */
-    uint32_t kind : 4, peer : 28;
-    uint32_t name;
-    uint64_t records, aux;
-};
-
+/* A piece of a worker's part, sent to worker 0: its JSON text or its packed events. */
+enum { PART_JSON, PART_EVENTS, NPARTS };
 struct chunk {
     uint32_t len, worker;
-    uint8_t last;
+    uint8_t last, part;
     char text[CHUNK];
 };
 #define PER_BATCH 8 /* chunks per batch: 32 KiB messages */
 static TIDE_TYPE_POD(chunk_type, struct chunk);
 
 struct tide__trace {
-    struct event **blocks; /* EV_BLOCK events each: kept in place, never copied */
+    struct tide__trace_event **blocks; /* EV_BLOCK events each: kept in place, never copied */
     size_t n, nblocks;     /* events; room for block pointers */
     uint64_t dropped;
     char **names; /* "dataflow/operator", by op->trace_id */
@@ -59,7 +51,9 @@ struct tide__trace {
     tide_push *push; /* towards worker 0 */
     tide_pull *pull;
     FILE *out; /* worker 0 */
-    const char *path; /* NULL: events go to the program's callback only */
+    const char *path; /* --trace FILE.json (NULL: none) */
+    const char *otf2; /* --trace FILE.otf2 (NULL: none) */
+    bool keep;        /* for either: else events go to the program's callback only */
     unsigned kinds;   /* tide_worker_log */
     tide_log_fn fn;
     void *ctx;
@@ -87,18 +81,24 @@ void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx)
     w->log_kinds = t->kinds;
 }
 
-void tide__trace_join(tide_worker *w, const char *path)
+void tide__trace_join(tide_worker *w, const char *path, const char *otf2)
 {
-    if (!path)
+    if (!path && !otf2)
         return;
     struct tide__trace *t = trace_new(w);
     t->path = path;
+    t->otf2 = otf2;
+    t->keep = true;
     int chan = w->peers > 1 ? tide_allocator_allocate_lazy(w->alloc, &chunk_type, &t->pull) : -1;
     if (w->peers > 1 && (chan < 0 || !(t->push = tide_allocator_push(w->alloc, chan, 0))))
         tide__fatal("worker %zu: cannot allocate the --trace channel", w->index);
     /* opened now: a path that cannot be written stops the job before it runs, not after */
-    if (w->index == 0 && !(t->out = fopen(path, "w")))
+    if (w->index == 0 && path && !(t->out = fopen(path, "w")))
         tide__fatal("--trace: cannot write '%s': %s", path, strerror(errno));
+#ifdef TIDE_HAVE_OTF2
+    if (w->index == 0 && otf2)
+        tide__otf2_check(otf2);
+#endif
 }
 
 void tide__log_stop(tide_worker *w)
@@ -199,9 +199,9 @@ void tide__trace_dataflow(tide_dataflow *df)
 }
 
 /* Keeps @p ev for the file (when there is one), counting what the buffer has no room for. */
-static void keep(struct tide__trace *t, const struct event *ev)
+static void keep(struct tide__trace *t, const struct tide__trace_event *ev)
 {
-    if (!t->path)
+    if (!t->keep)
         return;
     if (t->n % EV_BLOCK == 0) {
         if (t->n == MAX_EVENTS) {
@@ -226,28 +226,28 @@ static void record(tide_worker *w, uint32_t kind, uint32_t name, uint64_t ts,
 {
     struct tide__trace *t = w->trace;
     uint64_t dur = tide__now_ns() - ts;
-    unsigned mask = kind == EV_OP ? TIDE_LOG_OPERATOR : TIDE_LOG_PARK;
+    unsigned mask = kind == TIDE__EV_OP ? TIDE_LOG_OPERATOR : TIDE_LOG_PARK;
     if (t->kinds & mask) {
         tide_log_event e = { .kind = (tide_log_kind)mask, .worker = w->index,
                              .start_ns = ts - t->origin, .dur_ns = dur,
-                             .name = kind == EV_OP ? t->names[name] : "park",
+                             .name = kind == TIDE__EV_OP ? t->names[name] : "park",
                              .records = records };
         t->fn(&e, t->ctx);
     }
-    keep(t, &(struct event){ .ts = ts, .dur = dur, .kind = kind, .name = name,
+    keep(t, &(struct tide__trace_event){ .ts = ts, .dur = dur, .kind = kind, .name = name,
                              .records = records });
 }
 
 void tide__trace_op(tide_worker *w, const tide_op *op, uint64_t start, uint64_t records)
 {
     if (op->trace_id != TIDE__NO_TRACE_ID)
-        record(w, EV_OP, op->trace_id, start, w->records_in - records);
+        record(w, TIDE__EV_OP, op->trace_id, start, w->records_in - records);
 }
 
 void tide__trace_park(tide_worker *w, uint64_t start)
 {
     tide__trace_queue(w, true);
-    record(w, EV_PARK, 0, start, 0);
+    record(w, TIDE__EV_PARK, 0, start, 0);
 }
 
 uint64_t tide__trace_tag(tide_worker *w)
@@ -281,7 +281,8 @@ static void message(tide_worker *w, bool out, const tide_op *to, int chan, size_
         t->fn(&e, t->ctx);
     }
     if (named)
-        keep(t, &(struct event){ .ts = now, .kind = out ? EV_SEND : EV_RECV,
+        keep(t, &(struct tide__trace_event){ .ts = now, .dur = TIDE__EV_MESSAGE(chan, bytes),
+                                             .kind = out ? TIDE__EV_SEND : TIDE__EV_RECV,
                                  .name = to->trace_id, .records = records, .aux = flow,
                                  .peer = (uint32_t)peer & 0xfffffff });
 }
@@ -304,7 +305,7 @@ void tide__trace_receive(tide_worker *w, const tide_op *op, int chan, tide_batch
 void tide__trace_queue(tide_worker *w, bool now)
 {
     struct tide__trace *t = w->trace;
-    if (!t->path)
+    if (!t->keep)
         return;
     uint64_t records = w->records_arrived - w->records_in;
     uint64_t bytes = w->bytes_arrived - w->bytes_in;
@@ -316,7 +317,7 @@ void tide__trace_queue(tide_worker *w, bool now)
     t->queue_ns = ts;
     t->queue_records = records;
     t->queue_bytes = bytes;
-    keep(t, &(struct event){ .ts = ts, .dur = bytes, .kind = EV_QUEUE, .records = records });
+    keep(t, &(struct tide__trace_event){ .ts = ts, .dur = bytes, .kind = TIDE__EV_QUEUE, .records = records });
 }
 
 /* JSON string contents: quotes, backslashes and control characters escaped. */
@@ -350,28 +351,30 @@ static char *render(tide_worker *w, size_t *len)
                "\"name\":\"worker %zu\",\"events_dropped\":%llu}}", rank, w->index, w->index,
             (unsigned long long)t->dropped);
     for (size_t i = 0; i < t->n; i++) {
-        const struct event *e = &t->blocks[i / EV_BLOCK][i % EV_BLOCK];
+        const struct tide__trace_event *e = &t->blocks[i / EV_BLOCK][i % EV_BLOCK];
         double ts = (double)(int64_t)(e->ts - t->origin) / 1e3;
-        if (e->kind == EV_QUEUE) {
+        if (e->kind == TIDE__EV_QUEUE) {
             fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,\"name\":"
                        "\"queued at worker %zu\",\"args\":{\"records\":%llu,\"bytes\":%llu}}",
                     rank, w->index, ts, w->index, (unsigned long long)e->records,
                     (unsigned long long)e->dur);
             continue;
         }
+        bool msg = e->kind == TIDE__EV_SEND || e->kind == TIDE__EV_RECV;
         fprintf(f, ",\n{\"ph\":\"X\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,\"dur\":%.3f,", rank,
-                w->index, ts, (double)e->dur / 1e3);
-        if (e->kind == EV_PARK) {
+                w->index, ts, msg ? 0.0 : (double)e->dur / 1e3);
+        if (e->kind == TIDE__EV_PARK) {
             fputs("\"name\":\"park\",\"cat\":\"idle\"}", f);
             continue;
         }
-        if (e->kind == EV_SEND || e->kind == EV_RECV) {
-            bool out = e->kind == EV_SEND;
+        if (e->kind == TIDE__EV_SEND || e->kind == TIDE__EV_RECV) {
+            bool out = e->kind == TIDE__EV_SEND;
             fprintf(f, "\"name\":\"%s\",\"cat\":\"message\",\"bind_id\":\"%llx\",\"%s\":true,"
-                       "\"args\":{\"records\":%llu,\"%s\":%u,\"into\":\"",
+                       "\"args\":{\"records\":%llu,\"bytes\":%llu,\"%s\":%u,\"into\":\"",
                     out ? "send" : "receive", (unsigned long long)e->aux,
                     out ? "flow_out" : "flow_in", (unsigned long long)e->records,
-                    out ? "to" : "from", (unsigned)e->peer);
+                    (unsigned long long)TIDE__EV_BYTES(e), out ? "to" : "from",
+                    (unsigned)e->peer);
             put_json(f, t->names[e->name]);
             fputs("\"}}", f);
             continue;
@@ -385,7 +388,36 @@ static char *render(tide_worker *w, size_t *len)
     return text;
 }
 
-static void send_text(tide_worker *w, const char *text, size_t len)
+/* This worker's events for the OTF2 writer: a header (events, names, rank), the events
+ * with times from the job's zero, the names each followed by a NUL. */
+static char *pack(tide_worker *w, size_t *len)
+{
+    struct tide__trace *t = w->trace;
+    size_t names = 0;
+    for (size_t i = 0; i < t->nnames; i++)
+        names += strlen(t->names[i]) + 1;
+    *len = 3 * sizeof(uint64_t) + t->n * sizeof(struct tide__trace_event) + names;
+    char *out = malloc(*len), *at = out;
+    if (!out)
+        tide__fatal("out of memory writing the trace");
+    uint64_t head[3] = { t->n, t->nnames, tide_allocator_rank(w->alloc) };
+    memcpy(at, head, sizeof head);
+    at += sizeof head;
+    for (size_t i = 0; i < t->n; i++) {
+        struct tide__trace_event e = t->blocks[i / EV_BLOCK][i % EV_BLOCK];
+        e.ts = e.ts > t->origin ? e.ts - t->origin : 0;
+        memcpy(at, &e, sizeof e);
+        at += sizeof e;
+    }
+    for (size_t i = 0; i < t->nnames; i++) {
+        size_t n = strlen(t->names[i]) + 1;
+        memcpy(at, t->names[i], n);
+        at += n;
+    }
+    return out;
+}
+
+static void send_part(tide_worker *w, int part, const char *text, size_t len)
 {
     struct tide__trace *t = w->trace;
     tide_batch *b = tide_batch_new(&chunk_type, sizeof(struct chunk) * PER_BATCH);
@@ -395,6 +427,7 @@ static void send_text(tide_worker *w, const char *text, size_t len)
     do {
         struct chunk c;
         c.worker = (uint32_t)w->index;
+        c.part = (uint8_t)part;
         c.len = (uint32_t)(len - at < CHUNK ? len - at : CHUNK);
         memcpy(c.text, text + at, c.len);
         at += c.len;
@@ -408,69 +441,148 @@ static void send_text(tide_worker *w, const char *text, size_t len)
             tide_batch_clear(b);
         }
     } while (at < len);
-    tide_push_send(t->push, NULL);
     tide_batch_free(b);
-    tide_allocator_release(w->alloc);
 }
+
+/* Worker 0: every other worker's parts, the JSON ones into the file as each completes
+ * (chunks of several workers interleave, so each is put together apart and written once
+ * whole), the packed events into @p blobs. */
+struct part {
+    char *text;
+    size_t len, cap;
+};
+
+static void gather(tide_worker *w, struct part *blobs)
+{
+    struct tide__trace *t = w->trace;
+    struct part *parts = calloc(w->peers * NPARTS, sizeof *parts);
+    if (!parts)
+        tide__fatal("out of memory writing the trace");
+    size_t left = (w->peers - 1) * ((t->path != NULL) + (t->otf2 != NULL));
+    while (left) {
+        tide_allocator_receive(w->alloc);
+        tide_batch *b = NULL;
+        bool got = false;
+        while (tide_pull_recv(t->pull, &b)) {
+            const struct chunk *c = tide_batch_records(b);
+            for (size_t i = 0; i < tide_batch_len(b); i++) {
+                if (c[i].worker >= w->peers || c[i].worker == 0 || c[i].len > CHUNK ||
+                    c[i].part >= NPARTS || (c[i].part == PART_JSON ? !t->path : !t->otf2))
+                    tide__fatal("--trace: a malformed part from worker %u", c[i].worker);
+                struct part *p = &parts[c[i].worker * NPARTS + c[i].part];
+                tide__reserve(&p->text, &p->cap, p->len + c[i].len, 1);
+                memcpy(p->text + p->len, c[i].text, c[i].len);
+                p->len += c[i].len;
+                if (!c[i].last)
+                    continue;
+                if (c[i].part == PART_JSON) {
+                    fputs(",\n", t->out);
+                    fwrite(p->text, 1, p->len, t->out);
+                    free(p->text);
+                } else {
+                    blobs[c[i].worker] = *p;
+                }
+                *p = (struct part){ 0 };
+                left--;
+            }
+            got = true;
+        }
+        tide_allocator_release(w->alloc);
+        if (!got)
+            tide_allocator_park(w->alloc, 100000000);
+    }
+    free(parts);
+}
+
+#ifdef TIDE_HAVE_OTF2
+/* Reads worker @p worker's packed events (pack) into @p p, pointing into @p buf. */
+static void unpack(char *buf, size_t len, size_t worker, struct tide__trace_part *p,
+                   const char ***names)
+{
+    uint64_t head[3];
+    if (len < sizeof head)
+        tide__fatal("--trace: a malformed part from worker %zu", worker);
+    memcpy(head, buf, sizeof head);
+    size_t evbytes = (size_t)head[0] * sizeof(struct tide__trace_event);
+    if (head[0] > MAX_EVENTS || len - sizeof head < evbytes)
+        tide__fatal("--trace: a malformed part from worker %zu", worker);
+    *p = (struct tide__trace_part){ .rank = (size_t)head[2], .worker = worker,
+                                    .ev = (const struct tide__trace_event *)(buf + sizeof head),
+                                    .n = (size_t)head[0], .nnames = (size_t)head[1] };
+    *names = malloc((p->nnames ? p->nnames : 1) * sizeof **names);
+    if (!*names)
+        tide__fatal("out of memory writing the trace");
+    char *at = buf + sizeof head + evbytes, *end = buf + len;
+    for (size_t i = 0; i < p->nnames; i++) {
+        char *nul = memchr(at, 0, (size_t)(end - at));
+        if (!nul)
+            tide__fatal("--trace: a malformed part from worker %zu", worker);
+        (*names)[i] = at;
+        at = nul + 1;
+    }
+    p->names = *names;
+}
+
+static void write_otf2(tide_worker *w, struct part *blobs)
+{
+    struct tide__trace_part *parts = calloc(w->peers, sizeof *parts);
+    const char ***names = calloc(w->peers, sizeof *names);
+    if (!parts || !names)
+        tide__fatal("out of memory writing the trace");
+    for (size_t k = 0; k < w->peers; k++)
+        unpack(blobs[k].text, blobs[k].len, k, &parts[k], &names[k]);
+    tide__otf2_write(w->trace->otf2, tide_allocator_ranks(w->alloc), w->peers, parts);
+    for (size_t k = 0; k < w->peers; k++)
+        free(names[k]);
+    free(names);
+    free(parts);
+}
+#endif
 
 void tide__trace_finish(tide_worker *w)
 {
     struct tide__trace *t = w->trace;
     if (!t)
         return;
-    size_t len = 0;
-    if (t->path)
+    if (t->keep) {
         tide__trace_queue(w, true);
-    char *text = t->path ? render(w, &len) : NULL;
-    if (!t->path) {
-        /* the program's log only: nothing to write */
-    } else if (w->index != 0) {
-        send_text(w, text, len);
-    } else {
-        fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", t->out);
-        fwrite(text, 1, len, t->out);
-        /* every other worker's text: chunks of several workers interleave, so each
-         * worker's is put together apart and written once whole */
-        struct part {
-            char *text;
-            size_t len, cap;
-        } *parts = calloc(w->peers, sizeof *parts);
-        if (!parts)
-            tide__fatal("out of memory writing the trace");
-        size_t left = w->peers - 1;
-        while (left) {
-            tide_allocator_receive(w->alloc);
-            tide_batch *b = NULL;
-            bool got = false;
-            while (tide_pull_recv(t->pull, &b)) {
-                const struct chunk *c = tide_batch_records(b);
-                for (size_t i = 0; i < tide_batch_len(b); i++) {
-                    if (c[i].worker >= w->peers || c[i].len > CHUNK)
-                        tide__fatal("--trace: a malformed part from worker %u", c[i].worker);
-                    struct part *p = &parts[c[i].worker];
-                    tide__reserve(&p->text, &p->cap, p->len + c[i].len, 1);
-                    memcpy(p->text + p->len, c[i].text, c[i].len);
-                    p->len += c[i].len;
-                    if (c[i].last) {
-                        fputs(",\n", t->out);
-                        fwrite(p->text, 1, p->len, t->out);
-                        free(p->text);
-                        p->text = NULL;
-                        left--;
-                    }
-                }
-                got = true;
-            }
+        size_t len = 0, blen = 0;
+        char *text = t->path ? render(w, &len) : NULL;
+        char *blob = t->otf2 ? pack(w, &blen) : NULL;
+        if (w->index != 0) {
+            if (text)
+                send_part(w, PART_JSON, text, len);
+            if (blob)
+                send_part(w, PART_EVENTS, blob, blen);
+            tide_push_send(t->push, NULL);
             tide_allocator_release(w->alloc);
-            if (!got)
-                tide_allocator_park(w->alloc, 100000000);
+            free(blob);
+        } else {
+            struct part *blobs = calloc(w->peers, sizeof *blobs);
+            if (!blobs)
+                tide__fatal("out of memory writing the trace");
+            blobs[0] = (struct part){ blob, blen, blen };
+            if (t->path) {
+                fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", t->out);
+                fwrite(text, 1, len, t->out);
+            }
+            if (w->peers > 1)
+                gather(w, blobs);
+            if (t->path) {
+                fputs("\n]}\n", t->out);
+                if (fclose(t->out) != 0)
+                    tide__fatal("--trace: writing '%s' failed: %s", t->path, strerror(errno));
+            }
+#ifdef TIDE_HAVE_OTF2
+            if (t->otf2)
+                write_otf2(w, blobs);
+#endif
+            for (size_t k = 0; k < w->peers; k++)
+                free(blobs[k].text);
+            free(blobs);
         }
-        free(parts);
-        fputs("\n]}\n", t->out);
-        if (fclose(t->out) != 0)
-            tide__fatal("--trace: writing '%s' failed: %s", t->path, strerror(errno));
+        free(text);
     }
-    free(text);
     for (size_t i = 0; i < t->nnames; i++)
         free(t->names[i]);
     free(t->names);

@@ -378,7 +378,7 @@ struct run {
     tide_worker_fn fn;
     void *ctx;
     tide_progress_mode mode;
-    const char *dot, *trace;
+    const char *dot, *trace, *trace_otf2;
     struct tide__watch *watch;
 };
 
@@ -405,7 +405,7 @@ static int run_worker(tide_allocator *a, void *arg)
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
     w.dot = r->dot;
     tide__watch_join(&w, r->watch);
-    tide__trace_join(&w, r->trace);
+    tide__trace_join(&w, r->trace, r->trace_otf2);
     int rc = r->fn(&w, r->ctx);
     tide__log_stop(&w);
     if (w.unbuilt)
@@ -430,7 +430,8 @@ static int run_worker(tide_allocator *a, void *arg)
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
-                     cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, NULL };
+                     cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, cfg ? cfg->trace_otf2 : NULL,
+                     NULL };
     tide_guards *g;
     if (cfg && cfg->workers)
         r.watch = tide__watch_start(cfg);
