@@ -301,6 +301,64 @@ static int built_body(tide_worker *w, void *ctx)
 START_TEST(test_log_built) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, built_body), 0); }
 END_TEST
 
+/* tide_log_stream: the log of a worker's other dataflows reaches a dataflow of its own as
+ * records (this worker's operator runs of "work", the records it sent to other workers),
+ * none of the log dataflow's own, at epochs that do not run ahead of the records' times;
+ * the stream ends when logging stops. */
+struct log_stream_seen {
+    size_t worker;
+    uint64_t work_runs, sent_records, own, bad;
+};
+
+static void on_log_record(const tide_time *t, const void *rec, void *ctx)
+{
+    const tide_log_record *r = rec;
+    struct log_stream_seen *s = ctx;
+    uint64_t at = t->c[0] * 1000000u; /* the record's epoch, in ns */
+    /* not before it happened, nor a minute after */
+    if (r->worker != s->worker || at + 1000000u <= r->start_ns ||
+        at > r->start_ns + r->dur_ns + 60000000000u)
+        s->bad++;
+    if (strncmp(r->name, "log/", 4) == 0 || strcmp(r->name, "log") == 0)
+        s->own++;
+    if (r->kind == TIDE_LOG_OPERATOR && strncmp(r->name, "work/", 5) == 0)
+        s->work_runs++;
+    if (r->kind == TIDE_LOG_SEND)
+        s->sent_records += r->records;
+}
+
+static int log_stream_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    struct log_stream_seen seen = { .worker = me };
+    tide_scope *s = tide_dataflow_begin(w, "log");
+    tide_probe *p = tide_probe_new(tide_inspect(
+        tide_log_stream(s, TIDE_LOG_OPERATOR | TIDE_LOG_SEND | TIDE_LOG_PROGRESS_SEND),
+        on_log_record, &seen));
+    tide_dataflow_end(s);
+    run_dataflow(w, "work");
+    for (int i = 0; i < 1000; i++) /* the log keeps its stream open meanwhile */
+        tide_worker_step(w);
+    WORK_CHECK(w, !tide_probe_done(p), "the log stream ended while logging went on");
+    tide_worker_log(w, 0, NULL, NULL);
+    while (!tide_probe_done(p))
+        tide_worker_step_or_park(w, 1000000);
+    uint64_t crossing = 0;
+    for (uint64_t i = 0; i < 100; i++)
+        crossing += i % peers != me;
+    WORK_CHECK(w, !seen.bad && !seen.own && seen.work_runs >= 3 &&
+                      seen.sent_records == crossing,
+               "%llu bad, %llu of its own, %llu runs of work, %llu records sent (not %llu)",
+               (unsigned long long)seen.bad, (unsigned long long)seen.own,
+               (unsigned long long)seen.work_runs, (unsigned long long)seen.sent_records,
+               (unsigned long long)crossing);
+    return 0;
+}
+
+START_TEST(test_log_stream) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, log_stream_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -313,5 +371,6 @@ int main(void)
     tcase_add_loop_test(tc, test_log, 0, 2);
     tcase_add_loop_test(tc, test_log_messages, 0, 2);
     tcase_add_loop_test(tc, test_log_built, 0, 2);
+    tcase_add_loop_test(tc, test_log_stream, 0, 2);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -149,6 +149,26 @@ typedef void (*tide_log_fn)(const tide_log_event *e, void *ctx);
  *  runs, parks and messages too. */
 void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx);
 
+/** A tide_log_event as a record (tide_log_stream): the strings cut to fit, no frontier. */
+typedef struct tide_log_record {
+    uint32_t kind, worker;
+    uint64_t start_ns, dur_ns, records, bytes, message;
+    uint32_t peer, op, port, target_op, target_port, inputs, outputs;
+    int32_t channel;
+    char name[64]; /**< "dataflow/operator", "park", or a dataflow's name (progress) */
+} tide_log_record;
+/** The type of tide_log_stream's records (plain data). */
+extern const tide_type tide_log_record_type;
+/**
+ * This worker's own events of kinds @p kinds as a stream in the dataflow of @p root (a
+ * root scope), so that the program can compute on its log: each record at the epoch of
+ * the milliseconds since the job's start when the stream's source took it (at or after
+ * its start_ns). It takes the place of tide_worker_log's callback: the stream ends when
+ * logging is stopped or replaced (tide_worker_log) and when the worker's function returns.
+ * Events of the dataflow that reads the log are left out (it would read its own reading).
+ */
+tide_stream *tide_log_stream(tide_scope *root, unsigned kinds);
+
 /* ---------------------------------------------------------------- building dataflows */
 
 /**

@@ -335,7 +335,9 @@ void tide__trace_receive(tide_worker *w, const tide_op *op, int chan, tide_batch
 void tide__trace_queue(tide_worker *w, bool now);
 /* The program's log only (tide_worker_log; callers test w->log_kinds first): a step's
  * progress updates sent or applied, and a new frontier at input @p port of @p op. */
-void tide__log_progress(tide_worker *w, bool out, size_t changes);
+void tide__log_progress(tide_dataflow *df, bool out, size_t changes);
+/* @p on_stop(ctx) is called once when the callback just set is replaced or stopped. */
+void tide__log_on_stop(tide_worker *w, void (*on_stop)(void *ctx));
 void tide__log_frontier(tide_worker *w, const tide_op *op, uint32_t port,
                         const tide_antichain *f);
 void tide__trace_finish(tide_worker *w);

@@ -160,7 +160,7 @@ bool tide__progress_absorb(tide_dataflow *df)
         tide_change_batch_clear(&df->incoming);
         if (tide_progcaster_recv(df->pc, &df->incoming)) {
             if (df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
-                tide__log_progress(df->w, false, df->incoming.len);
+                tide__log_progress(df, false, df->incoming.len);
             apply(df, &df->incoming);
             got = true;
         }
@@ -174,7 +174,7 @@ void tide__progress_send(tide_dataflow *df)
     if (df->pc) {
         if (df->w->log_kinds & TIDE_LOG_PROGRESS_SEND) {
             tide_change_batch_compact(&df->local); /* as the broadcast would: what leaves */
-            tide__log_progress(df->w, true, df->local.len);
+            tide__log_progress(df, true, df->local.len);
         }
         tide_progcaster_send(df->pc, &df->local); /* every step: it may release a held batch */
     } else if (df->local.len) {
@@ -182,7 +182,7 @@ void tide__progress_send(tide_dataflow *df)
          * what they enable is active before the worker decides whether to sleep. */
         tide_change_batch_compact(&df->local);
         if (df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
-            tide__log_progress(df->w, false, df->local.len);
+            tide__log_progress(df, false, df->local.len);
         apply(df, &df->local);
         tide_change_batch_clear(&df->local);
         propagate(df);

@@ -57,6 +57,7 @@ struct tide__trace {
     unsigned kinds;   /* tide_worker_log */
     tide_log_fn fn;
     void *ctx;
+    void (*on_stop)(void *ctx); /* told when fn is replaced or stopped (tide_log_stream) */
     uint32_t sent;     /* messages this worker sent (wraps: TIDE__TRACE_META) */
     uint64_t queue_ns; /* the last queue sample: when, and what it said */
     uint64_t queue_records, queue_bytes;
@@ -72,9 +73,24 @@ static struct tide__trace *trace_new(tide_worker *w)
     return t;
 }
 
+/* The callback's owner is told that it is no longer called. */
+static void stopped(struct tide__trace *t)
+{
+    void (*on_stop)(void *) = t->on_stop;
+    t->on_stop = NULL;
+    if (on_stop)
+        on_stop(t->ctx);
+}
+
+void tide__log_on_stop(tide_worker *w, void (*on_stop)(void *ctx))
+{
+    w->trace->on_stop = on_stop;
+}
+
 void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx)
 {
     struct tide__trace *t = w->trace ? w->trace : trace_new(w);
+    stopped(t);
     t->kinds = fn ? kinds : 0;
     t->fn = fn;
     t->ctx = ctx;
@@ -103,8 +119,10 @@ void tide__trace_join(tide_worker *w, const char *path, const char *otf2)
 
 void tide__log_stop(tide_worker *w)
 {
-    if (w->trace)
+    if (w->trace) {
+        stopped(w->trace);
         w->trace->kinds = 0; /* its context may be gone with the program's function */
+    }
     w->log_kinds = 0;
 }
 
@@ -152,15 +170,16 @@ static void log_built(tide_dataflow *df)
     }
 }
 
-void tide__log_progress(tide_worker *w, bool out, size_t changes)
+void tide__log_progress(tide_dataflow *df, bool out, size_t changes)
 {
+    tide_worker *w = df->w;
     struct tide__trace *t = w->trace;
     unsigned mask = out ? TIDE_LOG_PROGRESS_SEND : TIDE_LOG_PROGRESS_RECEIVE;
     if (!(t->kinds & mask) || !changes)
         return;
     tide_log_event e = { .kind = (tide_log_kind)mask, .worker = w->index,
                          .start_ns = tide__now_ns() - t->origin,
-                         .name = out ? "progress sent" : "progress applied", .records = changes,
+                         .name = df->name, .records = changes,
                          .channel = -1 };
     t->fn(&e, t->ctx);
 }
