@@ -3,7 +3,8 @@
 # --trace FILE (doc/observing.md): the Chrome/Perfetto JSON trace of hello and pagerank,
 # in threads and on 2 ranks x 2 workers, parses (python3's json); it names one process
 # per rank and one thread per worker; every event is complete ("X", non-negative
-# duration) or a counter ("C"), after the job's zero (clocks aligned across ranks); a
+# duration), a counter ("C") or one of each worker's two instants (its start and end,
+# with all its events between), after the job's zero (clocks aligned across ranks); a
 # worker's runs do not overlap and its messages sit inside them; every message between
 # workers is a flow with both ends (send and receive slices with equal records, the
 # receive inside a run of the operator it went to, not before the send), and the flows
@@ -31,7 +32,19 @@ threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev if e["name"] == "
 assert threads == {(w // workers, w): "worker %d" % w for w in range(ranks * workers)}, threads
 xs = [e for e in ev if e["ph"] == "X"]
 cs = [e for e in ev if e["ph"] == "C"]
-assert xs and len(xs) + len(cs) == len([e for e in ev if e["ph"] != "M"]), "events other than X, C"
+inst = [e for e in ev if e["ph"] == "i"]
+assert xs and len(xs) + len(cs) + len(inst) == len([e for e in ev if e["ph"] != "M"]), \
+    "events other than X, C, i"
+# each worker starts once and ends once, and everything it recorded lies between
+for key in threads:
+    mine = [e for e in inst if (e["pid"], e["tid"]) == key]
+    names = sorted(e["name"] for e in mine)
+    assert names == ["worker end", "worker start"], (key, names)
+    t0 = min(e["ts"] for e in mine if e["name"] == "worker start")
+    t1 = max(e["ts"] for e in mine if e["name"] == "worker end")
+    for e in xs + cs:
+        if (e["pid"], e["tid"]) == key:
+            assert t0 - 0.002 <= e["ts"] and e["ts"] + e.get("dur", 0) <= t1 + 0.002, ("outside", key, e)
 assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in xs), "negative ts or dur"
 EPS = 0.002  # 3 decimals each: allow a nanosecond of rounding
 # a worker's operator runs and parks follow one another; messages are instants, inside

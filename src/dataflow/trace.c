@@ -48,6 +48,7 @@ struct tide__trace {
     char **names; /* "dataflow/operator", by op->trace_id */
     size_t nnames, capnames;
     uint64_t origin; /* the job's zero on this rank's clock */
+    uint64_t start;  /* when the worker began (--trace), on the same clock */
     tide_push *push; /* towards worker 0 */
     tide_pull *pull;
     FILE *out; /* worker 0 */
@@ -105,6 +106,7 @@ void tide__trace_join(tide_worker *w, const char *path, const char *otf2)
     t->path = path;
     t->otf2 = otf2;
     t->keep = true;
+    t->start = tide__now_ns();
     int chan = w->peers > 1 ? tide_allocator_allocate_lazy(w->alloc, &chunk_type, &t->pull) : -1;
     if (w->peers > 1 && (chan < 0 || !(t->push = tide_allocator_push(w->alloc, chan, 0))))
         tide__fatal("worker %zu: cannot allocate the --trace channel", w->index);
@@ -369,6 +371,13 @@ static char *render(tide_worker *w, size_t *len)
     fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%zu,\"tid\":%zu,\"args\":{"
                "\"name\":\"worker %zu\",\"events_dropped\":%llu}}", rank, w->index, w->index,
             (unsigned long long)t->dropped);
+    /* the worker's start and end (now: its dataflows are done), as instants */
+    double begin = (double)(int64_t)(t->start - t->origin) / 1e3;
+    double end = (double)(int64_t)(tide__now_ns() - t->origin) / 1e3;
+    for (int k = 0; k < 2; k++)
+        fprintf(f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%zu,\"tid\":%zu,\"ts\":%.3f,"
+                   "\"name\":\"worker %s\",\"cat\":\"worker\"}", rank, w->index,
+                k ? end : begin, k ? "end" : "start");
     for (size_t i = 0; i < t->n; i++) {
         const struct tide__trace_event *e = &t->blocks[i / EV_BLOCK][i % EV_BLOCK];
         double ts = (double)(int64_t)(e->ts - t->origin) / 1e3;
