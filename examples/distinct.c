@@ -91,12 +91,6 @@ static void distinct_free(void *arg)
     free(d);
 }
 
-static uint64_t by_value(const void *r, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)r;
-}
-
 static void print_value(const tide_time *t, const void *r, void *ctx)
 {
     (void)t;
@@ -115,7 +109,7 @@ static int run(tide_worker *w, void *arg)
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "distinct");
     tide_stream *s = tide_unary_frontier(tide_input_new(scope, TIDE_U64, &input),
-                                         TIDE_EXCHANGE(by_value, NULL), "Distinct", TIDE_U64,
+                                         TIDE_EXCHANGE(tide_hash_u64, NULL), "Distinct", TIDE_U64,
                                          distinct_logic, d, distinct_free);
     tide_probe *probe = tide_probe_new(tide_inspect(s, print_value, &me));
     tide_dataflow_end(scope);

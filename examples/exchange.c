@@ -15,12 +15,6 @@ struct args {
     uint64_t batch, rounds;
 };
 
-static uint64_t by_value(const void *record, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)record;
-}
-
 static int run(tide_worker *w, void *arg)
 {
     example_check_args(w);
@@ -28,7 +22,7 @@ static int run(tide_worker *w, void *arg)
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "exchange");
     tide_stream *s = tide_input_new(scope, TIDE_U64, &input);
-    tide_probe *probe = tide_probe_new(tide_exchange(s, by_value, NULL));
+    tide_probe *probe = tide_probe_new(tide_exchange(s, tide_hash_u64, NULL));
     tide_dataflow_end(scope);
     double start = example_now();
     for (uint64_t round = 0; round < a->rounds; round++) {

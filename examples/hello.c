@@ -12,12 +12,6 @@
 
 #include <tide.h>
 
-static uint64_t by_value(const void *record, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)record;
-}
-
 static void say_hello(const tide_time *t, const void *record, void *ctx)
 {
     (void)t;
@@ -31,7 +25,7 @@ static int hello(tide_worker *w, void *ctx)
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "hello");
     tide_stream *s = tide_input_new(scope, TIDE_U64, &input);
-    s = tide_exchange(s, by_value, NULL);
+    s = tide_exchange(s, tide_hash_u64, NULL);
     s = tide_inspect(s, say_hello, w);
     tide_probe *probe = tide_probe_new(s);
     tide_dataflow_end(scope);

@@ -26,12 +26,6 @@ static bool above_zero(const void *record, void *ctx)
     return *(const uint64_t *)record > 0;
 }
 
-static uint64_t by_value(const void *record, void *ctx)
-{
-    (void)ctx;
-    return *(const uint64_t *)record;
-}
-
 static void seen(const tide_time *t, const void *record, void *ctx)
 {
     printf("worker %zu:\tround %" PRIu64 ": %" PRIu64 "\n", tide_worker_index(ctx), t->c[1],
@@ -52,7 +46,7 @@ static int iterate(tide_worker *w, void *ctx)
     tide_loop *back;
     tide_stream *again = tide_loop_variable(loop, 1, TIDE_U64, &back); /* next round */
     tide_stream *x = tide_concat(tide_enter(loop, start), again);
-    x = tide_exchange(x, by_value, NULL);
+    x = tide_exchange(x, tide_hash_u64, NULL);
     x = tide_inspect(x, seen, w);
     x = tide_filter(tide_map(x, TIDE_U64, halve, NULL), above_zero, NULL);
     tide_loop_connect(back, x);

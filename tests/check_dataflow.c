@@ -4,6 +4,7 @@
 #include "check_main.h"
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -359,6 +360,58 @@ static int log_stream_body(tide_worker *w, void *ctx)
 START_TEST(test_log_stream) { ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, log_stream_body), 0); }
 END_TEST
 
+/* tide_hash_u64 (computed inline by the exchange) sends each record where a hash function
+ * of the program's returning the same value does: value % workers, with a power-of-two
+ * worker count and without, with batches large enough for the per-slot cursors and small. */
+struct placed {
+    size_t worker, peers;
+    uint64_t got, misplaced;
+};
+
+static void check_placed(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct placed *p = ctx;
+    p->got++;
+    p->misplaced += *(const uint64_t *)r % p->peers != p->worker;
+}
+
+static int hash_u64_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    struct placed inl = { me, peers, 0, 0 }, ind = { me, peers, 0, 0 };
+    enum { N = 5000 };
+    uint64_t *v = malloc(N * sizeof *v);
+    for (uint64_t i = 0; i < N; i++)
+        v[i] = i * 7 + me;
+    tide_scope *s = tide_dataflow_begin(w, "hash u64");
+    tide_stream *in = tide_to_stream(s, TIDE_U64, v, N);
+    tide_stream *few = tide_to_stream(s, TIDE_U64, v, 3);
+    tide_probe *p1 = tide_probe_new(tide_inspect(
+        tide_exchange(tide_concat(in, few), tide_hash_u64, NULL), check_placed, &inl));
+    tide_stream *in2 = tide_concat(tide_to_stream(s, TIDE_U64, v, N),
+                                   tide_to_stream(s, TIDE_U64, v, 3));
+    tide_probe *p2 =
+        tide_probe_new(tide_inspect(tide_exchange(in2, ident, NULL), check_placed, &ind));
+    tide_dataflow_end(s);
+    while (!tide_probe_done(p1) || !tide_probe_done(p2))
+        tide_worker_step(w);
+    free(v);
+    WORK_CHECK(w, !inl.misplaced && inl.got == ind.got && !ind.misplaced,
+               "inline: %llu records, %llu misplaced; through a call: %llu, %llu misplaced",
+               (unsigned long long)inl.got, (unsigned long long)inl.misplaced,
+               (unsigned long long)ind.got, (unsigned long long)ind.misplaced);
+    return 0;
+}
+
+START_TEST(test_hash_u64)
+{
+    static const size_t shapes[] = { 1, 3, 4 };
+    ck_assert_int_eq(run_with(shapes[_i], hash_u64_body), 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -372,5 +425,6 @@ int main(void)
     tcase_add_loop_test(tc, test_log_messages, 0, 2);
     tcase_add_loop_test(tc, test_log_built, 0, 2);
     tcase_add_loop_test(tc, test_log_stream, 0, 2);
+    tcase_add_loop_test(tc, test_hash_u64, 0, 3);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

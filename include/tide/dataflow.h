@@ -242,6 +242,9 @@ typedef struct tide_pact {
 #define TIDE_PIPELINE ((tide_pact){ NULL, NULL })
 /** Records go to worker hash(record, ctx) % peers. */
 #define TIDE_EXCHANGE(hash, ctx) ((tide_pact){ (hash), (ctx) })
+/** The hash of a 64-bit record that is its value (timely's exchange by value: record % peers).
+ *  Exchanges recognise it and compute it inline, without a call per record. */
+uint64_t tide_hash_u64(const void *record, void *ctx);
 
 /* ---------------------------------------------------------------- generic operators */
 

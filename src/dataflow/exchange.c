@@ -267,13 +267,31 @@ static inline void stage_put(tide_batch *s, int64_t tag, const void *rec, size_t
     s->len++;
 }
 
-/* The worker of record @p rec by the input's hash; a power-of-two worker count divides
- * with a mask. */
+uint64_t tide_hash_u64(const void *record, void *ctx)
+{
+    (void)ctx;
+    uint64_t v;
+    memcpy(&v, record, sizeof v);
+    return v;
+}
+
+/* The worker of record @p rec by the input's hash (@p hash NULL: tide_hash_u64, inline);
+ * a power-of-two worker count divides with a mask. */
 static inline size_t worker_of(tide_hash_fn hash, void *ctx, const void *rec, size_t peers,
                                bool pow2)
 {
-    uint64_t h = hash(rec, ctx);
+    uint64_t h;
+    if (hash)
+        h = hash(rec, ctx);
+    else
+        memcpy(&h, rec, sizeof h);
     return pow2 ? h & (peers - 1) : h % peers;
+}
+
+/* The hash worker_of() is given for @p in: NULL for tide_hash_u64 on 8-byte records. */
+static inline tide_hash_fn hash_of(const struct tide__in *in, size_t size)
+{
+    return in->pact.hash == tide_hash_u64 && size == 8 ? NULL : in->pact.hash;
 }
 
 /* Bytes to ask a full slot of capacity @p cap for, @p left records of @p need bytes still to
@@ -309,7 +327,7 @@ static void split_cursors(tide_op *op, struct tide__target *tg, const struct sha
         cap[k] = s->cap;
         base[k] = s == &no_room ? NULL : tide__batch_data(s);
     }
-    tide_hash_fn hash = in->pact.hash;
+    tide_hash_fn hash = hash_of(in, size);
     void *ctx = in->pact.ctx;
     bool pow2 = (peers & (peers - 1)) == 0;
     for (size_t i = 0; i < b->len; i++) {
@@ -380,7 +398,7 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
         split_cursors(op, tg, &sh, b, t);
     } else if (type->size) {
         size_t size = type->size;
-        tide_hash_fn hash = in->pact.hash;
+        tide_hash_fn hash = hash_of(in, size);
         void *ctx = in->pact.ctx;
         /* 8-byte records copy in one move. */
         bool pow2 = (peers & (peers - 1)) == 0;
