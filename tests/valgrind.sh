@@ -22,6 +22,13 @@ run "$b/examples/comm_process"
 run "$b/examples/simple"
 run "$b/examples/hello" -w 3 --bind none
 run "$b/examples/hello" -w 2 --bind none --trace "$b/tests/valgrind-trace.json" --watch 0.05
+if ! grep -q "^[^#]*-DTIDE_HAVE_OTF2" "$b/Makefile"; then
+  echo "skipped: the OTF2 trace (built without OTF2)"
+else
+  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace"
+  run "$b/examples/hello" -w 2 --bind none --trace "$b/tests/valgrind-trace.otf2"
+  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace"
+fi
 run "$b/tests/stuck" unordered 1 -w 2 --bind none --watch 0.1
 run "$b/examples/barrier" 2000 -w 2 --bind none
 run "$b/examples/op_source"

@@ -100,6 +100,8 @@ struct tide__shared {
     struct tide__mpi *mpi;             /* NULL without MPI */
     uint64_t clock_origin_ns; /* the job's time zero on this rank's tide__now_ns clock:
                                  aligned with rank 0's under --trace (initialize.c) */
+    uint64_t clock_error_ns;  /* how far that zero may be from rank 0's at most: half the
+                                 best round trip that measured it (0 on rank 0) */
 };
 
 struct tide__alloc_ops {

@@ -329,11 +329,12 @@ static void *worker_main(void *arg)
  * round trips (the one with the shortest round trip, its midpoint taken as simultaneous)
  * and hands each rank rank 0's present moment in its own terms. Without it, each rank's
  * own start is its zero. Sequential on rank 0, so only when a trace is asked for. */
-static uint64_t align_clocks(MPI_Comm comm, int rank, int ranks)
+static uint64_t align_clocks(MPI_Comm comm, int rank, int ranks, uint64_t *error)
 {
-    enum { TRIPS = 4, TAG = 7 };
+    enum { TRIPS = 8, TAG = 7 };
     int64_t *offset = calloc((size_t)ranks, sizeof *offset);
-    if (!offset)
+    uint64_t *rtt = calloc((size_t)ranks, sizeof *rtt);
+    if (!offset || !rtt)
         tide__fatal("out of memory aligning clocks");
     for (int r = 1; r < ranks; r++) {
         uint64_t best = UINT64_MAX;
@@ -344,7 +345,7 @@ static uint64_t align_clocks(MPI_Comm comm, int rank, int ranks)
                 MPI_Recv(&theirs, 1, MPI_UINT64_T, r, TAG, comm, MPI_STATUS_IGNORE);
                 uint64_t back = tide__now_ns();
                 if (back - mine < best) {
-                    best = back - mine;
+                    rtt[r] = best = back - mine;
                     offset[r] = (int64_t)(theirs - (mine + (back - mine) / 2));
                 }
             } else if (rank == r) {
@@ -354,15 +355,22 @@ static uint64_t align_clocks(MPI_Comm comm, int rank, int ranks)
             }
         }
     }
-    uint64_t zero = tide__now_ns(), *zeros = malloc((size_t)ranks * sizeof *zeros), out = 0;
+    /* each rank's zero in its own terms, and its bound: the remote reading lay between the
+     * send and the return, so the midpoint is at most half the round trip off */
+    uint64_t zero = tide__now_ns(), *zeros = malloc(2 * (size_t)ranks * sizeof *zeros);
+    uint64_t out[2] = { 0, 0 };
     if (!zeros)
         tide__fatal("out of memory aligning clocks");
-    for (int r = 0; r < ranks; r++)
-        zeros[r] = zero + (uint64_t)offset[r];
-    MPI_Scatter(zeros, 1, MPI_UINT64_T, &out, 1, MPI_UINT64_T, 0, comm);
+    for (int r = 0; r < ranks; r++) {
+        zeros[2 * r] = zero + (uint64_t)offset[r];
+        zeros[2 * r + 1] = (rtt[r] + 1) / 2;
+    }
+    MPI_Scatter(zeros, 2, MPI_UINT64_T, out, 2, MPI_UINT64_T, 0, comm);
     free(zeros);
     free(offset);
-    return out;
+    free(rtt);
+    *error = out[1];
+    return out[0];
 }
 
 int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
@@ -409,8 +417,9 @@ int tide_comm_initialize(const tide_config *cfg, tide_comm_fn fn, void *ctx,
         free(g);
         return rc;
     }
-    g->shared.clock_origin_ns =
-        ranks > 1 && (cfg->trace || cfg->trace_otf2) ? align_clocks(g->comm, rank, ranks) : tide__now_ns();
+    g->shared.clock_origin_ns = ranks > 1 && (cfg->trace || cfg->trace_otf2)
+                                    ? align_clocks(g->comm, rank, ranks, &g->shared.clock_error_ns)
+                                    : tide__now_ns();
     g->stats = cfg->stats;
     g->rank = rank;
     g->startup_ns = tide__now_ns() - t0;

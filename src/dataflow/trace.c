@@ -366,8 +366,9 @@ static char *render(tide_worker *w, size_t *len)
     size_t rank = tide_allocator_rank(w->alloc);
     if (w->alloc->local == 0)
         fprintf(f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%zu,\"args\":{\"name\":"
-                   "\"rank %zu\"}},\n{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%zu,"
-                   "\"args\":{\"sort_index\":%zu}},\n", rank, rank, rank, rank);
+                   "\"rank %zu\",\"clock_error_us\":%.3f}},\n{\"ph\":\"M\",\"name\":"
+                   "\"process_sort_index\",\"pid\":%zu,\"args\":{\"sort_index\":%zu}},\n",
+                rank, rank, (double)w->alloc->shared->clock_error_ns / 1e3, rank, rank);
     fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%zu,\"tid\":%zu,\"args\":{"
                "\"name\":\"worker %zu\",\"events_dropped\":%llu}}", rank, w->index, w->index,
             (unsigned long long)t->dropped);
