@@ -247,7 +247,8 @@ static void on_built(const tide_log_event *e, void *ctx)
         break;
     case TIDE_LOG_CHANNEL_BUILT:
         s->edges++;
-        s->bad += e->op == e->target_op || (strcmp(e->pact, "exchange") && strcmp(e->pact, "pipeline"));
+        s->bad += e->op == e->target_op ||
+                  (strcmp(e->pact, "exchange") && strcmp(e->pact, "pipeline"));
         if (strcmp(e->pact, "exchange") == 0)
             s->exchange_edges++;
         /* an exchange between several workers has a channel; anything else has none */

@@ -154,7 +154,8 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
                              tide__mpi_tree_arity(cfg->progress_tree, ranks),
                              (uint64_t)(cfg->watch * 1e3 + 0.5),
-                             (uint64_t)(cfg->trace != NULL) | (uint64_t)(cfg->trace_otf2 != NULL) << 1 };
+                             (uint64_t)(cfg->trace != NULL) |
+                                 (uint64_t)(cfg->trace_otf2 != NULL) << 1 };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");

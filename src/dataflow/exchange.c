@@ -333,7 +333,8 @@ static void split_cursors(tide_op *op, struct tide__target *tg, const struct sha
     for (size_t i = 0; i < b->len; i++) {
         const unsigned char *rec = data + i * size;
         int64_t tag;
-        size_t slot = slot_of(sh, false, worker_of(hash, ctx, rec, peers, pow2), &tag), need = size + (tag >= 0 ? 4 : 0);
+        size_t slot = slot_of(sh, false, worker_of(hash, ctx, rec, peers, pow2), &tag);
+        size_t need = size + (tag >= 0 ? 4 : 0);
         if (at[slot] + need > cap[slot]) {
             tide_batch *s = tg->spare[slot];
             if (s != &no_room) {
@@ -404,7 +405,8 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
         bool pow2 = (peers & (peers - 1)) == 0;
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char *rec = data + i * size;
-            size_t slot = slot_of(&sh, dense, worker_of(hash, ctx, rec, peers, pow2), &tag), need = size + (tag >= 0 ? 4 : 0);
+            size_t slot = slot_of(&sh, dense, worker_of(hash, ctx, rec, peers, pow2), &tag);
+            size_t need = size + (tag >= 0 ? 4 : 0);
             tide_batch *s = *slot_at(tg, &sh, slot);
             if (s->bytes + need > s->cap) {
                 s = stage_room(op, tg, &sh, slot, stage_want(s->cap, b->len - i, need), type, t);

@@ -338,7 +338,8 @@ void tide__trace_queue(tide_worker *w, bool now)
     t->queue_ns = ts;
     t->queue_records = records;
     t->queue_bytes = bytes;
-    keep(t, &(struct tide__trace_event){ .ts = ts, .dur = bytes, .kind = TIDE__EV_QUEUE, .records = records });
+    keep(t, &(struct tide__trace_event){ .ts = ts, .dur = bytes, .kind = TIDE__EV_QUEUE,
+                                         .records = records });
 }
 
 /* JSON string contents: quotes, backslashes and control characters escaped. */
