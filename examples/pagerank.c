@@ -365,6 +365,14 @@ static struct edge_change random_edge(uint64_t *rng, uint64_t nodes, int64_t dif
     return (struct edge_change){ src, example_random(rng) % nodes, diff };
 }
 
+/* Under --memory, every 4096 edges: steps while the rank is over its budget. */
+static void wait_for_room(tide_worker *w, uint64_t edge)
+{
+    if (edge % 4096 == 0)
+        while (!tide_worker_has_room(w))
+            tide_worker_step(w);
+}
+
 static void settle(tide_worker *w, tide_input *input, tide_probe *probe, uint64_t epoch)
 {
     tide_input_advance_to(input, epoch);
@@ -397,7 +405,8 @@ static int parse_ids(const char *p, uint64_t *src, uint64_t *dst)
 
 /* Sends this worker's share of the edge list: every peers-th edge line. Lines hold two node
  * ids; blank lines and lines starting with '#' are skipped. */
-static int send_file(const char *path, size_t me, size_t peers, tide_input *input)
+static int send_file(tide_worker *w, const char *path, size_t me, size_t peers,
+                     tide_input *input)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -419,6 +428,7 @@ static int send_file(const char *path, size_t me, size_t peers, tide_input *inpu
             rc = -1;
         } else if (edge++ % peers == me) {
             struct edge_change e = { src, dst, 1 };
+            wait_for_room(w, edge);
             tide_input_send(input, &e);
         }
     }
@@ -457,7 +467,7 @@ static int run(tide_worker *w, void *arg)
     tide_dataflow_end(scope);
 
     if (a->file) { /* the file's graph, then iterate until the ranks settle */
-        if (send_file(a->file, me, peers, input) != 0)
+        if (send_file(w, a->file, me, peers, input) != 0)
             tide_abort("pagerank: no graph to rank");
         tide_input_close(input);
         while (!tide_probe_done(probe))
@@ -469,8 +479,10 @@ static int run(tide_worker *w, void *arg)
     uint64_t adds = 1, dels = 1;
     for (uint64_t i = 0; i < a->edges; i++) {
         struct edge_change e = random_edge(&adds, a->nodes, 1);
-        if (i % peers == me)
+        if (i % peers == me) {
+            wait_for_room(w, i);
             tide_input_send(input, &e);
+        }
     }
     settle(w, input, probe, 1);
     for (uint64_t round = 1; round < 1000; round++) {

@@ -54,7 +54,7 @@ static void read_lines(tide_op *op, void *arg)
     struct reader *r = arg;
     tide_worker *w = tide_op_worker(op);
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
-    if (!r->cap)
+    if (!r->cap || !tide_op_has_room(op)) /* (under --memory: run again once there is) */
         return;
     if (!r->f && !(r->f = fopen(r->o->files[r->file], "r")))
         tide_abort("wordcount: cannot open '%s': %s", r->o->files[r->file], strerror(errno));

@@ -122,6 +122,24 @@ START_TEST(test_progress_modes)
     ck_assert_str_eq(cfg.trace_otf2, "t.otf2");
     ck_assert_str_eq(cfg.trace, "u.json");
 #endif
+    ck_assert(cfg.memory == 0); /* no budget unless asked */
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } sizes[] = { { "512M", 512ull << 20 }, { "2G", 2ull << 30 },     { "1.5g", 3ull << 29 },
+                  { "64MiB", 64ull << 20 }, { "2048KB", 2ull << 20 }, { "1048576", 1ull << 20 },
+                  { "1T", 1ull << 40 },     { "3000000b", 3000000 } };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        const char *size_args[] = { "prog", "--memory", sizes[i].text, NULL };
+        ck_assert_int_eq(parse(&cfg, &argc, args, size_args), 0);
+        ck_assert_msg(cfg.memory == sizes[i].bytes, "--memory %s gave %llu", sizes[i].text,
+                      (unsigned long long)cfg.memory);
+        ck_assert_int_eq(argc, 1);
+    }
+    static const char *const in10[] = { "prog", "--memory=8M", "v", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in10), 0);
+    ck_assert(cfg.memory == 8ull << 20);
+    ck_assert_int_eq(argc, 2);
 }
 END_TEST
 
@@ -177,6 +195,14 @@ static const struct {
     { { "prog", "--watch=2s", NULL, NULL }, "--watch: '2s' is not a number of seconds" },
     { { "prog", "--watch", "1e9", NULL }, "--watch: '1e9' is not a number of seconds" },
     { { "prog", "--watch", NULL, NULL }, "--watch needs a number of seconds" },
+    { { "prog", "--memory", NULL, NULL }, "--memory needs a size (e.g. 512M, 2G)" },
+    { { "prog", "--memory", "lots", NULL }, "--memory: 'lots' is not a size" },
+    { { "prog", "--memory", "5Q", NULL }, "--memory: '5Q' is not a size" },
+    { { "prog", "--memory", "-1G", NULL }, "--memory: '-1G' is not a size" },
+    { { "prog", "--memory", "2GG", NULL }, "--memory: '2GG' is not a size" },
+    { { "prog", "--memory", "1e30", NULL }, "--memory: '1e30' is not a size" },
+    { { "prog", "--memory=512K", NULL, NULL }, "--memory 512K: below the 1M a rank needs" },
+    { { "prog", "--memory", "0", NULL }, "--memory 0: below the 1M" },
     { { "prog", "--trace", NULL, NULL }, "--trace needs a file name" },
     { { "prog", "--trace=", NULL, NULL }, "--trace needs a file name" },
     { { "prog", "--trace", "a.json", "--trace=b.json" },

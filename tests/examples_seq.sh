@@ -32,6 +32,9 @@ each_shape "bfs 2000 6000" "$dir/bfs" "grep '^distance'" "$e/bfs" 2000 6000 --le
 each_shape "hashjoin 500 20000 3000" "$dir/hashjoin" \
   "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
   "$e/hashjoin" 500 20000 3000
+each_shape "hashjoin 500 20000 3000 --memory 1M" "$dir/hashjoin" \
+  "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
+  "$e/hashjoin" 500 20000 3000 --memory 1M
 
 "$seq" unionfind 20000 15000 >"$dir/unionfind"
 each_shape "unionfind 20000 15000 1000" "$dir/unionfind" "cat" "$e/unionfind" 20000 15000 1000

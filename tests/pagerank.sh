@@ -29,6 +29,8 @@ check "pagerank -w 3" timeout 120 "$b/examples/pagerank" 2000 10000 -w 3 --bind 
 check "mpirun -n 2 pagerank -w 1" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 1 --bind none
 check "mpirun -n 2 pagerank -w 2" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 2 --bind none
 check "mpirun -n 3 pagerank -w 2 --progress-mode eager" per_rank 3 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --progress-mode eager
+check "pagerank -w 2 --memory 1M" timeout 120 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --memory 1M
+check "mpirun -n 2 pagerank -w 2 --memory 1M" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --memory 1M
 check "mpirun -n 3 pagerank -w 2 --progress-tree 2" per_rank 3 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --progress-tree 2
 expect_failure "pagerank without EDGES" "usage: pagerank NODES EDGES" timeout 20 "$b/examples/pagerank" 10
 # bad edge lists: each names what is wrong, nothing hangs

@@ -35,6 +35,8 @@ for shape in "2 1" "2 2" "3 1"; do
   set -- $shape
   check "mpirun -n $1 wordcount -w $2" "$run" $1 "$b/examples/wordcount" --all $files -w $2 --bind none
 done
+check "wordcount -w 2 --memory 1M" timeout 60 "$b/examples/wordcount" --all $files -w 2 --bind none --memory 1M
+check "mpirun -n 2 wordcount -w 2 --memory 1M" "$run" 2 "$b/examples/wordcount" --all $files -w 2 --bind none --memory 1M
 expect_failure "wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt': No such file" \
   timeout 20 "$b/examples/wordcount" "$d/rivers.txt" /nonexistent.txt
 expect_failure "mpirun wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt'" \

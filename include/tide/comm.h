@@ -112,6 +112,15 @@ bool tide_batch_read(const tide_batch *b, size_t *cursor, void *value);
  * and nodes are recycled, not allocated per message.
  */
 uint64_t tide_comm_allocations(void);
+/**
+ * Bytes of batch buffers this process (rank) holds now: records queued between operators
+ * and in channels, transport frames, exchange staging, records that operators stash per
+ * time, and the pools' spare batches. What --memory bounds. Operators' own tables (keyed
+ * state, aggregates) are not in it.
+ */
+uint64_t tide_memory_held(void);
+/** The most tide_memory_held() has been in this process so far. */
+uint64_t tide_memory_peak(void);
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -167,6 +176,9 @@ typedef struct tide_config {
     const char *trace_otf2; /**< --trace FILE.otf2: the same events as an OTF2 archive
                                (FILE.otf2 and the directory FILE beside it), when tide was
                                built with OTF2; NULL: none. Both may be given. */
+    uint64_t memory;      /**< --memory SIZE: bytes of batches a rank should hold at most
+                               (tide_memory_held()); sources wait while it is over, and
+                               each rank reports its peak at the end; 0: no budget */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -180,7 +192,8 @@ int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE), leaving the program's own arguments in order and
+ * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE),
+ * leaving the program's own arguments in order and
  * argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).
  * Returns TIDE_EINVAL with cfg->error naming the bad argument.

@@ -90,6 +90,14 @@ bool tide_worker_step(tide_worker *w);
  * activation arrives or @p timeout_ns passes (< 0: no limit), without spinning a core.
  */
 bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns);
+/**
+ * Whether a source on this worker may produce now under the rank's --memory budget: true
+ * without a budget or while within it, false while the rank is over it and still draining
+ * (step, then ask again: `while (!tide_worker_has_room(w)) tide_worker_step(w);` before
+ * each chunk fed to an input). When the rank stops draining (what it holds waits for the
+ * sources themselves) it gives way and says true for a while (doc/running.md, "Memory").
+ */
+bool tide_worker_has_room(tide_worker *w);
 /** Steps while @p cond(@p arg) is true. */
 void tide_worker_step_while(tide_worker *w, bool (*cond)(void *arg), void *arg);
 /** Number of installed dataflows not yet complete. */
@@ -342,6 +350,12 @@ uint32_t tide_op_inputs(const tide_op *op);
 uint32_t tide_op_outputs(const tide_op *op);
 /** Schedules the operator again at the next step. */
 void tide_op_activate(tide_op *op);
+/**
+ * For sources, under a --memory budget: true when @p op may produce now; false when its
+ * rank is over the budget, and then @p op is activated again once there is room (return
+ * without producing, keeping the capability). Always true without a budget.
+ */
+bool tide_op_has_room(tide_op *op);
 /** A handle that schedules the operator from any thread (and wakes its worker), owned by
  *  the operator while its dataflow is installed. A thread that may use it after that (the
  *  dataflow can complete on its own) takes a reference with tide_activator_retain(). */
@@ -453,7 +467,8 @@ static inline bool tide__window_put(struct tide__window *w, const void *record)
     return true;
 }
 
-/** Sends one record at the current epoch. */
+/** Sends one record at the current epoch. Under a --memory budget, a program feeding much
+ *  data asks tide_worker_has_room() between chunks. */
 static inline void tide_input_send(tide_input *in, const void *record)
 {
     if (!tide__window_put(*(struct tide__window **)in, record))

@@ -215,6 +215,22 @@ static void local_send(tide_push *p, tide_batch **bp)
     *bp = r;
 }
 
+void tide__allocator_trim(tide_allocator *a)
+{
+    for (size_t c = 0; c < a->nchans; c++) {
+        struct tide__chan *ch = a->chans[c];
+        if (!ch || ch->closed)
+            continue;
+        struct local_push *lps = ch->push_mem;
+        for (size_t d = 0; d < a->nlocal; d++) {
+            tide_batch *b;
+            while ((b = tide__spsc_pop(lps[d].ret)))
+                tide_batch_free(b);
+        }
+    }
+    tide__fifo_free_all(&a->spares);
+}
+
 void tide_push_send(tide_push *p, tide_batch **batch)
 {
     p->send(p, batch);

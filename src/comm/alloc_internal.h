@@ -142,6 +142,10 @@ void tide__give_back(tide_allocator *a, tide_batch *b);
 #define TIDE__MAX_SPARES 64
 /* Keeps @p b for reuse, or frees it when there are enough spares. */
 void tide__spare_put(tide_allocator *a, tide_batch *b);
+/* Frees the batches this worker keeps for reuse: those its rank-mates handed back on its
+ * channels and its spares (--memory, when the rank is over its budget: after a burst the
+ * queues back hold as many batches as the burst had). */
+void tide__allocator_trim(tide_allocator *a);
 /* A spare buffer for about @p bytes bytes, emptied and typed @p type, or NULL. */
 tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t bytes);
 

@@ -6,6 +6,40 @@
 #include "batch_internal.h"
 
 static atomic_uint_fast64_t allocations;
+/* Bytes of batch buffers alive in this process (a process is a rank), and the most there
+ * have been: what --memory bounds. Changed only when a buffer is made, grown or freed,
+ * never per record, and batches are pooled, so the shared line is written rarely. */
+static atomic_int_fast64_t held;
+static atomic_int_fast64_t peak;
+
+static void account(int64_t delta)
+{
+    int64_t now = atomic_fetch_add_explicit(&held, delta, memory_order_relaxed) + delta;
+    if (delta <= 0)
+        return;
+    int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+    while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now,
+                                                             memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+uint64_t tide_memory_held(void)
+{
+    int64_t h = atomic_load_explicit(&held, memory_order_relaxed);
+    return h > 0 ? (uint64_t)h : 0;
+}
+
+void tide__memory_restart_peak(void)
+{
+    atomic_store_explicit(&peak, atomic_load_explicit(&held, memory_order_relaxed),
+                          memory_order_relaxed);
+}
+
+uint64_t tide_memory_peak(void)
+{
+    return (uint64_t)atomic_load_explicit(&peak, memory_order_relaxed);
+}
 
 void tide__count_allocation(void)
 {
@@ -46,6 +80,8 @@ void tide_batch_free(tide_batch *b)
         return;
     if (b->shared)
         tide_batch_free(tide__batch_unshare(b));
+    if (b->base)
+        account(-(int64_t)(TIDE__HEADROOM + b->cap));
     free(b->base);
     free(b);
 }
@@ -58,6 +94,7 @@ static int unshare_copy(tide_batch *b)
         return TIDE_ENOMEM;
     memcpy(base, b->base, TIDE__HEADROOM + b->bytes);
     size_t cap = b->cap;
+    account((int64_t)(TIDE__HEADROOM + cap));
     tide_batch_free(tide__batch_unshare(b));
     b->base = base;
     b->cap = cap;
@@ -81,6 +118,7 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
     if (!base)
         return TIDE_ENOMEM;
     tide__count_allocation();
+    account((int64_t)cap - (int64_t)(b->base ? b->cap : 0) + (b->base ? 0 : TIDE__HEADROOM));
     b->base = base;
     b->cap = cap;
     return 0;

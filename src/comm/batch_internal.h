@@ -46,6 +46,8 @@ tide_batch *tide__batch_unshare(tide_batch *view);
 int tide__batch_reserve(tide_batch *b, size_t bytes);
 /* Counts one allocation made for messages (see tide_comm_allocations). */
 void tide__count_allocation(void);
+/* --memory: the peak of tide_memory_held() starts again from what is held now. */
+void tide__memory_restart_peak(void);
 /* A 32-bit tag of the type's name and size, sent with every message to check types. */
 uint32_t tide__type_tag(const tide_type *t);
 /* Bytes one variable record of @p len bytes takes in a batch. */

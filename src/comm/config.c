@@ -103,6 +103,38 @@ static int parse_watch(tide_config *cfg, const char *text)
     return 0;
 }
 
+/* The least --memory takes: a rank's fixed buffers alone (4 preposted receive frames of
+ * 68 KiB, the pools' first batches) come near it, so a smaller budget could never be met. */
+#define MIN_MEMORY (1u << 20)
+
+/* "512M", "2G", "1.5g", "64KiB", "1048576": binary multiples, a byte count without one. */
+static int parse_memory(tide_config *cfg, const char *text)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    const char *units = "KMGT";
+    const char *u = *end ? strchr(units, *end >= 'a' ? *end - 'a' + 'A' : *end) : NULL;
+    double scale = 1;
+    if (u && *end) {
+        for (const char *k = units; k <= u; k++)
+            scale *= 1024;
+        end++;
+        if (*end == 'i')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+    } else if (*end == 'B' || *end == 'b') {
+        end++;
+    }
+    if (*text < '0' || *text > '9' || *end || errno || !(v * scale < 0x1p62))
+        return fail(cfg, "--memory: '%s' is not a size (e.g. 512M, 2G, 1.5G, 65536)", text);
+    if (v * scale < MIN_MEMORY)
+        return fail(cfg, "--memory %s: below the 1M a rank needs for its own buffers", text);
+    cfg->memory = (uint64_t)(v * scale);
+    return 0;
+}
+
 int tide_config_init(tide_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -195,6 +227,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--watch", &value)) {
             rc = value ? parse_watch(cfg, value)
                        : fail(cfg, "--watch needs a number of seconds");
+        } else if (long_opt(argv, n, &i, "--memory", &value)) {
+            rc = value ? parse_memory(cfg, value)
+                       : fail(cfg, "--memory needs a size (e.g. 512M, 2G)");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

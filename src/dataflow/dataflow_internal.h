@@ -308,7 +308,28 @@ struct tide_worker {
     struct tide__watch_worker *ww; /* watch.c's state of this worker */
     struct tide__trace *trace;     /* --trace: trace.c's events (NULL: none) */
     unsigned log_kinds;            /* what tide_worker_log asked for (0: nothing) */
+    struct tide__budget *budget;   /* --memory (NULL: none) */
+    size_t budget_slot;            /* its place among the rank's workers there */
+    uint64_t moves; /* batches taken and busy steps, while there is a budget */
+    uint64_t gate_since, gate_held, gate_busy, grant, grant_bytes; /* budget.c's, waiting */
+    tide_op **gated;               /* sources waiting for room */
+    size_t ngated, capgated;
 };
+
+/* budget.c: --memory (see there). Start and stop wrap an execution (NULL without a
+ * budget; stop prints the rank's report); a worker joins and leaves it. Sources ask for
+ * room (tide_op_has_room: when there is none they wait, activated again once there is); each step
+ * ends with tide__budget_step when w->budget is set; parking waits at most what
+ * tide__budget_timeout says. */
+struct tide__budget *tide__budget_start(const tide_config *cfg);
+void tide__budget_stop(struct tide__budget *b, size_t rank, bool report);
+void tide__budget_join(tide_worker *w, struct tide__budget *b);
+void tide__budget_leave(tide_worker *w);
+bool tide__budget_room(tide_worker *w);
+void tide__budget_forget(tide_worker *w, const tide_dataflow *df);
+void tide__budget_step(tide_worker *w, bool did);
+void tide__budget_moved(tide_worker *w); /* a batch taken */
+int64_t tide__budget_timeout(const tide_worker *w, int64_t timeout_ns);
 
 /* watch.c: --watch and SIGUSR1 (see there). Start and stop wrap an execution; NULL when
  * there is nothing to watch for. */

@@ -105,6 +105,8 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     tide_worker *w = op->df->w;
     w->records_in += tide_batch_len(b);
     w->bytes_in += tide_batch_bytes(b);
+    if (w->budget)
+        tide__budget_moved(w);
     if (w->trace && in->current_pulled)
         tide__trace_receive(w, op, in->chan, b);
     tide_time t = get_time(b);

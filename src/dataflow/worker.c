@@ -205,6 +205,8 @@ static void remove_dataflow(tide_worker *w, size_t i)
             in->cap = NULL;
             in->closed = true;
         }
+    if (w->ngated)
+        tide__budget_forget(w, df);
     tide__dataflow_free(df);
     memmove(&w->dfs[i], &w->dfs[i + 1], (w->ndfs - i - 1) * sizeof *w->dfs);
     w->ndfs--;
@@ -246,6 +248,8 @@ bool tide_worker_step(tide_worker *w)
         tide__progress_send(w->dfs[d]);
     }
     w->busy_steps += did;
+    if (w->budget)
+        tide__budget_step(w, did);
     if (w->trace)
         tide__trace_queue(w, false);
     if (w->watch &&
@@ -289,6 +293,7 @@ bool tide_worker_step_or_park(tide_worker *w, int64_t timeout_ns)
      * to look again (what arrives wakes us anyway). */
     if (holding && (timeout_ns < 0 || timeout_ns > DEMAND_RECHECK_NS))
         timeout_ns = DEMAND_RECHECK_NS;
+    timeout_ns = tide__budget_timeout(w, timeout_ns);
     if (w->done_pull) /* a finished peer's word is what wakes a worker waiting on it */
         check_finished(w);
     if (w->trace) {
@@ -380,6 +385,7 @@ struct run {
     tide_progress_mode mode;
     const char *dot, *trace, *trace_otf2;
     struct tide__watch *watch;
+    struct tide__budget *budget;
 };
 
 /* Capabilities of operators without logic (unordered inputs, and builder operators that
@@ -406,6 +412,7 @@ static int run_worker(tide_allocator *a, void *arg)
     w.dot = r->dot;
     tide__watch_join(&w, r->watch);
     tide__trace_join(&w, r->trace, r->trace_otf2);
+    tide__budget_join(&w, r->budget);
     int rc = r->fn(&w, r->ctx);
     tide__log_stop(&w);
     if (w.unbuilt)
@@ -421,6 +428,7 @@ static int run_worker(tide_allocator *a, void *arg)
     while (tide_worker_step_or_park(&w, -1))
         ;
     tide__watch_leave(&w);
+    tide__budget_leave(&w);
     tide__trace_finish(&w);
     announce_finished(&w, rc);
     worker_destroy(&w);
@@ -431,21 +439,24 @@ int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
                      cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, cfg ? cfg->trace_otf2 : NULL,
-                     NULL };
+                     NULL, NULL };
     tide_guards *g;
     if (cfg && cfg->workers)
         r.watch = tide__watch_start(cfg);
+    r.budget = tide__budget_start(cfg);
     int rc = tide_comm_initialize(cfg, run_worker, &r, &g);
     if (rc < 0) {
         tide__watch_stop(r.watch);
+        tide__budget_stop(r.budget, 0, false);
         return rc;
     }
-    size_t n = tide_guards_count(g);
+    size_t n = tide_guards_count(g), rank = tide_guards_first(g) / n;
     int *results = calloc(n, sizeof *results);
     if (!results)
         tide__fatal("out of memory");
     rc = tide_guards_join(g, results);
     tide__watch_stop(r.watch);
+    tide__budget_stop(r.budget, rank, cfg && (cfg->memory || cfg->watch));
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = results[i];
     free(results);

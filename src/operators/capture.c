@@ -399,6 +399,8 @@ static void replay_run(tide_op *op, void *arg)
 {
     struct replay *r = arg;
     bool more = false;
+    if (!tide_op_has_room(op))
+        return; /* activated again once there is room */
     for (size_t i = 0; i < r->nfiles; i++)
         if (r->files[i].f && replay_file(r, &r->files[i], op))
             more = true;

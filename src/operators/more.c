@@ -157,6 +157,8 @@ static void iter_run(tide_op *op, void *arg)
     unsigned char value[256];
     if (!it->cap)
         return;
+    if (!tide_op_has_room(op))
+        return; /* activated again once there is room */
     tide_session *out = tide_op_session(op, 0, it->cap);
     for (size_t n = 0; n < it->per_step; n++) {
         if (!it->next(value, it->ctx)) {

@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# --memory: a rank's budget for the batches it holds. skew (every record to worker 0, a
+# slow consumer) gives exact results under a 1 MiB budget in every shape, fed by the
+# program (tide_worker_has_room), by to_stream_iter, and with everything held back until
+# the sources finish (the budget must give way there, or the job would wait forever);
+# in threads the budget bounds what is held whatever the input size, where without it the
+# records pile up; every rank reports its peak; bad sizes are refused by name.
+set -u
+export LC_ALL=C
+. "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
+e=$b/examples
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$out"' EXIT
+
+# expected RECORDS PEERS: skew's line for RECORDS per worker on PEERS workers
+expected() {
+  awk -v r="$1" -v p="$2" 'BEGIN { n = r * p; s = n * (n - 1) / 2;
+    printf "worker 0 took %d records, sum %.0f (expected %d and %.0f)\n", n, s, n, s }'
+}
+# exact NAME PEERS NP COMMAND...: skew's result line is the expected one, and every rank
+# reported its memory (NP ranks)
+exact() {
+  name=$1 peers=$2 np=$3; shift 3
+  "$@" >"$tmp/got" 2>"$tmp/err"; rc=$?
+  sed 's/, in [0-9.]* s$//' "$tmp/got" >"$tmp/line"
+  reports=$(grep -c '^tide: rank [0-9]*: memory peak [0-9.]* MiB held in batches (budget 1.0 MiB), peak RSS [0-9.]* MiB; sources waited [0-9]* times, the budget gave way [0-9]* times$' "$tmp/err")
+  if [ $rc -eq 0 ] && expected 100000 "$peers" | diff -u - "$tmp/line" >"$tmp/diff" &&
+     [ "$reports" -eq "$np" ]; then
+    echo "ok: $name: $(grep -m1 'gave way' "$tmp/err" | sed 's/.*MiB; //')"
+  else
+    cat "$tmp/diff" "$tmp/err" | tail -8; fail "$name (exit $rc, $reports reports of $np)"
+  fi
+}
+for mode in "" "--iter" "--delay" "--iter --delay"; do
+  for w in 1 2 3; do
+    exact "skew -w $w $mode" $w 1 timeout 60 "$e/skew" 100000 5 $mode -w $w --bind none --memory 1M
+  done
+  for shape in "2 1" "2 2" "3 1"; do
+    set -- $shape
+    exact "mpirun -n $1 skew -w $2 $mode" $(($1 * $2)) $1 \
+      "$run" $1 "$e/skew" 100000 5 $mode -w $2 --bind none --memory 1M
+  done
+done
+
+# Held back until the end, 1.6 MB of records cannot fit 1 MiB: the budget gave way.
+timeout 60 "$e/skew" 100000 0 --delay -w 2 --bind none --memory 1M >/dev/null 2>"$tmp/err"
+if grep -q 'the budget gave way [1-9][0-9]* times' "$tmp/err"; then echo "ok: --delay gives way"
+else cat "$tmp/err"; fail "skew --delay under 1M: the budget never gave way"; fi
+
+# peak MIB_LIMIT ARGS...: skew -w 2's peak held (MiB, from its report) is at most MIB_LIMIT
+peak_of() {
+  timeout 120 "$e/skew" "$@" -w 2 --bind none >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; return 1; }
+  sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err"
+}
+# Without a budget (--watch only reports) 1M records per worker pile up in front of the
+# slow consumer; with 4 MiB the peak stays bounded, and does not grow with the input.
+free=$(peak_of 1000000 30 --watch 1000) && small=$(peak_of 1000000 30 --memory 4M) &&
+  large=$(peak_of 4000000 30 --memory 4M)
+if [ -n "${large:-}" ] && awk -v f="$free" -v s="$small" -v l="$large" \
+     'BEGIN { exit !(f > 12 && s <= 12 && l <= 12) }'; then
+  echo "ok: peak held: ${free} MiB without a budget, ${small} and ${large} MiB (4x the input) with 4 MiB"
+else fail "peak held: ${free:-?} MiB without a budget, ${small:-?} / ${large:-?} MiB with 4 MiB"; fi
+
+for bad in x 12Q -5 1.5.2 100K 0; do
+  expect_failure "--memory $bad" "skew: --memory" timeout 20 "$e/skew" 10 0 --memory "$bad"
+done
+expect_failure "--memory without a size" "skew: --memory needs a size" timeout 20 "$e/skew" 10 0 --memory
+exit $status
