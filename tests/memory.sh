@@ -61,6 +61,25 @@ if [ -n "${large:-}" ] && awk -v f="$free" -v s="$small" -v l="$large" \
   echo "ok: peak held: ${free} MiB without a budget, ${small} and ${large} MiB (4x the input) with 4 MiB"
 else fail "peak held: ${free:-?} MiB without a budget, ${small:-?} / ${large:-?} MiB with 4 MiB"; fi
 
+# Between ranks: worker 0 on rank 0 consumes what 3 workers send; the senders wait for its
+# credits, so rank 0 holds what its budget allows instead of everything sent to it.
+rank0_peak() {
+  "$run" 2 "$e/skew" 1000000 20 --iter -w 2 --bind none "$@" >/dev/null 2>"$tmp/err" ||
+    { cat "$tmp/err"; return 1; }
+  sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err"
+}
+free=$(rank0_peak --watch 1000) && small=$(rank0_peak --memory 4M)
+if [ -n "${small:-}" ] && awk -v f="$free" -v s="$small" 'BEGIN { exit !(f > 16 && s <= 12) }'; then
+  echo "ok: rank 0's peak held: ${free} MiB without a budget, ${small} MiB with 4 MiB"
+else fail "rank 0's peak held: ${free:-?} MiB without a budget, ${small:-?} MiB with 4 MiB"; fi
+# Frames sent rendezvous (tiny eager limits) come back in order under flow control too.
+(export OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_eager_limit=1024 OMPI_MCA_btl_tcp_rndv_eager_limit=1024
+ exact "mpirun -n 2 skew -w 2 --iter, rendezvous frames" 4 2 \
+   "$run" 2 "$e/skew" 100000 5 --iter -w 2 --bind none --memory 1M
+ exit $status) || status=1
+expect_failure "--memory on one rank only" "ranks disagree on --memory (given or not): rank 0 has no, rank 1 has yes" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 1 "$e/skew" 10 0 --bind none : -n 1 "$e/skew" 10 0 --bind none --memory 8M
+
 for bad in x 12Q -5 1.5.2 100K 0; do
   expect_failure "--memory $bad" "skew: --memory" timeout 20 "$e/skew" 10 0 --memory "$bad"
 done

@@ -146,6 +146,12 @@ void tide__spare_put(tide_allocator *a, tide_batch *b);
  * channels and its spares (--memory, when the rank is over its budget: after a burst the
  * queues back hold as many batches as the burst had). */
 void tide__allocator_trim(tide_allocator *a);
+/* Frames the rank's transport has sent and received so far (0 without MPI): while it
+ * grows, the rank is moving (--memory: a sender waiting for credits is not stuck). */
+uint64_t tide__transport_moves(tide_allocator *a);
+/* Whether frames of the rank wait for another rank's credit (mpi_credit.c): that rank
+ * answers in time whatever this one does, so waiting for it is not being stuck. */
+bool tide__transport_waiting(tide_allocator *a);
 /* A spare buffer for about @p bytes bytes, emptied and typed @p type, or NULL. */
 tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t bytes);
 

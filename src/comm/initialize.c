@@ -103,6 +103,8 @@ static void show_setting(int field, uint64_t v, char *buf, size_t len)
     else if (field == 5)
         snprintf(buf, len, "%s", (const char *[]){ "no", "yes", "yes (OTF2)",
                                                    "yes (JSON and OTF2)" }[v & 3]);
+    else if (field == 6)
+        snprintf(buf, len, "%s", v ? "yes" : "no");
     else if (field == 4)
         snprintf(buf, len, v ? "%g s" : "none", (double)v / 1e3);
     else
@@ -149,13 +151,15 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         rc = TIDE_ELAUNCH;
     }
     if (rc == 0 && ranks > 1) {
-        enum { N = 6 };
+        enum { N = 7 };
         /* --watch changes the channels every worker allocates, so it must agree too */
         uint64_t mine[N] = { cfg->workers, TIDE_VERSION_HEX, (uint64_t)cfg->bind,
                              tide__mpi_tree_arity(cfg->progress_tree, ranks),
                              (uint64_t)(cfg->watch * 1e3 + 0.5),
                              (uint64_t)(cfg->trace != NULL) |
-                                 (uint64_t)(cfg->trace_otf2 != NULL) << 1 };
+                                 (uint64_t)(cfg->trace_otf2 != NULL) << 1,
+                             /* flow control between ranks needs every rank's credits */
+                             (uint64_t)(cfg->memory != 0) };
         uint64_t *all = malloc(N * sizeof(uint64_t) * (size_t)ranks);
         if (!all)
             tide__fatal("out of memory at start-up");
@@ -163,7 +167,8 @@ int tide__mpi_start(const tide_config *cfg, MPI_Comm *comm_out, bool *finalize)
         static const char *const setting[N] = { "the number of workers (-w)",
                                                 "the tide version", "--bind",
                                                 "--progress-tree", "--watch",
-                                                "--trace (given or not)" };
+                                                "--trace (given or not)",
+                                                "--memory (given or not)" };
         for (int r = 1; r < ranks && rc == 0; r++)
             for (int f = 0; f < N && rc == 0; f++) {
                 if (all[N * r + f] == all[f])

@@ -199,7 +199,7 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                 b->bytes = b->len * f->rec_size;
             }
             if (!b->len) { /* everything cancelled */
-                tide__fifo_put_front(&m->pool, b);
+                tide__mpi_pool_put(m, b);
                 continue;
             }
             int r = m->nbr[j];
@@ -215,7 +215,7 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                 post_frame(m, &frame[j]); /* what this neighbour was sent before goes first */
                 memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
                 send_large(m, r, &h, tide__batch_data(b), padded);
-                tide__fifo_put_front(&m->pool, b);
+                tide__mpi_pool_put(m, b);
                 continue;
             }
             if (frame[j] && frame[j]->bytes + sizeof h + padded > TIDE__POST_BYTES)
@@ -223,7 +223,7 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
             if (!frame[j])
                 frame[j] = frame_for(m, r, TIDE__POST_BYTES - TIDE__HEADROOM);
             tide__frame_put(frame[j], &h, tide__batch_data(b), b->bytes);
-            tide__fifo_put_front(&m->pool, b);
+            tide__mpi_pool_put(m, b);
         }
     }
     m->nfwd = 0;

@@ -34,9 +34,31 @@ static _Noreturn void bad_frame(struct tide__mpi *m, int src, const char *what)
     tide__fatal("rank %d received a malformed frame from rank %d: %s", m->rank, src, what);
 }
 
+/* Receive buffers kept at most (their capacity): a burst of large messages would leave
+ * the pool holding all of them. */
+#define POOL_BYTES (4u << 20)
+
+void tide__mpi_pool_put(struct tide__mpi *m, tide_batch *b)
+{
+    if (m->pool_bytes + b->cap > POOL_BYTES) {
+        tide_batch_free(b);
+        return;
+    }
+    m->pool_bytes += b->cap;
+    tide__fifo_put_front(&m->pool, b);
+}
+
+void tide__mpi_pool_trim(struct tide__mpi *m)
+{
+    tide__fifo_free_all(&m->pool);
+    m->pool_bytes = 0;
+}
+
 tide_batch *tide__mpi_pool_get(struct tide__mpi *m, size_t bytes)
 {
     tide_batch *b = tide__fifo_take_fit(&m->pool, bytes);
+    if (b)
+        m->pool_bytes -= b->cap;
     if (!b && !(b = tide_batch_new(NULL, bytes)))
         tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
     if (tide__batch_reserve(b, bytes) != 0)
@@ -82,10 +104,24 @@ static void reqs_free(struct tide__mpi_reqs *q)
 
 static void count_in_flight(struct tide__mpi *m)
 {
-    size_t n = m->tx.n + m->rx.n - m->nposts;
+    size_t blocked = tide__mpi_credit_blocked(m), n = m->tx.n + m->rx.n - m->nposts + blocked;
+    atomic_store_explicit(&m->waiting, blocked > 0, memory_order_relaxed);
     if (m->rx.n + m->tx.n > m->stats.max_requests)
         m->stats.max_requests = m->rx.n + m->tx.n;
     atomic_store_explicit(&m->sending, n, memory_order_relaxed);
+    atomic_store_explicit(&m->moves, m->stats.sends + m->stats.recvs, memory_order_relaxed);
+}
+
+uint64_t tide__transport_moves(tide_allocator *a)
+{
+    struct tide__mpi *m = a->shared->mpi;
+    return m ? atomic_load_explicit(&m->moves, memory_order_relaxed) : 0;
+}
+
+bool tide__transport_waiting(tide_allocator *a)
+{
+    struct tide__mpi *m = a->shared->mpi;
+    return m && atomic_load_explicit(&m->waiting, memory_order_relaxed);
 }
 
 static void post_receive(struct tide__mpi *m, size_t i)
@@ -98,6 +134,14 @@ static void post_receive(struct tide__mpi *m, size_t i)
 }
 
 void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
+{
+    if (tide__mpi_credit_hold(m, f))
+        count_in_flight(m);
+    else
+        tide__mpi_post_now(m, f);
+}
+
+void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
     size_t i = add_slot(m, &m->tx);
     m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
@@ -264,6 +308,12 @@ static void receive_frame(struct tide__mpi *m, tide_batch *buf, int src)
 {
     uint32_t nmsgs = tide__frame_hdr(buf)->nmsgs;
     size_t pos = sizeof(struct tide__frame_hdr);
+    if (tide__msg_hdr(buf)->flags & TIDE__MSG_CREDIT) { /* alone in its frame (checked) */
+        tide__mpi_credit_apply(m, src, tide__msg_hdr(buf)->seq);
+        tide__mpi_pool_put(m, buf);
+        return;
+    }
+    tide__mpi_credit_received(m, src, tide__frame_hdr(buf)->bytes);
     for (uint32_t k = 0; k < nmsgs; k++) {
         const struct tide__msg_hdr *mh = tide__wire_next(buf->base, &pos);
         if (mh->flags & TIDE__MSG_ANNOUNCE) {
@@ -281,7 +331,7 @@ static void receive_frame(struct tide__mpi *m, tide_batch *buf, int src)
         memcpy(tide__batch_data(b), mh + 1, mh->nbytes);
         deliver_in_order(m, src, b);
     }
-    tide__fifo_put_front(&m->pool, buf);
+    tide__mpi_pool_put(m, buf);
 }
 
 /* Takes the frame from @p src numbered @p seq out of the frames that came early, if it is
@@ -341,6 +391,7 @@ static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int
     const char *bad = tide__wire_same_announce(&promised, mh);
     if (bad)
         bad_frame(m, src, bad);
+    tide__mpi_credit_received(m, src, count);
     b->peer_rank = 0;
     release_held(m, src);
 }
@@ -376,7 +427,7 @@ static bool poll_sends(struct tide__mpi *m, bool now)
     for (int k = 0; k < out; k++) {
         struct tide__mpi_slot *sl = &m->tx.slots[m->tx.done[k]];
         if (sl->buf->owner == TIDE__DRIVER_OWNED)
-            tide__fifo_put_front(&m->pool, sl->buf);
+            tide__mpi_pool_put(m, sl->buf);
         else if (tide__spsc_push(&m->w[sl->buf->owner].sent, sl->buf) != 0)
             tide_batch_free(sl->buf);
         sl->buf = NULL;
@@ -389,15 +440,20 @@ static bool poll_sends(struct tide__mpi *m, bool now)
 /* Posts what the workers and the tree queued to send; true when there was any. */
 static bool send_pass(struct tide__mpi *m)
 {
-    bool moved = tide__mpi_casts_send(m);
+    bool moved = tide__mpi_credit_send(m);
+    moved |= tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {
         tide_batch *f;
         while ((f = tide__spsc_pop(&m->w[i].outbox))) {
             tide__mpi_post_send(m, f);
             moved = true;
         }
-        while ((f = tide__spsc_pop(&m->w[i].spent)))
-            tide__fifo_put_front(f->base ? &m->pool : &m->views, f);
+        while ((f = tide__spsc_pop(&m->w[i].spent))) {
+            if (f->base)
+                tide__mpi_pool_put(m, f);
+            else
+                tide__fifo_put_front(&m->views, f);
+        }
     }
     return moved;
 }
@@ -589,6 +645,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, const tide_co
     atomic_init(&m->peer_bytes_peak, atomic_load(&m->peer_bytes));
     if (!m->w || !m->held || !m->frames_to || !m->frames_from || !m->seq_to || !m->seq_from ||
         tide__mpi_tree_init(m, tide__mpi_tree_arity(cfg->progress_tree, m->ranks)) != 0 ||
+        tide__mpi_credit_init(m, cfg->memory) != 0 ||
         pthread_mutex_init(&m->casts_mu, NULL) != 0 ||
         tide__waker_init(&m->thread_waker) != 0)
         goto nomem;
@@ -656,6 +713,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
         pthread_join(m->thread, NULL);
     }
     tide__mpi_lock(m->lock);
+    m->stopping = true; /* credits go whatever the budget: nothing may wait for them now */
     progress_pass(m, true);
     for (int more = 1; more;) {
         memcpy(told, m->frames_to, nbytes);
@@ -664,7 +722,8 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
             int done = 0;
             progress_pass(m, true);
             MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-            bool all = done && m->rx.n == m->nposts && m->tx.n == 0;
+            bool all = done && m->rx.n == m->nposts && m->tx.n == 0 &&
+                       !tide__mpi_credit_blocked(m);
             for (int r = 0; all && r < m->ranks; r++)
                 all = m->frames_from[r] >= expect[r];
             if (all)
@@ -708,6 +767,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     tide__fifo_free_all(&m->casts);
     pthread_mutex_destroy(&m->casts_mu);
     tide__mpi_tree_free(m);
+    tide__mpi_credit_free(m);
     reqs_free(&m->rx);
     reqs_free(&m->tx);
     free(m->held);

@@ -61,7 +61,10 @@ struct tide__mpi {
     struct tide__mpi_reqs rx, tx;
     size_t nposts;
     atomic_size_t sending; /* sends and large receives in flight (read without the lock) */
+    atomic_uint_fast64_t moves; /* sends and receives so far (--memory: is the rank moving?) */
+    atomic_bool waiting;        /* frames wait for another rank's credit */
     struct tide__fifo pool;  /* receive buffers */
+    size_t pool_bytes;       /* their capacity (bounded: tide__mpi_pool_put) */
     struct tide__fifo views; /* batch structs for views of a rank cast (base NULL) */
     struct tide__fifo *held; /* per source rank: deliveries waiting behind a large receive */
     uint64_t *frames_to, *frames_from; /* every tag, for the shutdown count */
@@ -89,6 +92,9 @@ struct tide__mpi {
     tide_comm_stats stats;
     atomic_uint_fast64_t progress_msgs, progress_bytes, peer_bytes, peer_bytes_peak;
     uint64_t started_ns;
+    /* --memory: flow control between ranks (mpi_credit.c; NULL without a budget) */
+    struct tide__mpi_credit *credit;
+    bool stopping; /* the workers have returned: the transport is being shut down */
 };
 
 /* Starts MPI when asked or launched by mpirun/srun, checks that every rank runs the same
@@ -111,7 +117,24 @@ void tide__mpi_peer_bytes(struct tide__mpi *m, int64_t delta);
 /* The driver's (lock held): a pooled buffer with room for @p bytes of data; posts frame
  * @p f to f->peer_rank (numbering small frames per rank pair). */
 tide_batch *tide__mpi_pool_get(struct tide__mpi *m, size_t bytes);
+/* Keeps @p b for reuse, or frees it when the pool holds enough; trim frees the pool. */
+void tide__mpi_pool_put(struct tide__mpi *m, tide_batch *b);
+void tide__mpi_pool_trim(struct tide__mpi *m);
 void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f);
+/* Posts @p f at once, past the flow control (credits, and frames it lets go). */
+void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f);
+/* mpi_credit.c, the driver's (lock held), all no-ops without a budget (limit 0): init and
+ * free; hold queues frame @p f (true) when the window towards its rank is full; received
+ * counts @p bytes of frames from @p src to be credited; apply takes a credit from @p src
+ * and posts what it lets go; send posts the credits owed (true if any); blocked is the
+ * number of frames waiting for credit. */
+int tide__mpi_credit_init(struct tide__mpi *m, uint64_t limit);
+void tide__mpi_credit_free(struct tide__mpi *m);
+bool tide__mpi_credit_hold(struct tide__mpi *m, tide_batch *f);
+void tide__mpi_credit_received(struct tide__mpi *m, int src, uint64_t bytes);
+void tide__mpi_credit_apply(struct tide__mpi *m, int src, uint64_t bytes);
+bool tide__mpi_credit_send(struct tide__mpi *m);
+size_t tide__mpi_credit_blocked(const struct tide__mpi *m);
 /* mpi_cast.c, the driver's (lock held). Sends the casts workers queued; true if any. */
 bool tide__mpi_casts_send(struct tide__mpi *m);
 /* Tree mode: sets up the rank's neighbours for arity @p k (0: no tree); frees it all. */

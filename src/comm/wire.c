@@ -33,8 +33,13 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
         return "target worker not on this rank";
     if (mh->src < src_lo || mh->src - src_lo >= nlocal)
         return "source worker not on the sending rank";
-    if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT | TIDE__MSG_SPLIT))
+    if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT | TIDE__MSG_SPLIT |
+                                TIDE__MSG_CREDIT))
         return "unknown flags";
+    if (mh->flags & TIDE__MSG_CREDIT &&
+        (mh->flags != TIDE__MSG_CREDIT || mh->dst != lo || mh->src != src_lo ||
+         mh->nbytes || mh->nrecords || !mh->seq))
+        return "a credit that is not alone, between the ranks' first workers, for some bytes";
     if (mh->flags & TIDE__MSG_FANOUT && (mh->dst != lo || mh->src != src_lo))
         return "a rank cast not between the ranks' first workers";
     if (mh->flags & TIDE__MSG_SPLIT && (mh->flags & TIDE__MSG_FANOUT || mh->dst != lo))
@@ -72,6 +77,10 @@ const char *tide__wire_check(const unsigned char *frame, size_t count, int src, 
         if ((bad = tide__wire_message(mh, count - pos - sizeof *mh, rank, (size_t)src, nlocal))) {
             *bad_msg = mh;
             return bad;
+        }
+        if (mh->flags & TIDE__MSG_CREDIT && fh.nmsgs != 1) {
+            *bad_msg = mh;
+            return "a credit with other messages in its frame";
         }
         uint64_t groups, at;
         if (mh->flags & TIDE__MSG_SPLIT && !(mh->flags & TIDE__MSG_ANNOUNCE) &&

@@ -51,6 +51,10 @@ struct tide__msg_hdr {
  * groups (a tide__split_entry each, then their number as a uint64_t). The target rank's
  * transport gives each worker its group: a sender keeps staging per rank, not per worker. */
 #define TIDE__MSG_SPLIT 4u
+/* Flow control (--memory): the receiving rank credits back `seq` bytes of frames it
+ * received from the target rank; between the ranks' first workers, no payload, alone in
+ * its frame. */
+#define TIDE__MSG_CREDIT 8u
 
 struct tide__split_entry {
     uint32_t local; /* the worker within the target rank */

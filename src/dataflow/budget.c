@@ -9,7 +9,8 @@
  * held by records that wait for exactly that capability to go (records an operator stashes
  * until a time completes, a loop that needs the input's next epoch). So a source waits only
  * while the rank is moving: some worker of the rank took a batch or did something in a
- * step, or the bytes held fell. Once nothing has moved for PATIENCE_NS while over budget,
+ * step, its transport sent or received a frame (a sender slowed by its receiver's credits,
+ * mpi_credit.c, waits), or the bytes held fell. Once nothing has moved for PATIENCE_NS while over budget,
  * waiting cannot help: the worker's sources get a grant of more bytes (an eighth of the
  * budget, doubled at each grant in a row, so a stash larger than the budget costs a few
  * waits, not one per eighth), then wait again. The budget is kept whenever the rank can
@@ -129,7 +130,7 @@ bool tide__budget_room(tide_worker *w)
     trim(w);
     if ((held = tide_memory_held()) < b->limit)
         return true;
-    uint64_t busy = busy_sum(b), now = tide__now_ns();
+    uint64_t busy = busy_sum(b) + tide__transport_moves(w->alloc), now = tide__now_ns();
     if (!w->gate_since || busy != w->gate_busy || held < w->gate_held) {
         if (!w->gate_since)
             atomic_fetch_add_explicit(&b->waits, 1, memory_order_relaxed);
@@ -139,7 +140,7 @@ bool tide__budget_room(tide_worker *w)
         w->grant = 0;
         return false;
     }
-    if (now - w->gate_since < PATIENCE_NS)
+    if (now - w->gate_since < PATIENCE_NS || tide__transport_waiting(w->alloc))
         return false;
     atomic_fetch_add_explicit(&b->grants, 1, memory_order_relaxed);
     w->grant_bytes = w->grant_bytes ? 2 * w->grant_bytes : b->quantum;
