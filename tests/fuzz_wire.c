@@ -58,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* a checked frame walked past its end */
             if (prev && prev->flags & TIDE__MSG_ANNOUNCE)
                 (void)tide__wire_same_announce(prev, mh);
+            if (mh->flags & TIDE__MSG_CREDIT && (fh.nmsgs != 1 || mh->nbytes || !mh->seq))
+                abort(); /* a credit that the driver would misread */
             if (!(mh->flags & TIDE__MSG_ANNOUNCE)) {
                 const tide_type *types[] = { TIDE_U64, TIDE_STR, TIDE_BYTES, &twelve };
                 uint64_t groups = 1, at = 0;
@@ -89,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef TIDE_LIBFUZZER
 /* Valid frames to start from: one u64 message, two messages (u64 and a string), an
- * announce, a rank cast, a split message (two groups of u64). Each file: the
+ * announce, a rank cast, a split message (two groups of u64), a credit. Each file: the
  * workers-per-rank byte (2), then the frame. */
-#define NSEEDS 5
+#define NSEEDS 6
 static size_t seed(int which, unsigned char *out)
 {
     unsigned char *at = out + 1 + sizeof(struct tide__frame_hdr);
@@ -110,6 +112,9 @@ static size_t seed(int which, unsigned char *out)
         mh.flags = TIDE__MSG_SPLIT;
         mh.nrecords = 3;
         mh.nbytes = 24 + TIDE__SPLIT_TABLE(2);
+    } else if (which == 5) {
+        mh = (struct tide__msg_hdr){ .src = 0, .dst = 2, .seq = 65536,
+                                     .flags = TIDE__MSG_CREDIT };
     }
     memcpy(at, &mh, sizeof mh);
     at += sizeof mh;
@@ -121,7 +126,7 @@ static size_t seed(int which, unsigned char *out)
         memcpy(at + sizeof v, e, sizeof e);
         memcpy(at + sizeof v + sizeof e, &n, sizeof n);
         at += mh.nbytes;
-    } else if (!(mh.flags & TIDE__MSG_ANNOUNCE)) {
+    } else if (!(mh.flags & (TIDE__MSG_ANNOUNCE | TIDE__MSG_CREDIT))) {
         uint64_t v[2] = { 41, 42 };
         memcpy(at, v, 16);
         at += 16;
