@@ -5,12 +5,15 @@
  * each. The producers are W - 1 times faster than the consumer, so without a budget the
  * records pile up in front of it; with --memory the producers wait (they ask
  * tide_worker_has_room() between chunks, or, with --iter, the source does it itself).
+ * With --fanout K worker 0 makes K copies of every record it receives (a flat_map) before
+ * consuming them: one run of the flat_map then queues far more than back-pressure on the
+ * sources can stop, which is what spilling (--memory, --spill-dir) is for.
  * With --delay every record is held back (tide_delay) until the source has finished: what
  * is held then waits for the sources themselves, and a budget smaller than the data has
  * to give way (the end-of-run report counts how often) rather than wait forever.
  * Worker 0 prints how many records it took and their sum, which are exact in every shape.
  *
- *   skew RECORDS WORK [--iter] [--delay] [tide options]
+ *   skew RECORDS WORK [--iter] [--delay] [--fanout K] [tide options]
  *   e.g. mpirun -n 2 skew 20000000 50 --memory 64M
  */
 #include <inttypes.h>
@@ -21,7 +24,7 @@
 #define EPOCH_RECORDS 262144 /* records per epoch of the input */
 
 struct args {
-    uint64_t records, work;
+    uint64_t records, work, fanout;
     bool iter, delay;
 };
 
@@ -56,6 +59,12 @@ static void to_end(const void *record, const tide_time *t, tide_time *later, voi
     *later = tide_time_root(UINT64_C(1) << 40);
 }
 
+static void copies(const void *in, tide_session *out, void *ctx)
+{
+    for (uint64_t k = *(const uint64_t *)ctx; k > 0; k--)
+        tide_session_give(out, in);
+}
+
 struct iter {
     uint64_t next, end, stride;
 };
@@ -76,6 +85,7 @@ static int run(tide_worker *w, void *arg)
     const struct args *a = arg;
     uint64_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     uint64_t n = a->records * peers; /* values 0..n-1, value v from worker v % peers */
+    uint64_t k = a->fanout > 1 ? a->fanout : 1, sum = n % 2 ? n * ((n - 1) / 2) : n / 2 * (n - 1);
     struct consumer c = { a->work, 0, 0, 0 };
     struct iter it = { me, n, peers };
     tide_input *input = NULL;
@@ -84,8 +94,10 @@ static int run(tide_worker *w, void *arg)
                              : tide_input_new(scope, TIDE_U64, &input);
     if (a->delay)
         s = tide_delay(s, to_end, NULL);
-    tide_probe *probe = tide_probe_new(tide_inspect(tide_exchange(s, to_zero, NULL), consume,
-                                                    &c));
+    s = tide_exchange(s, to_zero, NULL);
+    if (a->fanout > 1)
+        s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
+    tide_probe *probe = tide_probe_new(tide_inspect(s, consume, &c));
     tide_dataflow_end(scope);
     double start = example_now();
     if (input) {
@@ -105,8 +117,7 @@ static int run(tide_worker *w, void *arg)
     if (me == 0)
         printf("worker 0 took %" PRIu64 " records, sum %" PRIu64 " (expected %" PRIu64
                " and %" PRIu64 "), in %.3f s\n",
-               c.count, c.sum, n, n % 2 ? n * ((n - 1) / 2) : n / 2 * (n - 1),
-               example_now() - start);
+               c.count, c.sum, n * k, sum * k, example_now() - start);
     return c.mix == 1 ? 1 : 0; /* keeps the work from being optimized away */
 }
 
@@ -114,18 +125,25 @@ int main(int argc, char **argv)
 {
     tide_config cfg;
     example_config("skew", &cfg, &argc, argv);
-    struct args a = { 0, 0, false, false };
-    for (; argc > 3; argc--) {
-        if (strcmp(argv[argc - 1], "--iter") == 0)
+    struct args a = { 0, 0, 1, false, false };
+    int pos = 0;
+    char *given[2];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--iter") == 0)
             a.iter = true;
-        else if (strcmp(argv[argc - 1], "--delay") == 0)
+        else if (strcmp(argv[i], "--delay") == 0)
             a.delay = true;
+        else if (strcmp(argv[i], "--fanout") == 0 && i + 1 < argc &&
+                 example_parse(argv[i + 1], &a.fanout) == 0)
+            i++;
+        else if (pos < 2)
+            given[pos++] = argv[i];
         else
-            break;
+            pos = 3;
     }
-    if (argc != 3 || example_parse(argv[1], &a.records) ||
-        example_parse_min(argv[2], 0, &a.work)) {
-        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay] [tide options]  (RECORDS per "
+    if (pos != 2 || example_parse(given[0], &a.records) ||
+        example_parse_min(given[1], 0, &a.work)) {
+        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay] [--fanout K] [tide options]  (RECORDS per "
                         "worker, positive; WORK rounds of hashing per record, 0 or more)\n");
         return 2;
     }

@@ -136,6 +136,10 @@ START_TEST(test_progress_modes)
                       (unsigned long long)cfg.memory);
         ck_assert_int_eq(argc, 1);
     }
+    ck_assert_ptr_null(cfg.spill_dir);
+    static const char *const in11[] = { "prog", "--spill-dir", "/scratch", NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in11), 0);
+    ck_assert_str_eq(cfg.spill_dir, "/scratch");
     static const char *const in10[] = { "prog", "--memory=8M", "v", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in10), 0);
     ck_assert(cfg.memory == 8ull << 20);
@@ -196,6 +200,8 @@ static const struct {
     { { "prog", "--watch", "1e9", NULL }, "--watch: '1e9' is not a number of seconds" },
     { { "prog", "--watch", NULL, NULL }, "--watch needs a number of seconds" },
     { { "prog", "--memory", NULL, NULL }, "--memory needs a size (e.g. 512M, 2G)" },
+    { { "prog", "--spill-dir", NULL, NULL }, "--spill-dir needs a directory" },
+    { { "prog", "--spill-dir=", NULL, NULL }, "--spill-dir needs a directory" },
     { { "prog", "--memory", "lots", NULL }, "--memory: 'lots' is not a size" },
     { { "prog", "--memory", "5Q", NULL }, "--memory: '5Q' is not a size" },
     { { "prog", "--memory", "-1G", NULL }, "--memory: '-1G' is not a size" },

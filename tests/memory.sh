@@ -12,25 +12,28 @@ export LC_ALL=C
 e=$b/examples
 tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$out"' EXIT
 
-# expected RECORDS PEERS: skew's line for RECORDS per worker on PEERS workers
+# expected RECORDS PEERS [FANOUT]: skew's line for RECORDS per worker on PEERS workers
 expected() {
-  awk -v r="$1" -v p="$2" 'BEGIN { n = r * p; s = n * (n - 1) / 2;
-    printf "worker 0 took %d records, sum %.0f (expected %d and %.0f)\n", n, s, n, s }'
+  awk -v r="$1" -v p="$2" -v k="${3:-1}" 'BEGIN { n = r * p; s = n * (n - 1) / 2;
+    printf "worker 0 took %d records, sum %.0f (expected %d and %.0f)\n", n * k, s * k, n * k, s * k }'
 }
+records=100000
 # exact NAME PEERS NP COMMAND...: skew's result line is the expected one, and every rank
 # reported its memory (NP ranks)
 exact() {
   name=$1 peers=$2 np=$3; shift 3
   "$@" >"$tmp/got" 2>"$tmp/err"; rc=$?
   sed 's/, in [0-9.]* s$//' "$tmp/got" >"$tmp/line"
-  reports=$(grep -c '^tide: rank [0-9]*: memory peak [0-9.]* MiB held in batches (budget 1.0 MiB), peak RSS [0-9.]* MiB; sources waited [0-9]* times, the budget gave way [0-9]* times$' "$tmp/err")
-  if [ $rc -eq 0 ] && expected 100000 "$peers" | diff -u - "$tmp/line" >"$tmp/diff" &&
+  reports=$(grep -c '^tide: rank [0-9]*: memory peak [0-9.]* MiB held in batches (budget 1.0 MiB), peak RSS [0-9.]* MiB; sources waited [0-9]* times, the budget gave way [0-9]* times, [0-9]* batches spilled ([0-9.]* MiB)$' "$tmp/err")
+  if [ $rc -eq 0 ] && expected "$records" "$peers" "$fanout" | diff -u - "$tmp/line" >"$tmp/diff" &&
      [ "$reports" -eq "$np" ]; then
     echo "ok: $name: $(grep -m1 'gave way' "$tmp/err" | sed 's/.*MiB; //')"
   else
     cat "$tmp/diff" "$tmp/err" | tail -8; fail "$name (exit $rc, $reports reports of $np)"
   fi
 }
+exact_k() { fanout=20; exact "$@"; fanout=1; }
+fanout=1
 for mode in "" "--iter" "--delay" "--iter --delay"; do
   for w in 1 2 3; do
     exact "skew -w $w $mode" $w 1 timeout 60 "$e/skew" 100000 5 $mode -w $w --bind none --memory 1M
@@ -41,6 +44,44 @@ for mode in "" "--iter" "--delay" "--iter --delay"; do
       "$run" $1 "$e/skew" 100000 5 $mode -w $2 --bind none --memory 1M
   done
 done
+
+# Spilling: worker 0 makes 20 copies of each record in one flat_map run, more than any
+# budget on the sources can stop; the copies beyond the budget go to disk and come back in
+# order (exact sums), in every shape.
+records=20000
+for w in 1 2; do
+  exact_k "skew -w $w --fanout 20" $w 1 timeout 60 "$e/skew" 20000 5 --fanout 20 -w $w --bind none --memory 1M
+done
+for shape in "2 1" "2 2" "3 1"; do
+  set -- $shape
+  exact_k "mpirun -n $1 skew -w $2 --fanout 20" $(($1 * $2)) $1 \
+    "$run" $1 "$e/skew" 20000 5 --fanout 20 -w $2 --bind none --memory 1M
+done
+timeout 60 "$e/skew" 100000 5 --fanout 20 -w 2 --bind none --watch 1000 2>"$tmp/err" >/dev/null
+nobudget=$(sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err")
+timeout 60 "$e/skew" 100000 5 --fanout 20 -w 2 --bind none --memory 4M 2>"$tmp/err" >/dev/null
+spilled=$(sed -n 's/.*, \([0-9]*\) batches spilled.*/\1/p' "$tmp/err")
+peak=$(sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err")
+if [ "${spilled:-0}" -gt 0 ] && awk -v f="${nobudget:-0}" -v p="${peak:-99}" 'BEGIN { exit !(f > 16 && p <= 12) }'; then
+  echo "ok: --fanout 20: ${nobudget} MiB held without a budget, ${peak} MiB with 4 MiB and $spilled batches spilled"
+else cat "$tmp/err"; fail "--fanout 20: ${nobudget:-?} MiB without a budget, ${peak:-?} MiB with 4 MiB, ${spilled:-no} batches spilled"; fi
+records=100000
+# A spill directory that cannot be used is an error at start-up; a full one when it fills.
+expect_failure "--spill-dir that does not exist" "rank 0: --spill-dir $tmp/none: cannot create a spill file there: No such file or directory" \
+  timeout 20 "$e/skew" 10 0 --memory 1M --spill-dir "$tmp/none"
+: >"$tmp/file"
+expect_failure "--spill-dir that is a file" "cannot create a spill file there: Not a directory" \
+  timeout 20 "$e/skew" 10 0 --memory 1M --spill-dir "$tmp/file"
+expect_failure "mpirun --spill-dir that does not exist" "rank [01]: --spill-dir $tmp/none: cannot create a spill file" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$e/skew" 10 0 --memory 1M --spill-dir "$tmp/none"
+mkdir "$tmp/small"
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+  expect_failure "a full spill directory" "spilling [0-9]* bytes to $tmp/small: No space left on device (--spill-dir)" \
+    timeout 60 unshare -m sh -c 'mount -t tmpfs -o size=256k tide-spill "$1" && shift && exec "$@"' sh \
+      "$tmp/small" "$e/skew" 100000 5 --fanout 20 -w 2 --bind none --memory 1M --spill-dir "$tmp/small"
+else
+  echo "skipped: a full spill directory (needs root and unshare -m for a small tmpfs)"
+fi
 
 # Held back until the end, 1.6 MB of records cannot fit 1 MiB: the budget gave way.
 timeout 60 "$e/skew" 100000 0 --delay -w 2 --bind none --memory 1M >/dev/null 2>"$tmp/err"

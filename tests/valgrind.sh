@@ -43,6 +43,8 @@ run "$b/examples/unionfind" 1000 2000 300 -w 2 --bind none
 run "$b/examples/loopdemo" 2000 1 -w 2 --bind none
 run "$b/examples/iterate" -w 2 --bind none --dot /dev/null
 run "$b/examples/unordered" -w 2 --bind none
+run "$b/examples/skew" 5000 2 --fanout 20 -w 2 --bind none --memory 1M
+run "$b/examples/skew" 5000 2 --iter --delay -w 2 --bind none --memory 1M
 run "$b/tests/capture_replay" capture "$b/tests/valgrind-capture" -w 2 --bind none
 run "$b/tests/capture_replay" replay "$b/tests/valgrind-capture" -w 3 --bind none
 if [ -x "$b/examples/task_bench" ]; then # built with --with-task-bench

@@ -179,6 +179,9 @@ typedef struct tide_config {
     uint64_t memory;      /**< --memory SIZE: bytes of batches a rank should hold at most
                                (tide_memory_held()); sources wait while it is over, and
                                each rank reports its peak at the end; 0: no budget */
+    const char *spill_dir; /**< --spill-dir DIR: where batches go that a rank over its
+                               --memory budget cannot keep (NULL: TMPDIR, else /tmp).
+                               Points into argv when parsed. */
     tide_launch launch;   /**< TIDE_LAUNCH_AUTO unless the program forces it */
     char error[256];      /**< why the last call on this config failed */
 } tide_config;
@@ -192,7 +195,8 @@ int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE),
+ * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE,
+ * --spill-dir[=]DIR),
  * leaving the program's own arguments in order and
  * argv[*argc] NULL.
  * A "--" ends tide's options (it is removed; what follows is left alone).

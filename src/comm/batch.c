@@ -86,6 +86,15 @@ void tide_batch_free(tide_batch *b)
     free(b);
 }
 
+void tide__batch_drop_buffer(tide_batch *b)
+{
+    if (b->base)
+        account(-(int64_t)(TIDE__HEADROOM + b->cap));
+    free(b->base);
+    b->base = NULL;
+    b->cap = 0;
+}
+
 /* A view about to be written gets a copy of what it reads. */
 static int unshare_copy(tide_batch *b)
 {

@@ -31,6 +31,9 @@ struct tide_batch {
     /* A view of a split message (TIDE__MSG_SPLIT) reads only its worker's group: `len`
      * records, `bytes` bytes from this offset of the shared data. */
     size_t view_off;
+    /* --memory: the records are in the worker's spill file at offset view_off (base NULL);
+     * only a batch queued at an operator inside its worker (dataflow/spill.c) */
+    bool spilled;
 };
 
 static inline unsigned char *tide__batch_data(const tide_batch *b)
@@ -46,6 +49,8 @@ tide_batch *tide__batch_unshare(tide_batch *view);
 int tide__batch_reserve(tide_batch *b, size_t bytes);
 /* Counts one allocation made for messages (see tide_comm_allocations). */
 void tide__count_allocation(void);
+/* Frees the buffer of @p b (its records are elsewhere: spilled), keeping the struct. */
+void tide__batch_drop_buffer(tide_batch *b);
 /* --memory: the peak of tide_memory_held() starts again from what is held now. */
 void tide__memory_restart_peak(void);
 /* A 32-bit tag of the type's name and size, sent with every message to check types. */

@@ -230,6 +230,11 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--memory", &value)) {
             rc = value ? parse_memory(cfg, value)
                        : fail(cfg, "--memory needs a size (e.g. 512M, 2G)");
+        } else if (long_opt(argv, n, &i, "--spill-dir", &value)) {
+            if (value && *value)
+                cfg->spill_dir = value;
+            else
+                rc = fail(cfg, "--spill-dir needs a directory");
         } else if (strcmp(arg, "--report-bindings") == 0) {
             cfg->report_bindings = true;
         } else if (strcmp(arg, "--stats") == 0) {

@@ -314,6 +314,8 @@ struct tide_worker {
     uint64_t gate_since, gate_held, gate_busy, grant, grant_bytes; /* budget.c's, waiting */
     tide_op **gated;               /* sources waiting for room */
     size_t ngated, capgated;
+    const char *spill_dir;         /* --memory: where it spills (NULL: it does not) */
+    struct tide__spill *spill;     /* its spill file, made on first use */
 };
 
 /* budget.c: --memory (see there). Start and stop wrap an execution (NULL without a
@@ -330,6 +332,18 @@ void tide__budget_forget(tide_worker *w, const tide_dataflow *df);
 void tide__budget_step(tide_worker *w, bool did);
 void tide__budget_moved(tide_worker *w); /* a batch taken */
 int64_t tide__budget_timeout(const tide_worker *w, int64_t timeout_ns);
+
+uint64_t tide__budget_limit(const struct tide__budget *b);
+void tide__budget_spilled(struct tide__budget *b, uint64_t batches, uint64_t bytes);
+/* spill.c (see there): the directory --spill-dir gives (or TMPDIR, or /tmp); a spill file
+ * there, already unlinked (-1 with a message in err); whether batch @p b, about to join
+ * @p queue, went to the spill file instead (its struct still joins the queue); reading a
+ * spilled batch back; closing the worker's file (its totals go to the report). */
+const char *tide__spill_dir(const char *given);
+int tide__spill_open(const char *dir, char *err, size_t errlen);
+bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b);
+void tide__spill_restore(tide_worker *w, tide_batch *b);
+void tide__spill_close(tide_worker *w);
 
 /* watch.c: --watch and SIGUSR1 (see there). Start and stop wrap an execution; NULL when
  * there is nothing to watch for. */

@@ -103,6 +103,8 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     }
     in->current = b;
     tide_worker *w = op->df->w;
+    if (b->spilled)
+        tide__spill_restore(w, b);
     w->records_in += tide_batch_len(b);
     w->bytes_in += tide_batch_bytes(b);
     if (w->budget)
@@ -166,6 +168,8 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
         tide__set_time(d, &tt);
         tide__update(op->df, tg->key, &tt, (int64_t)d->len);
         arrived(w, d);
+        if (w->spill_dir)
+            tide__spill_maybe(w, &in->queue, d);
         tide__fifo_put(&in->queue, d);
         tide__activate(tg->op);
     }

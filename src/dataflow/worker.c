@@ -428,6 +428,7 @@ static int run_worker(tide_allocator *a, void *arg)
     while (tide_worker_step_or_park(&w, -1))
         ;
     tide__watch_leave(&w);
+    tide__spill_close(&w);
     tide__budget_leave(&w);
     tide__trace_finish(&w);
     announce_finished(&w, rc);
