@@ -62,6 +62,7 @@ void tide__fatal(const char *fmt, ...)
 int tide__shared_init(struct tide__shared *s, size_t nlocal)
 {
     memset(s, 0, sizeof *s);
+    atomic_init(&s->moves, NULL);
     s->nlocal = nlocal;
     s->wakers = calloc(nlocal, sizeof *s->wakers);
     if (!s->wakers || pthread_mutex_init(&s->mu, NULL) != 0) {

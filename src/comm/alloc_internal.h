@@ -89,8 +89,16 @@ struct tide__chan_shared {
 };
 
 /* What the workers of one rank share. */
+/* --memory: what the rank's workers have done (batches taken, busy steps), summed; the
+ * transport reads it to tell a rank that drains from one that cannot (mpi_credit.c). The
+ * dataflow layer's budget provides it (budget.c). */
+struct tide__moves {
+    uint64_t (*sum)(const struct tide__moves *m);
+};
+
 struct tide__shared {
     size_t nlocal;
+    _Atomic(const struct tide__moves *) moves; /* NULL without a budget */
     pthread_mutex_t mu;                /* guards the registry */
     struct tide__chan_shared **chans;  /* registry by channel id */
     size_t nchans, capchans;

@@ -16,8 +16,9 @@
  * window - a small frame for small frames), so once its frames have arrived the receiver
  * owes more than a quarter of a window and answers, unless it is over its budget. An
  * over-budget receiver drains by itself (its operators always run) and answers once its
- * held bytes are under the budget; when they stop falling for PATIENCE_NS (what it holds
- * waits for records still to come) it answers anyway, as the sources' budget gives way.
+ * held bytes are under the budget; when neither its workers take batches nor its held
+ * bytes fall for PATIENCE_NS (what it holds waits for records still to come) it answers
+ * anyway, as the sources' budget gives way.
  * At shutdown it always answers.
  */
 #include <stdlib.h>
@@ -39,7 +40,7 @@ struct tide__mpi_credit {
     size_t nblocked;
     int *owing;                /* ranks with owed > 0 (each once) */
     size_t nowing;
-    uint64_t hold_since, hold_mark; /* while credits are held back over the budget */
+    uint64_t hold_since, hold_mark, hold_moves; /* while credits are held back */
     uint64_t sent, held_back, gave_way;
 };
 
@@ -164,11 +165,14 @@ static bool may_credit(struct tide__mpi *m, struct tide__mpi_credit *c)
         return true;
     }
     uint64_t now = tide__now_ns();
-    if (!c->hold_since || held < c->hold_mark) {
+    const struct tide__moves *mv = atomic_load_explicit(&m->shared->moves, memory_order_acquire);
+    uint64_t moves = mv ? mv->sum(mv) : 0;
+    if (!c->hold_since || held < c->hold_mark || moves != c->hold_moves) {
         if (!c->hold_since)
             c->held_back++;
         c->hold_since = now;
         c->hold_mark = held;
+        c->hold_moves = moves;
         return false;
     }
     if (now - c->hold_since < PATIENCE_NS)

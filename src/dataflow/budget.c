@@ -34,6 +34,7 @@ struct busy {
 };
 
 struct tide__budget {
+    struct tide__moves moves; /* first: the transport sees this much (busy_sum) */
     uint64_t limit, quantum;
     size_t nlocal;
     atomic_size_t joined;
@@ -42,6 +43,8 @@ struct tide__budget {
     atomic_uint_fast64_t spilled, spilled_bytes;
     const char *spill_dir;
 };
+
+static uint64_t moves_sum(const struct tide__moves *m);
 
 struct tide__budget *tide__budget_start(const tide_config *cfg)
 {
@@ -53,6 +56,7 @@ struct tide__budget *tide__budget_start(const tide_config *cfg)
     size_t nlocal = cfg->workers ? cfg->workers : 1;
     if (!b || !(b->busy = aligned_alloc(64, nlocal * sizeof *b->busy)))
         tide__fatal("out of memory starting --memory");
+    b->moves.sum = moves_sum;
     b->limit = cfg->memory;
     b->spill_dir = tide__spill_dir(cfg->spill_dir);
     atomic_init(&b->spilled, 0);
@@ -103,6 +107,7 @@ void tide__budget_join(tide_worker *w, struct tide__budget *b)
     if (w->budget_slot >= b->nlocal)
         tide__fatal("--memory: more workers joined than the rank has");
     w->spill_dir = b->spill_dir;
+    atomic_store(&w->alloc->shared->moves, &b->moves);
     if (w->budget_slot == 0) { /* a spill directory that cannot be used fails now */
         char err[4200];
         int fd = tide__spill_open(b->spill_dir, err, sizeof err);
@@ -126,6 +131,11 @@ static uint64_t busy_sum(const struct tide__budget *b)
     for (size_t i = 0; i < b->nlocal; i++)
         sum += atomic_load_explicit(&b->busy[i].moves, memory_order_relaxed);
     return sum;
+}
+
+static uint64_t moves_sum(const struct tide__moves *m)
+{
+    return busy_sum((const struct tide__budget *)m);
 }
 
 static void trim(tide_worker *w)
