@@ -10,4 +10,8 @@ shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-mode eager
 # Progress along a binary tree of ranks (rank 0's children 1 and 2 talk through it).
 shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-tree 2
 shape 3 "$b/tests/mpi_dataflow" -w 2 --progress-tree 2 --progress-mode eager
+# The whole suite (the random dataflows too) under a tiny memory budget: sources wait,
+# batches spill, frames wait for credit, and every result is still exact.
+shape 2 "$b/tests/mpi_dataflow" -w 2 --memory 1M
+shape 3 "$b/tests/mpi_dataflow" -w 1 --memory 1M
 exit $status
