@@ -7,13 +7,14 @@
  * tide_worker_has_room() between chunks, or, with --iter, the source does it itself).
  * With --fanout K worker 0 makes K copies of every record it receives (a flat_map) before
  * consuming them: one run of the flat_map then queues far more than back-pressure on the
- * sources can stop, which is what spilling (--memory, --spill-dir) is for.
+ * sources can stop, which is what spilling (--memory, --spill-dir) is for. With --before
+ * every worker makes the copies before the exchange, and they reach worker 0 through it.
  * With --delay every record is held back (tide_delay) until the source has finished: what
  * is held then waits for the sources themselves, and a budget smaller than the data has
  * to give way (the end-of-run report counts how often) rather than wait forever.
  * Worker 0 prints how many records it took and their sum, which are exact in every shape.
  *
- *   skew RECORDS WORK [--iter] [--delay] [--fanout K] [tide options]
+ *   skew RECORDS WORK [--iter] [--delay] [--fanout K [--before]] [tide options]
  *   e.g. mpirun -n 2 skew 20000000 50 --memory 64M
  */
 #include <inttypes.h>
@@ -25,7 +26,7 @@
 
 struct args {
     uint64_t records, work, fanout;
-    bool iter, delay;
+    bool iter, delay, before;
 };
 
 struct consumer {
@@ -94,8 +95,10 @@ static int run(tide_worker *w, void *arg)
                              : tide_input_new(scope, TIDE_U64, &input);
     if (a->delay)
         s = tide_delay(s, to_end, NULL);
+    if (a->fanout > 1 && a->before)
+        s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
     s = tide_exchange(s, to_zero, NULL);
-    if (a->fanout > 1)
+    if (a->fanout > 1 && !a->before)
         s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
     tide_probe *probe = tide_probe_new(tide_inspect(s, consume, &c));
     tide_dataflow_end(scope);
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 {
     tide_config cfg;
     example_config("skew", &cfg, &argc, argv);
-    struct args a = { 0, 0, 1, false, false };
+    struct args a = { 0, 0, 1, false, false, false };
     int pos = 0;
     char *given[2];
     for (int i = 1; i < argc; i++) {
@@ -133,6 +136,8 @@ int main(int argc, char **argv)
             a.iter = true;
         else if (strcmp(argv[i], "--delay") == 0)
             a.delay = true;
+        else if (strcmp(argv[i], "--before") == 0)
+            a.before = true;
         else if (strcmp(argv[i], "--fanout") == 0 && i + 1 < argc &&
                  example_parse(argv[i + 1], &a.fanout) == 0)
             i++;
@@ -143,7 +148,8 @@ int main(int argc, char **argv)
     }
     if (pos != 2 || example_parse(given[0], &a.records) ||
         example_parse_min(given[1], 0, &a.work)) {
-        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay] [--fanout K] [tide options]  (RECORDS per "
+        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay] [--fanout K [--before]] [tide options]  "
+                        "(RECORDS per "
                         "worker, positive; WORK rounds of hashing per record, 0 or more)\n");
         return 2;
     }

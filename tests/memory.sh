@@ -49,13 +49,18 @@ done
 # budget on the sources can stop; the copies beyond the budget go to disk and come back in
 # order (exact sums), in every shape.
 records=20000
-for w in 1 2; do
-  exact_k "skew -w $w --fanout 20" $w 1 timeout 60 "$e/skew" 20000 5 --fanout 20 -w $w --bind none --memory 1M
-done
-for shape in "2 1" "2 2" "3 1"; do
-  set -- $shape
-  exact_k "mpirun -n $1 skew -w $2 --fanout 20" $(($1 * $2)) $1 \
-    "$run" $1 "$e/skew" 20000 5 --fanout 20 -w $2 --bind none --memory 1M
+# With --before the copies are made on every worker and reach worker 0 through the
+# exchange: what waits there spills as it is taken from the channel.
+for where in "" "--before"; do
+  for w in 1 2 3; do
+    exact_k "skew -w $w --fanout 20 $where" $w 1 \
+      timeout 60 "$e/skew" 20000 5 --fanout 20 $where -w $w --bind none --memory 1M
+  done
+  for shape in "2 1" "2 2" "3 1"; do
+    set -- $shape
+    exact_k "mpirun -n $1 skew -w $2 --fanout 20 $where" $(($1 * $2)) $1 \
+      "$run" $1 "$e/skew" 20000 5 --fanout 20 $where -w $2 --bind none --memory 1M
+  done
 done
 timeout 60 "$e/skew" 100000 5 --fanout 20 -w 2 --bind none --watch 1000 2>"$tmp/err" >/dev/null
 nobudget=$(sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err")

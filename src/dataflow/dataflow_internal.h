@@ -342,6 +342,9 @@ void tide__budget_spilled(struct tide__budget *b, uint64_t batches, uint64_t byt
 const char *tide__spill_dir(const char *given);
 int tide__spill_open(const char *dir, char *err, size_t errlen);
 bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b);
+/* The same for batch @p b taken from an exchange channel: what to queue (a spilled stand-in
+ * of this worker's, @p b having gone back to its channel, or @p b). */
+tide_batch *tide__spill_received(tide_worker *w, struct tide__fifo *queue, tide_batch *b);
 void tide__spill_restore(tide_worker *w, tide_batch *b);
 void tide__spill_close(tide_worker *w);
 

@@ -50,6 +50,16 @@ void tide_op_activate(tide_op *op) { tide__activate(op); }
 
 /* ---------------------------------------------------------------- inputs */
 
+/* Queues a batch taken from the exchange channel (under --memory it may go to the spill
+ * file, the channel's batch handed back at once). */
+static void take_pulled(tide_worker *w, struct tide__in *in, tide_batch *b)
+{
+    arrived(w, b);
+    if (w->spill_dir)
+        b = tide__spill_received(w, &in->pulled, b);
+    tide__fifo_put(&in->pulled, b);
+}
+
 /* Hands a spent batch back to where it came from; batches the pull gives in exchange are
  * queued. */
 static void release_current(tide_op *op, struct tide__in *in)
@@ -59,10 +69,8 @@ static void release_current(tide_op *op, struct tide__in *in)
         return;
     in->current = NULL;
     if (in->current_pulled) {
-        if (tide_pull_recv(in->pull, &b)) {
-            arrived(op->df->w, b);
-            tide__fifo_put(&in->pulled, b);
-        }
+        if (tide_pull_recv(in->pull, &b))
+            take_pulled(op->df->w, in, b);
     } else {
         tide__worker_recycle(op->df->w, b);
     }
@@ -77,8 +85,7 @@ bool tide__op_poll(tide_op *op)
             continue;
         tide_batch *b = NULL;
         while (tide_pull_recv(in->pull, &b)) {
-            arrived(op->df->w, b);
-            tide__fifo_put(&in->pulled, b);
+            take_pulled(op->df->w, in, b);
             b = NULL;
             got = true;
         }
@@ -103,13 +110,16 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     }
     in->current = b;
     tide_worker *w = op->df->w;
-    if (b->spilled)
+    bool from_channel = in->current_pulled;
+    if (b->spilled) {
         tide__spill_restore(w, b);
+        in->current_pulled = false; /* the channel's batch went back when it spilled */
+    }
     w->records_in += tide_batch_len(b);
     w->bytes_in += tide_batch_bytes(b);
     if (w->budget)
         tide__budget_moved(w);
-    if (w->trace && in->current_pulled)
+    if (w->trace && from_channel)
         tide__trace_receive(w, op, in->chan, b);
     tide_time t = get_time(b);
     tide__update(op->df, in->key, &t, -(int64_t)tide_batch_len(b));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Spilling under --memory: while its rank is over budget, a batch delivered to an operator
- * inside its worker that already has batches waiting goes to the worker's spill file, and
- * only its struct (time, counts, where its records are) stays in the queue, in order. The
+ * Spilling under --memory: while its rank is over budget, a batch that reaches an operator
+ * which already has batches waiting at that input (delivered inside its worker, or taken
+ * from the exchange channel, whose batch then goes back to its sender at once) goes to the
+ * worker's spill file, and only a struct (time, counts, where its records are) stays in
+ * the queue, in order. The
  * operator reads it back when it takes it, so nothing is lost or reordered, and progress
  * (which counts records, not bytes) does not see it. This is for what back-pressure cannot
  * stop: an operator that makes many records from few (a flat_map, a join) in one run, for
@@ -70,13 +72,17 @@ static struct tide__spill *spill_of(tide_worker *w)
     return s;
 }
 
-bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b)
+static bool should_spill(tide_worker *w, const struct tide__fifo *queue, const tide_batch *b)
 {
-    if (!w->spill_dir || !queue->count || b->bytes < 4096 || !w->budget ||
-        tide_memory_held() < tide__budget_limit(w->budget))
-        return false;
+    return w->spill_dir && queue->count && b->bytes >= 4096 && !b->shared && w->budget &&
+           tide_memory_held() >= tide__budget_limit(w->budget);
+}
+
+/* Writes @p b's records, at @p data, at the end of the spill file: @p b then stands for
+ * them (its own buffer, if any, is the caller's to drop). */
+static void spill(tide_worker *w, tide_batch *b, const unsigned char *data)
+{
     struct tide__spill *s = spill_of(w);
-    const unsigned char *data = tide__batch_data(b);
     for (size_t done = 0; done < b->bytes;) {
         ssize_t n = pwrite(s->fd, data + done, b->bytes - done, (off_t)(s->end + done));
         if (n < 0 && errno == EINTR)
@@ -92,8 +98,32 @@ bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b)
     s->live++;
     s->batches++;
     s->bytes += b->bytes;
+}
+
+bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b)
+{
+    if (!should_spill(w, queue, b))
+        return false;
+    spill(w, b, tide__batch_data(b));
     tide__batch_drop_buffer(b);
     return true;
+}
+
+tide_batch *tide__spill_received(tide_worker *w, struct tide__fifo *queue, tide_batch *b)
+{
+    if (!should_spill(w, queue, b))
+        return b;
+    /* The records go to the file from the channel's batch, which goes back to its sender
+     * at once (a rank-mate reuses it, the transport frees or pools it); a batch of this
+     * worker's stands for them. */
+    tide_batch *p = tide__worker_batch(w, b->type);
+    tide__batch_drop_buffer(p);
+    p->len = b->len;
+    p->bytes = b->bytes;
+    memcpy(p->meta, b->meta, sizeof p->meta);
+    spill(w, p, tide__batch_data(b));
+    tide__give_back(w->alloc, b);
+    return p;
 }
 
 void tide__spill_restore(tide_worker *w, tide_batch *b)
