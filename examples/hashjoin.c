@@ -11,7 +11,6 @@
  *   hashjoin KEYS VALS BATCH [tide options]
  */
 #include <inttypes.h>
-#include <string.h>
 
 #include "example.h"
 
@@ -24,61 +23,15 @@ struct args {
     uint64_t keys, vals, batch;
 };
 
-/* One side's values per key: an open-addressing table of keys, each with a value list. */
-struct side {
-    struct entry {
-        uint64_t key; /* key + 1; 0: empty */
-        uint64_t *vals;
-        uint32_t len, cap;
-    } *slots;
-    size_t nslots, used;
-};
-
 struct totals {
     uint64_t joined, checksum;
 };
 
+/* Each side's values per key: a table from key to a tide_vec of values. */
 struct join {
-    struct side sides[2];
+    tide_table *sides[2];
     struct totals *totals; /* the worker's: the operator goes with its dataflow */
 };
-
-static struct entry *find(struct side *s, uint64_t key, bool add)
-{
-    if (add && 2 * (s->used + 1) > s->nslots) {
-        struct side bigger = { NULL, s->nslots ? 2 * s->nslots : 1024, 0 };
-        if (!(bigger.slots = calloc(bigger.nslots, sizeof *bigger.slots)))
-            tide_abort("hashjoin: out of memory");
-        for (size_t i = 0; i < s->nslots; i++)
-            if (s->slots[i].key) {
-                *find(&bigger, s->slots[i].key - 1, true) = s->slots[i];
-            }
-        free(s->slots);
-        *s = bigger;
-    }
-    if (!s->nslots)
-        return NULL;
-    size_t j = (key * 0x9e3779b97f4a7c15ULL >> 20) & (s->nslots - 1);
-    for (; s->slots[j].key; j = (j + 1) & (s->nslots - 1))
-        if (s->slots[j].key == key + 1)
-            return &s->slots[j];
-    if (!add)
-        return NULL;
-    s->used++;
-    s->slots[j].key = key + 1;
-    return &s->slots[j];
-}
-
-static void keep(struct side *s, const struct pair *p)
-{
-    struct entry *e = find(s, p->key, true);
-    if (e->len == e->cap) {
-        e->cap = e->cap ? 2 * e->cap : 4;
-        if (!(e->vals = realloc(e->vals, e->cap * sizeof *e->vals)))
-            tide_abort("hashjoin: out of memory");
-    }
-    e->vals[e->len++] = p->val;
-}
 
 static void join_logic(tide_op *op, void *arg)
 {
@@ -86,20 +39,27 @@ static void join_logic(tide_op *op, void *arg)
     tide_cap *cap;
     tide_batch *b;
     for (uint32_t port = 0; port < 2; port++) {
-        struct side *other = &j->sides[1 - port];
         while (tide_op_next(op, port, &cap, &b)) {
             tide_session *out = tide_op_session(op, 0, cap);
             const struct pair *p = tide_batch_records(b);
             for (size_t i = 0; i < tide_batch_len(b); i++) {
-                const struct entry *e = find(other, p[i].key, false);
-                for (uint32_t k = 0; e && k < e->len; k++) {
+                if (i + 8 < tide_batch_len(b)) { /* the lookups' cache misses overlap */
+                    tide_table_prefetch(j->sides[1 - port], &p[i + 8].key);
+                    tide_table_prefetch(j->sides[port], &p[i + 8].key);
+                }
+                const tide_vec *other = tide_table_find(j->sides[1 - port], &p[i].key);
+                for (size_t k = 0; other && k < other->len; k++) {
+                    uint64_t o = TIDE_VEC_AT(other, uint64_t, k);
                     /* always (value of input 0, value of input 1) */
-                    uint64_t v[2] = { port ? e->vals[k] : p[i].val, port ? p[i].val : e->vals[k] };
+                    uint64_t v[2] = { port ? o : p[i].val, port ? p[i].val : o };
                     tide_session_give(out, v);
                     j->totals->joined++;
                     j->totals->checksum += v[0] * v[1];
                 }
-                keep(&j->sides[port], &p[i]);
+                tide_vec *mine = tide_table_get(j->sides[port], &p[i].key);
+                if (!mine->size) /* a new key's state is zeroed */
+                    *mine = TIDE_VEC(uint64_t);
+                TIDE_VEC_PUSH(mine, uint64_t, p[i].val);
             }
         }
     }
@@ -109,17 +69,14 @@ static void join_free(void *arg)
 {
     struct join *j = arg;
     for (int s = 0; s < 2; s++) {
-        for (size_t i = 0; i < j->sides[s].nslots; i++)
-            free(j->sides[s].slots[i].vals);
-        free(j->sides[s].slots);
+        size_t cursor = 0;
+        uint64_t key;
+        void *vals;
+        while (tide_table_next(j->sides[s], &cursor, &key, &vals))
+            tide_vec_free(vals);
+        tide_table_free(j->sides[s]);
     }
     free(j);
-}
-
-static uint64_t by_key(const void *r, void *ctx)
-{
-    (void)ctx;
-    return ((const struct pair *)r)->key;
 }
 
 static TIDE_TYPE_POD(joined_type, uint64_t[2]);
@@ -140,16 +97,19 @@ static int run(tide_worker *w, void *arg)
     const struct args *a = arg;
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     struct totals totals = { 0, 0 };
-    struct join *j = calloc(1, sizeof *j);
+    struct join *j = malloc(sizeof *j);
     if (!j)
         return 1;
+    for (int s = 0; s < 2; s++)
+        j->sides[s] = tide_table_new(TIDE_U64, sizeof(tide_vec), NULL, NULL, NULL);
     j->totals = &totals;
     tide_input *in1, *in2;
     tide_scope *scope = tide_dataflow_begin(w, "hashjoin");
     tide_stream *s1 = tide_input_new(scope, &pair_type, &in1);
     tide_stream *s2 = tide_input_new(scope, &pair_type, &in2);
-    tide_probe *probe = tide_probe_new(tide_binary(s1, s2, TIDE_EXCHANGE(by_key, NULL),
-                                                   TIDE_EXCHANGE(by_key, NULL), "HashJoin",
+    /* by key: tide_hash_u64 reads a record's first 8 bytes */
+    tide_probe *probe = tide_probe_new(tide_binary(s1, s2, TIDE_EXCHANGE(tide_hash_u64, NULL),
+                                                   TIDE_EXCHANGE(tide_hash_u64, NULL), "HashJoin",
                                                    &joined_type, join_logic, j, join_free));
     tide_dataflow_end(scope);
     double start = example_now();

@@ -32,110 +32,22 @@ struct edge_change {
     uint64_t src, dst;
     int64_t diff;
 };
-struct rank_change {
-    uint64_t node;
-    int64_t diff;
-};
 static TIDE_TYPE_POD(edge_change_type, struct edge_change);
-static TIDE_TYPE_POD(rank_change_type, struct rank_change);
-
-/* ---------------------------------------------------------------- small containers */
-
-struct vec {
-    void *data;
-    size_t len, cap, size;
-};
-
-static void *vec_push(struct vec *v)
-{
-    if (v->len == v->cap) {
-        v->cap = v->cap ? 2 * v->cap : 4;
-        v->data = realloc(v->data, v->cap * v->size);
-        if (!v->data)
-            tide_abort("pagerank: out of memory");
-    }
-    return (char *)v->data + v->len++ * v->size;
-}
-
-/* (node, diff) pairs: sorted by node, equal nodes summed, zeros dropped. Sorting is most of
- * this program's work (as in timely's): an LSD radix sort on the bits the nodes use. */
-static void radix_sort(struct rank_change *p, size_t n, struct vec *tmp)
-{
-    uint64_t max = 0;
-    for (size_t i = 0; i < n; i++)
-        max |= p[i].node;
-    if (tmp->cap < n) {
-        tmp->data = realloc(tmp->data, n * sizeof *p);
-        if (!tmp->data)
-            tide_abort("pagerank: out of memory");
-        tmp->cap = n;
-    }
-    struct rank_change *a = p, *b = tmp->data;
-    for (unsigned shift = 0; shift < 64 && (max >> shift); shift += 11) {
-        size_t count[2049] = { 0 };
-        for (size_t i = 0; i < n; i++)
-            count[((a[i].node >> shift) & 2047) + 1]++;
-        for (size_t k = 1; k < 2049; k++)
-            count[k] += count[k - 1];
-        for (size_t i = 0; i < n; i++)
-            b[count[(a[i].node >> shift) & 2047]++] = a[i];
-        struct rank_change *t = a;
-        a = b;
-        b = t;
-    }
-    if (a != p)
-        memcpy(p, a, n * sizeof *p);
-}
-
-static void sum_sorted(struct vec *v)
-{
-    struct rank_change *p = v->data;
-    size_t out = 0;
-    for (size_t i = 0; i < v->len;) {
-        struct rank_change c = p[i++];
-        while (i < v->len && p[i].node == c.node)
-            c.diff += p[i++].diff;
-        if (c.diff)
-            p[out++] = c;
-    }
-    v->len = out;
-}
-
-static void compact(struct vec *v, struct vec *tmp)
-{
-    if (v->len > 64) {
-        radix_sort(v->data, v->len, tmp);
-    } else { /* short lists: insertion sort */
-        struct rank_change *p = v->data;
-        for (size_t i = 1; i < v->len; i++) {
-            struct rank_change x = p[i];
-            size_t j = i;
-            for (; j > 0 && p[j - 1].node > x.node; j--)
-                p[j] = p[j - 1];
-            p[j] = x;
-        }
-    }
-    sum_sorted(v);
-}
+/* Rank changes (node, diff) are tide_diff records, and so are edge lists (dst,
+ * multiplicity): tide_consolidate sorts and sums them. */
 
 /* ---------------------------------------------------------------- the operator's state */
 
 struct vertex {
-    struct vec edges; /* rank_change pairs: (dst, multiplicity), compacted */
+    tide_vec edges; /* tide_diff: (dst, multiplicity), sorted by dst */
     int64_t rank, pending;
-};
-
-struct stash {
-    tide_cap *cap;
-    struct vec edges, ranks; /* edge_change, rank_change */
 };
 
 struct pagerank {
     struct vertex *v;
     size_t nv;
-    struct stash *stash;
-    size_t nstash, capstash;
-    struct vec delta, tmp;
+    tide_stash *stash; /* per time: edge changes (port 0) and rank changes (port 1) */
+    tide_vec delta, tmp; /* tide_diff */
     double start;
 };
 
@@ -150,51 +62,39 @@ static struct vertex *vertex(struct pagerank *pr, uint64_t n)
         if (!pr->v)
             tide_abort("pagerank: out of memory");
         for (size_t i = pr->nv; i < nv; i++)
-            pr->v[i] = (struct vertex){ { NULL, 0, 0, sizeof(struct rank_change) }, 1000, 0 };
+            pr->v[i] = (struct vertex){ TIDE_VEC(tide_diff), 1000, 0 };
         pr->nv = nv;
     }
     return &pr->v[n];
 }
 
-static void reserve(struct vec *v, size_t n)
-{
-    if (v->cap < n) {
-        v->cap = v->cap * 2 > n ? v->cap * 2 : n;
-        v->data = realloc(v->data, v->cap * v->size);
-        if (!v->data)
-            tide_abort("pagerank: out of memory");
-    }
-}
-
 /* Appends to delta what @p v passes on with rank @p rank, times @p sign: a run sorted by
  * node, as the edge list is. */
-static void allocate(const struct vertex *v, int64_t rank, int64_t sign, struct vec *delta)
+static void allocate(const struct vertex *v, int64_t rank, int64_t sign, tide_vec *delta)
 {
-    const struct rank_change *e = v->edges.data;
+    const tide_diff *e = v->edges.data;
     int64_t degree = (int64_t)v->edges.len;
     if (!degree)
         return;
-    reserve(delta, delta->len + (size_t)degree);
-    struct rank_change *d = (struct rank_change *)delta->data + delta->len;
+    tide_diff *d = tide_vec_extend(delta, (size_t)degree);
     int64_t distribute = rank * 5 / 6, share = distribute / degree, extra = distribute % degree;
     for (int64_t i = 0; i < degree; i++)
-        d[i] = (struct rank_change){ e[i].node, sign * e[i].diff * (share + (i < extra)) };
-    delta->len += (size_t)degree;
+        d[i] = (tide_diff){ e[i].key, sign * e[i].diff * (share + (i < extra)) };
 }
 
 /* Sends the delta: two sorted runs (what was passed on, negated, then what is now),
  * merged with equal nodes summed and zeros dropped. */
 static void send_delta(struct pagerank *pr, size_t first, tide_session *out)
 {
-    const struct rank_change *d = pr->delta.data;
+    const tide_diff *d = pr->delta.data;
     size_t n = pr->delta.len, i = 0, j = first, k = 0;
-    reserve(&pr->tmp, n);
-    struct rank_change *m = pr->tmp.data;
+    tide_vec_reserve(&pr->tmp, n);
+    tide_diff *m = pr->tmp.data;
     while (i < first || j < n) {
-        struct rank_change c;
-        if (j == n || (i < first && d[i].node < d[j].node))
+        tide_diff c;
+        if (j == n || (i < first && d[i].key < d[j].key))
             c = d[i++];
-        else if (i == first || d[j].node < d[i].node)
+        else if (i == first || d[j].key < d[i].key)
             c = d[j++];
         else {
             c = d[i++];
@@ -207,68 +107,28 @@ static void send_delta(struct pagerank *pr, size_t first, tide_session *out)
     pr->delta.len = 0;
 }
 
-static struct stash *stash_at(struct pagerank *pr, const tide_cap *cap)
+static void apply_edges(struct pagerank *pr, tide_batch *edges, tide_session *out)
 {
-    for (size_t i = 0; i < pr->nstash; i++)
-        if (tide_time_eq(tide_cap_time(pr->stash[i].cap), tide_cap_time(cap)))
-            return &pr->stash[i];
-    if (pr->nstash == pr->capstash) {
-        pr->capstash = pr->capstash ? 2 * pr->capstash : 8;
-        pr->stash = realloc(pr->stash, pr->capstash * sizeof *pr->stash);
-        if (!pr->stash)
-            tide_abort("pagerank: out of memory");
-    }
-    struct stash *s = &pr->stash[pr->nstash++];
-    *s = (struct stash){ tide_cap_retain(cap), { NULL, 0, 0, sizeof(struct edge_change) },
-                         { NULL, 0, 0, sizeof(struct rank_change) } };
-    return s;
-}
-
-/* Adds @p diff to the multiplicity of edge to @p dst in a sorted list (dropping it at 0). */
-static void add_edge(struct vec *edges, uint64_t dst, int64_t diff)
-{
-    struct rank_change *e = edges->data;
-    size_t lo = 0, hi = edges->len;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (e[mid].node < dst)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < edges->len && e[lo].node == dst) {
-        if ((e[lo].diff += diff) == 0) {
-            memmove(&e[lo], &e[lo + 1], (edges->len - lo - 1) * sizeof *e);
-            edges->len--;
-        }
-        return;
-    }
-    vec_push(edges);
-    e = edges->data;
-    memmove(&e[lo + 1], &e[lo], (edges->len - 1 - lo) * sizeof *e);
-    e[lo] = (struct rank_change){ dst, diff };
-}
-
-static void apply_edges(struct pagerank *pr, struct stash *s, tide_session *out)
-{
-    struct edge_change *c = s->edges.data;
-    for (size_t i = 0; i < s->edges.len; i++) {
+    const struct edge_change *c = tide_batch_records(edges);
+    for (size_t i = 0; i < tide_batch_len(edges); i++) {
         struct vertex *v = vertex(pr, c[i].src);
         allocate(v, v->rank, -1, &pr->delta);
         size_t first = pr->delta.len;
-        add_edge(&v->edges, c[i].dst, c[i].diff);
+        TIDE_VEC_PUSH(&v->edges, tide_diff, ((tide_diff){ c[i].dst, c[i].diff }));
+        v->edges.len = tide_consolidate(v->edges.data, v->edges.len); /* sorted by dst */
         allocate(v, v->rank, +1, &pr->delta);
         send_delta(pr, first, out);
     }
 }
 
-static void apply_ranks(struct pagerank *pr, struct stash *s, tide_session *out)
+static void apply_ranks(struct pagerank *pr, tide_batch *changes, uint64_t epoch,
+                        tide_session *out)
 {
-    compact(&s->ranks, &pr->tmp);
-    const struct rank_change *c = s->ranks.data;
+    tide_diff *c = tide_batch_records(changes);
+    size_t len = tide_consolidate(c, tide_batch_len(changes)); /* sorted, summed, shorter */
     int64_t sum = 0, max = 0;
-    for (size_t i = 0; i < s->ranks.len; i++) {
-        struct vertex *v = vertex(pr, c[i].node);
+    for (size_t i = 0; i < len; i++) {
+        struct vertex *v = vertex(pr, c[i].key);
         int64_t size = c[i].diff < 0 ? -c[i].diff : c[i].diff;
         sum += size;
         max = size > max ? size : max;
@@ -283,7 +143,7 @@ static void apply_ranks(struct pagerank *pr, struct stash *s, tide_session *out)
         send_delta(pr, first, out);
     }
     printf("%.6fs:\t%" PRIu64 "\t%zu\t%" PRId64 "\t%" PRId64 "\n", example_now() - pr->start,
-           tide_cap_epoch(s->cap), s->ranks.len, sum, max);
+           epoch, len, sum, max);
 }
 
 static void pagerank(tide_op *op, void *arg)
@@ -291,34 +151,19 @@ static void pagerank(tide_op *op, void *arg)
     struct pagerank *pr = arg;
     tide_cap *cap;
     tide_batch *b;
-    while (tide_op_next(op, 0, &cap, &b)) {
-        const struct edge_change *c = tide_batch_records(b);
-        struct stash *s = stash_at(pr, cap);
-        for (size_t i = 0; i < tide_batch_len(b); i++)
-            *(struct edge_change *)vec_push(&s->edges) = c[i];
-    }
-    while (tide_op_next(op, 1, &cap, &b)) {
-        const struct rank_change *c = tide_batch_records(b);
-        struct stash *s = stash_at(pr, cap);
-        for (size_t i = 0; i < tide_batch_len(b); i++)
-            *(struct rank_change *)vec_push(&s->ranks) = c[i];
-    }
-    const tide_antichain *f0 = tide_op_frontier(op, 0), *f1 = tide_op_frontier(op, 1);
-    for (size_t i = 0; i < pr->nstash;) {
-        struct stash *s = &pr->stash[i];
-        const tide_time *t = tide_cap_time(s->cap);
-        if (tide_antichain_less_equal(f0, t) || tide_antichain_less_equal(f1, t)) {
-            i++;
-            continue;
-        }
-        tide_session *out = tide_op_session(op, 0, s->cap);
-        apply_edges(pr, s, out);
-        if (s->ranks.len)
-            apply_ranks(pr, s, out);
-        tide_cap_drop(&s->cap);
-        free(s->edges.data);
-        free(s->ranks.data);
-        *s = pr->stash[--pr->nstash];
+    for (uint32_t port = 0; port < 2; port++)
+        while (tide_op_next(op, port, &cap, &b))
+            tide_stash_add(pr->stash, port, cap, b);
+    while (tide_stash_next(pr->stash, op, &cap)) {
+        tide_session *out = tide_op_session(op, 0, cap);
+        tide_batch *edges = tide_stash_take(pr->stash, 0), *ranks = tide_stash_take(pr->stash, 1);
+        if (edges)
+            apply_edges(pr, edges, out);
+        if (ranks && tide_batch_len(ranks))
+            apply_ranks(pr, ranks, tide_cap_epoch(cap), out);
+        tide_batch_free(edges);
+        tide_batch_free(ranks);
+        tide_cap_drop(&cap);
     }
 }
 
@@ -326,32 +171,25 @@ static void pagerank_free(void *arg)
 {
     struct pagerank *pr = arg;
     for (size_t i = 0; i < pr->nv; i++)
-        free(pr->v[i].edges.data);
-    for (size_t i = 0; i < pr->nstash; i++) {
-        tide_cap_drop(&pr->stash[i].cap);
-        free(pr->stash[i].edges.data);
-        free(pr->stash[i].ranks.data);
-    }
+        tide_vec_free(&pr->v[i].edges);
+    tide_stash_free(pr->stash);
     free(pr->v);
-    free(pr->stash);
-    free(pr->delta.data);
-    free(pr->tmp.data);
+    tide_vec_free(&pr->delta);
+    tide_vec_free(&pr->tmp);
     free(pr);
 }
 
 /* ---------------------------------------------------------------- driving it */
 
-static uint64_t by_src(const void *r, void *ctx)
+/* By source, a batch at a time (one call per batch, not per record); rank changes go by
+ * node, their leading uint64_t (tide_hash_u64). */
+static void by_src(const void *r, size_t n, uint64_t *h, void *ctx)
 {
     (void)ctx;
-    return ((const struct edge_change *)r)->src;
+    for (size_t i = 0; i < n; i++)
+        h[i] = ((const struct edge_change *)r)[i].src;
 }
 
-static uint64_t by_node_hash(const void *r, void *ctx)
-{
-    (void)ctx;
-    return ((const struct rank_change *)r)->node;
-}
 
 struct args {
     uint64_t nodes, edges;
@@ -403,45 +241,34 @@ static int parse_ids(const char *p, uint64_t *src, uint64_t *dst)
     return *p ? -1 : 0;
 }
 
-/* Sends this worker's share of the edge list: every peers-th edge line. Lines hold two node
- * ids; blank lines and lines starting with '#' are skipped. */
-static int send_file(tide_worker *w, const char *path, size_t me, size_t peers,
-                     tide_input *input)
+/* A line of the edge list: an edge, or nothing for a blank line or one starting with '#'. */
+static const char *parse_edge(const char *line, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    const char *p = line + strspn(line, " \t\r");
+    struct edge_change e = { 0, 0, 1 };
+    if (*p == '#' || *p == '\0')
+        return NULL;
+    if (parse_ids(p, &e.src, &e.dst) != 0)
+        return "expected two node ids (0 to 4294967295)";
+    tide_session_give(out, &e);
+    return NULL;
+}
+
+/* Whether the edge list at @p path has a line that is neither blank nor a comment (so that
+ * an empty graph is an error, said once, before the workers start). */
+static bool has_edges(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "pagerank: cannot open '%s': %s\n", path, strerror(errno));
-        return -1;
-    }
     char line[256];
-    uint64_t lineno = 0, edge = 0;
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line + strspn(line, " \t");
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
-        uint64_t src, dst;
-        if (parse_ids(p, &src, &dst) != 0) {
-            fprintf(stderr, "pagerank: %s:%" PRIu64 ": expected two node ids (0 to %llu)\n",
-                    path, lineno, (unsigned long long)MAX_NODE);
-            rc = -1;
-        } else if (edge++ % peers == me) {
-            struct edge_change e = { src, dst, 1 };
-            wait_for_room(w, edge);
-            tide_input_send(input, &e);
-        }
+    bool any = false;
+    while (f && !any && fgets(line, sizeof line, f)) {
+        const char *p = line + strspn(line, " \t\r");
+        any = *p != '#' && *p != '\n' && *p != '\0';
     }
-    if (rc == 0 && ferror(f)) {
-        fprintf(stderr, "pagerank: reading '%s': %s\n", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && edge == 0) {
-        fprintf(stderr, "pagerank: '%s' has no edges\n", path);
-        rc = -1;
-    }
-    fclose(f);
-    return rc;
+    if (f)
+        fclose(f);
+    return any || !f; /* (a file that cannot be read is the reader's error) */
 }
 
 static int run(tide_worker *w, void *arg)
@@ -452,24 +279,25 @@ static int run(tide_worker *w, void *arg)
     struct pagerank *pr = calloc(1, sizeof *pr);
     if (!pr)
         return 1;
-    pr->delta.size = pr->tmp.size = sizeof(struct rank_change);
+    pr->delta = pr->tmp = TIDE_VEC(tide_diff);
+    pr->stash = tide_stash_new();
     pr->start = example_now();
-    tide_input *input;
+    tide_input *input = NULL;
     tide_loop *loop;
     tide_scope *scope = tide_dataflow_begin(w, "pagerank");
-    tide_stream *edges = tide_input_new(scope, &edge_change_type, &input);
-    tide_stream *ranks = tide_loop_variable(scope, 1, &rank_change_type, &loop);
-    tide_stream *changes = tide_binary_frontier(edges, ranks, TIDE_EXCHANGE(by_src, NULL),
-                                                TIDE_EXCHANGE(by_node_hash, NULL), "PageRank",
-                                                &rank_change_type, pagerank, pr, pagerank_free);
+    tide_stream *edges = a->file ? tide_read_files(scope, "pagerank", &a->file, 1,
+                                                   &edge_change_type, parse_edge, NULL)
+                                 : tide_input_new(scope, &edge_change_type, &input);
+    tide_stream *ranks = tide_loop_variable(scope, 1, TIDE_DIFF, &loop);
+    tide_stream *changes =
+        tide_binary_frontier(edges, ranks, TIDE_EXCHANGE_BATCH(by_src, NULL),
+                             TIDE_EXCHANGE(tide_hash_u64, NULL), "PageRank", TIDE_DIFF,
+                             pagerank, pr, pagerank_free);
     tide_probe *probe = tide_probe_new(changes);
     tide_loop_connect(loop, changes);
     tide_dataflow_end(scope);
 
     if (a->file) { /* the file's graph, then iterate until the ranks settle */
-        if (send_file(w, a->file, me, peers, input) != 0)
-            tide_abort("pagerank: no graph to rank");
-        tide_input_close(input);
         while (!tide_probe_done(probe))
             tide_worker_step(w);
         return 0;
@@ -510,6 +338,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: pagerank NODES EDGES [tide options]  (positive integers)\n"
                         "       pagerank EDGE-LIST-FILE [tide options]  (lines 'SRC DST')\n");
         return 2;
+    }
+    if (a.file && !has_edges(a.file)) {
+        fprintf(stderr, "pagerank: '%s' has no edges\n", a.file);
+        return 1;
     }
     return tide_execute(&cfg, run, &a) == 0 ? 0 : 1;
 }

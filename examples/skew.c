@@ -33,13 +33,6 @@ struct consumer {
     uint64_t work, count, sum, mix;
 };
 
-static uint64_t to_zero(const void *record, void *ctx)
-{
-    (void)record;
-    (void)ctx;
-    return 0;
-}
-
 static void consume(const tide_time *t, const void *record, void *ctx)
 {
     (void)t;
@@ -97,7 +90,7 @@ static int run(tide_worker *w, void *arg)
         s = tide_delay(s, to_end, NULL);
     if (a->fanout > 1 && a->before)
         s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
-    s = tide_exchange(s, to_zero, NULL);
+    s = tide_exchange(s, tide_hash_zero, NULL);
     if (a->fanout > 1 && !a->before)
         s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
     tide_probe *probe = tide_probe_new(tide_inspect(s, consume, &c));

@@ -77,13 +77,6 @@ static tide_stream *union_find_op(tide_stream *s, uint64_t nodes)
     return tide_unary(s, TIDE_PIPELINE, "UnionFind", &edge_type, union_find, f, forest_free);
 }
 
-static uint64_t to_zero(const void *r, void *ctx)
-{
-    (void)r;
-    (void)ctx;
-    return 0;
-}
-
 static void count_joins(const tide_time *t, const void *r, void *ctx)
 {
     (void)t;
@@ -100,7 +93,7 @@ static int run(tide_worker *w, void *arg)
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "unionfind");
     tide_stream *s = union_find_op(tide_input_new(scope, &edge_type, &input), a->nodes);
-    s = union_find_op(tide_exchange(s, to_zero, NULL), a->nodes);
+    s = union_find_op(tide_exchange(s, tide_hash_zero, NULL), a->nodes);
     tide_probe *probe = tide_probe_new(tide_inspect(s, count_joins, &joins));
     tide_dataflow_end(scope);
     uint64_t sent = 0;

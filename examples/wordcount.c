@@ -21,8 +21,6 @@
 #include "example.h"
 
 #define MAX_WORD 47
-/* Lines read per activation of the reader: memory stays bounded whatever the file size. */
-#define LINES_PER_STEP 1024
 
 struct word_count {
     uint64_t count;
@@ -37,73 +35,12 @@ struct options {
     bool all;
 };
 
-/* ---------------------------------------------------------------- reading lines */
-
-struct reader {
-    const struct options *o;
-    tide_cap *cap;
-    int file; /* the file being read = the epoch */
-    FILE *f;
-    uint64_t line;
-    char *buf;
-    size_t cap_buf;
-};
-
-static void read_lines(tide_op *op, void *arg)
-{
-    struct reader *r = arg;
-    tide_worker *w = tide_op_worker(op);
-    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
-    if (!r->cap || !tide_op_has_room(op)) /* (under --memory: run again once there is) */
-        return;
-    if (!r->f && !(r->f = fopen(r->o->files[r->file], "r")))
-        tide_abort("wordcount: cannot open '%s': %s", r->o->files[r->file], strerror(errno));
-    tide_session *out = tide_op_session(op, 0, r->cap);
-    for (int n = 0; n < LINES_PER_STEP; n++) {
-        errno = 0;
-        ssize_t len = getline(&r->buf, &r->cap_buf, r->f);
-        if (len < 0) {
-            /* -1 is the end only when the file says so: getline's ENOMEM (a huge line)
-             * sets no error flag on the stream */
-            if (ferror(r->f) || !feof(r->f))
-                tide_abort("wordcount: cannot read '%s' (line %" PRIu64 "): %s",
-                           r->o->files[r->file], r->line + 1,
-                           strerror(errno ? errno : EIO));
-            fclose(r->f);
-            r->f = NULL;
-            r->line = 0;
-            if (++r->file == r->o->nfiles) {
-                tide_cap_drop(&r->cap);
-                return;
-            }
-            tide_time next = tide_time_root((uint64_t)r->file);
-            tide_cap_downgrade(r->cap, &next); /* the next file is the next epoch */
-            break;
-        }
-        if (r->line++ % peers == me) {
-            const char *line = r->buf;
-            tide_session_give(out, &line);
-        }
-    }
-    tide_op_activate(op);
-}
-
-static void reader_free(void *arg)
-{
-    struct reader *r = arg;
-    tide_cap_drop(&r->cap);
-    if (r->f)
-        fclose(r->f);
-    free(r->buf);
-    free(r);
-}
-
 /* ---------------------------------------------------------------- words */
 
-static void split(const void *in, tide_session *out, void *ctx)
+/* The words of a line of a file (tide_read_files reads them). */
+static const char *split(const char *s, tide_session *out, void *ctx)
 {
     (void)ctx;
-    const char *s = *(const char *const *)in;
     char word[MAX_WORD + 1];
     while (*s) {
         while (*s && !isalpha((unsigned char)*s))
@@ -122,6 +59,7 @@ static void split(const void *in, tide_session *out, void *ctx)
             tide_session_give(out, &wp);
         }
     }
+    return NULL;
 }
 
 static bool same_word(const void *a, const void *b, void *ctx)
@@ -147,15 +85,9 @@ static void emit_count(const void *key, const void *state, tide_session *out, vo
 
 /* ---------------------------------------------------------------- reporting (worker 0) */
 
-struct gathered {
-    struct word_count *counts;
-    size_t n, cap;
-};
-
 struct report {
     const struct options *o;
-    struct gathered *epochs; /* one per file */
-    tide_notificator *pending;
+    tide_stash *epochs; /* the counts of each file until its epoch completes */
     double start;
 };
 
@@ -174,15 +106,8 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t to_zero(const void *r, void *ctx)
-{
-    (void)r;
-    (void)ctx;
-    return 0;
-}
-
-/* Counts of later epochs may arrive before an earlier one is complete: gathered per epoch,
- * printed at the epoch's notification. */
+/* Counts of later epochs may arrive before an earlier one is complete: stashed per epoch,
+ * printed once the epoch is. */
 static void report(tide_op *op, void *arg)
 {
     struct report *rp = arg;
@@ -192,44 +117,31 @@ static void report(tide_op *op, void *arg)
         if (tide_cap_epoch(cap) >= (uint64_t)rp->o->nfiles) /* tide_check_same makes it rare */
             tide_abort("wordcount: counts for file %" PRIu64 " but this rank was given %d "
                        "files", tide_cap_epoch(cap), rp->o->nfiles);
-        struct gathered *g = &rp->epochs[tide_cap_epoch(cap)];
-        const struct word_count *wc = tide_batch_records(b);
-        for (size_t i = 0; i < tide_batch_len(b); i++) {
-            if (g->n == g->cap) {
-                g->cap = g->cap ? 2 * g->cap : 1024;
-                g->counts = realloc(g->counts, g->cap * sizeof *g->counts);
-                if (!g->counts)
-                    tide_abort("wordcount: out of memory");
-            }
-            g->counts[g->n++] = wc[i];
-        }
-        tide_notificator_notify_at(rp->pending, tide_cap_retain(cap));
+        tide_stash_add(rp->epochs, 0, cap, b);
     }
-    const tide_antichain *frontier = tide_op_frontier(op, 0);
-    while ((cap = tide_notificator_next(rp->pending, &frontier, 1))) {
+    while (tide_stash_next(rp->epochs, op, &cap)) {
         uint64_t epoch = tide_cap_epoch(cap), words = 0;
-        struct gathered *g = &rp->epochs[epoch];
-        qsort(g->counts, g->n, sizeof *g->counts, by_count);
-        for (size_t i = 0; i < g->n; i++)
-            words += g->counts[i].count;
+        tide_batch *got = tide_stash_take(rp->epochs, 0);
+        struct word_count *c = tide_batch_records(got);
+        size_t n = tide_batch_len(got);
+        qsort(c, n, sizeof *c, by_count);
+        for (size_t i = 0; i < n; i++)
+            words += c[i].count;
         printf("epoch %" PRIu64 " (%s): %" PRIu64 " words, %zu distinct, at %.3f s\n", epoch,
-               rp->o->files[epoch], words, g->n, now() - rp->start);
-        size_t show = rp->o->all ? g->n : g->n < rp->o->top ? g->n : rp->o->top;
+               rp->o->files[epoch], words, n, now() - rp->start);
+        size_t show = rp->o->all ? n : n < rp->o->top ? n : rp->o->top;
         for (size_t i = 0; i < show; i++)
-            printf("  %7" PRIu64 " %s\n", g->counts[i].count, g->counts[i].word);
+            printf("  %7" PRIu64 " %s\n", c[i].count, c[i].word);
         fflush(stdout);
-        free(g->counts);
-        *g = (struct gathered){ NULL, 0, 0 };
+        tide_batch_free(got);
+        tide_cap_drop(&cap);
     }
 }
 
 static void report_free(void *arg)
 {
     struct report *rp = arg;
-    tide_notificator_free(rp->pending);
-    for (int i = 0; i < rp->o->nfiles; i++)
-        free(rp->epochs[i].counts);
-    free(rp->epochs);
+    tide_stash_free(rp->epochs);
     free(rp);
 }
 
@@ -237,24 +149,17 @@ static int run(tide_worker *w, void *arg)
 {
     example_check_args(w);
     const struct options *o = arg;
-    struct reader *r = calloc(1, sizeof *r);
-    struct report *rp = calloc(1, sizeof *rp);
-    if (!r || !rp)
+    struct report *rp = malloc(sizeof *rp);
+    if (!rp)
         return 1;
-    r->o = rp->o = o;
-    rp->start = now();
-    rp->pending = tide_notificator_new();
-    rp->epochs = calloc((size_t)o->nfiles, sizeof *rp->epochs);
-    if (!rp->epochs)
-        return 1;
+    *rp = (struct report){ o, tide_stash_new(), now() };
     tide_scope *scope = tide_dataflow_begin(w, "wordcount");
-    tide_stream *lines = tide_source(scope, "ReadLines", TIDE_STR, read_lines, r, reader_free,
-                                     &r->cap);
-    tide_stream *words = tide_flat_map(lines, TIDE_STR, split, NULL);
+    tide_stream *words = tide_read_files(scope, "wordcount", (const char *const *)o->files,
+                                         (size_t)o->nfiles, TIDE_STR, split, NULL);
     tide_aggregate_ops count = { sizeof(uint64_t), tide_hash_str, same_word, add_one,
                                  emit_count };
     tide_stream *counts = tide_aggregate(words, &word_count_type, &count, NULL);
-    tide_sink(counts, TIDE_EXCHANGE(to_zero, NULL), "Report", report, rp, report_free);
+    tide_sink(counts, TIDE_EXCHANGE(tide_hash_zero, NULL), "Report", report, rp, report_free);
     tide_dataflow_end(scope);
     double start = now();
     while (tide_worker_step_or_park(w, -1))

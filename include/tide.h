@@ -8,4 +8,5 @@
 #include "tide/progress.h"
 #include "tide/dataflow.h"
 #include "tide/operators.h"
+#include "tide/containers.h"
 #endif

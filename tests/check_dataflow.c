@@ -53,6 +53,28 @@ static int fails(tide_worker *w, void *ctx)
 START_TEST(test_worker_result) { ck_assert_int_eq(run_with(2, fails), 7); }
 END_TEST
 
+/* Worker i of 4 returns 10 * i, so all but the first fail: tide_execute_results gives each
+ * one's result (and 0 past them), and returns the first non-zero as tide_execute does. */
+static int ten_times(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    return 10 * (int)tide_worker_index(w);
+}
+
+START_TEST(test_worker_results)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = 4;
+    cfg.bind = TIDE_BIND_NONE;
+    cfg.launch = TIDE_LAUNCH_SINGLE;
+    int each[6] = { -1, -1, -1, -1, -1, -1 };
+    ck_assert_int_eq(tide_execute_results(&cfg, ten_times, NULL, each, 6), 10);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(each[i], i < 4 ? 10 * i : 0);
+}
+END_TEST
+
 static double seconds(clockid_t clock)
 {
     struct timespec ts;
@@ -413,6 +435,63 @@ START_TEST(test_hash_u64)
 }
 END_TEST
 
+/* tide_memory_held() counts the operator library's tables: an aggregate holding 200,000
+ * keys of an open epoch holds their slots and states (40 bytes a key at least), and gives
+ * them back when the epoch completes. */
+struct folded {
+    uint64_t n;
+};
+
+static bool same_u64(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+static void count_fold(void *state, const void *record, void *ctx)
+{
+    (void)record;
+    ++*(uint64_t *)state;
+    ((struct folded *)ctx)->n++;
+}
+
+static void emit_none(const void *key, const void *state, tide_session *out, void *ctx)
+{
+    (void)key, (void)state, (void)out, (void)ctx;
+}
+
+static int keyed_held_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    enum { KEYS = 200000 };
+    struct folded f = { 0 };
+    const tide_aggregate_ops ops = { sizeof(uint64_t), tide_hash_u64, same_u64, count_fold,
+                                     emit_none };
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "keyed_held");
+    tide_probe *p =
+        tide_probe_new(tide_aggregate(tide_input_new(scope, TIDE_U64, &in), TIDE_U64, &ops, &f));
+    tide_dataflow_end(scope);
+    uint64_t before = tide_memory_held();
+    for (uint64_t k = 0; k < KEYS; k++)
+        tide_input_send(in, &k);
+    while (f.n < KEYS)
+        tide_worker_step(w);
+    uint64_t during = tide_memory_held();
+    tide_input_close(in);
+    while (!tide_probe_done(p))
+        tide_worker_step(w);
+    uint64_t after = tide_memory_held();
+    WORK_CHECK(w, during >= before + 40 * KEYS && after + 40 * KEYS <= during,
+               "held %llu bytes before, %llu with %d keys, %llu after",
+               (unsigned long long)before, (unsigned long long)during, (int)KEYS,
+               (unsigned long long)after);
+    return 0;
+}
+
+START_TEST(test_keyed_held) { ck_assert_int_eq(run_with(1, keyed_held_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -421,7 +500,9 @@ int main(void)
     DATAFLOW_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_worker_result);
+    tcase_add_test(tc, test_worker_results);
     tcase_add_test(tc, test_idle_parks);
+    tcase_add_test(tc, test_keyed_held);
     tcase_add_loop_test(tc, test_log, 0, 2);
     tcase_add_loop_test(tc, test_log_messages, 0, 2);
     tcase_add_loop_test(tc, test_log_built, 0, 2);

@@ -4,8 +4,25 @@
  * progress tracking and bound what a borrowed capability covers.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "dataflow_work.h"
+
+/* Steps (parking when idle) until the probe is at `epoch` or later (UINT64_MAX: until its
+ * frontier is empty) or 60 s went by. A bound in steps is not one in time: under load, with
+ * the transport on its own thread, a million idle steps can pass before a message lands. */
+static void step_until(tide_worker *w, tide_probe *p, uint64_t epoch)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (epoch == UINT64_MAX ? !tide_probe_done(p) : tide_probe_less_than(p, epoch)) {
+        tide_worker_step_or_park(w, 1000000);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 60)
+            return;
+    }
+}
 
 /* Input 0 reaches output 0 one epoch later (summary +1) and output 1 at once (identity).
  * Each record x at epoch e leaves as x on output 0 at e + 1 and on output 1 at e. */
@@ -61,8 +78,7 @@ int df_summary(tide_worker *w, void *ctx)
     tide_input_advance_to(in, 1);
     /* With the input at epoch 1, output 0 can only see epoch 2 and later: its epoch 1 (all
      * of epoch 0's records) completes without the input moving again. */
-    for (long k = 0; k < 1000000 && tide_probe_less_than(p0, 2); k++)
-        tide_worker_step(w);
+    step_until(w, p0, 2);
     WORK_CHECK(w, !tide_probe_less_than(p0, 2), "output 0's epoch 1 never completed");
     WORK_CHECK(w, tide_probe_less_than(p1, 2), "output 1 passed epoch 1 with its input there");
     WORK_CHECK(w, later.n[1] == 10 && later.n[0] == 0, "output 0: %llu at epoch 1, %llu at 0",
@@ -133,8 +149,7 @@ int df_per_output(tide_worker *w, void *ctx)
     for (uint64_t x = 1; x <= 10; x++)
         tide_input_send(in, &x);
     tide_input_close(in);
-    for (long k = 0; k < 1000000 && !tide_probe_done(p0); k++)
-        tide_worker_step(w);
+    step_until(w, p0, UINT64_MAX);
     WORK_CHECK(w, tide_probe_done(p0), "output 0 never completed");
     WORK_CHECK(w, tide_probe_less_than(p1, 1), "output 1 completed with its capability held");
     WORK_CHECK(w, got0.n == 10 && got0.sum == 55 && got1.n == 10 && got1.sum == 55,
@@ -225,5 +240,155 @@ int df_capset_join(tide_worker *w, void *ctx)
         ;
     WORK_CHECK(w, j.errors == 0, "%d capability sets downgraded wrongly", j.errors);
     WORK_CHECK(w, j.checked >= 1, "the operator saw no batch");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tide_stash */
+
+/* Each worker stashes what reaches it on two inputs (port 0: values, port 1: anything,
+ * counted) and, per ready time, emits sum0 * 1000 + count1. Input 1 lags input 0 by two
+ * epochs, so a time waits for both frontiers; no record may arrive at a time already
+ * emitted, and times come out in order. Port 1's records are also counted in a state per
+ * time (tide_stash_state), which must agree with the records stashed; the states of odd
+ * epochs are left in the stash, whose free function must free them. */
+struct stash_op {
+    tide_stash *stash;
+    uint64_t last;
+    bool any;
+    int errors;
+};
+static _Thread_local int states_made, states_freed;
+
+static void free_count(void *state)
+{
+    states_freed++;
+    free(state);
+}
+
+static void stash_logic(tide_op *op, void *arg)
+{
+    struct stash_op *st = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    for (uint32_t port = 0; port < 2; port++)
+        while (tide_op_next(op, port, &cap, &b)) {
+            if (st->any && tide_cap_epoch(cap) <= st->last)
+                st->errors++; /* released too early */
+            if (port == 1) {
+                uint64_t **n = (uint64_t **)tide_stash_state(st->stash, cap);
+                if (!*n && (*n = calloc(1, sizeof **n)))
+                    states_made++;
+                **n += tide_batch_len(b);
+            }
+            tide_stash_add(st->stash, port, cap, b);
+        }
+    while (tide_stash_next(st->stash, op, &cap)) {
+        uint64_t e = tide_cap_epoch(cap), sum = 0, count = 0;
+        if (st->any && e <= st->last)
+            st->errors++; /* out of order */
+        st->any = true;
+        st->last = e;
+        tide_batch *r0 = tide_stash_take(st->stash, 0), *r1 = tide_stash_take(st->stash, 1);
+        for (size_t i = 0; r0 && i < tide_batch_len(r0); i++)
+            sum += ((const uint64_t *)tide_batch_records(r0))[i];
+        count = r1 ? tide_batch_len(r1) : 0;
+        if (e % 2 == 0) {
+            uint64_t *n = tide_stash_take_state(st->stash);
+            if ((n ? *n : 0) != count)
+                st->errors++;
+            if (n)
+                free_count(n);
+        }
+        tide_batch_free(r0);
+        tide_batch_free(r1);
+        uint64_t out = sum * 1000 + count;
+        tide_session_give(tide_op_session(op, 0, cap), &out);
+        tide_cap_drop(&cap);
+    }
+}
+
+static void stash_op_free(void *arg)
+{
+    struct stash_op *st = arg;
+    tide_stash_free(st->stash);
+}
+
+struct per_epoch {
+    uint64_t got[EPOCHS];
+    int errors;
+};
+
+static void note_epoch(const tide_time *t, const void *r, void *ctx)
+{
+    struct per_epoch *p = ctx;
+    if (t->c[0] < EPOCHS && !p->got[t->c[0]])
+        p->got[t->c[0]] = *(const uint64_t *)r;
+    else
+        p->errors++;
+}
+
+int df_stash(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    static _Thread_local struct stash_op st;
+    st = (struct stash_op){ tide_stash_new(), 0, false, 0 };
+    tide_stash_free_states(st.stash, free_count);
+    states_made = states_freed = 0;
+    struct per_epoch seen = { { 0 }, 0 };
+    tide_input *in0, *in1;
+    tide_scope *scope = tide_dataflow_begin(w, "stash");
+    tide_stream *s0 = tide_input_new(scope, TIDE_U64, &in0);
+    tide_stream *s1 = tide_input_new(scope, TIDE_U64, &in1);
+    tide_pact pact = TIDE_EXCHANGE(tide_hash_u64, NULL);
+    tide_stream *out = tide_binary_frontier(s0, s1, pact, pact, "Stashed", TIDE_U64,
+                                            stash_logic, &st, stash_op_free);
+    tide_probe *p = tide_probe_new(tide_inspect(out, note_epoch, &seen));
+    tide_dataflow_end(scope);
+    /* worker k sends values k, k + peers, ... below 100 at every epoch on input 0, and 10
+     * records on input 1, two epochs later than input 0 */
+    for (uint64_t e = 0; e < EPOCHS + 2; e++) {
+        if (e < EPOCHS) {
+            tide_input_advance_to(in0, e);
+            for (uint64_t v = me; v < 100; v += peers) {
+                uint64_t x = v + e;
+                tide_input_send(in0, &x);
+            }
+        }
+        if (e >= 2) {
+            tide_input_advance_to(in1, e - 2);
+            for (uint64_t k = 0; k < 10; k++) {
+                uint64_t x = k;
+                tide_input_send(in1, &x);
+            }
+        }
+        for (int k = 0; k < 5; k++)
+            tide_worker_step(w);
+    }
+    tide_input_close(in0);
+    tide_input_close(in1);
+    while (!tide_probe_done(p))
+        tide_worker_step(w);
+    while (tide_worker_step(w))
+        ;
+    /* what worker me receives at epoch e: the x = v + e (v < 100) with x % peers == me,
+     * and the input-1 records k < 10 with k % peers == me, from every worker */
+    for (uint64_t e = 0; e < EPOCHS; e++) {
+        uint64_t sum = 0, count = 0;
+        for (uint64_t v = 0; v < 100; v++)
+            if ((v + e) % peers == me)
+                sum += v + e;
+        for (uint64_t k = 0; k < 10; k++)
+            if (k % peers == me)
+                count += peers;
+        WORK_CHECK(w, seen.got[e] == sum * 1000 + count,
+                   "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
+                   (unsigned long long)seen.got[e], (unsigned long long)(sum * 1000 + count));
+    }
+    WORK_CHECK(w, seen.errors == 0 && st.errors == 0 && tide_probe_done(p),
+               "%d records at unexpected times, %d released early, out of order or with a "
+               "wrong state", seen.errors, st.errors);
+    WORK_CHECK(w, states_freed == states_made && (peers > 10 || states_made == EPOCHS),
+               "%d states made, %d freed", states_made, states_freed);
     return 0;
 }

@@ -51,6 +51,8 @@ static void misbehave(tide_op *op, void *arg)
         tide_cap_downgrade(s->cap, &five);
         tide_cap *d = tide_cap_delayed(s->cap, &three);
         tide_cap_drop(&d);
+    } else if (strcmp(which, "extend-bytes") == 0) {
+        tide_session_extend(tide_op_session(op, 0, s->cap), 1);
     }
     tide_cap_drop(&s->cap);
 }
@@ -87,6 +89,18 @@ static uint64_t by_value(const void *r, void *ctx)
 {
     (void)ctx;
     return *(const uint64_t *)r;
+}
+
+static void hash_all(const void *records, size_t n, uint64_t *hashes, void *ctx)
+{
+    (void)records, (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        hashes[i] = i;
+}
+
+static void map_all(const void *in, size_t n, void *out, void *ctx)
+{
+    (void)in, (void)n, (void)out, (void)ctx;
 }
 
 static void free_sender(void *arg)
@@ -205,14 +219,23 @@ static int run(tide_worker *w, void *arg)
         tide_worker_step(w);
         tide_input_advance_to(in, 2);
         return 0;
+    } else if (strcmp(which, "batch-hash-bytes") == 0) {
+        tide_input *in;
+        tide_exchange_batch(tide_input_new(scope, TIDE_BYTES, &in), hash_all, NULL);
+    } else if (strcmp(which, "hash-u64-small") == 0) {
+        tide_input *in;
+        tide_exchange(tide_input_new(scope, TIDE_U32, &in), tide_hash_u64, NULL);
+    } else if (strcmp(which, "map-batch-bytes") == 0) {
+        tide_input *in;
+        tide_map_batch(tide_input_new(scope, TIDE_BYTES, &in), TIDE_U64, map_all, NULL);
     } else if (strcmp(which, "wrong-output") == 0) {
         tide_builder *b = tide_builder_new(scope, "Sender");
         tide_probe_new(tide_builder_output(b, TIDE_U64));
         tide_probe_new(tide_builder_output(b, TIDE_U64));
         tide_builder_build(b, misbehave, &s, free_sender, &s.cap);
     } else {
-        tide_stream *st = tide_source(scope, "Sender", TIDE_U64, misbehave, &s, free_sender,
-                                      &s.cap);
+        const tide_type *type = strcmp(which, "extend-bytes") == 0 ? TIDE_BYTES : TIDE_U64;
+        tide_stream *st = tide_source(scope, "Sender", type, misbehave, &s, free_sender, &s.cap);
         tide_probe_new(st);
     }
     tide_dataflow_end(scope);

@@ -27,6 +27,10 @@ reused-capability|operator 'Sender' sends with a capability it has already dropp
 wrong-output|operator 'Sender' sends on output 0 with a capability for output 1 only
 different-dataflows|dataflow 'misuse' differs between workers
 delay-total-nested|DelayTotal: times in a nested scope are only partially ordered
+batch-hash-bytes|operator 'Exchange' input 0 exchanges bytes records by a batch hash, which needs fixed-size records
+map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records have no fixed size; use tide_map
+hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
+extend-bytes|operator 'Sender': tide_session_extend on variable-length records
 CASES
 }
 # (returns-before-build: the worker that returned may see its peer's first message for the

@@ -47,6 +47,9 @@ int df_summary(tide_worker *w, void *ctx);
 int df_per_output(tide_worker *w, void *ctx);
 /* capability sets downgraded to partially ordered frontiers keep what both allow */
 int df_capset_join(tide_worker *w, void *ctx);
+/* tide_stash: two inputs advancing apart, times released in order once both passed */
+int df_stash(tide_worker *w, void *ctx);
+int df_batch_calls(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
@@ -80,7 +83,9 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(to_stream_bytes, df_to_stream_bytes)                                                \
     X(summary, df_summary)                                                                \
     X(per_output, df_per_output)                                                          \
-    X(capset_join, df_capset_join)
+    X(capset_join, df_capset_join)                                                        \
+    X(stash, df_stash)                                                                    \
+    X(batch_calls, df_batch_calls)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

@@ -151,3 +151,155 @@ int df_exchange_sizes(tide_worker *w, void *ctx)
                (unsigned long long)want[0], (unsigned long long)want[1]);
     return 0;
 }
+
+/* ---------------------------------------------------------------- batch callbacks */
+
+/* A batch hash routes as the per-record one would: 12-byte records in a batch split in
+ * several chunks (and in parts for every worker), and in a batch of 3; a pact with both
+ * hashes uses the per-record one for byte strings. tide_map_batch maps each record once,
+ * at its time, also past the size of one output buffer. */
+#define BIG_TWELVES 5000
+#define MAPPED 10000 /* 80 KB a batch: more than a session's buffer */
+
+struct batch_seen {
+    struct sized_seen seen;
+    uint64_t hashed;        /* records given to the batch hash */
+    uint64_t mapped[2], mapped_sum, map_errors;
+};
+
+static void twelve_hash_batch(const void *records, size_t n, uint64_t *hashes, void *ctx)
+{
+    struct batch_seen *bs = ctx;
+    const struct twelve *x = records;
+    for (size_t i = 0; i < n; i++)
+        hashes[i] = sized_key(x[i].sender, x[i].i);
+    bs->hashed += n;
+}
+
+/* The byte strings: 8 bytes, sender * 1000 + i. */
+static uint64_t bytes_key(const void *r)
+{
+    const tide_bytes *b = r;
+    uint64_t k = UINT64_MAX;
+    if (b->len == 8)
+        memcpy(&k, b->data, 8);
+    return k;
+}
+
+static uint64_t bytes_hash(const void *r, void *ctx)
+{
+    (void)ctx;
+    return mix(bytes_key(r));
+}
+
+static void bytes_check(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct sized_seen *seen = ctx;
+    uint64_t k = bytes_key(r);
+    if (k / 1000 >= seen->peers || k % 1000 >= SIZED_RECORDS || mix(k) % seen->peers != seen->me)
+        seen->errors++;
+    seen->got[0]++;
+}
+
+static void pass_on(tide_op *op, void *state)
+{
+    (void)state;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b))
+        tide_session_give_batch(tide_op_session(op, 0, cap), &b);
+}
+
+static void affine(const void *in, size_t n, void *out, void *ctx)
+{
+    (void)ctx;
+    const uint64_t *x = in;
+    uint64_t *y = out;
+    for (size_t i = 0; i < n; i++)
+        y[i] = 3 * x[i] + 1;
+}
+
+/* Mapped record v = 3 x + 1 of x = sender * 10^6 + epoch * 10^5 + i: at time epoch. */
+static void mapped_check(const tide_time *t, const void *r, void *ctx)
+{
+    struct batch_seen *bs = ctx;
+    uint64_t y = *(const uint64_t *)r, x = (y - 1) / 3, epoch = x / 100000 % 10;
+    if (y % 3 != 1 || epoch > 1 || t->c[0] != epoch || x % 100000 >= MAPPED)
+        bs->map_errors++;
+    else
+        bs->mapped[epoch]++;
+    bs->mapped_sum += y;
+}
+
+int df_batch_calls(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    struct twelve *tw = malloc((BIG_TWELVES + 3) * sizeof *tw);
+    WORK_CHECK(w, tw != NULL, "out of memory");
+    for (uint32_t i = 0; i < BIG_TWELVES + 3; i++)
+        tw[i] = (struct twelve){ (uint32_t)me, i, (uint32_t)me * 1000003u + i };
+    uint64_t keys[SIZED_RECORDS];
+    tide_bytes recs[SIZED_RECORDS];
+    for (size_t i = 0; i < SIZED_RECORDS; i++) {
+        keys[i] = me * 1000 + i;
+        recs[i] = (tide_bytes){ &keys[i], 8 };
+    }
+    struct batch_seen bs = { .seen = { me, peers, { 0, 0 }, 0 } };
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "batch_calls");
+    tide_inspect(tide_exchange_batch(tide_to_stream(scope, &twelve_type, tw, BIG_TWELVES),
+                                     twelve_hash_batch, &bs),
+                 twelve_check, &bs.seen);
+    tide_stream *few = tide_to_stream(scope, &twelve_type, tw + BIG_TWELVES, 3);
+    tide_inspect(tide_unary(few, TIDE_EXCHANGE_BATCH(twelve_hash_batch, &bs), "Few",
+                            &twelve_type, pass_on, NULL, NULL),
+                 twelve_check, &bs.seen);
+    tide_pact both = { .hash = bytes_hash, .ctx = &bs, .hash_batch = twelve_hash_batch };
+    tide_stream *strs = tide_to_stream(scope, TIDE_BYTES, recs, SIZED_RECORDS);
+    tide_inspect(tide_unary(strs, both, "Both", TIDE_BYTES, pass_on, NULL, NULL),
+                 bytes_check, &bs.seen);
+    tide_stream *m = tide_map_batch(tide_input_new(scope, TIDE_U64, &in), TIDE_U64, affine, NULL);
+    tide_probe *p = tide_probe_new(tide_inspect(m, mapped_check, &bs));
+    tide_dataflow_end(scope);
+    uint64_t want_sum = 0;
+    for (uint64_t epoch = 0; epoch < 2; epoch++) {
+        for (uint64_t i = 0; i < MAPPED; i++) {
+            uint64_t x = me * 1000000 + epoch * 100000 + i;
+            tide_input_send(in, &x);
+            want_sum += 3 * x + 1;
+        }
+        tide_input_advance_to(in, epoch + 1);
+    }
+    tide_input_close(in);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, tide_probe_done(p), "the mapped stream's probe is not done");
+    free(tw);
+    uint64_t want[2] = { 0, 0 };
+    for (uint64_t s = 0; s < peers; s++) {
+        for (uint64_t i = 0; i < SIZED_RECORDS; i++)
+            want[0] += mix(s * 1000 + i) % peers == me;
+        for (uint64_t i = 0; i < BIG_TWELVES + 3; i++)
+            want[1] += sized_key(s, i) % peers == me;
+    }
+    WORK_CHECK(w, bs.seen.errors == 0, "%llu records wrong or on the wrong worker",
+               (unsigned long long)bs.seen.errors);
+    WORK_CHECK(w, bs.seen.got[0] == want[0] && bs.seen.got[1] == want[1],
+               "%llu byte strings and %llu 12-byte records arrived, want %llu and %llu",
+               (unsigned long long)bs.seen.got[0], (unsigned long long)bs.seen.got[1],
+               (unsigned long long)want[0], (unsigned long long)want[1]);
+    /* one worker has no exchange channel: nothing is hashed */
+    WORK_CHECK(w, bs.hashed == (peers > 1 ? BIG_TWELVES + 3 : 0),
+               "the batch hash saw %llu records, want %d", (unsigned long long)bs.hashed,
+               peers > 1 ? BIG_TWELVES + 3 : 0);
+    WORK_CHECK(w, bs.map_errors == 0 && bs.mapped[0] == MAPPED && bs.mapped[1] == MAPPED &&
+                      bs.mapped_sum == want_sum,
+               "map_batch: %llu wrong, %llu and %llu at epochs 0 and 1 (want %d each), sum "
+               "%llu (want %llu)",
+               (unsigned long long)bs.map_errors, (unsigned long long)bs.mapped[0],
+               (unsigned long long)bs.mapped[1], MAPPED, (unsigned long long)bs.mapped_sum,
+               (unsigned long long)want_sum);
+    return 0;
+}

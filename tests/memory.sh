@@ -98,6 +98,17 @@ peak_of() {
   timeout 120 "$e/skew" "$@" -w 2 --bind none >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; return 1; }
   sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err"
 }
+# --before -w 2: worker 1's copies reach worker 0 through the in-rank channel, where the
+# sender spills once the rank is over budget (else they would pile up in the channel: 32
+# MiB here); what worker 0 reads back stays in its pool. The peak does not grow with the
+# input (4x). The bound is relative to the unbudgeted peak, as above.
+free=$(peak_of 100000 5 --fanout 20 --before --watch 1000) &&
+  small=$(peak_of 100000 5 --fanout 20 --before --memory 4M) &&
+  large=$(peak_of 400000 5 --fanout 20 --before --memory 4M)
+if [ -n "${large:-}" ] && awk -v f="$free" -v s="$small" -v l="$large" \
+     'BEGIN { exit !(f > 16 && 2 * s < f && 2 * l < f) }'; then
+  echo "ok: --fanout 20 --before: ${free} MiB held without a budget, ${small} and ${large} MiB (4x the input) with 4 MiB"
+else fail "--fanout 20 --before: ${free:-?} MiB without a budget, ${small:-?} / ${large:-?} MiB with 4 MiB"; fi
 # Without a budget (--watch only reports) 1M records per worker pile up in front of the
 # slow consumer; with 4 MiB the peak stays bounded, and does not grow with the input.
 # (Less than half the unbudgeted peak: under the sanitizers and a parallel make check the

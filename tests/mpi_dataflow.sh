@@ -12,6 +12,7 @@ shape 3 "$b/tests/mpi_dataflow" -w 1 --progress-tree 2
 shape 3 "$b/tests/mpi_dataflow" -w 2 --progress-tree 2 --progress-mode eager
 # The whole suite (the random dataflows too) under a tiny memory budget: sources wait,
 # batches spill, frames wait for credit, and every result is still exact.
+shape 1 "$b/tests/mpi_dataflow" -w 3 --memory 1M
 shape 2 "$b/tests/mpi_dataflow" -w 2 --memory 1M
 shape 3 "$b/tests/mpi_dataflow" -w 1 --memory 1M
 exit $status

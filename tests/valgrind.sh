@@ -22,12 +22,13 @@ run "$b/examples/comm_process"
 run "$b/examples/simple"
 run "$b/examples/hello" -w 3 --bind none
 run "$b/examples/hello" -w 2 --bind none --trace "$b/tests/valgrind-trace.json" --watch 0.05
+rm -f "$b/tests/valgrind-trace.json"
 if ! grep -q "^[^#]*-DTIDE_HAVE_OTF2" "$b/Makefile"; then
   echo "skipped: the OTF2 trace (built without OTF2)"
 else
-  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace"
+  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace" "$b/tests/valgrind-trace.def"
   run "$b/examples/hello" -w 2 --bind none --trace "$b/tests/valgrind-trace.otf2"
-  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace"
+  rm -rf "$b/tests/valgrind-trace.otf2" "$b/tests/valgrind-trace" "$b/tests/valgrind-trace.def"
 fi
 run "$b/tests/stuck" unordered 1 -w 2 --bind none --watch 0.1
 run "$b/examples/barrier" 2000 -w 2 --bind none

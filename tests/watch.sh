@@ -64,7 +64,8 @@ waiting() {
 }
 
 echo "== SIGUSR1, -w 2, no --watch"
-timeout 60 "$stuck" open-input 3 -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
+# (8 s stuck: under ASan on a loaded CI machine, 3 s ran out before the signal was sent)
+timeout 60 "$stuck" open-input 8 -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
 waiting 2; pkill -USR1 -P $pid; wait $pid; rc=$? # the program is timeout's child
 if [ $rc -eq 0 ] && [ "$(grep -c ': done$' "$tmp/out")" -eq 2 ]; then
   has "SIGUSR1: both workers report" 2 "^tide report: worker [01] (rank 0" &&

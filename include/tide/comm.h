@@ -47,12 +47,22 @@ typedef struct tide_type {
 
 /** The user value of a TIDE_BYTES record: a view, valid while its batch is. */
 typedef struct tide_bytes {
-    const void *data;
-    size_t len;
+    const void *data; /**< the bytes */
+    size_t len;       /**< how many */
 } tide_bytes;
 
-extern const tide_type tide_type_u64, tide_type_i64, tide_type_f64, tide_type_u32,
-    tide_type_bytes, tide_type_str;
+/** The built-in record types; use them through TIDE_U64 and the other macros below. */
+extern const tide_type tide_type_u64;
+/** See TIDE_I64. */
+extern const tide_type tide_type_i64;
+/** See TIDE_F64. */
+extern const tide_type tide_type_f64;
+/** See TIDE_U32. */
+extern const tide_type tide_type_u32;
+/** See TIDE_BYTES. */
+extern const tide_type tide_type_bytes;
+/** See TIDE_STR. */
+extern const tide_type tide_type_str;
 #define TIDE_U64 (&tide_type_u64)     /**< uint64_t */
 #define TIDE_I64 (&tide_type_i64)     /**< int64_t */
 #define TIDE_F64 (&tide_type_f64)     /**< double */
@@ -115,8 +125,9 @@ uint64_t tide_comm_allocations(void);
 /**
  * Bytes of batch buffers this process (rank) holds now: records queued between operators
  * and in channels, transport frames, exchange staging, records that operators stash per
- * time, and the pools' spare batches. What --memory bounds. Operators' own tables (keyed
- * state, aggregates) are not in it.
+ * time, the pools' spare batches, and the operator library's tables (the per-key states
+ * of aggregate and state_machine, the per-time maps of delay, count, accumulate and the
+ * rest). What --memory bounds. What operators of your own allocate is not in it.
  */
 uint64_t tide_memory_held(void);
 /** The most tide_memory_held() has been in this process so far. */
@@ -144,6 +155,7 @@ typedef enum tide_progress_mode { TIDE_PROGRESS_EAGER = 0, TIDE_PROGRESS_DEMAND 
 /** Below this many ranks progress goes straight to every rank by default; from here on
  *  along a tree of TIDE_TREE_ARITY (doc/architecture.md, "Scale", has the model). */
 #define TIDE_TREE_RANKS 32
+/** The arity of that default tree (--progress-tree K chooses another). */
 #define TIDE_TREE_ARITY 16
 
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
@@ -219,8 +231,9 @@ typedef struct tide_pull tide_pull;
 size_t tide_allocator_index(const tide_allocator *a);
 /** Number of workers in the whole job. */
 size_t tide_allocator_peers(const tide_allocator *a);
-/** This worker's MPI rank (0 without MPI) and the number of ranks. */
+/** This worker's MPI rank (0 without MPI). */
 size_t tide_allocator_rank(const tide_allocator *a);
+/** The number of MPI ranks in the job (1 without MPI). */
 size_t tide_allocator_ranks(const tide_allocator *a);
 /** "thread", "process" or "mpi". */
 const char *tide_allocator_backend(const tide_allocator *a);

@@ -34,19 +34,33 @@
 extern "C" {
 #endif
 
+/** One worker: a thread of a rank, which builds dataflows and steps them. */
 typedef struct tide_worker tide_worker;
+/** A dataflow installed on a worker (every worker builds the same ones, in order). */
 typedef struct tide_dataflow tide_dataflow;
+/** A scope of a dataflow: the root one, or a nested (iterative) one. */
 typedef struct tide_scope tide_scope;
+/** The output of an operator: records with times, consumed by the operators built on it. */
 typedef struct tide_stream tide_stream;
+/** An operator (its logic runs on its worker when scheduled). */
 typedef struct tide_op tide_op;
+/** A capability: the right to send records at a time (and later ones) on an output. */
 typedef struct tide_cap tide_cap;
+/** Where an operator gives records at one time on one output (tide_op_session()). */
 typedef struct tide_session tide_session;
+/** A handle that schedules an operator from outside its worker's step (any thread). */
 typedef struct tide_activator tide_activator;
+/** A feedback edge of a nested scope (tide_loop_new()). */
 typedef struct tide_loop tide_loop;
+/** An operator under construction with any number of inputs and outputs. */
 typedef struct tide_builder tide_builder;
+/** The program's handle on an input stream it feeds record by record, epoch by epoch. */
 typedef struct tide_input tide_input;
+/** The program's handle on an input fed at times of its choosing (capabilities). */
 typedef struct tide_unordered tide_unordered;
+/** Watches the frontier of a stream: which times may still appear there. */
 typedef struct tide_probe tide_probe;
+/** Capabilities waiting until input frontiers pass their times. */
 typedef struct tide_notificator tide_notificator;
 
 /* ---------------------------------------------------------------- execution */
@@ -70,6 +84,11 @@ typedef int (*tide_worker_fn)(tide_worker *w, void *ctx);
 int tide_execute_from_args(int *argc, char **argv, tide_worker_fn fn, void *ctx);
 /** Like tide_execute_from_args() with a configuration the program filled itself. */
 int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx);
+/** tide_execute(), and what each worker of this rank returned: @p each[i] is the result of
+ *  the rank's i-th worker (global index rank * workers + i), for i < @p cap (0 beyond the
+ *  rank's workers, and all 0 when the run could not start). */
+int tide_execute_results(const tide_config *cfg, tide_worker_fn fn, void *ctx, int *each,
+                         size_t cap);
 /** One worker in this thread's process, no MPI, no options read: for small examples. */
 int tide_example(tide_worker_fn fn, void *ctx);
 
@@ -127,8 +146,8 @@ typedef enum tide_log_kind {
 } tide_log_kind;
 /** One event; valid during the callback only. */
 typedef struct tide_log_event {
-    tide_log_kind kind;
-    size_t worker;
+    tide_log_kind kind; /**< what happened */
+    size_t worker;      /**< the worker it happened on (its index in the job) */
     uint64_t start_ns; /**< from the job's start (aligned across ranks under --trace) */
     uint64_t dur_ns;   /**< 0 for a message */
     /** "dataflow/operator": the operator that ran, or a message's receiving operator;
@@ -142,14 +161,18 @@ typedef struct tide_log_event {
     /** The same number at both ends of one message (--trace draws it as an arrow). */
     uint64_t message;
     /* Building and frontiers (TIDE_LOG_*_BUILT, TIDE_LOG_FRONTIER): */
-    uint32_t op, port;               /**< operator (its number in its dataflow), port */
-    uint32_t target_op, target_port; /**< where a channel goes */
-    uint32_t inputs, outputs;        /**< an operator's */
+    uint32_t op;                     /**< operator (its number in its dataflow) */
+    uint32_t port;                   /**< the operator's port */
+    uint32_t target_op;              /**< the operator a channel goes to */
+    uint32_t target_port;            /**< and its input port */
+    uint32_t inputs;                 /**< an operator's number of inputs */
+    uint32_t outputs;                /**< and of outputs */
     const char *scope;               /**< an operator's scope, "dataflow/scope/..." */
     const char *pact;                /**< a channel's: "pipeline" or "exchange" */
     const tide_time *frontier;       /**< the input's new frontier (nfrontier times) */
-    size_t nfrontier;
+    size_t nfrontier;                /**< number of times in frontier */
 } tide_log_event;
+/** A callback of tide_worker_log(). */
 typedef void (*tide_log_fn)(const tide_log_event *e, void *ctx);
 /** Calls @p fn on @p w's thread for each event whose kind is in @p kinds (a mask of
  *  tide_log_kind; 0 stops it), for the operators of dataflows built from now on. Costs
@@ -159,10 +182,21 @@ void tide_worker_log(tide_worker *w, unsigned kinds, tide_log_fn fn, void *ctx);
 
 /** A tide_log_event as a record (tide_log_stream): the strings cut to fit, no frontier. */
 typedef struct tide_log_record {
-    uint32_t kind, worker;
-    uint64_t start_ns, dur_ns, records, bytes, message;
-    uint32_t peer, op, port, target_op, target_port, inputs, outputs;
-    int32_t channel;
+    uint32_t kind;        /**< tide_log_event.kind */
+    uint32_t worker;      /**< tide_log_event.worker */
+    uint64_t start_ns;    /**< tide_log_event.start_ns */
+    uint64_t dur_ns;      /**< tide_log_event.dur_ns */
+    uint64_t records;     /**< tide_log_event.records */
+    uint64_t bytes;       /**< tide_log_event.bytes */
+    uint64_t message;     /**< tide_log_event.message */
+    uint32_t peer;        /**< tide_log_event.peer */
+    uint32_t op;          /**< tide_log_event.op */
+    uint32_t port;        /**< tide_log_event.port */
+    uint32_t target_op;   /**< tide_log_event.target_op */
+    uint32_t target_port; /**< tide_log_event.target_port */
+    uint32_t inputs;      /**< tide_log_event.inputs */
+    uint32_t outputs;     /**< tide_log_event.outputs */
+    int32_t channel;      /**< tide_log_event.channel */
     char name[64]; /**< "dataflow/operator", "park", or a dataflow's name (progress) */
 } tide_log_record;
 /** The type of tide_log_stream's records (plain data). */
@@ -202,8 +236,9 @@ tide_scope *tide_scope_begin(tide_scope *parent, const char *name);
 /** Ends building @p scope (optional): adding operators, loops or entered streams to it
  *  afterwards stops the run with a message; its streams may still leave to the parent. */
 void tide_scope_end(tide_scope *scope);
-/** The scope's worker, and its depth (1 for the root scope). */
+/** The scope's worker. */
 tide_worker *tide_scope_worker(const tide_scope *scope);
+/** The scope's depth: 1 for the root scope, one more per nested scope. */
 uint32_t tide_scope_depth(const tide_scope *scope);
 
 /** The stream @p s (of the scope's parent) inside @p inner, at times with an iteration 0. */
@@ -220,8 +255,9 @@ tide_stream *tide_loop_variable(tide_scope *scope, uint64_t step, const tide_typ
 /** Closes the loop: @p s (of the loop's scope and type) feeds the loop variable. */
 void tide_loop_connect(tide_loop *loop, tide_stream *s);
 
-/** A stream's scope and record type. */
+/** A stream's scope. */
 tide_scope *tide_stream_scope(const tide_stream *s);
+/** A stream's record type. */
 const tide_type *tide_stream_type(const tide_stream *s);
 /** Stops the run, naming the stream's producer and @p consumer, unless @p s carries
  *  records of @p type. For operators that expect a particular record type. */
@@ -239,20 +275,39 @@ _Noreturn void tide_abort(const char *fmt, ...) __attribute__((format(printf, 1,
  *  yields it (a pointer to a fixed-size record, or to the decoded value). */
 typedef uint64_t (*tide_hash_fn)(const void *record, void *ctx);
 
-/** How an input receives its records: all on this worker (hash NULL, pipeline), or each
- *  on worker hash(record) % peers (exchange). */
+/** The hashes of @p n fixed-size records stored contiguously at @p records, into
+ *  hashes[0..n): one call per batch where tide_hash_fn makes one per record, and a loop
+ *  the compiler can vectorize. Record i goes to worker hashes[i] % peers. */
+typedef void (*tide_hash_batch_fn)(const void *records, size_t n, uint64_t *hashes, void *ctx);
+
+/** How an input receives its records: all on this worker (hash and hash_batch NULL,
+ *  pipeline), or each on worker hash % peers (exchange). */
 typedef struct tide_pact {
-    tide_hash_fn hash;
-    void *ctx;
+    tide_hash_fn hash; /**< per record; NULL: pipeline, unless hash_batch is set */
+    void *ctx;         /**< passed to hash and hash_batch */
+    /** Per batch, for fixed-size records: used instead of hash when set (hash, if also
+     *  set, serves streams of variable-length records, which have no array to pass). */
+    tide_hash_batch_fn hash_batch;
 } tide_pact;
 
 /** Records stay on the worker that produced them. */
-#define TIDE_PIPELINE ((tide_pact){ NULL, NULL })
+#define TIDE_PIPELINE ((tide_pact){ NULL, NULL, NULL })
 /** Records go to worker hash(record, ctx) % peers. */
-#define TIDE_EXCHANGE(hash, ctx) ((tide_pact){ (hash), (ctx) })
-/** The hash of a 64-bit record that is its value (timely's exchange by value: record % peers).
- *  Exchanges recognise it and compute it inline, without a call per record. */
+#define TIDE_EXCHANGE(hash, ctx) ((tide_pact){ (hash), (ctx), NULL })
+/** Records go to the workers that hash_batch(records, n, hashes, ctx) gives, hashes[i] %
+ *  peers (fixed-size records only). */
+#define TIDE_EXCHANGE_BATCH(hash_batch, ctx) ((tide_pact){ NULL, (ctx), (hash_batch) })
+/** The hash of a record that is its first 8 bytes as a uint64_t: a u64 record's value
+ *  (timely's exchange by value: record % peers), or a struct's leading uint64_t key.
+ *  Exchanges recognise it and read the key inline, without a call per record; records
+ *  must be at least 8 bytes. */
 uint64_t tide_hash_u64(const void *record, void *ctx);
+/** tide_hash_u64 for a leading uint32_t: a u32 record's value, or a struct's first field
+ *  when it is a uint32_t key; read inline by exchanges. Records must be at least 4 bytes. */
+uint64_t tide_hash_u32(const void *record, void *ctx);
+/** The hash that sends every record to worker 0 (to gather a stream in one place).
+ *  Exchanges recognise it: no call per record. */
+uint64_t tide_hash_zero(const void *record, void *ctx);
 
 /* ---------------------------------------------------------------- generic operators */
 
@@ -289,9 +344,11 @@ tide_stream *tide_unary_notify(tide_stream *in, tide_pact pact, const char *name
 tide_stream *tide_binary(tide_stream *in0, tide_stream *in1, tide_pact pact0, tide_pact pact1,
                          const char *name, const tide_type *out, tide_logic_fn logic,
                          void *state, tide_free_fn free_state);
+/** tide_binary(), also scheduled when either input frontier moves. */
 tide_stream *tide_binary_frontier(tide_stream *in0, tide_stream *in1, tide_pact pact0,
                                   tide_pact pact1, const char *name, const tide_type *out,
                                   tide_logic_fn logic, void *state, tide_free_fn free_state);
+/** tide_binary_frontier() with a notificator, as tide_unary_notify(). */
 tide_stream *tide_binary_notify(tide_stream *in0, tide_stream *in1, tide_pact pact0,
                                 tide_pact pact1, const char *name, const tide_type *out,
                                 tide_logic_fn logic, void *state, tide_free_fn free_state,
@@ -339,14 +396,22 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
 void tide_session_give(tide_session *s, const void *record);
 /** Sends @p n fixed-size records stored contiguously at @p records. */
 void tide_session_give_n(tide_session *s, const void *records, size_t n);
+/** Fixed-size records: room for @p n records at the end of the session's buffer, sent as
+ *  they are once the logic returns (or the session's buffer leaves); the caller writes all
+ *  @p n before its next call on any session of the operator. Returns where they start:
+ *  a batch-level operator fills its output in place, with no call per record. */
+void *tide_session_extend(tide_session *s, size_t n);
 /** Sends a whole batch of the output's type: ownership passes (a batch from tide_op_next
  *  too, which moves without a copy); *batch is left NULL. */
 void tide_session_give_batch(tide_session *s, tide_batch **batch);
 
-/** The operator's name, worker, number of inputs and outputs. */
+/** The operator's name. */
 const char *tide_op_name(const tide_op *op);
+/** The worker the operator runs on. */
 tide_worker *tide_op_worker(const tide_op *op);
+/** The operator's number of inputs. */
 uint32_t tide_op_inputs(const tide_op *op);
+/** The operator's number of outputs. */
 uint32_t tide_op_outputs(const tide_op *op);
 /** Schedules the operator again at the next step. */
 void tide_op_activate(tide_op *op);
@@ -397,6 +462,7 @@ tide_cap *tide_cap_delayed(const tide_cap *c, const tide_time *t);
  * outputs (any capability but those made by these two) or already for @p output.
  */
 tide_cap *tide_cap_retain_for(const tide_cap *c, uint32_t output);
+/** tide_cap_delayed() for output @p output only (see tide_cap_retain_for()). */
 tide_cap *tide_cap_delayed_for(const tide_cap *c, const tide_time *t, uint32_t output);
 /** The output a capability is for, or -1 when it is for all of its operator's outputs. */
 int64_t tide_cap_output(const tide_cap *c);
@@ -408,8 +474,9 @@ void tide_cap_drop(tide_cap **c);
 
 /** A set of owned capabilities, at most one per time. */
 typedef struct tide_capset {
-    tide_cap **caps;
-    size_t len, cap;
+    tide_cap **caps; /**< the capabilities, len of them */
+    size_t len;      /**< number held */
+    size_t cap;      /**< room in caps */
 } tide_capset;
 /** An empty set (a tide_capset may also be zero-initialized). */
 void tide_capset_init(tide_capset *s);
@@ -509,7 +576,9 @@ tide_stream *tide_probe_with(tide_stream *s, tide_probe *p);
 bool tide_probe_less_than(const tide_probe *p, uint64_t e);
 /** Some time at or before epoch @p e may still appear. */
 bool tide_probe_less_equal(const tide_probe *p, uint64_t e);
+/** tide_probe_less_than() for a time of any depth. */
 bool tide_probe_less_than_time(const tide_probe *p, const tide_time *t);
+/** tide_probe_less_equal() for a time of any depth. */
 bool tide_probe_less_equal_time(const tide_probe *p, const tide_time *t);
 /** No time may appear any more. */
 bool tide_probe_done(const tide_probe *p);

@@ -3,7 +3,7 @@
 #ifndef TIDE_ERROR_H
 #define TIDE_ERROR_H
 
-/* One list generates the codes, tide_strerror() and tide_err_name(). */
+/** One list generates the codes, tide_strerror() and tide_err_name(): X(name, value, text). */
 #define TIDE_ERRNO_MAP(X)                                                      \
     X(EINVAL, -1, "invalid argument")                                          \
     X(ENOMEM, -2, "out of memory")                                             \

@@ -23,17 +23,41 @@ typedef void (*tide_record_fn)(const tide_time *t, const void *record, void *ctx
  */
 tide_stream *tide_to_stream(tide_scope *scope, const tide_type *type, const void *records,
                             size_t n);
+/** Turns one line of a text file (@p line, without its newline) into records given to
+ *  @p out; returns NULL, or a message saying what is wrong with the line, which stops the
+ *  job as "NAME: FILE:LINE: message". */
+typedef const char *(*tide_parse_fn)(const char *line, tide_session *out, void *ctx);
+/**
+ * A source of the @p nfiles text files @p files (copied), file i at epoch i: every worker
+ * reads every file and parses its share of the lines (line number % workers) with
+ * @p parse, a bounded number per step and none while the rank is over its memory budget
+ * (--memory). A file that cannot be opened or read stops the job with "NAME: cannot open
+ * 'FILE': reason", @p name being also the operator's.
+ */
+tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,
+                             size_t nfiles, const tide_type *out, tide_parse_fn parse,
+                             void *ctx);
 /** Calls @p fn on every record with its time (timely's inspect and inspect_time in one),
  *  passing the stream on unchanged. */
 tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx);
 /** Sends each record to worker hash(record) % peers. */
 tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx);
+/** Sends the records of each batch to the workers @p hash_batch gives them (hashes[i] %
+ *  peers): tide_exchange() with one call per batch (fixed-size records only). */
+tide_stream *tide_exchange_batch(tide_stream *s, tide_hash_batch_fn hash_batch, void *ctx);
 
 /** Writes the output value for input record @p in into @p out (storage for one value of
  *  the output type: the record for fixed-size types, e.g. a const char * for TIDE_STR). */
 typedef void (*tide_map_fn)(const void *in, void *out, void *ctx);
 /** One output record of type @p out per input record. */
 tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void *ctx);
+/** Maps the @p n fixed-size records at @p in to @p n records of the output type at @p out
+ *  (room for exactly @p n): record i of the output is the image of record i of the input. */
+typedef void (*tide_map_batch_fn)(const void *in, size_t n, void *out, void *ctx);
+/** tide_map() with one call per batch instead of one per record (fixed-size records in
+ *  and out): the output is written in place in the operator's output buffer. */
+tide_stream *tide_map_batch(tide_stream *s, const tide_type *out, tide_map_batch_fn fn,
+                            void *ctx);
 /** Changes fixed-size records where they are (no copy; the stream keeps its type). */
 tide_stream *tide_map_in_place(tide_stream *s, void (*fn)(void *record, void *ctx), void *ctx);
 /** Gives any number of output records for each input record, through @p out (at the
@@ -54,10 +78,14 @@ tide_stream *tide_filter(tide_stream *s, bool (*keep)(const void *record, void *
  * (from the key's first record and its state).
  */
 typedef struct tide_aggregate_ops {
-    size_t state_size;
+    size_t state_size; /**< bytes of state per key */
+    /** Which worker a record's key goes to (the same for records of one key). */
     uint64_t (*hash)(const void *record, void *ctx);
+    /** Whether two records have the same key. */
     bool (*same_key)(const void *a, const void *b, void *ctx);
+    /** Folds a record into its key's state. */
     void (*fold)(void *state, const void *record, void *ctx);
+    /** Gives a completed time's output for one key. */
     void (*emit)(const void *key_record, const void *state, tide_session *out, void *ctx);
 } tide_aggregate_ops;
 /** See tide_aggregate_ops; @p ops is copied. */
@@ -114,9 +142,12 @@ tide_stream *tide_reclock(tide_stream *s, tide_stream *clock);
  * the order they arrive).
  */
 typedef struct tide_state_machine_ops {
-    size_t state_size;
+    size_t state_size; /**< bytes of state per key */
+    /** Which worker a record's key goes to (the same for records of one key). */
     uint64_t (*hash)(const void *record, void *ctx);
+    /** Whether two records have the same key. */
     bool (*same_key)(const void *a, const void *b, void *ctx);
+    /** Applies a record to its key's state; true forgets the key. */
     bool (*step)(void *state, const void *record, tide_session *out, void *ctx);
 } tide_state_machine_ops;
 /** See tide_state_machine_ops; @p ops is copied. */
@@ -181,6 +212,55 @@ void tide_check_same(tide_worker *w, const char *what, const void *value, size_t
 
 /** FNV-1a of a string record (the value of a TIDE_STR record, a const char *). */
 uint64_t tide_hash_str(const void *record, void *ctx);
+
+/**
+ * Records kept per time until an operator can act on them: timely's HashMap<T, Vec<D>>
+ * next to a notificator, for operators of your own. tide_stash_add() appends a batch's
+ * records at its capability's time (the first at a time retains a capability there);
+ * tide_stash_next() hands out, one at a time, the times no input frontier of the operator
+ * can still reach, earliest first, each with its capability:
+ *
+ *     while (tide_op_next(op, 0, &cap, &b))
+ *         tide_stash_add(stash, 0, cap, b);
+ *     while (tide_stash_next(stash, op, &cap)) {
+ *         tide_batch *records = tide_stash_take(stash, 0);
+ *         ... give to tide_op_session(op, 0, cap) ...
+ *         tide_batch_free(records);
+ *         tide_cap_drop(&cap);
+ *     }
+ *
+ * A stash belongs to one operator (call it from that operator's logic) and counts in
+ * tide_memory_held().
+ */
+typedef struct tide_stash tide_stash;
+/** An empty stash. */
+tide_stash *tide_stash_new(void);
+/** Appends the records of @p batch (a copy; the batch stays the caller's) at the time of
+ *  @p cap, for input port @p port; all batches at one port must have one type. */
+void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batch *batch);
+/** The earliest stashed time that none of @p op's input frontiers can still reach: true
+ *  with its capability in *cap (owned: drop it); its records are then had with
+ *  tide_stash_take() until the next call. False (and *cap NULL) when no time is ready. */
+bool tide_stash_next(tide_stash *s, tide_op *op, tide_cap **cap);
+/** The records stashed at port @p port for the time tide_stash_next() gave last (owned by
+ *  the caller from then on), or NULL when that port got none. */
+tide_batch *tide_stash_take(tide_stash *s, uint32_t port);
+/** A state of the operator's own at the time of @p cap (a table of what was seen then, a
+ *  sum), kept like records: the first call at a time retains a capability there. Returns
+ *  the time's slot, NULL until the caller stores a pointer in it; tide_stash_next() hands
+ *  the time out when the frontiers have passed it, and tide_stash_take_state() gives the
+ *  pointer back. Valid until the next call on the stash. */
+void **tide_stash_state(tide_stash *s, const tide_cap *cap);
+/** The state stored at the time tide_stash_next() gave last (owned by the caller from then
+ *  on), or NULL when none was. */
+void *tide_stash_take_state(tide_stash *s);
+/** Frees the states still held when the stash is freed, and those not taken at the time
+ *  handed out (without this: free()). */
+void tide_stash_free_states(tide_stash *s, void (*free_state)(void *state));
+/** Number of times held. */
+size_t tide_stash_len(const tide_stash *s);
+/** Drops the capabilities held and frees the stash and what is in it (NULL is ignored). */
+void tide_stash_free(tide_stash *s);
 
 #ifdef __cplusplus
 }

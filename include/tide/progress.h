@@ -29,9 +29,9 @@ extern "C" {
 /** A timestamp: `depth` coordinates (1 in the root scope, one more per nested scope),
  *  ordered by the product partial order. Unused coordinates are zero. */
 typedef struct tide_time {
-    uint32_t depth;
-    uint32_t reserved;
-    uint64_t c[TIDE_TIME_MAX_DEPTH];
+    uint32_t depth;                  /**< coordinates in use */
+    uint32_t reserved;               /**< zero */
+    uint64_t c[TIDE_TIME_MAX_DEPTH]; /**< c[0] is the epoch, c[1] the first loop's counter */
 } tide_time;
 
 /** The root-scope time of epoch @p epoch. */
@@ -42,6 +42,7 @@ tide_time tide_time_make(uint32_t depth, const uint64_t *coords);
 bool tide_time_le(const tide_time *a, const tide_time *b);
 /** tide_time_le() and not equal. */
 bool tide_time_lt(const tide_time *a, const tide_time *b);
+/** Same depth and the same coordinates. */
 bool tide_time_eq(const tide_time *a, const tide_time *b);
 /** The least time at or after both @p a and @p b (coordinate-wise maximum; same depth). */
 tide_time tide_time_join(const tide_time *a, const tide_time *b);
@@ -58,9 +59,9 @@ tide_time tide_time_leave(const tide_time *t);
 
 /** What a path does to a time: adds inc[i] to coordinate i. Overflow means no path. */
 typedef struct tide_summary {
-    uint32_t depth;
-    uint32_t reserved;
-    uint64_t inc[TIDE_TIME_MAX_DEPTH];
+    uint32_t depth;                    /**< coordinates in use */
+    uint32_t reserved;                 /**< zero */
+    uint64_t inc[TIDE_TIME_MAX_DEPTH]; /**< what is added to each coordinate */
 } tide_summary;
 
 /** The summary that changes nothing (an edge, or an operator that keeps times). */
@@ -73,6 +74,7 @@ bool tide_summary_apply(const tide_summary *s, const tide_time *t, tide_time *ou
 bool tide_summary_then(const tide_summary *a, const tide_summary *b, tide_summary *out);
 /** @p a yields times no later than @p b does, for every time. */
 bool tide_summary_le(const tide_summary *a, const tide_summary *b);
+/** Same depth and the same increments. */
 bool tide_summary_eq(const tide_summary *a, const tide_summary *b);
 /** True when the summary advances every time (some increment is positive). */
 bool tide_summary_advances(const tide_summary *s);
@@ -83,13 +85,16 @@ tide_summary tide_summary_leave(const tide_summary *s);
 
 /** A set of mutually incomparable times (a frontier). The empty antichain is "done". */
 typedef struct tide_antichain {
-    tide_time *elems;
-    size_t len, cap;
+    tide_time *elems; /**< the times, len of them */
+    size_t len;       /**< number of times */
+    size_t cap;       /**< room in elems */
 } tide_antichain;
 
-/** An empty antichain; frees its storage; empties it (keeping the storage). */
+/** Makes @p a an empty antichain. */
 void tide_antichain_init(tide_antichain *a);
+/** Frees the antichain's storage (it is empty afterwards). */
 void tide_antichain_free(tide_antichain *a);
+/** Empties the antichain, keeping its storage. */
 void tide_antichain_clear(tide_antichain *a);
 /** Adds @p t unless an element is <= it, removing elements >= it; true when added.
  *  Aborts the run on out-of-memory (like every container here). */
@@ -105,21 +110,24 @@ bool tide_antichain_equal(const tide_antichain *a, const tide_antichain *b);
 
 /** One change: count of (key, time) moves by delta. Keys name locations; 0 when unused. */
 typedef struct tide_change {
-    uint64_t key;
-    tide_time time;
-    int64_t delta;
+    uint64_t key;   /**< the location (tide_location_key()), or 0 */
+    tide_time time; /**< the time whose count changes */
+    int64_t delta;  /**< by how much */
 } tide_change;
 
 /** Accumulated changes; tide_change_batch_compact() sums equal (key, time) and drops zeros. */
 typedef struct tide_change_batch {
-    tide_change *changes;
-    size_t len, cap;
-    size_t clean; /* changes[0, clean) are sorted and consolidated */
+    tide_change *changes; /**< the changes, len of them */
+    size_t len;           /**< number of changes */
+    size_t cap;           /**< room in changes */
+    size_t clean;         /**< changes[0, clean) are sorted and consolidated */
 } tide_change_batch;
 
-/** An empty batch; frees its storage; empties it (keeping the storage). */
+/** Makes @p b an empty change batch. */
 void tide_change_batch_init(tide_change_batch *b);
+/** Frees the batch's storage (it is empty afterwards). */
 void tide_change_batch_free(tide_change_batch *b);
+/** Empties the batch, keeping its storage. */
 void tide_change_batch_clear(tide_change_batch *b);
 /** Records (key, t, delta); delta 0 is ignored. */
 void tide_change_batch_update(tide_change_batch *b, uint64_t key, const tide_time *t,
@@ -136,12 +144,13 @@ bool tide_change_batch_is_empty(tide_change_batch *b);
  * Counts may go negative for a while (updates from different workers arrive in any order).
  */
 typedef struct tide_mutable_antichain {
-    tide_change_batch counts; /* key 0; consolidated */
-    tide_antichain frontier;
+    tide_change_batch counts; /**< per time (key 0), consolidated */
+    tide_antichain frontier;  /**< the minimal times with a positive count */
 } tide_mutable_antichain;
 
-/** An empty one (no counts, the empty frontier); frees its storage. */
+/** Makes @p m an empty one (no counts, the empty frontier). */
 void tide_mutable_antichain_init(tide_mutable_antichain *m);
+/** Frees its storage. */
 void tide_mutable_antichain_free(tide_mutable_antichain *m);
 /**
  * Applies @p n changes (their keys are ignored) and appends the frontier's changes to
@@ -160,13 +169,14 @@ int64_t tide_mutable_antichain_count(const tide_mutable_antichain *m, const tide
 typedef struct tide_graph tide_graph;
 /** A location: an operator's input port (target) or output port (source). */
 typedef struct tide_location {
-    uint32_t node;
-    uint32_t port;
-    bool source; /* true: output port */
+    uint32_t node; /**< the operator */
+    uint32_t port; /**< its port */
+    bool source;   /**< true: an output port; false: an input port */
 } tide_location;
 
 /** An empty graph whose times have @p depth coordinates; NULL on out-of-memory. */
 tide_graph *tide_graph_new(uint32_t depth);
+/** Frees a graph (NULL is ignored). */
 void tide_graph_free(tide_graph *g);
 /** Adds an operator; returns its index (>= 0) or TIDE_EINVAL/TIDE_ENOMEM. */
 int tide_graph_add_node(tide_graph *g, const char *name, uint32_t inputs, uint32_t outputs);
@@ -186,6 +196,7 @@ typedef struct tide_tracker tide_tracker;
  * operators on the cycle in @p err (if not NULL).
  */
 int tide_tracker_new(const tide_graph *g, tide_tracker **out, char *err, size_t errlen);
+/** Frees a tracker (NULL is ignored). */
 void tide_tracker_free(tide_tracker *t);
 /** Changes the count of pointstamp (@p loc, @p time): capabilities at sources, messages in
  *  flight at targets. Takes effect at the next tide_tracker_propagate(). */
@@ -225,12 +236,15 @@ void tide_tracker_scope_changes(tide_tracker *t, tide_change_batch *into);
  *  up to @p cap summaries stored in @p buf; returns how many there are. */
 size_t tide_tracker_scope_summaries(const tide_tracker *t, uint32_t in, uint32_t out,
                                     tide_summary *buf, size_t cap);
-/** Number of operators, and of a node's inputs and outputs. */
+/** Number of operators. */
 uint32_t tide_tracker_nodes(const tide_tracker *t);
+/** Number of inputs of operator @p node. */
 uint32_t tide_tracker_inputs(const tide_tracker *t, uint32_t node);
+/** Number of outputs of operator @p node. */
 uint32_t tide_tracker_outputs(const tide_tracker *t, uint32_t node);
 /** A location as one 64-bit key (for change batches and the wire). */
 uint64_t tide_location_key(tide_location loc);
+/** The location a key of tide_location_key() stands for. */
 tide_location tide_location_from_key(uint64_t key);
 
 /* ---------------------------------------------------------------- progress broadcast */

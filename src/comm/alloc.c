@@ -216,6 +216,11 @@ static void local_send(tide_push *p, tide_batch **bp)
     *bp = r;
 }
 
+bool tide__push_backlog(tide_push *p)
+{
+    return p->send == local_send && !tide__spsc_empty(((struct local_push *)p)->fwd);
+}
+
 void tide__allocator_trim(tide_allocator *a)
 {
     for (size_t c = 0; c < a->nchans; c++) {

@@ -145,6 +145,9 @@ struct tide_allocator {
 
 /* Hands a received batch back to its sender (or to the worker's spares). */
 void tide__give_back(tide_allocator *a, tide_batch *b);
+/* For a push to a worker of this rank: whether a batch it sent still waits in the queue
+ * (the receiver has not taken it yet). False for pushes to other ranks. */
+bool tide__push_backlog(tide_push *p);
 
 /* Spares kept per worker at most; more are freed (bounds memory after a burst). */
 #define TIDE__MAX_SPARES 64

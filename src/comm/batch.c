@@ -12,7 +12,7 @@ static atomic_uint_fast64_t allocations;
 static atomic_int_fast64_t held;
 static atomic_int_fast64_t peak;
 
-static void account(int64_t delta)
+void tide__memory_account(int64_t delta)
 {
     int64_t now = atomic_fetch_add_explicit(&held, delta, memory_order_relaxed) + delta;
     if (delta <= 0)
@@ -81,7 +81,7 @@ void tide_batch_free(tide_batch *b)
     if (b->shared)
         tide_batch_free(tide__batch_unshare(b));
     if (b->base)
-        account(-(int64_t)(TIDE__HEADROOM + b->cap));
+        tide__memory_account(-(int64_t)(TIDE__HEADROOM + b->cap));
     free(b->base);
     free(b);
 }
@@ -89,7 +89,7 @@ void tide_batch_free(tide_batch *b)
 void tide__batch_drop_buffer(tide_batch *b)
 {
     if (b->base)
-        account(-(int64_t)(TIDE__HEADROOM + b->cap));
+        tide__memory_account(-(int64_t)(TIDE__HEADROOM + b->cap));
     free(b->base);
     b->base = NULL;
     b->cap = 0;
@@ -103,7 +103,7 @@ static int unshare_copy(tide_batch *b)
         return TIDE_ENOMEM;
     memcpy(base, b->base, TIDE__HEADROOM + b->bytes);
     size_t cap = b->cap;
-    account((int64_t)(TIDE__HEADROOM + cap));
+    tide__memory_account((int64_t)(TIDE__HEADROOM + cap));
     tide_batch_free(tide__batch_unshare(b));
     b->base = base;
     b->cap = cap;
@@ -127,7 +127,8 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
     if (!base)
         return TIDE_ENOMEM;
     tide__count_allocation();
-    account((int64_t)cap - (int64_t)(b->base ? b->cap : 0) + (b->base ? 0 : TIDE__HEADROOM));
+    tide__memory_account((int64_t)cap - (int64_t)(b->base ? b->cap : 0) +
+                         (b->base ? 0 : TIDE__HEADROOM));
     b->base = base;
     b->cap = cap;
     return 0;

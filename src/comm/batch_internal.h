@@ -51,6 +51,9 @@ int tide__batch_reserve(tide_batch *b, size_t bytes);
 void tide__count_allocation(void);
 /* Frees the buffer of @p b (its records are elsewhere: spilled), keeping the struct. */
 void tide__batch_drop_buffer(tide_batch *b);
+/* Adds @p delta bytes to tide_memory_held(): for memory that tide holds outside batch
+ * buffers and can count (the operator library's keyed tables and per-time maps). */
+void tide__memory_account(int64_t delta);
 /* --memory: the peak of tide_memory_held() starts again from what is held now. */
 void tide__memory_restart_peak(void);
 /* A 32-bit tag of the type's name and size, sent with every message to check types. */

@@ -18,7 +18,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "dataflow_internal.h"
 
@@ -40,8 +39,7 @@ struct tide__budget {
     atomic_size_t joined;
     struct busy *busy; /* per worker: its busy steps plus the batches it took */
     atomic_uint_fast64_t waits, grants; /* episodes of waiting; grants given */
-    atomic_uint_fast64_t spilled, spilled_bytes;
-    const char *spill_dir;
+    struct tide__spill *spill;
 };
 
 static uint64_t moves_sum(const struct tide__moves *m);
@@ -58,9 +56,7 @@ struct tide__budget *tide__budget_start(const tide_config *cfg)
         tide__fatal("out of memory starting --memory");
     b->moves.sum = moves_sum;
     b->limit = cfg->memory;
-    b->spill_dir = tide__spill_dir(cfg->spill_dir);
-    atomic_init(&b->spilled, 0);
-    atomic_init(&b->spilled_bytes, 0);
+    b->spill = tide__spill_new(tide__spill_dir(cfg->spill_dir));
     b->quantum = b->limit / 8 > 65536 ? b->limit / 8 : 65536;
     b->nlocal = nlocal;
     atomic_init(&b->joined, 0);
@@ -75,6 +71,9 @@ static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
 void tide__budget_stop(struct tide__budget *b, size_t rank, bool report)
 {
+    uint64_t spilled = 0, spilled_bytes = 0;
+    if (b)
+        tide__spill_free(b->spill, &spilled, &spilled_bytes);
     if (report) { /* one write: the ranks of a job share the launcher's stderr */
         long hwm = tide__status_kib("VmHWM");
         char budget[64] = "", waits[192] = "";
@@ -84,8 +83,7 @@ void tide__budget_stop(struct tide__budget *b, size_t rank, bool report)
                                           "%llu times, %llu batches spilled (%.1f MiB)",
                      (unsigned long long)atomic_load(&b->waits),
                      (unsigned long long)atomic_load(&b->grants),
-                     (unsigned long long)atomic_load(&b->spilled),
-                     mib(atomic_load(&b->spilled_bytes)));
+                     (unsigned long long)spilled, mib(spilled_bytes));
         }
         fprintf(stderr, "tide: rank %zu: memory peak %.1f MiB held in batches%s, peak RSS "
                         "%.1f MiB%s\n",
@@ -106,24 +104,16 @@ void tide__budget_join(tide_worker *w, struct tide__budget *b)
     w->budget_slot = atomic_fetch_add(&b->joined, 1);
     if (w->budget_slot >= b->nlocal)
         tide__fatal("--memory: more workers joined than the rank has");
-    w->spill_dir = b->spill_dir;
+    w->spill = b->spill;
     atomic_store(&w->alloc->shared->moves, &b->moves);
     if (w->budget_slot == 0) { /* a spill directory that cannot be used fails now */
         char err[4200];
-        int fd = tide__spill_open(b->spill_dir, err, sizeof err);
-        if (fd < 0)
+        if (tide__spill_prepare(b->spill, err, sizeof err) != 0)
             tide__fatal("rank %zu: %s", tide_allocator_rank(w->alloc), err);
-        close(fd);
     }
 }
 
 uint64_t tide__budget_limit(const struct tide__budget *b) { return b->limit; }
-
-void tide__budget_spilled(struct tide__budget *b, uint64_t batches, uint64_t bytes)
-{
-    atomic_fetch_add(&b->spilled, batches);
-    atomic_fetch_add(&b->spilled_bytes, bytes);
-}
 
 static uint64_t busy_sum(const struct tide__budget *b)
 {

@@ -230,11 +230,21 @@ void tide__op_connect(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact
                     "scope '%s': use tide_enter/tide_leave to move streams between scopes",
                     df->name, op->name, op->scope->name, s->name, s->scope->name);
     struct tide__in *in = &op->in[port];
+    size_t reads = pact.hash == tide_hash_u64 ? 8 : pact.hash == tide_hash_u32 ? 4 : 0;
+    if (reads && !pact.hash_batch && s->type->size && s->type->size < reads)
+        tide__fatal("dataflow '%s': operator '%s' input %u exchanges %s records of %zu bytes "
+                    "by tide_hash_u%zu, which reads %zu", df->name, op->name, port,
+                    s->type->name, s->type->size, 8 * reads, reads);
+    if (pact.hash_batch && !pact.hash && !s->type->size)
+        tide__fatal("dataflow '%s': operator '%s' input %u exchanges %s records by a batch "
+                    "hash, which needs fixed-size records: give a per-record hash "
+                    "(TIDE_EXCHANGE, or both in one tide_pact)",
+                    df->name, op->name, port, s->type->name);
     in->type = s->type;
     in->pact = pact;
     in->key = tide__key(op->scope->index, op->node, port, false);
     add_edge(op->scope, s->node, s->port, op->node, port);
-    if (pact.hash && df->w->peers > 1) {
+    if (tide__exchanges(&pact) && df->w->peers > 1) {
         int rc = tide_allocator_allocate_lazy(df->w->alloc, s->type, &in->pull);
         if (rc < 0)
             tide__fatal("dataflow '%s': operator '%s' input %u: cannot allocate its exchange "

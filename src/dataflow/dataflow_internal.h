@@ -38,6 +38,9 @@ struct tide__xform {
 bool tide__xform_apply(const struct tide__xform *x, const tide_time *in, tide_time *out);
 
 /* A physical edge: where an output's records go. */
+/* Whether an input with pact @p p exchanges its records (else: pipeline). */
+static inline bool tide__exchanges(const tide_pact *p) { return p->hash || p->hash_batch; }
+
 struct tide__target {
     tide_op *op;
     uint32_t port;
@@ -51,6 +54,7 @@ struct tide__target {
     size_t ntouched, captouched;
     uint64_t *groups; /* by rank: records, bytes and place of each worker's group there */
     tide_batch **wide; /* a slot per worker, for batches large enough (op.c, DENSE_BYTES) */
+    uint32_t *slotmap; /* per worker: its slot, and 1 + its index there when tagged (<< 8) */
 };
 
 /* A session writes fixed-size records straight into its buffer through wp (up to end, at
@@ -314,8 +318,7 @@ struct tide_worker {
     uint64_t gate_since, gate_held, gate_busy, grant, grant_bytes; /* budget.c's, waiting */
     tide_op **gated;               /* sources waiting for room */
     size_t ngated, capgated;
-    const char *spill_dir;         /* --memory: where it spills (NULL: it does not) */
-    struct tide__spill *spill;     /* its spill file, made on first use */
+    struct tide__spill *spill;     /* --memory: the rank's spill file (NULL: none) */
 };
 
 /* budget.c: --memory (see there). Start and stop wrap an execution (NULL without a
@@ -334,19 +337,23 @@ void tide__budget_moved(tide_worker *w); /* a batch taken */
 int64_t tide__budget_timeout(const tide_worker *w, int64_t timeout_ns);
 
 uint64_t tide__budget_limit(const struct tide__budget *b);
-void tide__budget_spilled(struct tide__budget *b, uint64_t batches, uint64_t bytes);
-/* spill.c (see there): the directory --spill-dir gives (or TMPDIR, or /tmp); a spill file
- * there, already unlinked (-1 with a message in err); whether batch @p b, about to join
- * @p queue, went to the spill file instead (its struct still joins the queue); reading a
- * spilled batch back; closing the worker's file (its totals go to the report). */
+/* spill.c (see there). The directory --spill-dir gives (or TMPDIR, or /tmp). */
 const char *tide__spill_dir(const char *given);
-int tide__spill_open(const char *dir, char *err, size_t errlen);
+/* The rank's spill file in @p dir: made by tide__budget_start, its file created (and
+ * unlinked) by tide__spill_prepare (-1 with a message in err when it cannot be), freed
+ * with its totals by tide__budget_stop. */
+struct tide__spill *tide__spill_new(const char *dir);
+int tide__spill_prepare(struct tide__spill *s, char *err, size_t errlen);
+void tide__spill_free(struct tide__spill *s, uint64_t *batches, uint64_t *bytes);
+/* Whether batch @p b, about to join @p queue, went to the spill file instead (its struct
+ * still joins the queue, its buffer gone). */
 bool tide__spill_maybe(tide_worker *w, struct tide__fifo *queue, tide_batch *b);
-/* The same for batch @p b taken from an exchange channel: what to queue (a spilled stand-in
- * of this worker's, @p b having gone back to its channel, or @p b). */
-tide_batch *tide__spill_received(tide_worker *w, struct tide__fifo *queue, tide_batch *b);
+/* The same for a batch about to be pushed to a rank-mate (or this worker) through @p to. */
+bool tide__spill_sent(tide_worker *w, tide_push *to, tide_batch *b);
+/* Reads spilled batch @p b back into a buffer of its own. */
 void tide__spill_restore(tide_worker *w, tide_batch *b);
-void tide__spill_close(tide_worker *w);
+/* A batch that will not be read: if it is spilled, the file no longer keeps it. */
+void tide__spill_discard(tide_worker *w, tide_batch *b);
 
 /* watch.c: --watch and SIGUSR1 (see there). Start and stop wrap an execution; NULL when
  * there is nothing to watch for. */

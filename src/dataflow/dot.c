@@ -96,7 +96,7 @@ static void write_edges(FILE *f, const tide_scope *s)
             put_str(f, type->name);
         if (to->kind == NODE_OP) {
             const struct tide__in *in = &((const tide_op *)to->ptr)->in[e->in];
-            fprintf(f, "%s%s", type ? ", " : "", in->pact.hash ? "exchange" : "pipeline");
+            fprintf(f, "%s%s", type ? ", " : "", tide__exchanges(&in->pact) ? "exchange" : "pipeline");
         } else if (to->kind == NODE_FEEDBACK) {
             fprintf(f, "%sloop +%llu", type ? ", " : "",
                     (unsigned long long)((const struct tide_loop *)to->ptr)->step);

@@ -206,6 +206,8 @@ static void stage_push(tide_op *op, struct tide__target *tg, size_t slot, const 
     tide_push *to = tide_allocator_push(w->alloc, in->chan, worker);
     if (!to)
         tide__fatal("out of memory exchanging records");
+    if (w->spill)
+        tide__spill_sent(w, to, *sp);
     tide_push_send(to, sp);
     /* A rank-mate's slot keeps the batch the push gives back, ready for the next exchange
      * (W slots; pagerank -w 2: 2.86 s against 3.16 s through the pool), unless it is a
@@ -275,23 +277,54 @@ uint64_t tide_hash_u64(const void *record, void *ctx)
     return v;
 }
 
-/* The worker of record @p rec by the input's hash (@p hash NULL: tide_hash_u64, inline);
- * a power-of-two worker count divides with a mask. */
-static inline size_t worker_of(tide_hash_fn hash, void *ctx, const void *rec, size_t peers,
-                               bool pow2)
+uint64_t tide_hash_u32(const void *record, void *ctx)
 {
-    uint64_t h;
-    if (hash)
-        h = hash(rec, ctx);
-    else
-        memcpy(&h, rec, sizeof h);
-    return pow2 ? h & (peers - 1) : h % peers;
+    (void)ctx;
+    uint32_t v;
+    memcpy(&v, record, sizeof v);
+    return v;
 }
 
-/* The hash worker_of() is given for @p in: NULL for tide_hash_u64 on 8-byte records. */
-static inline tide_hash_fn hash_of(const struct tide__in *in, size_t size)
+uint64_t tide_hash_zero(const void *record, void *ctx)
 {
-    return in->pact.hash == tide_hash_u64 && size == 8 ? NULL : in->pact.hash;
+    (void)record, (void)ctx;
+    return 0;
+}
+
+/* Records whose workers are found before any is copied. */
+#define CHUNK 256
+
+/* The workers of the @p n fixed-size records at @p recs, by @p in's hash, into @p h: one
+ * call for a batch hash, none for tide_hash_u64 or tide_hash_u32 (a record's first 8 or 4
+ * bytes, read inline) or tide_hash_zero, else one per record; a power-of-two worker count divides with a mask. */
+static void chunk_workers(const struct tide__in *in, const unsigned char *recs, size_t n,
+                          size_t size, size_t peers, uint64_t *h)
+{
+    void *ctx = in->pact.ctx;
+    if (in->pact.hash_batch)
+        in->pact.hash_batch(recs, n, h, ctx);
+    else if (in->pact.hash == tide_hash_zero)
+        memset(h, 0, n * sizeof *h);
+    else if (in->pact.hash == tide_hash_u64 && size == 8)
+        memcpy(h, recs, n * 8);
+    else if (in->pact.hash == tide_hash_u64)
+        for (size_t j = 0; j < n; j++)
+            memcpy(&h[j], recs + j * size, 8);
+    else if (in->pact.hash == tide_hash_u32)
+        for (size_t j = 0; j < n; j++) {
+            uint32_t v;
+            memcpy(&v, recs + j * size, 4);
+            h[j] = v;
+        }
+    else
+        for (size_t j = 0; j < n; j++)
+            h[j] = in->pact.hash(recs + j * size, ctx);
+    if ((peers & (peers - 1)) == 0)
+        for (size_t j = 0; j < n; j++)
+            h[j] &= peers - 1;
+    else
+        for (size_t j = 0; j < n; j++)
+            h[j] %= peers;
 }
 
 /* Bytes to ask a full slot of capacity @p cap for, @p left records of @p need bytes still to
@@ -305,13 +338,31 @@ static inline size_t stage_want(size_t cap, size_t left, size_t need)
 }
 
 /* Slots up to which a batch of fixed-size records is split with its cursors on the stack
- * (CURSOR_SLOTS x 24 bytes) instead of through each slot's batch. */
+ * (CURSOR_SLOTS x 24 bytes) instead of through each slot's batch; a bit per slot. */
 #define CURSOR_SLOTS 64
+/* @p tg's worker-to-slot table (made on first use): slot_of() once per worker, not per
+ * record. */
+static const uint32_t *slot_map(struct tide__target *tg, const struct shape *sh, size_t peers)
+{
+    if (tg->slotmap)
+        return tg->slotmap;
+    if (!(tg->slotmap = malloc(peers * sizeof *tg->slotmap)))
+        tide__fatal("out of memory exchanging records");
+    for (size_t p = 0; p < peers; p++) {
+        int64_t tag;
+        size_t slot = slot_of(sh, false, p, &tag);
+        tg->slotmap[p] = (uint32_t)slot | (uint32_t)(tag + 1) << 8;
+    }
+    return tg->slotmap;
+}
 
-/* The fixed-size records of @p b into their slots (not dense), writing at cursors kept in
- * local arrays: the record loop then does not load and store a batch's fields per record
- * (those were most of the exchange's time, `perf annotate`). A slot's records all have the
- * same size with or without their index, so its count follows from its bytes. */
+/* The fixed-size records of @p b into their slots (not dense), CHUNK at a time: the slots of
+ * a chunk's records are found first (a table lookup each, the slots touched kept as bits in
+ * a register), every touched slot is given room for the whole chunk, and the copy loop then
+ * has no capacity check and writes at cursors in local arrays rather than through each
+ * slot's batch (loads and stores of a batch's fields per record were most of the
+ * exchange's time, `perf annotate`). A slot's records all have the same size with or
+ * without their index, so its count follows from its bytes. */
 static void split_cursors(tide_op *op, struct tide__target *tg, const struct shape *sh,
                           const tide_batch *b, const tide_time *t)
 {
@@ -319,52 +370,71 @@ static void split_cursors(tide_op *op, struct tide__target *tg, const struct sha
     const unsigned char *data = tide__batch_data(b);
     struct tide__in *in = &tg->op->in[tg->port];
     size_t size = type->size, peers = op->df->w->peers, nslots = sh->slots;
-    size_t at[CURSOR_SLOTS], cap[CURSOR_SLOTS];
-    unsigned char *base[CURSOR_SLOTS];
+    bool tagged = sh->by_rank && sh->nlocal > 1;
+    unsigned char *cur[CURSOR_SLOTS], *end[CURSOR_SLOTS];
+    size_t need[CURSOR_SLOTS];
     for (size_t k = 0; k < nslots; k++) {
         tide_batch *s = tg->spare[k];
-        at[k] = s->bytes;
-        cap[k] = s->cap;
-        base[k] = s == &no_room ? NULL : tide__batch_data(s);
+        need[k] = size + (tagged && k >= sh->nlocal ? 4 : 0);
+        cur[k] = end[k] = NULL;
+        if (s != &no_room) {
+            cur[k] = tide__batch_data(s) + s->bytes;
+            end[k] = tide__batch_data(s) + s->cap;
+        }
     }
-    tide_hash_fn hash = hash_of(in, size);
-    void *ctx = in->pact.ctx;
-    bool pow2 = (peers & (peers - 1)) == 0;
-    for (size_t i = 0; i < b->len; i++) {
-        const unsigned char *rec = data + i * size;
-        int64_t tag;
-        size_t slot = slot_of(sh, false, worker_of(hash, ctx, rec, peers, pow2), &tag);
-        size_t need = size + (tag >= 0 ? 4 : 0);
-        if (at[slot] + need > cap[slot]) {
-            tide_batch *s = tg->spare[slot];
+    const uint32_t *map = slot_map(tg, sh, peers);
+    uint64_t h[CHUNK];
+    uint32_t ent[CHUNK];
+    for (size_t i = 0; i < b->len; i += CHUNK) {
+        size_t n = b->len - i < CHUNK ? b->len - i : CHUNK;
+        const unsigned char *recs = data + i * size;
+        chunk_workers(in, recs, n, size, peers, h);
+        uint64_t touched = 0;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t e = map[h[j]];
+            ent[j] = e;
+            touched |= (uint64_t)1 << (e & 0xff);
+        }
+        for (uint64_t m = touched; m; m &= m - 1) {
+            size_t k = (size_t)__builtin_ctzll(m);
+            if ((size_t)(end[k] - cur[k]) >= n * need[k])
+                continue;
+            tide_batch *s = tg->spare[k];
             if (s != &no_room) {
-                s->bytes = at[slot];
-                s->len = at[slot] / need;
+                s->bytes = (size_t)(cur[k] - tide__batch_data(s));
+                s->len = s->bytes / need[k];
             }
-            s = stage_room(op, tg, sh, slot, stage_want(cap[slot], b->len - i, need), type, t);
-            at[slot] = s->bytes;
-            cap[slot] = s->cap;
-            base[slot] = tide__batch_data(s);
+            size_t want = stage_want(s == &no_room ? 0 : s->cap, b->len - i, need[k]);
+            s = stage_room(op, tg, sh, k, want > n * need[k] ? want : n * need[k], type, t);
+            cur[k] = tide__batch_data(s) + s->bytes;
+            end[k] = tide__batch_data(s) + s->cap;
         }
-        unsigned char *to = base[slot] + at[slot];
-        if (tag >= 0) {
-            uint32_t l = (uint32_t)tag;
-            memcpy(to, &l, 4);
-            to += 4;
+        if (!tagged && size == 8) { /* the common case, its copy one move */
+            for (size_t j = 0; j < n; j++) {
+                size_t k = ent[j] & 0xff;
+                memcpy(cur[k], recs + j * 8, 8);
+                cur[k] += 8;
+            }
+            continue;
         }
-        if (size == 8)
-            memcpy(to, rec, 8);
-        else
-            memcpy(to, rec, size);
-        at[slot] += need;
+        for (size_t j = 0; j < n; j++) {
+            size_t k = ent[j] & 0xff;
+            unsigned char *to = cur[k];
+            if (ent[j] >> 8) {
+                uint32_t l = (ent[j] >> 8) - 1;
+                memcpy(to, &l, 4);
+                to += 4;
+            }
+            memcpy(to, recs + j * size, size);
+            cur[k] = to + size;
+        }
     }
     for (size_t k = 0; k < nslots; k++) {
         tide_batch *s = tg->spare[k];
         if (s == &no_room)
             continue;
-        size_t need = size + (sh->by_rank && sh->nlocal > 1 && k >= sh->nlocal ? 4 : 0);
-        s->bytes = at[k];
-        s->len = at[k] / need;
+        s->bytes = (size_t)(cur[k] - tide__batch_data(s));
+        s->len = s->bytes / need[k];
     }
 }
 
@@ -399,19 +469,20 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
         split_cursors(op, tg, &sh, b, t);
     } else if (type->size) {
         size_t size = type->size;
-        tide_hash_fn hash = hash_of(in, size);
-        void *ctx = in->pact.ctx;
-        /* 8-byte records copy in one move. */
-        bool pow2 = (peers & (peers - 1)) == 0;
+        uint64_t h[CHUNK];
         for (size_t i = 0; i < b->len; i++) {
+            size_t j = i % CHUNK;
+            if (j == 0)
+                chunk_workers(in, data + i * size,
+                              b->len - i < CHUNK ? b->len - i : CHUNK, size, peers, h);
             const unsigned char *rec = data + i * size;
-            size_t slot = slot_of(&sh, dense, worker_of(hash, ctx, rec, peers, pow2), &tag);
+            size_t slot = slot_of(&sh, dense, h[j], &tag);
             size_t need = size + (tag >= 0 ? 4 : 0);
             tide_batch *s = *slot_at(tg, &sh, slot);
             if (s->bytes + need > s->cap) {
                 s = stage_room(op, tg, &sh, slot, stage_want(s->cap, b->len - i, need), type, t);
             }
-            if (size == 8)
+            if (size == 8) /* 8-byte records copy in one move */
                 stage_put(s, tag, rec, 8);
             else
                 stage_put(s, tag, rec, size);
@@ -454,4 +525,5 @@ void tide__exchange_free(struct tide__target *tg)
     free(tg->touched);
     free(tg->groups);
     free(tg->wide);
+    free(tg->slotmap);
 }

@@ -40,7 +40,7 @@ static uint64_t op_hash(uint64_t h, const tide_op *op)
     h = mix(mix(mix(h, s->index), op->node), (uint64_t)op->nin << 32 | op->nout);
     h = mix_str(h, op->name);
     for (uint32_t i = 0; i < op->nin; i++)
-        h = mix(mix(h, tide__type_tag(op->in[i].type)), op->in[i].pact.hash != NULL);
+        h = mix(mix(h, tide__type_tag(op->in[i].type)), tide__exchanges(&op->in[i].pact));
     for (uint32_t o = 0; o < op->nout; o++)
         h = mix(h, tide__type_tag(op->out[o].type));
     for (size_t e = 0; e < s->nedges; e++)

@@ -50,13 +50,13 @@ void tide_op_activate(tide_op *op) { tide__activate(op); }
 
 /* ---------------------------------------------------------------- inputs */
 
-/* Queues a batch taken from the exchange channel (under --memory it may go to the spill
- * file, the channel's batch handed back at once). */
+/* Queues a batch taken from the exchange channel (under --memory its records may go to
+ * the spill file, or its sender may have put them there already). */
 static void take_pulled(tide_worker *w, struct tide__in *in, tide_batch *b)
 {
     arrived(w, b);
-    if (w->spill_dir)
-        b = tide__spill_received(w, &in->pulled, b);
+    if (w->spill)
+        tide__spill_maybe(w, &in->pulled, b);
     tide__fifo_put(&in->pulled, b);
 }
 
@@ -113,7 +113,10 @@ bool tide_op_next(tide_op *op, uint32_t port, tide_cap **cap, tide_batch **batch
     bool from_channel = in->current_pulled;
     if (b->spilled) {
         tide__spill_restore(w, b);
-        in->current_pulled = false; /* the channel's batch went back when it spilled */
+        /* Read back into a buffer of this worker's, it stays here (the worker's pool takes
+         * it): handed back, it would wait in its sender's return queue, which after a
+         * spilled burst could hold the whole burst again. */
+        in->current_pulled = false;
     }
     w->records_in += tide_batch_len(b);
     w->bytes_in += tide_batch_bytes(b);
@@ -178,7 +181,7 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
         tide__set_time(d, &tt);
         tide__update(op->df, tg->key, &tt, (int64_t)d->len);
         arrived(w, d);
-        if (w->spill_dir)
+        if (w->spill)
             tide__spill_maybe(w, &in->queue, d);
         tide__fifo_put(&in->queue, d);
         tide__activate(tg->op);
@@ -423,6 +426,29 @@ void tide_session_give_n(tide_session *s, const void *records, size_t n)
     }
 }
 
+void *tide_session_extend(tide_session *s, size_t n)
+{
+    size_t size = s->win.size;
+    if (!size)
+        tide__fatal("operator '%s': tide_session_extend on variable-length records",
+                    s->op->name);
+    if (n > SIZE_MAX / size)
+        tide__fatal("operator '%s': tide_session_extend of %zu records", s->op->name, n);
+    session_sync(s);
+    if (s->buf->bytes && s->buf->bytes + n * size > SESSION_BYTES) {
+        session_flush(s);
+        session_new_buffer(s);
+    }
+    tide_batch *b = s->buf;
+    if (tide__batch_reserve(b, b->bytes + n * size) != 0)
+        tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+    unsigned char *at = tide__batch_data(b) + b->bytes;
+    b->bytes += n * size;
+    b->len += n;
+    session_attach(s);
+    return at;
+}
+
 void tide_session_give_batch(tide_session *s, tide_batch **batch)
 {
     tide_batch *b = *batch;
@@ -483,11 +509,19 @@ void tide__op_free(tide_op *op)
         struct tide__in *in = &op->in[i];
         release_current(op, in);
         tide_batch *b;
-        while ((b = tide__fifo_take(&in->queue)))
+        while ((b = tide__fifo_take(&in->queue))) {
+            tide__spill_discard(w, b);
             tide_batch_free(b);
-        while ((b = tide__fifo_take(&in->pulled)))
+        }
+        while ((b = tide__fifo_take(&in->pulled))) {
+            if (b->spilled) { /* no buffer: not worth handing back */
+                tide__spill_discard(w, b);
+                tide_batch_free(b);
+                continue;
+            }
             if (tide_pull_recv(in->pull, &b))
                 tide__fifo_put(&in->pulled, b);
+        }
         if (in->pull)
             tide_allocator_close(w->alloc, in->chan);
     }

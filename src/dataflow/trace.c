@@ -165,7 +165,7 @@ static void log_built(tide_dataflow *df)
                                      .worker = df->w->index, .name = e.name, .op = op->id,
                                      .port = o, .target_op = tg->op->id,
                                      .target_port = tg->port,
-                                     .pact = in->pact.hash ? "exchange" : "pipeline",
+                                     .pact = tide__exchanges(&in->pact) ? "exchange" : "pipeline",
                                      .channel = in->pull ? in->chan : -1 };
                 t->fn(&c, t->ctx);
             }

@@ -428,7 +428,6 @@ static int run_worker(tide_allocator *a, void *arg)
     while (tide_worker_step_or_park(&w, -1))
         ;
     tide__watch_leave(&w);
-    tide__spill_close(&w);
     tide__budget_leave(&w);
     tide__trace_finish(&w);
     announce_finished(&w, rc);
@@ -436,7 +435,8 @@ static int run_worker(tide_allocator *a, void *arg)
     return rc;
 }
 
-int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
+int tide_execute_results(const tide_config *cfg, tide_worker_fn fn, void *ctx, int *each,
+                         size_t cap)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
                      cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, cfg ? cfg->trace_otf2 : NULL,
@@ -449,6 +449,8 @@ int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
     if (rc < 0) {
         tide__watch_stop(r.watch);
         tide__budget_stop(r.budget, 0, false);
+        for (size_t i = 0; each && i < cap; i++)
+            each[i] = 0;
         return rc;
     }
     size_t n = tide_guards_count(g), rank = tide_guards_first(g) / n;
@@ -460,8 +462,15 @@ int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
     tide__budget_stop(r.budget, rank, cfg && (cfg->memory || cfg->watch));
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = results[i];
+    for (size_t i = 0; each && i < cap; i++)
+        each[i] = i < n ? results[i] : 0;
     free(results);
     return rc;
+}
+
+int tide_execute(const tide_config *cfg, tide_worker_fn fn, void *ctx)
+{
+    return tide_execute_results(cfg, fn, ctx, NULL, 0);
 }
 
 int tide_execute_from_args(int *argc, char **argv, tide_worker_fn fn, void *ctx)

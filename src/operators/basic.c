@@ -86,3 +86,9 @@ tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx)
     return tide_unary(s, TIDE_EXCHANGE(hash, ctx), "Exchange", tide_stream_type(s), forward,
                       NULL, NULL);
 }
+
+tide_stream *tide_exchange_batch(tide_stream *s, tide_hash_batch_fn hash_batch, void *ctx)
+{
+    return tide_unary(s, TIDE_EXCHANGE_BATCH(hash_batch, ctx), "Exchange",
+                      tide_stream_type(s), forward, NULL, NULL);
+}

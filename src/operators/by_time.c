@@ -13,10 +13,12 @@ void **tide__by_time_slot(struct tide__by_time *m, const tide_time *t, bool *fre
             return &m->at[i].v;
         }
     if (m->len == m->cap) {
-        m->cap = m->cap ? 2 * m->cap : 8;
-        m->at = realloc(m->at, m->cap * sizeof *m->at);
+        size_t grown = m->cap ? 2 * m->cap : 8;
+        m->at = realloc(m->at, grown * sizeof *m->at);
         if (!m->at)
             tide_abort("out of memory keeping records per time");
+        tide__memory_account((int64_t)((grown - m->cap) * sizeof *m->at));
+        m->cap = grown;
     }
     m->at[m->len].t = *t;
     m->at[m->len].v = NULL;
@@ -39,6 +41,7 @@ void tide__by_time_free(struct tide__by_time *m, void (*free_v)(void *))
 {
     for (size_t i = 0; i < m->len; i++)
         free_v(m->at[i].v);
+    tide__memory_account(-(int64_t)(m->cap * sizeof *m->at));
     free(m->at);
     m->at = NULL;
     m->len = m->cap = 0;

@@ -25,6 +25,7 @@ static void alloc_table(struct tide__keyed *k, const tide_type *type, size_t nsl
 {
     k->nslots = nslots;
     k->slots = calloc(nslots, sizeof *k->slots);
+    tide__memory_account((int64_t)(nslots * sizeof *k->slots));
     k->keys = tide_batch_new(type, 0);
     if (!k->slots || !k->keys)
         tide_abort("%s: out of memory", k->who);
@@ -60,8 +61,10 @@ static void *insert(struct tide__keyed *k, uint64_t h, const void *record)
     if (tide_batch_push(k->keys, record) != 0)
         tide_abort("%s: out of memory", k->who);
     if (k->nstates == k->capstates) {
-        k->capstates = k->capstates ? 2 * k->capstates : 64;
-        k->states = xrealloc(k, k->states, k->capstates * k->state_size);
+        size_t grown = k->capstates ? 2 * k->capstates : 64;
+        k->states = xrealloc(k, k->states, grown * k->state_size);
+        tide__memory_account((int64_t)((grown - k->capstates) * k->state_size));
+        k->capstates = grown;
     }
     size_t soff = k->nstates++ * k->state_size;
     memset(k->states + soff, 0, k->state_size);
@@ -69,6 +72,13 @@ static void *insert(struct tide__keyed *k, uint64_t h, const void *record)
     k->used++;
     k->live++;
     return k->states + soff;
+}
+
+static void free_arrays(const struct tide__keyed *k)
+{
+    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->capstates * k->state_size));
+    free(k->slots);
+    free(k->states);
 }
 
 /* A new table holding only the live keys: twice the size when they fill a quarter of it. */
@@ -88,8 +98,7 @@ static void rebuild(struct tide__keyed *k)
             memcpy(insert(k, old.slots[i].hash, key), old.states + old.slots[i].state,
                    k->state_size);
         }
-    free(old.slots);
-    free(old.states);
+    free_arrays(&old);
     tide_batch_free(old.keys);
 }
 
@@ -119,6 +128,12 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record)
     return insert(k, h, record);
 }
 
+void *tide__keyed_find(struct tide__keyed *k, const void *record)
+{
+    size_t j = find(k, k->hash(record, k->ctx), record);
+    return k->slots[j].key ? k->states + k->slots[j].state : NULL;
+}
+
 void tide__keyed_remove(struct tide__keyed *k, const void *record)
 {
     size_t j = find(k, k->hash(record, k->ctx), record);
@@ -141,12 +156,12 @@ bool tide__keyed_next(const struct tide__keyed *k, size_t *cursor, void *key, vo
 
 void tide__keyed_free(struct tide__keyed *k)
 {
-    free(k->slots);
-    free(k->states);
+    free_arrays(k);
     tide_batch_free(k->keys);
     k->slots = NULL;
     k->states = NULL;
     k->keys = NULL;
+    k->nslots = k->capstates = 0;
 }
 
 void tide__batch_append(tide_batch *to, tide_batch *from, const char *who)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* map, map_in_place, flat_map, filter: a record in, some records out, at its time. */
+/* map, map_batch, map_in_place, flat_map, filter: a record in, some records out, at its
+ * time. */
 #include <stdlib.h>
 
 #include "operators_internal.h"
@@ -50,6 +51,31 @@ tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void
         tide_abort("Map: %s records are larger than 256 bytes; use tide_flat_map", out->name);
     return tide_unary(s, TIDE_PIPELINE, "Map", out, map_run, keep_fn((void (*)(void))fn, ctx),
                       free);
+}
+
+static void map_batch_run(tide_op *op, void *arg)
+{
+    const struct record_fn *r = arg;
+    tide_map_batch_fn fn = (tide_map_batch_fn)r->fn;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        size_t n = tide_batch_len(b);
+        if (n)
+            fn(tide_batch_records(b), n, tide_session_extend(tide_op_session(op, 0, cap), n),
+               r->ctx);
+    }
+}
+
+tide_stream *tide_map_batch(tide_stream *s, const tide_type *out, tide_map_batch_fn fn,
+                            void *ctx)
+{
+    const tide_type *in = tide_stream_type(s);
+    if (!in->size || !out->size)
+        tide_abort("MapBatch: maps arrays of fixed-size records, and %s records have no "
+                   "fixed size; use tide_map", in->size ? out->name : in->name);
+    return tide_unary(s, TIDE_PIPELINE, "MapBatch", out, map_batch_run,
+                      keep_fn((void (*)(void))fn, ctx), free);
 }
 
 static void flat_map_each(const struct record_fn *r, const void *rec, tide_session *out)

@@ -5,6 +5,8 @@
 
 #include "tide/operators.h"
 
+#include "../comm/batch_internal.h"
+
 /* Room for a decoded variable-length value: decoded values are small views (a pointer, or
  * a pointer and a length). */
 #define TIDE__VALUE_BYTES TIDE_VALUE_MAX
@@ -70,6 +72,8 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
                       const char *who);
 /* The state of @p record's key; a new key gets a zeroed state. Valid until the next call. */
 void *tide__keyed_state(struct tide__keyed *k, const void *record);
+/* The state of @p record's key, or NULL when it has none. */
+void *tide__keyed_find(struct tide__keyed *k, const void *record);
 /* Forgets @p record's key (its state too). */
 void tide__keyed_remove(struct tide__keyed *k, const void *record);
 /* The next live key from *cursor (start at 0): its record decoded into @p key, its state

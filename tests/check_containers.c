@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* tide_vec, tide_table and tide_consolidate, checked against plain arrays. */
+#include "check_main.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include <tide.h>
+
+static uint64_t rng(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 17;
+}
+
+struct pt {
+    uint32_t x, y, z; /* 12 bytes: not a multiple of 8 */
+};
+static TIDE_TYPE_POD(pt_type, struct pt);
+
+START_TEST(test_vec)
+{
+    uint64_t held = tide_memory_held();
+    tide_vec v = TIDE_VEC(struct pt);
+    for (uint32_t i = 0; i < 10000; i++)
+        tide_vec_push(&v, &(struct pt){ i, 2 * i, 3 * i });
+    struct pt *more = tide_vec_extend(&v, 5);
+    for (uint32_t i = 0; i < 5; i++)
+        more[i] = (struct pt){ 7, 7, i };
+    ck_assert_uint_eq(v.len, 10005);
+    ck_assert_uint_ge(v.cap, v.len);
+    for (uint32_t i = 0; i < 10000; i++)
+        ck_assert(TIDE_VEC_AT(&v, struct pt, i).y == 2 * i && TIDE_VEC_AT(&v, struct pt, i).z == 3 * i);
+    ck_assert_uint_eq(TIDE_VEC_AT(&v, struct pt, 10004).z, 4);
+    ck_assert_uint_ge(tide_memory_held(), held + v.cap * sizeof(struct pt));
+    tide_vec_reserve(&v, 100000);
+    ck_assert_uint_ge(v.cap, 100000);
+    ck_assert_uint_eq(v.len, 10005);
+    tide_vec_free(&v);
+    ck_assert_ptr_null(v.data);
+    ck_assert_uint_eq(v.len, 0);
+    ck_assert_uint_eq(tide_memory_held(), held);
+    tide_vec_push(&v, &(struct pt){ 1, 2, 3 }); /* reusable after free */
+    ck_assert_uint_eq(v.len, 1);
+    tide_vec_free(&v);
+}
+END_TEST
+
+/* A table of 12-byte keys against a plain array of counts: gets, finds, removes, and the
+ * iteration seeing each live key once with its state. */
+START_TEST(test_table_fixed)
+{
+    enum { N = 3000 };
+    static uint64_t count[N];
+    static bool present[N];
+    memset(count, 0, sizeof count);
+    memset(present, 0, sizeof present);
+    uint64_t held = tide_memory_held();
+    tide_table *t = tide_table_new(&pt_type, sizeof(uint64_t), NULL, NULL, NULL);
+    uint64_t s = 1;
+    for (int step = 0; step < 100000; step++) {
+        uint32_t k = (uint32_t)(rng(&s) % N);
+        struct pt key = { k, k ^ 0x5555, 77 };
+        tide_table_prefetch(t, &key); /* a hint: changes nothing */
+        if (rng(&s) % 5 == 0) {
+            ck_assert(tide_table_remove(t, &key) == present[k]);
+            present[k] = false;
+            count[k] = 0;
+        } else {
+            uint64_t *c = tide_table_get(t, &key);
+            ck_assert_uint_eq(*c, count[k]); /* zeroed when new */
+            ++*c;
+            count[k]++;
+            present[k] = true;
+        }
+    }
+    size_t live = 0;
+    for (uint32_t k = 0; k < N; k++) {
+        struct pt key = { k, k ^ 0x5555, 77 };
+        uint64_t *c = tide_table_find(t, &key);
+        ck_assert(present[k] == (c != NULL));
+        if (c)
+            ck_assert_uint_eq(*c, count[k]);
+        live += present[k];
+    }
+    ck_assert_uint_eq(tide_table_len(t), live);
+    ck_assert_uint_gt(tide_memory_held(), held);
+    size_t cursor = 0, seen = 0;
+    struct pt key;
+    void *state;
+    while (tide_table_next(t, &cursor, &key, &state)) {
+        ck_assert(key.x < N && key.y == (key.x ^ 0x5555) && key.z == 77 && present[key.x]);
+        ck_assert_uint_eq(*(uint64_t *)state, count[key.x]);
+        seen++;
+    }
+    ck_assert_uint_eq(seen, live);
+    tide_table_free(t);
+    ck_assert_uint_eq(tide_memory_held(), held);
+    tide_table_free(NULL);
+}
+END_TEST
+
+/* A set of strings with the caller's hash and equality. */
+static bool same_str(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
+}
+
+START_TEST(test_table_strings)
+{
+    tide_table *t = tide_table_new(TIDE_STR, 0, tide_hash_str, same_str, NULL);
+    const char *words[] = { "a", "bb", "a", "ccc", "bb", "", "" };
+    bool fresh[] = { true, true, false, true, false, true, false };
+    for (size_t i = 0; i < 7; i++)
+        ck_assert(tide_table_add(t, &words[i]) == fresh[i]);
+    ck_assert_uint_eq(tide_table_len(t), 4);
+    const char *absent = "zz";
+    tide_table_prefetch(t, &absent);
+    ck_assert_ptr_null(tide_table_find(t, &absent));
+    ck_assert_ptr_nonnull(tide_table_find(t, &words[3]));
+    size_t cursor = 0, total = 0;
+    const char *w;
+    while (tide_table_next(t, &cursor, &w, NULL))
+        total += strlen(w) + 1;
+    ck_assert_uint_eq(total, 2 + 3 + 4 + 1);
+    tide_table_free(t);
+}
+END_TEST
+
+static int by_key(const void *a, const void *b)
+{
+    uint64_t x = ((const tide_diff *)a)->key, y = ((const tide_diff *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Against qsort and a summing pass, for short (insertion sort) and long (radix) runs,
+ * with keys of every width. */
+START_TEST(test_consolidate)
+{
+    static const size_t lens[] = { 0, 1, 2, 40, 64, 65, 1000, 50000 };
+    static const unsigned bits[] = { 1, 8, 12, 23, 64 };
+    uint64_t s = 9;
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (size_t bi = 0; bi < sizeof bits / sizeof *bits; bi++) {
+            size_t n = lens[li];
+            tide_diff *d = malloc((n ? n : 1) * sizeof *d), *want = malloc((n ? n : 1) * sizeof *d);
+            ck_assert(d && want);
+            for (size_t i = 0; i < n; i++) {
+                uint64_t k = rng(&s) ^ (rng(&s) << 40);
+                d[i].key = bits[bi] == 64 ? k : k & ((1ull << bits[bi]) - 1);
+                d[i].diff = (int64_t)(rng(&s) % 5) - 2;
+            }
+            memcpy(want, d, n * sizeof *d);
+            qsort(want, n, sizeof *want, by_key);
+            size_t m = 0;
+            for (size_t i = 0; i < n;) {
+                tide_diff c = want[i++];
+                while (i < n && want[i].key == c.key)
+                    c.diff += want[i++].diff;
+                if (c.diff)
+                    want[m++] = c;
+            }
+            size_t got = tide_consolidate(d, n);
+            ck_assert_uint_eq(got, m);
+            for (size_t i = 0; i < m; i++)
+                ck_assert(d[i].key == want[i].key && d[i].diff == want[i].diff);
+            free(d);
+            free(want);
+        }
+}
+END_TEST
+
+int main(void)
+{
+    TCase *tc = tcase_create("containers");
+    tcase_add_test(tc, test_vec);
+    tcase_add_test(tc, test_table_fixed);
+    tcase_add_test(tc, test_table_strings);
+    tcase_add_test(tc, test_consolidate);
+    return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
