@@ -289,10 +289,11 @@ static int run(tide_worker *w, void *arg)
                                                    &edge_change_type, parse_edge, NULL)
                                  : tide_input_new(scope, &edge_change_type, &input);
     tide_stream *ranks = tide_loop_variable(scope, 1, TIDE_DIFF, &loop);
-    tide_stream *changes =
-        tide_binary_frontier(edges, ranks, TIDE_EXCHANGE_BATCH(by_src, NULL),
-                             TIDE_EXCHANGE(tide_hash_u64, NULL), "PageRank", TIDE_DIFF,
-                             pagerank, pr, pagerank_free);
+    tide_stream *changes = tide_operator(&(tide_op_desc){
+        .name = "PageRank", .in = { edges, ranks },
+        .pact = { TIDE_EXCHANGE_BATCH(by_src, NULL), TIDE_EXCHANGE(tide_hash_u64, NULL) },
+        .out = TIDE_DIFF, .logic = pagerank, .state = pr, .free_state = pagerank_free,
+        .frontier = true });
     tide_probe *probe = tide_probe_new(changes);
     tide_loop_connect(loop, changes);
     tide_dataflow_end(scope);

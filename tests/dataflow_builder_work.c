@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dataflow_work.h"
@@ -390,5 +391,142 @@ int df_stash(tide_worker *w, void *ctx)
                "wrong state", seen.errors, st.errors);
     WORK_CHECK(w, states_freed == states_made && (peers > 10 || states_made == EPOCHS),
                "%d states made, %d freed", states_made, states_freed);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tide_operator */
+
+/* Built from descriptors: a source that gives 0..99 at epoch 0 from worker 0 with the
+ * capability .initial kept for it, then a binary operator with two exchanged inputs that
+ * watches frontiers (tide_stash_* as in df_stash), a unary one with notifications at every
+ * epoch that emits the epoch once per worker, and a sink that counts what reaches it. */
+struct desc_source {
+    tide_cap *cap;
+};
+
+static void desc_source_logic(tide_op *op, void *arg)
+{
+    struct desc_source *s = arg;
+    if (!s->cap)
+        return;
+    if (tide_worker_index(tide_op_worker(op)) == 0) {
+        tide_session *out = tide_op_session(op, 0, s->cap);
+        for (uint64_t x = 0; x < 100; x++)
+            tide_session_give(out, &x);
+    }
+    tide_cap_drop(&s->cap);
+}
+
+static void desc_notified(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b))
+        ;
+    while ((cap = tide_op_next_notification(op))) {
+        uint64_t e = tide_cap_epoch(cap);
+        tide_session_give(tide_op_session(op, 0, cap), &e);
+    }
+}
+
+static void desc_count(tide_op *op, void *arg)
+{
+    uint64_t *n = arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b))
+        *n += tide_batch_len(b);
+}
+
+int df_operator_desc(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    static _Thread_local struct stash_op st;
+    static _Thread_local struct desc_source src;
+    st = (struct stash_op){ tide_stash_new(), 0, false, 0 };
+    tide_stash_free_states(st.stash, free_count);
+    states_made = states_freed = 0;
+    src.cap = NULL;
+    struct per_epoch seen = { { 0 }, 0 };
+    struct seen_sum source_seen = { 0, 0 }, notified = { 0, 0 };
+    uint64_t sunk = 0;
+    tide_input *in0, *in1;
+    tide_time at[EPOCHS];
+    for (uint64_t e = 0; e < EPOCHS; e++)
+        at[e] = tide_time_root(e);
+    tide_scope *scope = tide_dataflow_begin(w, "operator_desc");
+    tide_stream *numbers = tide_operator(&(tide_op_desc){
+        .name = "Numbers", .scope = scope, .out = TIDE_U64, .logic = desc_source_logic,
+        .state = &src, .initial = &src.cap });
+    tide_inspect(tide_exchange(numbers, tide_hash_u64, NULL), sum_records, &source_seen);
+    tide_stream *s0 = tide_input_new(scope, TIDE_U64, &in0);
+    tide_stream *s1 = tide_input_new(scope, TIDE_U64, &in1);
+    tide_stream *out = tide_operator(&(tide_op_desc){
+        .name = "Stashed", .in = { s0, s1 },
+        .pact = { TIDE_EXCHANGE(tide_hash_u64, NULL), TIDE_EXCHANGE(tide_hash_u64, NULL) },
+        .out = TIDE_U64, .logic = stash_logic, .state = &st, .free_state = stash_op_free,
+        .frontier = true });
+    tide_probe *p = tide_probe_new(tide_inspect(out, note_epoch, &seen));
+    tide_stream *epochs = tide_operator(&(tide_op_desc){
+        .name = "Notified", .in = { s0 }, .out = TIDE_U64, .logic = desc_notified,
+        .notify_at = at, .nnotify = EPOCHS });
+    tide_inspect(epochs, sum_records, &notified);
+    tide_op *sink = NULL;
+    tide_stream *none = tide_operator(&(tide_op_desc){
+        .name = "Sink", .in = { s1 }, .logic = desc_count, .state = &sunk, .op = &sink });
+    tide_dataflow_end(scope);
+    WORK_CHECK(w, none == NULL && sink && !strcmp(tide_op_name(sink), "Sink") &&
+                      tide_op_inputs(sink) == 1 && tide_op_outputs(sink) == 0,
+               "the sink's descriptor built something else");
+    for (uint64_t e = 0; e < EPOCHS + 2; e++) {
+        if (e < EPOCHS) {
+            tide_input_advance_to(in0, e);
+            for (uint64_t v = me; v < 100; v += peers) {
+                uint64_t x = v + e;
+                tide_input_send(in0, &x);
+            }
+        }
+        if (e >= 2) {
+            tide_input_advance_to(in1, e - 2);
+            for (uint64_t k = 0; k < 10; k++)
+                tide_input_send(in1, &k);
+        }
+        for (int k = 0; k < 5; k++)
+            tide_worker_step(w);
+    }
+    tide_input_close(in0);
+    tide_input_close(in1);
+    while (tide_worker_step(w))
+        ;
+    for (uint64_t e = 0; e < EPOCHS; e++) {
+        uint64_t sum = 0, count = 0;
+        for (uint64_t v = 0; v < 100; v++)
+            if ((v + e) % peers == me)
+                sum += v + e;
+        for (uint64_t k = 0; k < 10; k++)
+            if (k % peers == me)
+                count += peers;
+        WORK_CHECK(w, seen.got[e] == sum * 1000 + count,
+                   "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
+                   (unsigned long long)seen.got[e], (unsigned long long)(sum * 1000 + count));
+    }
+    WORK_CHECK(w, seen.errors == 0 && st.errors == 0 && tide_probe_done(p),
+               "%d records at unexpected times, %d released early or out of order",
+               seen.errors, st.errors);
+    uint64_t mine = 0, nmine = 0;
+    for (uint64_t x = 0; x < 100; x++)
+        if (x % peers == me)
+            mine += x, nmine++;
+    WORK_CHECK(w, source_seen.n == nmine && source_seen.sum == mine,
+               "the source's records: %llu summing to %llu, expected %llu summing to %llu",
+               (unsigned long long)source_seen.n, (unsigned long long)source_seen.sum,
+               (unsigned long long)nmine, (unsigned long long)mine);
+    WORK_CHECK(w, notified.n == EPOCHS && notified.sum == EPOCHS * (EPOCHS - 1) / 2,
+               "notifications: %llu summing to %llu", (unsigned long long)notified.n,
+               (unsigned long long)notified.sum);
+    WORK_CHECK(w, sunk == 10 * EPOCHS, "the sink counted %llu records, not %d",
+               (unsigned long long)sunk, 10 * EPOCHS);
     return 0;
 }

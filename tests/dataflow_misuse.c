@@ -225,6 +225,23 @@ static int run(tide_worker *w, void *arg)
     } else if (strcmp(which, "hash-u64-small") == 0) {
         tide_input *in;
         tide_exchange(tide_input_new(scope, TIDE_U32, &in), tide_hash_u64, NULL);
+    } else if (strcmp(which, "desc-gap") == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_operator(&(tide_op_desc){ .name = "Gappy", .in = { st, NULL, st },
+                                       .out = TIDE_U64, .logic = misbehave });
+    } else if (strcmp(which, "desc-no-logic") == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_operator(&(tide_op_desc){ .name = "Idle", .in = { st } });
+    } else if (strcmp(which, "desc-no-scope") == 0) {
+        tide_operator(&(tide_op_desc){ .name = "Nowhere", .out = TIDE_U64, .logic = misbehave });
+    } else if (strcmp(which, "desc-stray-pact") == 0) {
+        tide_input *in;
+        tide_stream *st = tide_input_new(scope, TIDE_U64, &in);
+        tide_operator(&(tide_op_desc){ .name = "Stray", .in = { st },
+                                       .pact = { [1] = TIDE_EXCHANGE(tide_hash_u64, NULL) },
+                                       .logic = misbehave });
     } else if (strcmp(which, "map-batch-bytes") == 0) {
         tide_input *in;
         tide_map_batch(tide_input_new(scope, TIDE_BYTES, &in), TIDE_U64, map_all, NULL);

@@ -31,6 +31,10 @@ batch-hash-bytes|operator 'Exchange' input 0 exchanges bytes records by a batch 
 map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records have no fixed size; use tide_map
 hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
+desc-gap|tide_operator 'Gappy': input 2 given after an empty input 1
+desc-no-logic|tide_operator 'Idle': no logic
+desc-no-scope|tide_operator 'Nowhere': no inputs and no scope (a source needs .scope)
+desc-stray-pact|tide_operator 'Stray': a pact for port 1, which has no input
 CASES
 }
 # (returns-before-build: the worker that returned may see its peer's first message for the

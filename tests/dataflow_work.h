@@ -50,6 +50,8 @@ int df_capset_join(tide_worker *w, void *ctx);
 /* tide_stash: two inputs advancing apart, times released in order once both passed */
 int df_stash(tide_worker *w, void *ctx);
 int df_batch_calls(tide_worker *w, void *ctx);
+/* tide_operator: a source, a binary, a notify and a sink operator from descriptors */
+int df_operator_desc(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
@@ -85,7 +87,8 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(per_output, df_per_output)                                                          \
     X(capset_join, df_capset_join)                                                        \
     X(stash, df_stash)                                                                    \
-    X(batch_calls, df_batch_calls)
+    X(batch_calls, df_batch_calls)                                                        \
+    X(operator_desc, df_operator_desc)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

@@ -354,6 +354,49 @@ tide_stream *tide_binary_notify(tide_stream *in0, tide_stream *in1, tide_pact pa
                                 tide_logic_fn logic, void *state, tide_free_fn free_state,
                                 const tide_time *init, size_t ninit);
 
+/** Inputs an operator described by a tide_op_desc may have (more: tide_builder_new()). */
+#define TIDE_OP_MAX_INPUTS 8
+
+/**
+ * An operator with up to TIDE_OP_MAX_INPUTS inputs and at most one output, described by
+ * named fields instead of a long argument list: what tide_source(), tide_sink(), and the
+ * plain, _frontier and _notify forms of tide_unary() and tide_binary() do, in one call.
+ * Fields left out are zero: pipeline pacts, no output, no free function, scheduled only
+ * when data arrives. Fill it with designated initializers:
+ *
+ *     tide_stream *out = tide_operator(&(tide_op_desc){
+ *         .name = "Join", .in = { left, right },
+ *         .pact = { TIDE_EXCHANGE(tide_hash_u64, NULL), TIDE_EXCHANGE(tide_hash_u64, NULL) },
+ *         .out = TIDE_U64, .logic = join, .state = st, .free_state = join_free,
+ *         .frontier = true });
+ */
+typedef struct tide_op_desc {
+    const char *name;                        /**< in messages, --dot and traces */
+    tide_stream *in[TIDE_OP_MAX_INPUTS];     /**< the inputs, ports 0, 1, ... (no gaps) */
+    tide_pact pact[TIDE_OP_MAX_INPUTS];      /**< how input i is read (zero: pipeline) */
+    tide_scope *scope;                       /**< a source's scope (with inputs: theirs) */
+    const tide_type *out;                    /**< the output's records; NULL: no output */
+    tide_logic_fn logic;                     /**< called when the operator is scheduled */
+    void *state;                             /**< passed to logic */
+    tide_free_fn free_state;                 /**< frees state with the dataflow, or NULL */
+    /** Also scheduled when an input frontier moves (as the _frontier forms). */
+    bool frontier;
+    /** A notificator (as the _notify forms, which also watch frontiers), starting with
+     *  a request at each of the nnotify times notify_at; implied by nnotify > 0. */
+    bool notify;
+    const tide_time *notify_at; /**< see notify */
+    size_t nnotify;             /**< see notify */
+    /** Where to store a capability for time 0 of the scope, for all outputs (owned by the
+     *  caller: drop it); NULL: none is kept. */
+    tide_cap **initial;
+    /** Where to store the operator (for a sink, say); NULL: not wanted. */
+    tide_op **op;
+} tide_op_desc;
+/** Builds the operator @p d describes; returns its output stream, or NULL when it has none.
+ *  Stops the run naming the operator when @p d is inconsistent (no logic, an input after
+ *  an empty one, no inputs and no scope, a pact on a port without an input). */
+tide_stream *tide_operator(const tide_op_desc *d);
+
 /**
  * The general operator: any number of inputs and outputs. By default every input reaches
  * every output at the same time (identity summary); tide_builder_summary() changes a pair.

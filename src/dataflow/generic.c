@@ -95,6 +95,54 @@ tide_stream *tide_binary_notify(tide_stream *in0, tide_stream *in1, tide_pact pa
     return op_n(ins, pacts, 2, name, out, logic, state, free_state, true, init, ninit, true);
 }
 
+static bool pact_given(const tide_pact *p)
+{
+    return p->hash || p->hash_batch || p->ctx;
+}
+
+tide_stream *tide_operator(const tide_op_desc *d)
+{
+    const char *name = d->name ? d->name : "Operator";
+    uint32_t n = 0;
+    while (n < TIDE_OP_MAX_INPUTS && d->in[n])
+        n++;
+    for (uint32_t i = n; i < TIDE_OP_MAX_INPUTS; i++) {
+        if (d->in[i])
+            tide__fatal("tide_operator '%s': input %u given after an empty input %u", name,
+                        i, n);
+        if (pact_given(&d->pact[i]))
+            tide__fatal("tide_operator '%s': a pact for port %u, which has no input", name, i);
+    }
+    if (!d->logic)
+        tide__fatal("tide_operator '%s': no logic", name);
+    if (!n && !d->scope)
+        tide__fatal("tide_operator '%s': no inputs and no scope (a source needs .scope)",
+                    name);
+    if (n && d->scope && d->scope != d->in[0]->scope)
+        tide__fatal("tide_operator '%s': .scope is not the scope of its inputs", name);
+    tide_builder *b = tide_builder_new(n ? d->in[0]->scope : d->scope, name);
+    for (uint32_t i = 0; i < n; i++)
+        tide_builder_input(b, d->in[i], d->pact[i]);
+    tide_stream *s = d->out ? tide_builder_output(b, d->out) : NULL;
+    bool notify = d->notify || d->nnotify;
+    tide_builder_frontier(b, d->frontier || notify);
+    tide_cap *cap = NULL;
+    tide_op *op = tide_builder_build(b, d->logic, d->state, d->free_state,
+                                     notify || d->initial ? &cap : NULL);
+    if (notify) {
+        op->notif = tide_notificator_new();
+        for (size_t i = 0; i < d->nnotify; i++)
+            tide_notificator_notify_at(op->notif, tide_cap_delayed(cap, &d->notify_at[i]));
+    }
+    if (d->initial)
+        *d->initial = cap;
+    else
+        tide_cap_drop(&cap);
+    if (d->op)
+        *d->op = op;
+    return s;
+}
+
 /* ---------------------------------------------------------------- inputs */
 
 tide_stream *tide_input_new(tide_scope *root, const tide_type *type, tide_input **handle)
