@@ -127,6 +127,9 @@ struct tide__in {
     struct tide__fifo pulled; /* batches from the exchange channel, owed back to it */
     tide_batch *current;
     bool current_pulled;
+    /* A probe's: it needs the frontier only, so records are not delivered here (timely's
+     * probe passes data through; a copy per batch for it is what this saves). */
+    bool frontier_only;
 };
 
 /* External activations of one worker: on the heap and reference counted (the worker and

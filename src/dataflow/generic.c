@@ -247,7 +247,9 @@ static void probe_watch(tide_probe *p, tide_stream *s)
     tide_builder *b = tide_builder_new(s->scope, "Probe");
     tide_builder_input(b, s, TIDE_PIPELINE);
     tide_builder_frontier(b, false);
-    p->ops[p->nops++] = tide_builder_build(b, probe_drain, NULL, NULL, NULL);
+    tide_op *op = tide_builder_build(b, probe_drain, NULL, NULL, NULL);
+    op->in[0].frontier_only = true;
+    p->ops[p->nops++] = op;
 }
 
 tide_probe *tide_probe_new(tide_stream *s)

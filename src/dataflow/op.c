@@ -159,6 +159,17 @@ static void append_raw(tide_batch *b, const void *at, size_t n, size_t records)
     b->len += records;
 }
 
+/* Whether a target after the @p k-th of @p out takes records. */
+static bool later_takes(const struct tide__out *out, size_t k)
+{
+    for (size_t j = k + 1; j < out->ntargets; j++) {
+        const struct tide__target *tg = &out->targets[j];
+        if (!tg->op->in[tg->port].frontier_only)
+            return true;
+    }
+    return false;
+}
+
 /* Passes batch @p b (time @p t, ownership passes) to every target of output @p o. */
 static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
 {
@@ -166,15 +177,17 @@ static void deliver(tide_op *op, uint32_t o, tide_batch *b, const tide_time *t)
     tide_worker *w = op->df->w;
     for (size_t k = 0; k < out->ntargets && b; k++) {
         struct tide__target *tg = &out->targets[k];
+        struct tide__in *in = &tg->op->in[tg->port];
+        if (in->frontier_only)
+            continue; /* a probe: its frontier follows the stream's all the same */
         tide_time tt;
         if (!tide__xform_apply(&tg->xf, t, &tt))
             continue; /* past the end of time: dropped */
-        struct tide__in *in = &tg->op->in[tg->port];
         if (in->pull) {
             tide__exchange(op, tg, b, &tt);
             continue;
         }
-        bool last = k + 1 == out->ntargets;
+        bool last = !later_takes(out, k);
         tide_batch *d = last ? b : copy_batch(w, b);
         if (last)
             b = NULL;
@@ -459,18 +472,29 @@ void tide_session_give_batch(tide_session *s, tide_batch **batch)
     if (!tide_type_equal(b->type, op->out[s->port].type))
         tide__fatal("operator '%s' gives a batch of %s records to output %u, which carries %s",
                     op->name, b->type->name, s->port, op->out[s->port].type->name);
-    /* a batch being read from an input moves on without a copy */
+    /* A batch being read from an input moves on without a copy. One from a channel owes
+     * its sender (or the transport) a buffer: an empty one of this worker's goes back in
+     * its place, as timely swaps in an empty container (exchange 10000 20000 -w 2 copied
+     * every batch here before). A view of a buffer rank-mates share is copied. */
     for (uint32_t i = 0; i < op->nin; i++) {
         struct tide__in *in = &op->in[i];
         if (in->current == b) {
             in->current = NULL;
-            if (in->current_pulled) { /* the pull wants a batch back: give it a copy */
-                tide_batch *c = copy_batch(op->df->w, b);
-                if (tide_pull_recv(in->pull, &b)) {
-                    arrived(op->df->w, b);
-                    tide__fifo_put(&in->pulled, b);
+            if (in->current_pulled) {
+                tide_worker *w = op->df->w;
+                tide_batch *back;
+                if (b->shared) {
+                    back = b;
+                    b = copy_batch(w, back);
+                } else {
+                    back = tide__worker_batch(w, b->type);
+                    back->home = b->home;
+                    b->home = NULL;
                 }
-                b = c;
+                if (tide_pull_recv(in->pull, &back)) {
+                    arrived(w, back);
+                    tide__fifo_put(&in->pulled, back);
+                }
             }
         }
     }
