@@ -130,7 +130,12 @@ rank0_peak() {
   sed -n 's/^tide: rank 0: memory peak \([0-9.]*\) MiB.*/\1/p' "$tmp/err"
 }
 free=$(rank0_peak --watch 1000) && small=$(rank0_peak --memory 4M)
-if [ -n "${small:-}" ] && awk -v f="$free" -v s="$small" 'BEGIN { exit !(f > 16 && 2 * s < f) }'; then
+# Under TSan the transport, not the consumer, is the slowest part: records then wait at the
+# senders and rank 0 holds 9.2 MiB without a budget (two CI runs, with a consumer working 20
+# or 60 units a record). With nothing piled up to compare with, the budgeted peak must stay
+# within 10 MiB (4 MiB and the rank's fixed buffers, twice over).
+if [ -n "${small:-}" ] && awk -v f="$free" -v s="$small" \
+     'BEGIN { exit !((f > 16 && 2 * s < f) || (f <= 16 && s <= 10)) }'; then
   echo "ok: rank 0's peak held: ${free} MiB without a budget, ${small} MiB with 4 MiB"
 else fail "rank 0's peak held: ${free:-?} MiB without a budget, ${small:-?} MiB with 4 MiB"; fi
 # Frames sent rendezvous (tiny eager limits) come back in order under flow control too.
