@@ -328,10 +328,61 @@ static void note_epoch(const tide_time *t, const void *r, void *ctx)
         p->errors++;
 }
 
+/* Feeds df_stash's inputs: worker k sends values k, k + peers, ... below 100 at every epoch
+ * on input 0, and 10 records on input 1, two epochs later than input 0; then closes both. */
+static void feed_lagging(tide_worker *w, tide_input *in0, tide_input *in1)
+{
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    for (uint64_t e = 0; e < EPOCHS + 2; e++) {
+        if (e < EPOCHS) {
+            tide_input_advance_to(in0, e);
+            for (uint64_t v = me; v < 100; v += peers) {
+                uint64_t x = v + e;
+                tide_input_send(in0, &x);
+            }
+        }
+        if (e >= 2) {
+            tide_input_advance_to(in1, e - 2);
+            for (uint64_t k = 0; k < 10; k++)
+                tide_input_send(in1, &k);
+        }
+        for (int k = 0; k < 5; k++)
+            tide_worker_step(w);
+    }
+    tide_input_close(in0);
+    tide_input_close(in1);
+}
+
+/* What stash_logic must have emitted at worker me per epoch e: sum0 * 1000 + count1 of the
+ * x = v + e (v < 100) with x % peers == me, and of the input-1 records k < 10 with
+ * k % peers == me, from every worker; nothing at an unexpected time, released early or out
+ * of order. */
+static int check_stashed(tide_worker *w, const struct per_epoch *seen,
+                         const struct stash_op *st, const tide_probe *p)
+{
+    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    for (uint64_t e = 0; e < EPOCHS; e++) {
+        uint64_t sum = 0, count = 0;
+        for (uint64_t v = 0; v < 100; v++)
+            if ((v + e) % peers == me)
+                sum += v + e;
+        for (uint64_t k = 0; k < 10; k++)
+            if (k % peers == me)
+                count += peers;
+        WORK_CHECK(w, seen->got[e] == sum * 1000 + count,
+                   "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
+                   (unsigned long long)seen->got[e], (unsigned long long)(sum * 1000 + count));
+    }
+    WORK_CHECK(w, seen->errors == 0 && st->errors == 0 && tide_probe_done(p),
+               "%d records at unexpected times, %d released early, out of order or with a "
+               "wrong state", seen->errors, st->errors);
+    return 0;
+}
+
 int df_stash(tide_worker *w, void *ctx)
 {
     (void)ctx;
-    size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
+    size_t peers = tide_worker_peers(w);
     static _Thread_local struct stash_op st;
     st = (struct stash_op){ tide_stash_new(), 0, false, 0 };
     tide_stash_free_states(st.stash, free_count);
@@ -346,49 +397,13 @@ int df_stash(tide_worker *w, void *ctx)
                                             stash_logic, &st, stash_op_free);
     tide_probe *p = tide_probe_new(tide_inspect(out, note_epoch, &seen));
     tide_dataflow_end(scope);
-    /* worker k sends values k, k + peers, ... below 100 at every epoch on input 0, and 10
-     * records on input 1, two epochs later than input 0 */
-    for (uint64_t e = 0; e < EPOCHS + 2; e++) {
-        if (e < EPOCHS) {
-            tide_input_advance_to(in0, e);
-            for (uint64_t v = me; v < 100; v += peers) {
-                uint64_t x = v + e;
-                tide_input_send(in0, &x);
-            }
-        }
-        if (e >= 2) {
-            tide_input_advance_to(in1, e - 2);
-            for (uint64_t k = 0; k < 10; k++) {
-                uint64_t x = k;
-                tide_input_send(in1, &x);
-            }
-        }
-        for (int k = 0; k < 5; k++)
-            tide_worker_step(w);
-    }
-    tide_input_close(in0);
-    tide_input_close(in1);
+    feed_lagging(w, in0, in1);
     while (!tide_probe_done(p))
         tide_worker_step(w);
     while (tide_worker_step(w))
         ;
-    /* what worker me receives at epoch e: the x = v + e (v < 100) with x % peers == me,
-     * and the input-1 records k < 10 with k % peers == me, from every worker */
-    for (uint64_t e = 0; e < EPOCHS; e++) {
-        uint64_t sum = 0, count = 0;
-        for (uint64_t v = 0; v < 100; v++)
-            if ((v + e) % peers == me)
-                sum += v + e;
-        for (uint64_t k = 0; k < 10; k++)
-            if (k % peers == me)
-                count += peers;
-        WORK_CHECK(w, seen.got[e] == sum * 1000 + count,
-                   "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
-                   (unsigned long long)seen.got[e], (unsigned long long)(sum * 1000 + count));
-    }
-    WORK_CHECK(w, seen.errors == 0 && st.errors == 0 && tide_probe_done(p),
-               "%d records at unexpected times, %d released early, out of order or with a "
-               "wrong state", seen.errors, st.errors);
+    if (check_stashed(w, &seen, &st, p) != 0)
+        return 1;
     WORK_CHECK(w, states_freed == states_made && (peers > 10 || states_made == EPOCHS),
                "%d states made, %d freed", states_made, states_freed);
     return 0;
@@ -480,41 +495,11 @@ int df_operator_desc(tide_worker *w, void *ctx)
     WORK_CHECK(w, none == NULL && sink && !strcmp(tide_op_name(sink), "Sink") &&
                       tide_op_inputs(sink) == 1 && tide_op_outputs(sink) == 0,
                "the sink's descriptor built something else");
-    for (uint64_t e = 0; e < EPOCHS + 2; e++) {
-        if (e < EPOCHS) {
-            tide_input_advance_to(in0, e);
-            for (uint64_t v = me; v < 100; v += peers) {
-                uint64_t x = v + e;
-                tide_input_send(in0, &x);
-            }
-        }
-        if (e >= 2) {
-            tide_input_advance_to(in1, e - 2);
-            for (uint64_t k = 0; k < 10; k++)
-                tide_input_send(in1, &k);
-        }
-        for (int k = 0; k < 5; k++)
-            tide_worker_step(w);
-    }
-    tide_input_close(in0);
-    tide_input_close(in1);
+    feed_lagging(w, in0, in1);
     while (tide_worker_step(w))
         ;
-    for (uint64_t e = 0; e < EPOCHS; e++) {
-        uint64_t sum = 0, count = 0;
-        for (uint64_t v = 0; v < 100; v++)
-            if ((v + e) % peers == me)
-                sum += v + e;
-        for (uint64_t k = 0; k < 10; k++)
-            if (k % peers == me)
-                count += peers;
-        WORK_CHECK(w, seen.got[e] == sum * 1000 + count,
-                   "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
-                   (unsigned long long)seen.got[e], (unsigned long long)(sum * 1000 + count));
-    }
-    WORK_CHECK(w, seen.errors == 0 && st.errors == 0 && tide_probe_done(p),
-               "%d records at unexpected times, %d released early or out of order",
-               seen.errors, st.errors);
+    if (check_stashed(w, &seen, &st, p) != 0)
+        return 1;
     uint64_t mine = 0, nmine = 0;
     for (uint64_t x = 0; x < 100; x++)
         if (x % peers == me)
