@@ -293,6 +293,27 @@ bool tide_progcaster_holding(const tide_progcaster *p);
 /** Appends every update received since the last call to @p into (whole batches, in order
  *  per sender); call tide_allocator_receive() first. Returns the number of batches. */
 size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into);
+/**
+ * For workers of a rank that share one tracker: from now on this worker's batches go to
+ * the other ranks only, not to its rank-mates or itself (the caller applies them to the
+ * shared tracker). Every worker of the job must make the same choice, before it sends.
+ * Returns the state the rank's workers share for @p p: made by make(arg) for the first
+ * worker to ask, freed by destroy() once every worker of the rank has freed its
+ * progcaster; NULL when make() fails.
+ */
+void *tide_progcaster_share_rank(tide_progcaster *p, void *(*make)(void *), void *arg,
+                                 void (*destroy)(void *));
+/**
+ * Like tide_progcaster_recv(), batch by batch: calls @p each with each batch received
+ * and, for a cast from another rank, its number among the casts this worker has read
+ * (from 0; UINT64_MAX for a rank-mate's batch). Every worker of a rank reads the same
+ * casts in the same order, so a number names the same cast on each of them. Returns the
+ * number of batches.
+ */
+size_t tide_progcaster_recv_each(tide_progcaster *p,
+                                 void (*each)(void *ctx, const tide_change *c, size_t n,
+                                              uint64_t cast),
+                                 void *ctx);
 /** Batches and updates sent so far by this worker (for measurements). */
 void tide_progcaster_stats(const tide_progcaster *p, uint64_t *batches, uint64_t *updates);
 

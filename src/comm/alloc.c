@@ -88,8 +88,9 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
 
 static void chan_shared_free(struct tide__chan_shared *cs)
 {
-    if (cs->rank_state && cs->rank_state_free)
-        cs->rank_state_free(cs->rank_state);
+    for (unsigned i = 0; i < TIDE__RANK_SLOTS; i++)
+        if (cs->rank_state[i] && cs->rank_state_free[i])
+            cs->rank_state_free[i](cs->rank_state[i]);
     /* Batches still queued are either unread data or recycled buffers: both ours now. */
     for (size_t i = 0; i < 2 * cs->n * cs->n; i++) {
         void *b;
@@ -509,6 +510,11 @@ void tide_allocator_wake(tide_allocator *a)
     tide__waker_notify(&a->shared->wakers[a->local]);
 }
 
+void tide__allocator_wake_local(tide_allocator *a, size_t local)
+{
+    tide__waker_notify(&a->shared->wakers[local]);
+}
+
 void tide__channel_mark_progress(tide_allocator *a, int channel)
 {
     if (channel >= 0 && (size_t)channel < a->nchans && a->chans[channel] &&
@@ -516,17 +522,17 @@ void tide__channel_mark_progress(tide_allocator *a, int channel)
         a->chans[channel]->progress = true;
 }
 
-void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
-                               void *arg, void (*destroy)(void *))
+void *tide__channel_rank_state(tide_allocator *a, int channel, unsigned slot,
+                               void *(*make)(void *), void *arg, void (*destroy)(void *))
 {
     struct tide__shared *s = a->shared;
     void *state = NULL;
     pthread_mutex_lock(&s->mu);
     if (channel >= 0 && (size_t)channel < s->nchans && s->chans[channel]) {
         struct tide__chan_shared *cs = s->chans[channel];
-        if (!cs->rank_state && (cs->rank_state = make(arg)))
-            cs->rank_state_free = destroy;
-        state = cs->rank_state;
+        if (!cs->rank_state[slot] && (cs->rank_state[slot] = make(arg)))
+            cs->rank_state_free[slot] = destroy;
+        state = cs->rank_state[slot];
     }
     pthread_mutex_unlock(&s->mu);
     return state;

@@ -76,14 +76,17 @@ struct tide__chan {
 
 /* A channel's queues between the workers of one rank, created by the first worker to
  * allocate it. q[2*(s*n+d)] carries batches s -> d, q[2*(s*n+d)+1] hands them back. */
+#define TIDE__RANK_SLOTS 2
+
 struct tide__chan_shared {
     const tide_type *type;
     size_t first_worker;
     size_t n;
-    /* What the channel's user keeps per rank (the progress broadcast's combined batch),
-     * made by the first worker that asks, freed with the channel. */
-    void *rank_state;
-    void (*rank_state_free)(void *);
+    /* What the channel's users keep per rank (slot 0: the progress broadcast's combined
+     * batch; slot 1: the dataflow's trackers), made by the first worker that asks, freed
+     * with the channel. */
+    void *rank_state[TIDE__RANK_SLOTS];
+    void (*rank_state_free[TIDE__RANK_SLOTS])(void *);
     size_t closed; /* workers of the rank that closed it (under the registry lock) */
     struct tide__spsc q[];
 };
@@ -177,11 +180,14 @@ void tide__allocator_destroy(tide_allocator *a);
 /* Stops the whole job with a message (every rank, through MPI_Abort when MPI runs). */
 /* Marks @p channel as carrying progress updates (counted apart in tide_comm_stats). */
 void tide__channel_mark_progress(tide_allocator *a, int channel);
-/* The rank-wide state of @p channel: made by make(arg) for the first worker of the rank
- * that asks (under the registry lock), the same pointer for the others; freed by
- * destroy() when the rank's channels are. NULL when make() fails. */
-void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
-                               void *arg, void (*destroy)(void *));
+/* The rank-wide state in @p slot (< TIDE__RANK_SLOTS) of @p channel: made by make(arg)
+ * for the first worker of the rank that asks (under the registry lock), the same pointer
+ * for the others; freed by destroy() when the rank's workers have all closed the channel.
+ * NULL when make() fails. */
+void *tide__channel_rank_state(tide_allocator *a, int channel, unsigned slot,
+                               void *(*make)(void *), void *arg, void (*destroy)(void *));
+/* Wakes the rank's worker @p local (its index within the rank), parked or not. */
+void tide__allocator_wake_local(tide_allocator *a, size_t local);
 /* Sends a copy of @p b on @p channel to every worker of every other rank, as message
  * @p seq of this rank's stream on the channel (the caller numbers the casts, from 0, and
  * serializes them). A small cast rides in this worker's frames, with its other messages;

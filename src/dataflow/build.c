@@ -87,7 +87,6 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
     df->id = w->next_id++;
     tide_change_batch_init(&df->local);
     tide_change_batch_init(&df->incoming);
-    tide_change_batch_init(&df->scratch);
     /* Created first, so that every worker's progress channel has the same place among
      * the channels whatever the operators allocate. */
     if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_PER_RANK)))
@@ -424,7 +423,8 @@ static void node_ports(const tide_scope *s, uint32_t i, uint32_t *nin, uint32_t 
     }
 }
 
-static void add_summaries(tide_graph *g, const tide_scope *s, uint32_t i)
+static void add_summaries(tide_graph *g, const tide_scope *s, uint32_t i,
+                          tide_tracker *const *internal)
 {
     const struct tide__node *n = &s->nodes[i];
     uint32_t nin, nout;
@@ -437,7 +437,7 @@ static void add_summaries(tide_graph *g, const tide_scope *s, uint32_t i)
         tide_summary buf[16];
         for (uint32_t a = 0; a < nin; a++)
             for (uint32_t b = 0; b < nout; b++) {
-                size_t k = tide_tracker_scope_summaries(c->internal, a, b, buf, 16);
+                size_t k = tide_tracker_scope_summaries(internal[c->index], a, b, buf, 16);
                 for (size_t j = 0; j < k && j < 16; j++)
                     tide_graph_add_summary(g, i, a, b, &buf[j]);
             }
@@ -459,20 +459,9 @@ static void add_summaries(tide_graph *g, const tide_scope *s, uint32_t i)
     }
 }
 
-static tide_tracker *tracker(tide_graph *g, const tide_scope *s)
+/* Numbers the scope's locations (every worker: its operators' keys use them). */
+static void number_scope(tide_scope *s)
 {
-    char err[512];
-    tide_tracker *t;
-    if (tide_tracker_new(g, &t, err, sizeof err) < 0)
-        tide__fatal("dataflow '%s', scope '%s': %s", s->df->name, s->name, err);
-    return t;
-}
-
-static void build_scope(tide_scope *s)
-{
-    tide_graph *g = tide_graph_new(s->depth);
-    if (!g)
-        tide__fatal("out of memory building a dataflow");
     s->tbase = zalloc(s->nnodes, sizeof *s->tbase);
     s->sbase = zalloc(s->nnodes, sizeof *s->sbase);
     uint32_t nt = 0, ns = 0;
@@ -485,8 +474,6 @@ static void build_scope(tide_scope *s)
         if (s->nodes[i].kind == NODE_FEEDBACK && !((tide_loop *)s->nodes[i].ptr)->connected)
             tide__fatal("dataflow '%s': %s is never connected (tide_loop_connect)",
                         s->df->name, s->nodes[i].name);
-        if (tide_graph_add_node(g, s->nodes[i].name, nin, nout) < 0)
-            tide__fatal("out of memory building a dataflow");
         s->tbase[i] = nt;
         s->sbase[i] = ns;
         nt += nin;
@@ -494,19 +481,26 @@ static void build_scope(tide_scope *s)
     }
     s->ntargets = nt;
     s->nlocs = nt + ns;
-    s->nonempty = zalloc(s->nlocs, sizeof *s->nonempty);
+}
+
+/* The scope's progress graph, for the rank's first worker to make the trackers from. */
+static tide_graph *scope_graph(tide_scope *s, tide_tracker *const *internal)
+{
+    tide_graph *g = tide_graph_new(s->depth);
+    if (!g)
+        tide__fatal("out of memory building a dataflow");
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        uint32_t nin, nout;
+        node_ports(s, i, &nin, &nout);
+        if (tide_graph_add_node(g, s->nodes[i].name, nin, nout) < 0)
+            tide__fatal("out of memory building a dataflow");
+    }
     for (uint32_t i = 0; i < s->nnodes; i++)
-        add_summaries(g, s, i);
+        add_summaries(g, s, i, internal);
     for (size_t e = 0; e < s->nedges; e++)
         tide_graph_add_edge(g, s->edges[e].from, s->edges[e].out, s->edges[e].to,
                             s->edges[e].in);
-    s->full = tracker(g, s);
-    if (s->parent)
-        s->internal = tracker(g, s);
-    tide_graph_free(g);
-    s->mirror = zalloc(s->ninputs, sizeof *s->mirror);
-    for (uint32_t i = 0; i < s->ninputs; i++)
-        tide_antichain_init(&s->mirror[i]);
+    return g;
 }
 
 void tide__scope_hide(tide_scope *root)
@@ -522,34 +516,19 @@ tide_dataflow *tide_dataflow_end(tide_scope *root)
         tide__fatal("dataflow '%s': tide_dataflow_end on scope '%s', which is not the "
                     "dataflow's root (end nested scopes with tide_scope_end)", df->name,
                     root->name);
-    /* Children were created after their parents: build them first, so that their
-     * summaries are known when the parent's graph is. */
-    for (uint32_t i = df->nscopes; i-- > 0;)
-        build_scope(df->scopes[i]);
-    tide_time zero = { 0 };
-    int64_t peers = (int64_t)df->w->peers;
-    for (uint32_t k = 0; k < df->nops; k++) {
-        tide_op *op = df->ops[k];
-        tide_scope *s = op->scope;
-        zero.depth = s->depth;
-        for (uint32_t o = 0; o < op->nout; o++) {
-            route(op, o, s, op->node, o, (struct tide__xform){ 0 }, 0);
-            tide_location l = { op->node, o, true };
-            tide_tracker_update(s->full, l, &zero, peers);
-            if (s->internal)
-                tide_tracker_update(s->internal, l, &zero, peers);
-        }
-        for (uint32_t i = 0; i < op->nin; i++)
-            op->in[i].frontier = tide_tracker_frontier(s->full,
-                                                       (tide_location){ op->node, i, false });
-    }
+    for (uint32_t i = 0; i < df->nscopes; i++)
+        number_scope(df->scopes[i]);
+    for (uint32_t k = 0; k < df->nops; k++)
+        for (uint32_t o = 0; o < df->ops[k]->nout; o++)
+            route(df->ops[k], o, df->ops[k]->scope, df->ops[k]->node, o,
+                  (struct tide__xform){ 0 }, 0);
     df->built = true;
     tide__dot_write(df);
     if (df->w->trace)
         tide__trace_dataflow(df);
     if (df->pc)
         tide__fingerprint_send(df);
-    tide__progress_init(df);
+    tide__progress_install(df, scope_graph);
     tide_worker *w = df->w;
     for (tide_dataflow **at = &w->unbuilt; *at; at = &(*at)->next_unbuilt)
         if (*at == df) {
@@ -581,14 +560,8 @@ void tide__dataflow_free(tide_dataflow *df)
         }
         free(s->nodes);
         free(s->edges);
-        tide_tracker_free(s->full);
-        tide_tracker_free(s->internal);
-        for (uint32_t j = 0; j < s->ninputs && s->mirror; j++)
-            tide_antichain_free(&s->mirror[j]);
-        free(s->mirror);
         free(s->tbase);
         free(s->sbase);
-        free(s->nonempty);
         free(s->name);
         free(s);
     }
@@ -600,11 +573,13 @@ void tide__dataflow_free(tide_dataflow *df)
     free(df->ops);
     free(df->exchange_ops);
     free(df->dirty);
+    tide__progress_leave(df);
     tide_progcaster_free(df->pc);
     free(df->fp_prefix);
+    free(df->marks);
+    free(df->told);
     tide_change_batch_free(&df->local);
     tide_change_batch_free(&df->incoming);
-    tide_change_batch_free(&df->scratch);
     free(df->name);
     free(df);
 }

@@ -120,7 +120,8 @@ struct tide__in {
     const tide_type *type;
     tide_pact pact;
     uint64_t key;
-    const tide_antichain *frontier;
+    const tide_antichain *frontier; /* into the tracker, or `own` when the rank shares it */
+    tide_antichain own;
     tide_pull *pull;    /* exchange channel (lazy), when the job has several workers */
     int chan;           /* its id, closed with the operator */
     struct tide__fifo queue;  /* batches delivered inside this worker */
@@ -204,14 +205,9 @@ struct tide_scope {
     struct tide__edge *edges;
     size_t nedges, capedges;
     tide_graph *graph;
-    tide_tracker *full;     /* frontiers inside, with the outer frontier at the inputs */
-    tide_tracker *internal; /* nested: what the scope itself holds, for the parent */
     uint32_t ninputs, noutputs;
-    tide_antichain *mirror; /* per input: the outer frontier as given to `full` */
     uint32_t *tbase, *sbase; /* numbering of locations: targets, then sources */
     uint32_t ntargets, nlocs;
-    bool *nonempty;         /* per location of `full`: frontier not empty */
-    size_t live;            /* locations with a non-empty frontier */
     bool ended;
 };
 
@@ -265,8 +261,16 @@ struct tide_dataflow {
     bool built, dropping;
     tide_progcaster *pc;
     tide_change_batch local; /* this worker's updates of the current step */
-    tide_change_batch incoming;
-    tide_change_batch scratch;
+    /* progress.c: the trackers the rank's workers share, this worker's place there, and
+     * the notes of frontier changes it has read */
+    struct tide__rank_progress *rp;
+    size_t rp_slot;
+    uint64_t rp_seen;
+    tide_change_batch incoming; /* batches read from the progress channel, one after another */
+    struct tide__mark { uint64_t cast; size_t start; } *marks; /* where each starts */
+    size_t nmarks, capmarks;
+    struct tide__told { tide_op *op; uint32_t port; } *told; /* inputs with new frontiers */
+    size_t ntold, captold;
     tide_stream *streams; /* every stream handle, freed with the dataflow */
     tide_op **exchange_ops; /* operators with exchange inputs, polled each step */
     uint32_t nexchange;
@@ -275,7 +279,6 @@ struct tide_dataflow {
     tide_dataflow *next_unbuilt; /* begun, not yet ended: the worker's list */
     uint64_t fp_full;            /* fingerprint.c: this worker's hash of the graph */
     uint64_t *fp_prefix;         /* the hash of each prefix of the operator list */
-    size_t fp_pending;           /* workers whose fingerprint has not come yet */
     bool hidden;                 /* made by the library (tide_check_same): not in --dot */
 };
 
@@ -400,6 +403,8 @@ bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c);
 void tide__scope_hide(tide_scope *root);
 /* dot.c: appends @p df's graph to the --dot file (worker 0 only). */
 void tide__dot_write(tide_dataflow *df);
+/* From the comm layer: wakes the rank's worker @p local (its index within the rank). */
+void tide__allocator_wake_local(tide_allocator *a, size_t local);
 /* progress.c: demand mode's test of whether held updates may move a frontier */
 bool tide__progress_must_send(void *df, const tide_change *c, size_t n);
 
@@ -435,11 +440,23 @@ void tide__dataflow_free(tide_dataflow *df);
 
 /* fingerprint.c: the check that every worker built the same graph (see there) */
 void tide__fingerprint_send(tide_dataflow *df);
-void tide__fingerprint_check(tide_dataflow *df, const tide_change_batch *b);
+/* Checks the fingerprints among @p n changes against @p df's, counting them off *pending. */
+void tide__fingerprint_check(tide_dataflow *df, const tide_change *c, size_t n,
+                             size_t *pending);
+/* @p df differs from what worker @p other built (@p nops operators, @p prefix its hashes
+ * of each prefix of them, or NULL): stops the run saying where. */
+_Noreturn void tide__fingerprint_differs(const tide_dataflow *df, size_t other, uint32_t nops,
+                                         const uint64_t *prefix);
 bool tide__fingerprint_key(uint64_t key);
 
 /* progress.c */
-void tide__progress_init(tide_dataflow *df);
+/* Joins the trackers the rank's workers share for @p df (at tide_dataflow_end), making
+ * them if it is the first: graph(s, internal) gives scope s's progress graph, with the
+ * internal trackers of its nested scopes (by scope index) for their summaries. */
+void tide__progress_install(tide_dataflow *df,
+                            tide_graph *(*graph)(tide_scope *s, tide_tracker *const *internal));
+/* Leaves them (the dataflow is being freed). */
+void tide__progress_leave(tide_dataflow *df);
 /* Receives, applies and propagates progress; activates operators; true if anything came. */
 bool tide__progress_absorb(tide_dataflow *df);
 void tide__progress_send(tide_dataflow *df);

@@ -75,7 +75,6 @@ void tide__fingerprint_send(tide_dataflow *df)
                     s->edges[e].in);
     }
     df->fp_full = h;
-    df->fp_pending = w->peers;
     tide_time t = { .depth = 2, .c = { h, df->nops } };
     tide__update(df, FP_SCOPE << TIDE__SCOPE_SHIFT | w->index, &t, 1);
 }
@@ -88,38 +87,45 @@ static _Noreturn void differs(const tide_dataflow *df, uint64_t worker, uint64_t
                 (unsigned long long)worker, (unsigned long long)nops, df->w->index, df->nops);
 }
 
-/* Worker 0's hash of its first k + 1 operators against ours. */
-static void check_prefix(const tide_dataflow *df, uint64_t k, uint64_t hash)
+/* Worker @p other's hash of its first k + 1 operators against ours. */
+static void check_prefix(const tide_dataflow *df, uint64_t other, uint64_t k, uint64_t hash)
 {
     if (k < df->nops && df->fp_prefix[k] == hash)
         return;
     if (k >= df->nops)
-        tide__fatal("dataflow '%s' differs between workers: worker 0 has more than the %u "
-                    "operators worker %zu built", df->name, df->nops, df->w->index);
+        tide__fatal("dataflow '%s' differs between workers: worker %llu has more than the %u "
+                    "operators worker %zu built", df->name, (unsigned long long)other,
+                    df->nops, df->w->index);
     const tide_op *op = df->ops[k];
     tide__fatal("dataflow '%s' differs between workers: operator %llu ('%s', %u inputs, %u "
-                "outputs, in scope '%s') on worker %zu is not what worker 0 has there (its "
+                "outputs, in scope '%s') on worker %zu is not what worker %llu has there (its "
                 "name, ports, record types, pacts or inputs differ)", df->name,
                 (unsigned long long)k, op->name, op->nin, op->nout, op->scope->name,
-                df->w->index);
+                df->w->index, (unsigned long long)other);
 }
 
-void tide__fingerprint_check(tide_dataflow *df, const tide_change_batch *b)
+void tide__fingerprint_differs(const tide_dataflow *df, size_t other, uint32_t nops,
+                               const uint64_t *prefix)
+{
+    for (uint32_t k = 0; prefix && k < nops; k++)
+        check_prefix(df, other, k, prefix[k]);
+    differs(df, other, nops);
+}
+
+void tide__fingerprint_check(tide_dataflow *df, const tide_change *c, size_t n,
+                             size_t *pending)
 {
     /* Per-operator hashes first: they give the precise message when both kinds differ. */
-    for (size_t i = 0; i < b->len; i++) {
-        const tide_change *c = &b->changes[i];
-        if (c->key >> TIDE__SCOPE_SHIFT == FP_SCOPE && c->key & FP_PREFIX)
-            check_prefix(df, c->key & (FP_PREFIX - 1), c->time.c[0]);
-    }
-    for (size_t i = 0; i < b->len; i++) {
-        const tide_change *c = &b->changes[i];
-        if (c->key >> TIDE__SCOPE_SHIFT != FP_SCOPE || c->key & FP_PREFIX)
+    for (size_t i = 0; i < n; i++)
+        if (c[i].key >> TIDE__SCOPE_SHIFT == FP_SCOPE && c[i].key & FP_PREFIX)
+            check_prefix(df, 0, c[i].key & (FP_PREFIX - 1), c[i].time.c[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].key >> TIDE__SCOPE_SHIFT != FP_SCOPE || c[i].key & FP_PREFIX)
             continue;
-        uint64_t worker = c->key & (FP_PREFIX - 1);
-        if (c->time.c[0] != df->fp_full || c->time.c[1] != df->nops)
-            differs(df, worker, c->time.c[1]);
-        if (df->fp_pending && --df->fp_pending == 0) {
+        uint64_t worker = c[i].key & (FP_PREFIX - 1);
+        if (c[i].time.c[0] != df->fp_full || c[i].time.c[1] != df->nops)
+            differs(df, worker, c[i].time.c[1]);
+        if (*pending && --*pending == 0) {
             free(df->fp_prefix); /* every worker's agrees: nothing more to compare */
             df->fp_prefix = NULL;
         }

@@ -556,6 +556,7 @@ void tide__op_free(tide_op *op)
     tide_worker *w = op->df->w;
     for (uint32_t i = 0; i < op->nin; i++) {
         struct tide__in *in = &op->in[i];
+        tide_antichain_free(&in->own);
         release_current(op, in);
         tide_batch *b;
         while ((b = tide__fifo_take(&in->queue))) {

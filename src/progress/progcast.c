@@ -5,7 +5,9 @@
  * workers' updates safe: a message's +1 at its target travels in the same batch as, or
  * before, the release of the capability it was sent at.
  *
- * Inside a rank each worker's batch goes to each rank-mate by pointer, at once. Towards
+ * Inside a rank each worker's batch goes to each rank-mate by pointer, at once, unless the
+ * rank's workers share their trackers (tide_progcaster_share_rank: the dataflow layer's
+ * case), when each applies its own batches there and nothing moves inside the rank. Towards
  * other ranks, the batches of a rank's workers are appended to one batch per rank, which
  * is sent (compacted) as one message per other rank and fanned out to that rank's workers
  * by its transport: per step a rank sends R - 1 progress messages, not W x W x (R - 1).
@@ -61,6 +63,7 @@ struct tide_progcaster {
     tide_progcast_route route;
     struct rank_out *out; /* NULL with one rank */
     uint64_t casts;       /* casts from other ranks read so far */
+    bool shared;          /* tide_progcaster_share_rank: nothing pushed inside the rank */
     bool (*must_send)(void *ctx, const tide_change *c, size_t n); /* demand mode */
     void *demand_ctx;
     tide_batch *held;     /* the last batch received, handed back at the next receive */
@@ -135,7 +138,7 @@ tide_progcaster *tide_progcaster_new(tide_allocator *alloc, tide_progcast_route 
     tide__channel_mark_progress(alloc, p->channel);
     tide__rank_cast_compact(alloc, compact_changes);
     if (p->ranks > 1 &&
-        !(p->out = tide__channel_rank_state(alloc, p->channel, rank_out_new, &p->nlocal,
+        !(p->out = tide__channel_rank_state(alloc, p->channel, 0, rank_out_new, &p->nlocal,
                                             rank_out_free))) {
         free(p);
         return NULL;
@@ -277,7 +280,7 @@ void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
 {
     tide_change_batch_compact(updates);
     if (updates->len) {
-        for (size_t w = p->first; w < p->first + p->nlocal; w++)
+        for (size_t w = p->first; w < p->first + p->nlocal && !p->shared; w++)
             push_copy(p, w, updates->changes, updates->len, &p->spare);
         struct rank_out *o = p->out;
         if (o && p->nlocal == 1 && !p->must_send &&
@@ -312,21 +315,41 @@ void tide_progcaster_send(tide_progcaster *p, tide_change_batch *updates)
     }
 }
 
-size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into)
+void *tide_progcaster_share_rank(tide_progcaster *p, void *(*make)(void *), void *arg,
+                                 void (*destroy)(void *))
+{
+    p->shared = true;
+    return tide__channel_rank_state(p->alloc, p->channel, 1, make, arg, destroy);
+}
+
+size_t tide_progcaster_recv_each(tide_progcaster *p,
+                                 void (*each)(void *ctx, const tide_change *c, size_t n,
+                                              uint64_t cast),
+                                 void *ctx)
 {
     size_t n = 0;
     while (tide_pull_recv(p->pull, &p->held)) {
-        const tide_change *c = tide_batch_records(p->held);
-        size_t len = tide_batch_len(p->held);
-        for (size_t i = 0; i < len; i++)
-            tide_change_batch_update(into, c[i].key, &c[i].time, c[i].delta);
+        uint64_t cast = UINT64_MAX;
         if (tide_batch_meta(p->held)[0] == FROM_RANK)
-            p->casts++;
+            cast = p->casts++;
+        each(ctx, tide_batch_records(p->held), tide_batch_len(p->held), cast);
         n++;
     }
     if (p->out && p->route == TIDE_PROGCAST_PER_RANK)
         maybe_flush(p, AGED);
     return n;
+}
+
+static void append_changes(void *ctx, const tide_change *c, size_t n, uint64_t cast)
+{
+    (void)cast;
+    for (size_t i = 0; i < n; i++)
+        tide_change_batch_update(ctx, c[i].key, &c[i].time, c[i].delta);
+}
+
+size_t tide_progcaster_recv(tide_progcaster *p, tide_change_batch *into)
+{
+    return tide_progcaster_recv_each(p, append_changes, into);
 }
 
 void tide_progcaster_stats(const tide_progcaster *p, uint64_t *batches, uint64_t *updates)

@@ -10,8 +10,8 @@
 _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* From the comm layer (alloc_internal.h says more). */
 void tide__channel_mark_progress(tide_allocator *a, int channel);
-void *tide__channel_rank_state(tide_allocator *a, int channel, void *(*make)(void *),
-                               void *arg, void (*destroy)(void *));
+void *tide__channel_rank_state(tide_allocator *a, int channel, unsigned slot,
+                               void *(*make)(void *), void *arg, void (*destroy)(void *));
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq);
 void tide__rank_cast_kick(tide_allocator *a);
 void tide__rank_cast_compact(tide_allocator *a, size_t (*compact)(void *, size_t, size_t));
