@@ -139,7 +139,9 @@ typedef enum tide_log_kind {
      *  boundaries): op and port it leaves, target_op and target_port, pact, channel. */
     TIDE_LOG_CHANNEL_BUILT = 32,
     TIDE_LOG_PROGRESS_SEND = 64,     /**< a step's progress updates left: records = changes */
-    TIDE_LOG_PROGRESS_RECEIVE = 128, /**< progress updates were applied: records = changes */
+    TIDE_LOG_PROGRESS_RECEIVE = 128, /**< progress updates were applied by this worker to its
+                                          rank's trackers (each update by one worker of the
+                                          rank): records = changes */
     /** An operator input's frontier moved (a probe is an operator too): name, op, port,
      *  frontier. */
     TIDE_LOG_FRONTIER = 256

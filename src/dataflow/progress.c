@@ -565,10 +565,9 @@ bool tide__progress_absorb(tide_dataflow *df)
                  (atomic_load_explicit(&rp->end, memory_order_acquire) == df->rp_seen &&
                   !atomic_load_explicit(&rp->resync[df->rp_slot], memory_order_relaxed))))
         return false;
-    if (got && df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
-        tide__log_progress(df, false, df->incoming.len);
     rp_lock(rp);
     bool applied = false;
+    size_t changes = 0;
     for (size_t i = 0; i < df->nmarks; i++) {
         uint64_t cast = df->marks[i].cast;
         if (cast != UINT64_MAX && cast < rp->applied)
@@ -579,6 +578,7 @@ bool tide__progress_absorb(tide_dataflow *df)
         if (cast != UINT64_MAX)
             rp->applied = cast + 1;
         applied = true;
+        changes += stop - start;
     }
     bool wake = false;
     if (applied) {
@@ -593,6 +593,8 @@ bool tide__progress_absorb(tide_dataflow *df)
         replay(rp, df);
     rp_unlock(rp);
     told(rp, df, wake);
+    if (changes && df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
+        tide__log_progress(df, false, changes);
     return got > 0;
 }
 
