@@ -104,8 +104,13 @@ START_TEST(test_progress_modes)
     ck_assert_int_eq(cfg.progress_tree, 0);
     ck_assert_int_eq(argc, 2);
     static const char *const in6[] = { "prog", "--progress-tree=16", NULL };
+    ck_assert_uint_eq(cfg.progress_share, TIDE_SHARE_WORKERS);
     ck_assert_int_eq(parse(&cfg, &argc, args, in6), 0);
     ck_assert_int_eq(cfg.progress_tree, 16);
+    static const char *const in6b[] = { "prog", "--progress-share", "0", "--progress-share=2",
+                                        NULL };
+    ck_assert_int_eq(parse(&cfg, &argc, args, in6b), 0);
+    ck_assert_uint_eq(cfg.progress_share, 2);
     ck_assert(cfg.watch == 0); /* none unless asked */
     static const char *const in7[] = { "prog", "--watch", "2.5", "z", "--watch=0.25", NULL };
     ck_assert_int_eq(parse(&cfg, &argc, args, in7), 0);
@@ -192,6 +197,10 @@ static const struct {
     { { "prog", "--progress-tree", "8x", NULL }, "--progress-tree: '8x' is not 0" },
     { { "prog", "--progress-tree", "5000", NULL }, "--progress-tree: '5000' is not 0" },
     { { "prog", "--progress-tree", NULL, NULL }, "--progress-tree needs an arity" },
+    { { "prog", "--progress-share", "-1", NULL },
+      "--progress-share: '-1' is not a number of workers (0: never share)" },
+    { { "prog", "--progress-share", "4w", NULL }, "--progress-share: '4w' is not a number" },
+    { { "prog", "--progress-share", NULL, NULL }, "--progress-share needs a number of workers" },
     { { "prog", "--watch", "0", NULL },
       "--watch: '0' is not a number of seconds from 0.01 to 86400" },
     { { "prog", "--watch", "soon", NULL }, "--watch: 'soon' is not a number of seconds" },

@@ -17,6 +17,7 @@ static int run_with(size_t workers, tide_worker_fn fn)
     cfg.workers = workers;
     cfg.bind = TIDE_BIND_NONE;
     cfg.launch = TIDE_LAUNCH_SINGLE;
+    cfg.progress_share = 2; /* 3 workers share their trackers (MPI shapes -w 2 do not) */
     return tide_execute(&cfg, fn, NULL);
 }
 

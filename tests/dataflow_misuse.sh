@@ -45,6 +45,15 @@ cases | while IFS="|" read -r c pattern; do
   [ $status -eq 0 ] || exit 1
 done || exit 1
 
+# Workers sharing their rank's trackers compare graphs as they join them.
+expect_failure "different-dataflows -w 3 --progress-share 2" \
+  "dataflow 'misuse' differs between workers: operator 1 ('Filter', 1 inputs, 1 outputs, in scope 'misuse') on worker 2 is not what worker [01] has there" \
+  timeout 30 "$p" different-dataflows -w 3 --bind none --progress-share 2
+expect_failure "mpirun -n 2 different-dataflows -w 2 --progress-share 2" \
+  "dataflow 'misuse' differs between workers" \
+  "$run" 2 "$p" different-dataflows -w 2 --bind none --progress-share 2
+[ $status -eq 0 ] || exit 1
+
 # What the program still holds when its function returns is released (as open inputs are
 # closed), so the job ends normally.
 c=returns-holding

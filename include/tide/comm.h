@@ -158,6 +158,11 @@ typedef enum tide_progress_mode { TIDE_PROGRESS_EAGER = 0, TIDE_PROGRESS_DEMAND 
 /** The arity of that default tree (--progress-tree K chooses another). */
 #define TIDE_TREE_ARITY 16
 
+/** From this many workers per rank on, a rank's workers share one progress tracker per
+ *  dataflow by default (--progress-share W chooses another threshold; doc/architecture.md,
+ *  "Progress", has the measurements behind it). */
+#define TIDE_SHARE_WORKERS 4
+
 /** Whether to start MPI. AUTO starts it when a launcher (mpirun, srun) started us. */
 typedef enum tide_launch { TIDE_LAUNCH_AUTO = 0, TIDE_LAUNCH_SINGLE, TIDE_LAUNCH_MPI } tide_launch;
 
@@ -174,6 +179,10 @@ typedef struct tide_config {
                                of ranks (K >= 2), or straight to every rank (0); -1 (the
                                default): a TIDE_TREE_ARITY-ary tree from TIDE_TREE_RANKS
                                ranks on, straight below */
+    size_t progress_share; /**< --progress-share W: a rank's workers share one progress
+                               tracker per dataflow when the rank has at least W workers
+                               (each applies every update to its own below; 0: never).
+                               Default TIDE_SHARE_WORKERS */
     const char *dot;      /**< --dot FILE: worker 0 writes each dataflow's graph there
                                (Graphviz DOT) when it is built; NULL: none. Points into
                                argv when parsed. */
@@ -207,7 +216,7 @@ int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE,
+ * --progress-tree[=]K, --progress-share[=]W, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE,
  * --spill-dir[=]DIR),
  * leaving the program's own arguments in order and
  * argv[*argc] NULL.

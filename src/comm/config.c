@@ -90,6 +90,18 @@ static int parse_tree(tide_config *cfg, const char *text)
     return 0;
 }
 
+static int parse_share(tide_config *cfg, const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long w = strtoull(text, &end, 10);
+    if (*text < '0' || *text > '9' || *end || errno || w > 1000000)
+        return fail(cfg, "--progress-share: '%s' is not a number of workers (0: never share)",
+                    text);
+    cfg->progress_share = (size_t)w;
+    return 0;
+}
+
 /* Watch intervals: longer than a day is surely a typo; shorter than 10 ms would spend the
  * job on its own status. */
 static int parse_watch(tide_config *cfg, const char *text)
@@ -142,6 +154,7 @@ int tide_config_init(tide_config *cfg)
     cfg->bind = TIDE_BIND_CORE;
     cfg->progress_mode = TIDE_PROGRESS_DEMAND; /* fewer messages, never slower measured */
     cfg->progress_tree = -1;
+    cfg->progress_share = TIDE_SHARE_WORKERS;
     const char *w = getenv("TIDE_WORKERS");
     if (w && *w)
         return parse_workers(cfg, "TIDE_WORKERS", w);
@@ -197,6 +210,9 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--progress-tree", &value)) {
             rc = value ? parse_tree(cfg, value)
                        : fail(cfg, "--progress-tree needs an arity (2 or more) or 0");
+        } else if (long_opt(argv, n, &i, "--progress-share", &value)) {
+            rc = value ? parse_share(cfg, value)
+                       : fail(cfg, "--progress-share needs a number of workers (0: never)");
         } else if (long_opt(argv, n, &i, "--dot", &value)) {
             if (value && *value)
                 cfg->dot = value;

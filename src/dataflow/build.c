@@ -86,7 +86,6 @@ tide_scope *tide_dataflow_begin(tide_worker *w, const char *name)
     df->name = dupstr(name);
     df->id = w->next_id++;
     tide_change_batch_init(&df->local);
-    tide_change_batch_init(&df->incoming);
     /* Created first, so that every worker's progress channel has the same place among
      * the channels whatever the operators allocate. */
     if (w->peers > 1 && !(df->pc = tide_progcaster_new(w->alloc, TIDE_PROGCAST_PER_RANK)))
@@ -576,10 +575,8 @@ void tide__dataflow_free(tide_dataflow *df)
     tide__progress_leave(df);
     tide_progcaster_free(df->pc);
     free(df->fp_prefix);
-    free(df->marks);
     free(df->told);
     tide_change_batch_free(&df->local);
-    tide_change_batch_free(&df->incoming);
     free(df->name);
     free(df);
 }

@@ -264,11 +264,10 @@ struct tide_dataflow {
     /* progress.c: the trackers the rank's workers share, this worker's place there, and
      * the notes of frontier changes it has read */
     struct tide__rank_progress *rp;
+    bool rp_shared; /* with the rank's other workers (else this worker's own) */
     size_t rp_slot;
     uint64_t rp_seen;
-    tide_change_batch incoming; /* batches read from the progress channel, one after another */
-    struct tide__mark { uint64_t cast; size_t start; } *marks; /* where each starts */
-    size_t nmarks, capmarks;
+    bool moved; /* the last absorb gave operators new frontiers */
     struct tide__told { tide_op *op; uint32_t port; } *told; /* inputs with new frontiers */
     size_t ntold, captold;
     tide_stream *streams; /* every stream handle, freed with the dataflow */
@@ -304,6 +303,7 @@ struct tide_worker {
     tide_dataflow *unbuilt; /* dataflows begun and not ended, latest first */
     uint64_t idle; /* steps in a row with nothing to do */
     bool demand;   /* --progress-mode demand */
+    size_t share;  /* --progress-share: workers per rank from which they share trackers */
     const char *dot;   /* --dot FILE (NULL: none) */
     unsigned dot_graphs; /* dataflows written to it so far */
     uint64_t busy_steps; /* steps that did something (--watch tells a stall by them) */

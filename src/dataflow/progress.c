@@ -51,15 +51,18 @@ struct note {
     uint32_t scope, node, port;
 };
 
+/* Every worker reads `end`, `queued` and `live` at every step, and lock words change hands
+ * at every step: they live on cache lines of their own, apart from each other. */
 struct tide__rank_progress {
-    pthread_mutex_t mu;
+    _Alignas(64) atomic_uint_fast64_t end; /* base + len: read without the lock */
+    atomic_size_t queued; /* queue.len, read without qmu */
+    atomic_size_t live;   /* locations with a non-empty frontier, over all scopes */
+    _Alignas(64) pthread_mutex_t mu; /* the trackers, the notes and what follows */
     size_t nlocal; /* workers sharing it (1: no lock is taken) */
     bool built;
     uint32_t nscopes;
     struct rp_scope *scopes;
     tide_change_batch scratch;
-    atomic_size_t live;  /* locations with a non-empty frontier, over all scopes */
-    uint64_t applied;    /* casts from other ranks applied (numbered as read) */
     size_t fp_pending;   /* workers whose fingerprint has not been applied */
     size_t fp_worker;    /* the worker whose fingerprint joiners are compared with */
     uint64_t fp_full;
@@ -68,9 +71,14 @@ struct tide__rank_progress {
     struct note *log;    /* frontier changes since the oldest cursor */
     size_t len, cap;
     uint64_t base;       /* the number of log[0] */
-    atomic_uint_fast64_t end; /* base + len: read without the lock */
     uint64_t *cursor;    /* per local worker: its next note, NOT_JOINED if none */
     atomic_bool *resync; /* per local worker: notes were dropped before it read them */
+    tide_change_batch work; /* the holder's: what it took from the queue */
+    /* Batches waiting for whoever holds the trackers next, one after another (applied
+     * together they are applied whole, each in order). */
+    _Alignas(64) pthread_mutex_t qmu;
+    tide_change_batch queue;
+    uint64_t casts_queued; /* casts from other ranks queued (numbered as read) */
 };
 
 void tide__activate(tide_op *op)
@@ -87,10 +95,51 @@ static void rp_lock(struct tide__rank_progress *rp)
         pthread_mutex_lock(&rp->mu);
 }
 
+static bool rp_trylock(struct tide__rank_progress *rp)
+{
+    return rp->nlocal == 1 || pthread_mutex_trylock(&rp->mu) == 0;
+}
+
 static void rp_unlock(struct tide__rank_progress *rp)
 {
     if (rp->nlocal > 1)
         pthread_mutex_unlock(&rp->mu);
+}
+
+/* Appends @p n changes to the queue; a cast (@p cast its number, UINT64_MAX for this
+ * worker's own batch) only if no rank-mate has queued it yet. */
+static void enqueue(struct tide__rank_progress *rp, const tide_change *c, size_t n, uint64_t cast)
+{
+    if (rp->nlocal > 1)
+        pthread_mutex_lock(&rp->qmu);
+    if (cast == UINT64_MAX || cast >= rp->casts_queued) {
+        tide_change_batch *q = &rp->queue;
+        tide__reserve(&q->changes, &q->cap, q->len + n, sizeof *q->changes);
+        memcpy(q->changes + q->len, c, n * sizeof *c);
+        q->len += n;
+        if (cast != UINT64_MAX)
+            rp->casts_queued = cast + 1;
+        atomic_store(&rp->queued, q->len);
+    }
+    if (rp->nlocal > 1)
+        pthread_mutex_unlock(&rp->qmu);
+}
+
+/* Takes the queue into rp->work (the trackers' holder only); false if it was empty. */
+static bool dequeue(struct tide__rank_progress *rp)
+{
+    if (!atomic_load(&rp->queued))
+        return false;
+    if (rp->nlocal > 1)
+        pthread_mutex_lock(&rp->qmu);
+    tide_change_batch t = rp->work;
+    rp->work = rp->queue;
+    rp->queue = t;
+    rp->queue.len = rp->queue.clean = 0;
+    atomic_store(&rp->queued, 0);
+    if (rp->nlocal > 1)
+        pthread_mutex_unlock(&rp->qmu);
+    return rp->work.len > 0;
 }
 
 /* ---------------------------------------------------------------- applying, propagating */
@@ -284,22 +333,41 @@ static void told(struct tide__rank_progress *rp, tide_dataflow *df, bool wake)
             tide__allocator_wake_local(df->w->alloc, i);
 }
 
-/* Applies @p n changes of @p df's and propagates, under the lock. */
-static void apply_own(struct tide__rank_progress *rp, tide_dataflow *df, const tide_change *c,
-                      size_t n)
+/* Flat combining: whoever gets the trackers' lock applies everything queued (its own
+ * batches and its rank-mates'), propagates once and replays its notes; a worker that
+ * finds the lock held leaves its batch queued and goes on (waiting for the lock made -w 2
+ * barrier rounds 2.3x slower). The holder looks at the queue again after letting go, so
+ * nothing queued meanwhile is left behind. Returns false if the lock was held. */
+static bool combine(struct tide__rank_progress *rp, tide_dataflow *df)
 {
-    rp_lock(rp);
-    apply(rp, df, c, n);
-    uint64_t before = rp->base + rp->len;
-    size_t live = atomic_load_explicit(&rp->live, memory_order_relaxed);
-    propagate(rp, df);
-    bool wake = rp->nlocal > 1 &&
-                (rp->base + rp->len != before ||
-                 (live && !atomic_load_explicit(&rp->live, memory_order_relaxed)));
-    if (rp->nlocal > 1)
-        replay(rp, df);
-    rp_unlock(rp);
-    told(rp, df, wake);
+    bool ran = false;
+    while (rp_trylock(rp)) {
+        ran = true;
+        size_t changes = 0;
+        uint64_t before = rp->base + rp->len;
+        size_t live = atomic_load_explicit(&rp->live, memory_order_relaxed);
+        if (dequeue(rp)) {
+            apply(rp, df, rp->work.changes, rp->work.len);
+            changes = rp->work.len;
+        }
+        if (changes)
+            propagate(rp, df);
+        bool wake = rp->nlocal > 1 &&
+                    (rp->base + rp->len != before ||
+                     (live && !atomic_load_explicit(&rp->live, memory_order_relaxed)));
+        if (rp->nlocal > 1)
+            replay(rp, df);
+        rp_unlock(rp);
+        df->moved |= df->ntold > 0;
+        told(rp, df, wake);
+        if (changes && df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
+            tide__log_progress(df, false, changes);
+        /* seq_cst, as the enqueuer's count before its try: one of the two sees the
+         * other (and absorb() looks at the count too, at every step of every worker). */
+        if (!atomic_load(&rp->queued))
+            break;
+    }
+    return ran;
 }
 
 /* ---------------------------------------------------------------- joining */
@@ -307,9 +375,10 @@ static void apply_own(struct tide__rank_progress *rp, tide_dataflow *df, const t
 static void *rp_new(void *arg)
 {
     size_t nlocal = *(const size_t *)arg;
-    struct tide__rank_progress *rp = calloc(1, sizeof *rp);
+    struct tide__rank_progress *rp = aligned_alloc(64, sizeof *rp);
     if (!rp)
         return NULL;
+    memset(rp, 0, sizeof *rp);
     rp->nlocal = nlocal;
     rp->cursor = malloc(nlocal * sizeof *rp->cursor);
     rp->resync = malloc(nlocal * sizeof *rp->resync);
@@ -319,6 +388,16 @@ static void *rp_new(void *arg)
         free(rp);
         return NULL;
     }
+    if (pthread_mutex_init(&rp->qmu, NULL)) {
+        pthread_mutex_destroy(&rp->mu);
+        free(rp->cursor);
+        free(rp->resync);
+        free(rp);
+        return NULL;
+    }
+    tide_change_batch_init(&rp->queue);
+    tide_change_batch_init(&rp->work);
+    atomic_init(&rp->queued, 0);
     for (size_t i = 0; i < nlocal; i++) {
         rp->cursor[i] = NOT_JOINED;
         atomic_init(&rp->resync[i], false);
@@ -351,6 +430,9 @@ static void rp_free(void *arg)
     free(rp->log);
     free(rp->cursor);
     free(rp->resync);
+    tide_change_batch_free(&rp->queue);
+    tide_change_batch_free(&rp->work);
+    pthread_mutex_destroy(&rp->qmu);
     pthread_mutex_destroy(&rp->mu);
     free(rp);
 }
@@ -451,11 +533,17 @@ void tide__progress_install(tide_dataflow *df,
     tide_worker *w = df->w;
     tide_allocator *a = w->alloc;
     size_t nlocal = w->peers / tide_allocator_ranks(a);
-    df->rp_slot = w->index - tide_allocator_rank(a) * nlocal;
-    if (df->pc)
+    df->rp_shared = df->pc && w->share && nlocal >= w->share;
+    if (df->rp_shared) {
+        df->rp_slot = w->index - tide_allocator_rank(a) * nlocal;
         df->rp = tide_progcaster_share_rank(df->pc, rp_new, &nlocal, rp_free);
-    else
-        df->rp = rp_new(&nlocal);
+    } else {
+        /* Its own: every batch of the rank's workers comes through the progress channel
+         * (its own too) and is applied here, as by each rank-mate. */
+        size_t one = 1;
+        df->rp_slot = 0;
+        df->rp = rp_new(&one);
+    }
     if (!df->rp)
         tide__fatal("dataflow '%s': out of memory", df->name);
     struct tide__rank_progress *rp = df->rp;
@@ -493,7 +581,7 @@ void tide__progress_leave(tide_dataflow *df)
     rp_lock(rp);
     rp->cursor[df->rp_slot] = NOT_JOINED;
     rp_unlock(rp);
-    if (!df->pc) /* a rank's only worker: its own */
+    if (!df->rp_shared)
         rp_free(rp);
     df->rp = NULL;
 }
@@ -541,61 +629,32 @@ bool tide__progress_must_send(void *ctx, const tide_change *c, size_t n)
 
 /* ---------------------------------------------------------------- each step */
 
-/* A batch read from the progress channel: kept, with where it starts, until the lock. */
+/* A batch read from the progress channel: a cast from another rank, queued for the
+ * trackers by the first of the rank's workers to read it. */
 static void collect(void *ctx, const tide_change *c, size_t n, uint64_t cast)
 {
     tide_dataflow *df = ctx;
-    tide_change_batch *in = &df->incoming;
-    tide__reserve(&df->marks, &df->capmarks, df->nmarks + 1, sizeof *df->marks);
-    df->marks[df->nmarks++] = (struct tide__mark){ cast, in->len };
-    tide__reserve(&in->changes, &in->cap, in->len + n, sizeof *in->changes);
-    memcpy(in->changes + in->len, c, n * sizeof *c);
-    in->len += n;
+    enqueue(df->rp, c, n, cast);
 }
 
 bool tide__progress_absorb(tide_dataflow *df)
 {
     struct tide__rank_progress *rp = df->rp;
     size_t got = 0;
-    df->incoming.len = df->incoming.clean = 0;
-    df->nmarks = 0;
     if (df->pc)
         got = tide_progcaster_recv_each(df->pc, collect, df);
-    if (!got && (rp->nlocal == 1 ||
-                 (atomic_load_explicit(&rp->end, memory_order_acquire) == df->rp_seen &&
-                  !atomic_load_explicit(&rp->resync[df->rp_slot], memory_order_relaxed))))
+    bool behind = rp->nlocal > 1 &&
+                  (atomic_load_explicit(&rp->end, memory_order_acquire) != df->rp_seen ||
+                   atomic_load_explicit(&rp->resync[df->rp_slot], memory_order_relaxed) ||
+                   atomic_load_explicit(&rp->queued, memory_order_relaxed));
+    if (!got && !behind)
         return false;
-    rp_lock(rp);
-    bool applied = false;
-    size_t changes = 0;
-    for (size_t i = 0; i < df->nmarks; i++) {
-        uint64_t cast = df->marks[i].cast;
-        if (cast != UINT64_MAX && cast < rp->applied)
-            continue; /* a rank-mate applied it */
-        size_t start = df->marks[i].start;
-        size_t stop = i + 1 < df->nmarks ? df->marks[i + 1].start : df->incoming.len;
-        apply(rp, df, df->incoming.changes + start, stop - start);
-        if (cast != UINT64_MAX)
-            rp->applied = cast + 1;
-        applied = true;
-        changes += stop - start;
-    }
-    bool wake = false;
-    if (applied) {
-        uint64_t before = rp->base + rp->len;
-        size_t live = atomic_load_explicit(&rp->live, memory_order_relaxed);
-        propagate(rp, df);
-        wake = rp->nlocal > 1 &&
-               (rp->base + rp->len != before ||
-                (live && !atomic_load_explicit(&rp->live, memory_order_relaxed)));
-    }
-    if (rp->nlocal > 1)
-        replay(rp, df);
-    rp_unlock(rp);
-    told(rp, df, wake);
-    if (changes && df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
-        tide__log_progress(df, false, changes);
-    return got > 0;
+    df->moved = false;
+    bool ran = combine(rp, df);
+    /* New frontiers count as work, as a rank-mate's batch arriving did: a worker that
+     * counted them idle would soon yield or park while its rank-mates make progress. So
+     * does a replay put off because a rank-mate held the trackers. */
+    return got > 0 || df->moved || (behind && !ran);
 }
 
 void tide__progress_send(tide_dataflow *df)
@@ -605,11 +664,14 @@ void tide__progress_send(tide_dataflow *df)
         if (df->local.len) {
             if (df->pc && df->w->log_kinds & TIDE_LOG_PROGRESS_SEND)
                 tide__log_progress(df, true, df->local.len);
-            if (df->w->log_kinds & TIDE_LOG_PROGRESS_RECEIVE)
-                tide__log_progress(df, false, df->local.len);
+
             /* Applied before the worker decides whether to sleep, so that what it enables
-             * is active by then. */
-            apply_own(df->rp, df, df->local.changes, df->local.len);
+             * is active by then (by a rank-mate holding the trackers, if one does: it
+             * wakes whoever has new frontiers). */
+            if (df->rp_shared || !df->pc) {
+                enqueue(df->rp, df->local.changes, df->local.len, UINT64_MAX);
+                combine(df->rp, df);
+            } /* else it comes back through the progress channel, as to every rank-mate */
         }
     }
     if (df->pc)

@@ -383,6 +383,7 @@ struct run {
     tide_worker_fn fn;
     void *ctx;
     tide_progress_mode mode;
+    size_t share;
     const char *dot, *trace, *trace_otf2;
     struct tide__watch *watch;
     struct tide__budget *budget;
@@ -409,6 +410,7 @@ static int run_worker(tide_allocator *a, void *arg)
     tide_worker w;
     worker_init(&w, a);
     w.demand = r->mode == TIDE_PROGRESS_DEMAND;
+    w.share = r->share;
     w.dot = r->dot;
     tide__watch_join(&w, r->watch);
     tide__trace_join(&w, r->trace, r->trace_otf2);
@@ -439,7 +441,7 @@ int tide_execute_results(const tide_config *cfg, tide_worker_fn fn, void *ctx, i
                          size_t cap)
 {
     struct run r = { fn, ctx, cfg ? cfg->progress_mode : TIDE_PROGRESS_EAGER,
-                     cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, cfg ? cfg->trace_otf2 : NULL,
+                     cfg ? cfg->progress_share : TIDE_SHARE_WORKERS, cfg ? cfg->dot : NULL, cfg ? cfg->trace : NULL, cfg ? cfg->trace_otf2 : NULL,
                      NULL, NULL };
     tide_guards *g;
     if (cfg && cfg->workers)
