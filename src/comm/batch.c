@@ -86,13 +86,33 @@ void tide_batch_free(tide_batch *b)
     free(b);
 }
 
+void tide__batch_free_buffer(unsigned char *base, size_t cap)
+{
+    if (base)
+        tide__memory_account(-(int64_t)(TIDE__HEADROOM + cap));
+    free(base);
+}
+
 void tide__batch_drop_buffer(tide_batch *b)
 {
-    if (b->base)
-        tide__memory_account(-(int64_t)(TIDE__HEADROOM + b->cap));
-    free(b->base);
+    tide__batch_free_buffer(b->base, b->cap);
     b->base = NULL;
     b->cap = 0;
+}
+
+unsigned char *tide__batch_take_buffer(tide_batch *b, size_t *cap)
+{
+    unsigned char *base = b->base;
+    *cap = b->cap;
+    b->base = NULL;
+    b->cap = 0;
+    return base;
+}
+
+void tide__batch_give_buffer(tide_batch *b, unsigned char *base, size_t cap)
+{
+    b->base = base;
+    b->cap = cap;
 }
 
 /* A view about to be written gets a copy of what it reads. */

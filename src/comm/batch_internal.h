@@ -51,6 +51,13 @@ int tide__batch_reserve(tide_batch *b, size_t bytes);
 void tide__count_allocation(void);
 /* Frees the buffer of @p b (its records are elsewhere: spilled), keeping the struct. */
 void tide__batch_drop_buffer(tide_batch *b);
+/* Detaches @p b's buffer (still counted in tide_memory_held) and returns it, its capacity in
+ * *cap; NULL if it has none. */
+unsigned char *tide__batch_take_buffer(tide_batch *b, size_t *cap);
+/* Gives @p b, which has no buffer, @p base of capacity @p cap from tide__batch_take_buffer. */
+void tide__batch_give_buffer(tide_batch *b, unsigned char *base, size_t cap);
+/* Frees @p base (capacity @p cap) from tide__batch_take_buffer, counted as no longer held. */
+void tide__batch_free_buffer(unsigned char *base, size_t cap);
 /* Adds @p delta bytes to tide_memory_held(): for memory that tide holds outside batch
  * buffers and can count (the operator library's keyed tables and per-time maps). */
 void tide__memory_account(int64_t delta);

@@ -29,8 +29,18 @@
 
 #include "dataflow_internal.h"
 
+/* Buffers of spilled batches kept for the batches read back: malloc would give those
+ * fresh memory in the reading thread's arena while the writing thread's keeps the freed
+ * buffers, and each arena peaks on its own (`skew 67108864 0 -w 2 --memory 512M`: peak
+ * RSS 740 MiB and 12-14 s freeing them, 578-587 MiB and 5.5-6.2 s with them reused).
+ * Bounded, and counted as held. */
+#define CACHE_BYTES ((size_t)4 << 20)
+#define CACHE_MAX 256
+
 struct tide__spill {
     pthread_mutex_t lock;
+    struct { unsigned char *base; size_t cap; } cache[CACHE_MAX];
+    size_t ncache, cache_bytes;
     const char *dir;
     int fd;                  /* -1 until the file is created */
     uint64_t end;            /* bytes written */
@@ -91,6 +101,8 @@ void tide__spill_free(struct tide__spill *s, uint64_t *batches, uint64_t *bytes)
     *bytes = s->bytes;
     if (s->fd >= 0)
         close(s->fd);
+    for (size_t i = 0; i < s->ncache; i++)
+        tide__batch_free_buffer(s->cache[i].base, s->cache[i].cap);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -126,9 +138,18 @@ static void spill(tide_worker *w, tide_batch *b)
     s->live++;
     s->batches++;
     s->bytes += b->bytes;
+    bool kept = s->ncache < CACHE_MAX && s->cache_bytes + b->cap <= CACHE_BYTES;
+    if (kept) {
+        size_t cap;
+        unsigned char *base = tide__batch_take_buffer(b, &cap);
+        s->cache[s->ncache].base = base;
+        s->cache[s->ncache++].cap = cap;
+        s->cache_bytes += cap;
+    }
     pthread_mutex_unlock(&s->lock);
     b->spilled = true;
-    tide__batch_drop_buffer(b);
+    if (!kept)
+        tide__batch_drop_buffer(b);
     /* What stays in memory is the batch's struct: counted, so that a backlog on disk is
      * bounded by the budget too (some 200 times it), not by the input */
     tide__memory_account((int64_t)sizeof *b);
@@ -170,6 +191,15 @@ static void forget(tide_worker *w, tide_batch *b)
 void tide__spill_restore(tide_worker *w, tide_batch *b)
 {
     struct tide__spill *s = w->spill;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = s->ncache; i-- > 0;)
+        if (s->cache[i].cap >= b->bytes) {
+            tide__batch_give_buffer(b, s->cache[i].base, s->cache[i].cap);
+            s->cache_bytes -= s->cache[i].cap;
+            s->cache[i] = s->cache[--s->ncache];
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
     if (tide__batch_reserve(b, b->bytes) != 0)
         tide__fatal("out of memory reading back %zu spilled bytes", b->bytes);
     unsigned char *data = tide__batch_data(b);
