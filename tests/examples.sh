@@ -84,6 +84,9 @@ for shape in "1 1" "2 1" "2 2" "3 1"; do
   set -- $shape
   barrier_ok "mpirun -n $1 barrier -w $2" "$run" $1 "$e/barrier" 5000 -w $2 --bind none
 done
+# with 64 notifications outstanding per worker (the notificator's heap)
+barrier_ok "barrier 5000 64 -w 3" timeout 60 "$e/barrier" 5000 64 -w 3 --bind none
+barrier_ok "mpirun -n 2 barrier 5000 64 -w 2" "$run" 2 "$e/barrier" 5000 64 -w 2 --bind none
 
 # exchange: one line per worker, in every shape.
 exchange_ok() {
@@ -102,6 +105,7 @@ done
 # Bad arguments: a clear message, a non-zero exit, no hang.
 expect_failure "barrier without ROUNDS" "usage: barrier ROUNDS" timeout 20 "$e/barrier"
 expect_failure "barrier abc" "got abc" timeout 20 "$e/barrier" abc
+expect_failure "barrier 10 0" "got 0" timeout 20 "$e/barrier" 10 0
 expect_failure "barrier 10 -w 0" "barrier: " timeout 20 "$e/barrier" 10 -w 0
 expect_failure "hello -w x" "hello: " timeout 20 "$e/hello" -w x
 expect_failure "hello -w ' 2'" "hello: -w: ' 2' is not a number of workers" timeout 20 "$e/hello" -w ' 2'

@@ -257,7 +257,7 @@ void tide_capset_downgrade(tide_capset *s, const tide_antichain *frontier)
 /* ---------------------------------------------------------------- notificators */
 
 struct tide_notificator {
-    tide_cap **pending;
+    tide_cap **pending; /* a binary heap, earliest time (lexicographically) on top */
     size_t npending, cappending;
     tide_cap **ready; /* due, latest first (taken from the end) */
     size_t nready, capready;
@@ -307,7 +307,29 @@ void tide_notificator_notify_at(tide_notificator *n, tide_cap *h)
         tide__fatal("operator '%s': a notification needs an owned capability (use "
                     "tide_cap_retain or tide_cap_delayed)", cap->op->name);
     tide__reserve(&n->pending, &n->cappending, n->npending + 1, sizeof *n->pending);
-    n->pending[n->npending++] = cap;
+    size_t i = n->npending++;
+    while (i > 0 && tide_time_cmp(&cap->time, &n->pending[(i - 1) / 2]->time) < 0) {
+        n->pending[i] = n->pending[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    n->pending[i] = cap;
+}
+
+static void sift_down(tide_cap **h, size_t n, size_t i)
+{
+    tide_cap *c = h[i];
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= n)
+            break;
+        if (k + 1 < n && tide_time_cmp(&h[k + 1]->time, &h[k]->time) < 0)
+            k++;
+        if (tide_time_cmp(&h[k]->time, &c->time) >= 0)
+            break;
+        h[i] = h[k];
+        i = k;
+    }
+    h[i] = c;
 }
 
 static int later_first(const void *a, const void *b)
@@ -315,25 +337,51 @@ static int later_first(const void *a, const void *b)
     return tide_time_cmp(&(*(tide_cap *const *)b)->time, &(*(tide_cap *const *)a)->time);
 }
 
+static bool blocked(const tide_cap *c, const tide_antichain *const *frontiers, size_t count)
+{
+    for (size_t f = 0; f < count; f++)
+        if (tide_antichain_less_equal(frontiers[f], &c->time))
+            return true;
+    return false;
+}
+
+static void make_ready(tide_notificator *n, tide_cap *c)
+{
+    tide__reserve(&n->ready, &n->capready, n->nready + 1, sizeof *n->ready);
+    n->ready[n->nready++] = c;
+}
+
 tide_cap *tide_notificator_next(tide_notificator *n, const tide_antichain *const *frontiers,
                                 size_t count)
 {
     tide__notificator_drop_current(n);
-    if (!n->nready && n->npending) {
+    if (!n->nready && n->npending && n->pending[0]->time.depth == 1) {
+        /* Epochs are totally ordered: once the earliest is blocked, so is every later
+         * one, so only the due ones are looked at (not every pending one per call). */
+        while (n->npending && !blocked(n->pending[0], frontiers, count)) {
+            make_ready(n, n->pending[0]);
+            n->pending[0] = n->pending[--n->npending];
+            if (n->npending)
+                sift_down(n->pending, n->npending, 0);
+        }
+        for (size_t i = 0, j = n->nready; i < j / 2; i++) { /* latest first */
+            tide_cap *t = n->ready[i];
+            n->ready[i] = n->ready[j - 1 - i];
+            n->ready[j - 1 - i] = t;
+        }
+    } else if (!n->nready && n->npending) {
+        /* Partially ordered times: a later time may be due while an earlier one is not. */
         size_t keep = 0;
         for (size_t i = 0; i < n->npending; i++) {
             tide_cap *c = n->pending[i];
-            bool blocked = false;
-            for (size_t f = 0; f < count && !blocked; f++)
-                blocked = tide_antichain_less_equal(frontiers[f], &c->time);
-            if (blocked) {
+            if (blocked(c, frontiers, count))
                 n->pending[keep++] = c;
-            } else {
-                tide__reserve(&n->ready, &n->capready, n->nready + 1, sizeof *n->ready);
-                n->ready[n->nready++] = c;
-            }
+            else
+                make_ready(n, c);
         }
         n->npending = keep;
+        for (size_t i = keep / 2; i-- > 0;)
+            sift_down(n->pending, keep, i);
         if (n->nready > 1)
             qsort(n->ready, n->nready, sizeof *n->ready, later_first);
     }
