@@ -246,7 +246,7 @@ END_TEST
 /* The build, progress and frontier kinds: every operator and every edge into an operator
  * once at tide_dataflow_end (with consistent numbers, the exchange edge on a channel when
  * there are several workers), progress sent only when there is someone to send it to and
- * applied always, and the probe's frontier ends empty. The workers of a rank share their
+ * applied, and the probe's frontier ends empty. The workers of a rank share their
  * trackers, so over all workers (one rank) exactly the changes sent are applied, once
  * each: a worker applying every worker's batches would make it 3 times as many. */
 struct built_seen {
@@ -322,7 +322,9 @@ static int built_body(tide_worker *w, void *ctx)
                (unsigned long long)s.ops, (unsigned long long)s.inputs,
                (unsigned long long)s.outputs, (unsigned long long)s.edges,
                (unsigned long long)s.exchange_edges);
-    WORK_CHECK(w, s.applied > 0 && (peers > 1) == (s.sent > 0),
+    /* With shared trackers a worker may leave every application to its rank-mates (the
+     * one holding them applies what the others queued): the total is checked below. */
+    WORK_CHECK(w, (peers > 1 || s.applied > 0) && (peers > 1) == (s.sent > 0),
                "progress sent %llu times, applied %llu times with %zu workers",
                (unsigned long long)s.sent, (unsigned long long)s.applied, peers);
     WORK_CHECK(w, s.probe_done && s.frontiers >= 3, "%llu frontier events, probe done: %d",
@@ -337,8 +339,10 @@ START_TEST(test_log_built)
     atomic_store(&built_sent_changes, 0);
     atomic_store(&built_applied_changes, 0);
     ck_assert_int_eq(run_with(_i == 0 ? 1 : 3, built_body), 0);
-    if (_i > 0)
+    if (_i > 0) {
+        ck_assert_uint_gt(atomic_load(&built_sent_changes), 0);
         ck_assert_uint_eq(atomic_load(&built_applied_changes), atomic_load(&built_sent_changes));
+    }
 }
 END_TEST
 
