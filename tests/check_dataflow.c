@@ -2,6 +2,7 @@
 /* The dataflow layer in threads: every body of dataflow_work.c with 1 and 3 workers (the
  * MPI shapes are in mpi_dataflow.c), plus what only makes sense in one process. */
 #include "check_main.h"
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +347,77 @@ START_TEST(test_log_built)
 }
 END_TEST
 
+/* A worker that stops stepping while it shares its rank's trackers misses their notes of
+ * frontier changes; once it lags by more than they keep (4096), it is told to copy every
+ * frontier when it steps again. Two pipelines, A and B. Worker 0 closes A (A's frontier
+ * empties: a note), then runs 6000 epochs through B (12000 notes) while the others, their
+ * inputs closed, wait without stepping. Then they step until A's probe is done, which only
+ * the copy can tell them (the note was dropped), while worker 0 keeps B open (so the
+ * dataflow cannot complete, which would end the probes anyway). */
+static atomic_int lag_released, lag_finished, lag_checked;
+
+static void copy_u64(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    memcpy(out, in, sizeof(uint64_t));
+}
+
+static void step_until_done(tide_worker *w, const tide_probe *p)
+{
+    while (!tide_probe_done(p))
+        tide_worker_step_or_park(w, 1000000);
+}
+
+static int lag_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    tide_input *a, *b;
+    tide_scope *s = tide_dataflow_begin(w, "lag");
+    tide_probe *pa = tide_probe_new(tide_map(tide_input_new(s, TIDE_U64, &a), TIDE_U64,
+                                             copy_u64, NULL));
+    tide_probe *pb = tide_probe_new(tide_map(tide_input_new(s, TIDE_U64, &b), TIDE_U64,
+                                             copy_u64, NULL));
+    tide_dataflow_end(s);
+    int others = (int)tide_worker_peers(w) - 1;
+    if (tide_worker_index(w) != 0) {
+        tide_input_close(a);
+        tide_input_close(b);
+        for (int i = 0; i < 100; i++)
+            tide_worker_step(w); /* its capabilities' release is in the trackers */
+        atomic_fetch_add(&lag_released, 1);
+        while (!atomic_load(&lag_finished))
+            sched_yield();
+        step_until_done(w, pa);
+        atomic_fetch_add(&lag_checked, 1);
+    } else {
+        while (atomic_load(&lag_released) < others)
+            sched_yield();
+        tide_input_close(a);
+        step_until_done(w, pa);
+        for (uint64_t e = 0; e < 6000; e++) {
+            tide_input_send(b, &e);
+            tide_input_advance_to(b, e + 1);
+            while (tide_probe_less_equal(pb, e))
+                tide_worker_step(w);
+        }
+        atomic_store(&lag_finished, 1);
+        while (atomic_load(&lag_checked) < others)
+            tide_worker_step_or_park(w, 1000000);
+        tide_input_close(b);
+    }
+    step_until_done(w, pb);
+    return 0;
+}
+
+START_TEST(test_lagging_worker)
+{
+    atomic_store(&lag_released, 0);
+    atomic_store(&lag_finished, 0);
+    atomic_store(&lag_checked, 0);
+    ck_assert_int_eq(run_with(3, lag_body), 0);
+}
+END_TEST
+
 /* tide_log_stream: the log of a worker's other dataflows reaches a dataflow of its own as
  * records (this worker's operator runs of "work", the records it sent to other workers),
  * none of the log dataflow's own, at epochs that do not run ahead of the records' times;
@@ -527,6 +599,7 @@ int main(void)
     tcase_add_loop_test(tc, test_log, 0, 2);
     tcase_add_loop_test(tc, test_log_messages, 0, 2);
     tcase_add_loop_test(tc, test_log_built, 0, 2);
+    tcase_add_test(tc, test_lagging_worker);
     tcase_add_loop_test(tc, test_log_stream, 0, 2);
     tcase_add_loop_test(tc, test_hash_u64, 0, 3);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
