@@ -39,7 +39,7 @@
 struct rp_scope {
     tide_tracker *full, *internal;
     tide_antichain *mirror; /* per input: the outer frontier as given to `full` */
-    uint32_t ninputs, nnodes, ntargets, parent, node_in_parent;
+    uint32_t ninputs, ntargets, parent, node_in_parent;
     uint32_t *tbase, *sbase; /* numbering of locations: targets, then sources */
     int *kind;               /* per node */
     uint32_t *child;         /* per node: the scope index of a nested scope's node */
@@ -382,14 +382,11 @@ static void *rp_new(void *arg)
     rp->nlocal = nlocal;
     rp->cursor = malloc(nlocal * sizeof *rp->cursor);
     rp->resync = malloc(nlocal * sizeof *rp->resync);
-    if (!rp->cursor || !rp->resync || pthread_mutex_init(&rp->mu, NULL)) {
-        free(rp->cursor);
-        free(rp->resync);
-        free(rp);
-        return NULL;
-    }
-    if (pthread_mutex_init(&rp->qmu, NULL)) {
-        pthread_mutex_destroy(&rp->mu);
+    bool mu = false, qmu = false;
+    if (!rp->cursor || !rp->resync || !(mu = !pthread_mutex_init(&rp->mu, NULL)) ||
+        !(qmu = !pthread_mutex_init(&rp->qmu, NULL))) {
+        if (mu)
+            pthread_mutex_destroy(&rp->mu);
         free(rp->cursor);
         free(rp->resync);
         free(rp);
@@ -478,7 +475,6 @@ static void create(struct tide__rank_progress *rp, tide_dataflow *df,
             internal[i] = r->internal = tracker(g, s);
         tide_graph_free(g);
         r->ninputs = s->ninputs;
-        r->nnodes = s->nnodes;
         r->ntargets = s->ntargets;
         r->parent = s->parent ? s->parent->index : 0;
         r->node_in_parent = s->node_in_parent;
