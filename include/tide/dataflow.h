@@ -437,8 +437,34 @@ tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *cap);
 /** A session at time @p t, which must not be earlier than @p cap's time. */
 tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap,
                                  const tide_time *t);
+/** Not for programs: the write window of an output session and of an input (the first
+ *  thing a tide_session holds and a tide_input points to), so that tide_session_give() and
+ *  tide_input_send() can copy a fixed-size record inline, as putc() does. */
+struct tide__window {
+    unsigned char *wp, *end; /* room for whole records in [wp, end) while open */
+    size_t size;             /* record size (0: variable-length, never inline) */
+};
+/** Not for programs: copies a fixed-size record into an open window with room; false
+ *  (nothing done) otherwise. */
+static inline bool tide__window_put(struct tide__window *w, const void *record)
+{
+    if (!w || w->wp >= w->end)
+        return false;
+    if (w->size == 8) /* a constant size: one move */
+        memcpy(w->wp, record, 8);
+    else
+        memcpy(w->wp, record, w->size);
+    w->wp += w->size;
+    return true;
+}
+
+void tide__session_give(tide_session *s, const void *record);
 /** Sends one record (copied, or encoded for variable-length types). */
-void tide_session_give(tide_session *s, const void *record);
+static inline void tide_session_give(tide_session *s, const void *record)
+{
+    if (!tide__window_put((struct tide__window *)(void *)s, record))
+        tide__session_give(s, record);
+}
 /** Sends @p n fixed-size records stored contiguously at @p records. */
 void tide_session_give_n(tide_session *s, const void *records, size_t n);
 /** Fixed-size records: room for @p n records at the end of the session's buffer, sent as
@@ -558,27 +584,7 @@ size_t tide_notificator_pending(const tide_notificator *n);
 
 /** A root-scope input: records sent through *handle enter the stream at its epoch. */
 tide_stream *tide_input_new(tide_scope *root, const tide_type *type, tide_input **handle);
-/** Not for programs: the write window of an input (the first thing a tide_input points
- *  to), so that tide_input_send() can copy a fixed-size record inline, as putc() does. */
-struct tide__window {
-    unsigned char *wp, *end; /* room for whole records in [wp, end) while open */
-    size_t size;             /* record size (0: variable-length, never inline) */
-};
 void tide__input_send(tide_input *in, const void *record);
-/** Not for programs: copies a fixed-size record into an open window with room; false
- *  (nothing done) otherwise. */
-static inline bool tide__window_put(struct tide__window *w, const void *record)
-{
-    if (!w || w->wp >= w->end)
-        return false;
-    if (w->size == 8) /* a constant size: one move */
-        memcpy(w->wp, record, 8);
-    else
-        memcpy(w->wp, record, w->size);
-    w->wp += w->size;
-    return true;
-}
-
 /** Sends one record at the current epoch. Under a --memory budget, a program feeding much
  *  data asks tide_worker_has_room() between chunks. */
 static inline void tide_input_send(tide_input *in, const void *record)

@@ -443,7 +443,8 @@ static void session_give_slow(struct tide_session *s, const void *record)
     session_attach(s);
 }
 
-void tide_session_give(tide_session *s, const void *record)
+/* tide_session_give()'s call when the record does not fit the window inline. */
+void tide__session_give(tide_session *s, const void *record)
 {
     if (!tide__window_put(&s->win, record))
         session_give_slow(s, record);
