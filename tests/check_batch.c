@@ -125,6 +125,58 @@ START_TEST(test_allocation_counter)
 }
 END_TEST
 
+/* A worker keeps the largest large buffer freed for the next large one (no malloc, no
+ * fresh pages), still counted as held; without a worker, or under a --memory budget, a
+ * freed buffer is freed. */
+struct spare_seen {
+    uint64_t allocations, held_after_free, held_before;
+};
+
+static int spare_worker(tide_worker *w, void *arg)
+{
+    (void)w;
+    struct spare_seen *seen = arg;
+    uint64_t before = tide_comm_allocations();
+    seen->held_before = tide_memory_held();
+    tide_batch *b = tide_batch_new(TIDE_U64, (size_t)4 << 20);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(tide_batch_extend(b, 1000));
+    tide_batch_free(b);
+    seen->held_after_free = tide_memory_held();
+    b = tide_batch_new(TIDE_U64, 0);
+    uint64_t *r = tide_batch_extend(b, 400000); /* 3.2 MB: the spare, records kept */
+    ck_assert_ptr_nonnull(r);
+    for (uint64_t i = 0; i < 400000; i++)
+        r[i] = i;
+    ck_assert_int_eq(tide_batch_push(b, &(uint64_t){ 7 }), 0);
+    ck_assert_uint_eq(tide_batch_len(b), 400001);
+    ck_assert_uint_eq(((uint64_t *)tide_batch_records(b))[399999], 399999);
+    tide_batch_free(b);
+    seen->allocations = tide_comm_allocations() - before;
+    return 0;
+}
+
+START_TEST(test_spare_buffer)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.bind = TIDE_BIND_NONE;
+    uint64_t held = tide_memory_held();
+    struct spare_seen seen;
+    ck_assert_int_eq(tide_execute(&cfg, spare_worker, &seen), 0);
+    /* 4 MiB made, then two small growths of the second batch before the spare serves it */
+    ck_assert_uint_ge(seen.held_after_free, seen.held_before + ((uint64_t)4 << 20));
+    uint64_t kept = seen.allocations;
+    ck_assert_uint_eq(tide_memory_held(), held); /* the worker's end freed the spare */
+    cfg.memory = (uint64_t)1 << 30;
+    ck_assert_int_eq(tide_execute(&cfg, spare_worker, &seen), 0);
+    ck_assert_uint_lt(seen.held_after_free, seen.held_before + ((uint64_t)4 << 20));
+    ck_assert_uint_gt(seen.allocations, kept); /* under a budget: a fresh buffer */
+    ck_assert_uint_eq(tide_memory_held(), held);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("batch");
@@ -133,5 +185,6 @@ int main(void)
     tcase_add_test(tc, test_variable_records);
     tcase_add_test(tc, test_type_equality);
     tcase_add_test(tc, test_allocation_counter);
+    tcase_add_test(tc, test_spare_buffer);
     return run_suite("batch", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -137,8 +137,8 @@ static int by_key(const void *a, const void *b)
  * with keys of every width. */
 START_TEST(test_consolidate)
 {
-    static const size_t lens[] = { 0, 1, 2, 40, 64, 65, 1000, 50000 };
-    static const unsigned bits[] = { 1, 8, 12, 23, 64 };
+    static const size_t lens[] = { 0, 1, 2, 40, 64, 65, 1000, 50000, 100000 };
+    static const unsigned bits[] = { 1, 8, 12, 17, 23, 34, 64 };
     uint64_t s = 9;
     for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
         for (size_t bi = 0; bi < sizeof bits / sizeof *bits; bi++) {

@@ -74,6 +74,80 @@ tide_batch *tide__batch_unshare(tide_batch *view)
     return atomic_fetch_sub_explicit(&buf->refs, 1, memory_order_acq_rel) == 1 ? buf : NULL;
 }
 
+/* A worker thread's spare large buffers, still counted as held. glibc maps a block of 32
+ * MiB and over afresh on every malloc and unmaps it on free, so an operator that gathers a
+ * time's records into one batch, sorts them with tide_consolidate, frees the batch and
+ * gathers the next time's (pagerank: 2 million changes a round) paid a page fault per 4 KiB
+ * every round, for the batch and for the sort's scratch: two spares keep both. Only without
+ * a --memory budget: kept memory would count against the budget with nothing to bring it
+ * back. */
+#define SPARE_MIN ((size_t)1 << 20)
+#define SPARES 2
+static _Thread_local bool spare_on;
+static _Thread_local struct spare {
+    unsigned char *base;
+    size_t cap;
+} spares[SPARES];
+
+void tide__spare_start(void)
+{
+    spare_on = true;
+}
+
+void tide__spare_end(void)
+{
+    for (int i = 0; i < SPARES; i++) {
+        tide__batch_free_buffer(spares[i].base, spares[i].cap);
+        spares[i] = (struct spare){ NULL, 0 };
+    }
+    spare_on = false;
+}
+
+/* Keeps @p base (capacity @p cap) in place of the smallest spare when it is large and
+ * larger than that one; frees what is not kept. */
+static void spare_or_free(unsigned char *base, size_t cap)
+{
+    struct spare *s = &spares[spares[1].cap < spares[0].cap];
+    if (spare_on && cap >= SPARE_MIN && cap > s->cap) {
+        tide__batch_free_buffer(s->base, s->cap);
+        *s = (struct spare){ base, cap };
+        return;
+    }
+    tide__batch_free_buffer(base, cap);
+}
+
+/* The smallest spare with room for @p bytes, taken from the spares, or NULL. */
+static unsigned char *spare_take(size_t bytes, size_t *cap)
+{
+    struct spare *best = NULL;
+    for (int i = 0; i < SPARES; i++)
+        if (spares[i].base && spares[i].cap >= bytes && (!best || spares[i].cap < best->cap))
+            best = &spares[i];
+    if (!best)
+        return NULL;
+    unsigned char *base = best->base;
+    *cap = best->cap;
+    *best = (struct spare){ NULL, 0 };
+    return base;
+}
+
+unsigned char *tide__scratch_take(size_t bytes, size_t *cap)
+{
+    unsigned char *base = spare_take(bytes, cap);
+    if (base)
+        return base;
+    if ((base = malloc(TIDE__HEADROOM + bytes)))
+        tide__memory_account((int64_t)(TIDE__HEADROOM + bytes));
+    *cap = bytes;
+    return base;
+}
+
+void tide__scratch_give(unsigned char *base, size_t cap)
+{
+    if (base)
+        spare_or_free(base, cap);
+}
+
 void tide_batch_free(tide_batch *b)
 {
     if (!b)
@@ -81,8 +155,7 @@ void tide_batch_free(tide_batch *b)
     if (b->shared)
         tide_batch_free(tide__batch_unshare(b));
     if (b->base)
-        tide__memory_account(-(int64_t)(TIDE__HEADROOM + b->cap));
-    free(b->base);
+        spare_or_free(b->base, b->cap);
     free(b);
 }
 
@@ -143,6 +216,16 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < bytes)
         cap *= 2;
+    size_t spare_cap;
+    unsigned char *spare = cap >= SPARE_MIN ? spare_take(cap, &spare_cap) : NULL;
+    if (spare) { /* counted already */
+        if (b->base)
+            memcpy(spare, b->base, TIDE__HEADROOM + b->bytes);
+        tide__batch_free_buffer(b->base, b->cap);
+        b->base = spare;
+        b->cap = spare_cap;
+        return 0;
+    }
     unsigned char *base = realloc(b->base, TIDE__HEADROOM + cap);
     if (!base)
         return TIDE_ENOMEM;

@@ -58,6 +58,16 @@ unsigned char *tide__batch_take_buffer(tide_batch *b, size_t *cap);
 void tide__batch_give_buffer(tide_batch *b, unsigned char *base, size_t cap);
 /* Frees @p base (capacity @p cap) from tide__batch_take_buffer, counted as no longer held. */
 void tide__batch_free_buffer(unsigned char *base, size_t cap);
+/* On a worker thread without a --memory budget: keep the largest large buffer freed
+ * (tide_batch_free, tide__scratch_give) for the next large one (tide__batch_reserve,
+ * tide__scratch_take), until tide__spare_end frees it. */
+void tide__spare_start(void);
+void tide__spare_end(void);
+/* A counted buffer with at least @p bytes of data after its TIDE__HEADROOM (the spare when
+ * it is large enough), its capacity in *cap; NULL when out of memory. */
+unsigned char *tide__scratch_take(size_t bytes, size_t *cap);
+/* Gives back a buffer of tide__scratch_take (kept as the spare or freed). */
+void tide__scratch_give(unsigned char *base, size_t cap);
 /* Adds @p delta bytes to tide_memory_held(): for memory that tide holds outside batch
  * buffers and can count (the operator library's keyed tables and per-time maps). */
 void tide__memory_account(int64_t delta);

@@ -415,6 +415,8 @@ static int run_worker(tide_allocator *a, void *arg)
     tide__watch_join(&w, r->watch);
     tide__trace_join(&w, r->trace, r->trace_otf2);
     tide__budget_join(&w, r->budget);
+    if (!r->budget)
+        tide__spare_start();
     int rc = r->fn(&w, r->ctx);
     tide__log_stop(&w);
     if (w.unbuilt)
@@ -434,6 +436,7 @@ static int run_worker(tide_allocator *a, void *arg)
     tide__trace_finish(&w);
     announce_finished(&w, rc);
     worker_destroy(&w);
+    tide__spare_end();
     return rc;
 }
 

@@ -283,30 +283,42 @@ void tide_table_free(tide_table *t)
 
 const tide_type tide_type_diff = { "tide_diff", sizeof(tide_diff), 0, 0, 0, 0 };
 
-/* An LSD radix sort by key, 11 bits a pass, over the bits the keys use. */
+/* An LSD radix sort by key over the bits the keys use, in as few passes of at most 11 bits
+ * as cover them, the bits shared out evenly: 17-bit keys (pagerank's 100,000 nodes) sort
+ * in two passes of 9 bits, whose 512 write streams scatter faster than 2048 do (2 million
+ * changes: 16-17 ms against 26-29 with passes of 11 and 6 bits). */
 static void radix_sort(tide_diff *d, size_t n)
 {
     uint64_t used = 0;
     for (size_t i = 0; i < n; i++)
         used |= d[i].key;
-    tide_diff *tmp = malloc(n * sizeof *tmp), *a = d, *b = tmp;
-    if (!tmp)
+    unsigned bits = 0;
+    while (bits < 64 && (used >> bits))
+        bits++;
+    if (!bits)
+        return;
+    unsigned passes = (bits + 10) / 11, width = (bits + passes - 1) / passes;
+    uint64_t mask = ((uint64_t)1 << width) - 1;
+    size_t cap;
+    unsigned char *scratch = tide__scratch_take(n * sizeof *d, &cap);
+    if (!scratch)
         tide_abort("tide_consolidate: out of memory (%zu changes)", n);
-    for (unsigned shift = 0; shift < 64 && (used >> shift); shift += 11) {
+    tide_diff *tmp = (tide_diff *)(void *)(scratch + TIDE__HEADROOM), *a = d, *b = tmp;
+    for (unsigned p = 0, shift = 0; p < passes; p++, shift += width) {
         size_t count[2049] = { 0 };
         for (size_t i = 0; i < n; i++)
-            count[((a[i].key >> shift) & 2047) + 1]++;
-        for (size_t k = 1; k < 2049; k++)
+            count[((a[i].key >> shift) & mask) + 1]++;
+        for (size_t k = 1; k <= mask + 1; k++)
             count[k] += count[k - 1];
         for (size_t i = 0; i < n; i++)
-            b[count[(a[i].key >> shift) & 2047]++] = a[i];
+            b[count[(a[i].key >> shift) & mask]++] = a[i];
         tide_diff *t = a;
         a = b;
         b = t;
     }
     if (a != d)
         memcpy(d, a, n * sizeof *d);
-    free(tmp);
+    tide__scratch_give(scratch, cap);
 }
 
 size_t tide_consolidate(tide_diff *d, size_t n)
