@@ -158,6 +158,103 @@ START_TEST(test_mutable_antichain)
 }
 END_TEST
 
+/* Random updates, mostly the pattern of progress (the earliest time leaves, a later one
+ * comes) with some anywhere, negative and back again, over epochs and (epoch, round)
+ * times: the counts and the frontier after every batch against a recount from scratch,
+ * and the frontier changes reported against the frontiers' difference. Covers the zero
+ * counts kept at the front and the scan that stops at a time below all later ones. */
+START_TEST(test_mutable_antichain_random)
+{
+    enum { E = 12, R = 4, STEPS = 4000 };
+    for (uint32_t depth = 1; depth <= 2; depth++) {
+        uint64_t rng = 77 + depth;
+        int64_t count[E][R] = { { 0 } };
+        tide_mutable_antichain m;
+        tide_change_batch fc;
+        tide_mutable_antichain_init(&m);
+        tide_change_batch_init(&fc);
+        uint64_t low = 0; /* the pattern's earliest epoch */
+        size_t saw_lead = 0, saw_revive = 0;
+        for (int step = 0; step < STEPS; step++) {
+            tide_change ch[3];
+            size_t n = 0;
+            uint64_t r = (rng = rng * 6364136223846793005ULL + 1442695040888963407ULL) >> 33;
+            uint64_t e = r % E, k = depth == 2 ? (r >> 8) % R : 0;
+            if (r % 3) { /* the earliest positive count goes, a later epoch comes */
+                for (uint64_t x = 0; x < E * R && !n; x++) {
+                    uint64_t xe = (low + x / R) % E, xk = depth == 2 ? x % R : 0;
+                    if (count[xe][xk] > 0)
+                        ch[n++] = (tide_change){ 0, depth == 2 ? T2(xe, xk) : T(xe), -1 };
+                    if (depth == 1)
+                        x += R - 1;
+                }
+                low = (low + (r >> 20) % 2) % E;
+                ch[n++] = (tide_change){ 0, depth == 2 ? T2(e, k) : T(e), +1 };
+            } else { /* anywhere, up or down */
+                int64_t d = (int64_t)((r >> 12) % 5) - 2;
+                if (d)
+                    ch[n++] = (tide_change){ 0, depth == 2 ? T2(e, k) : T(e), d };
+            }
+            tide_antichain was;
+            tide_antichain_init(&was);
+            for (size_t i = 0; i < m.frontier.len; i++)
+                tide_antichain_insert(&was, &m.frontier.elems[i]);
+            tide_change_batch_clear(&fc);
+            size_t lead = m.lead;
+            for (size_t i = 0; i < n && lead; i++)
+                saw_revive += tide_time_cmp(&ch[i].time, &m.counts.changes[lead - 1].time) <= 0;
+            tide_mutable_antichain_update(&m, ch, n, &fc);
+            saw_lead += m.lead > 0;
+            for (size_t i = 0; i < n; i++)
+                count[ch[i].time.c[0]][depth == 2 ? ch[i].time.c[1] : 0] += ch[i].delta;
+            /* the recount: every count, and the minimal positive times */
+            tide_antichain want;
+            tide_antichain_init(&want);
+            size_t nonzero = 0;
+            for (uint64_t a = 0; a < E; a++)
+                for (uint64_t b = 0; b < (depth == 2 ? R : 1); b++) {
+                    tide_time t = depth == 2 ? T2(a, b) : T(a);
+                    ck_assert_int_eq(tide_mutable_antichain_count(&m, &t), count[a][b]);
+                    nonzero += count[a][b] != 0;
+                    if (count[a][b] > 0)
+                        tide_antichain_insert(&want, &t);
+                }
+            ck_assert_uint_ge(m.counts.len, nonzero);
+            ck_assert_uint_le(m.counts.len - m.lead, nonzero);
+            ck_assert_uint_eq(m.frontier.len, want.len);
+            for (size_t i = 0; i < want.len; i++)
+                ck_assert(tide_antichain_less_equal(&m.frontier, &want.elems[i]) &&
+                          tide_antichain_less_equal(&want, &m.frontier.elems[i]));
+            /* was + reported changes = now */
+            tide_change_batch_compact(&fc);
+            for (size_t i = 0; i < fc.len; i++) {
+                bool in_was = false, in_now = false;
+                for (size_t j = 0; j < was.len; j++)
+                    in_was |= tide_time_eq(&was.elems[j], &fc.changes[i].time);
+                for (size_t j = 0; j < want.len; j++)
+                    in_now |= tide_time_eq(&want.elems[j], &fc.changes[i].time);
+                ck_assert(fc.changes[i].delta == (in_now ? +1 : -1) && in_was != in_now);
+            }
+            tide_antichain_free(&want);
+            tide_antichain_free(&was);
+        }
+        ck_assert_uint_gt(saw_lead, 50); /* the cases this is for happened */
+        ck_assert_uint_gt(saw_revive, 10);
+        /* everything back to zero: the counts end empty */
+        for (uint64_t a = 0; a < E; a++)
+            for (uint64_t b = 0; b < (depth == 2 ? R : 1); b++)
+                if (count[a][b]) {
+                    tide_change c = { 0, depth == 2 ? T2(a, b) : T(a), -count[a][b] };
+                    tide_mutable_antichain_update(&m, &c, 1, NULL);
+                }
+        ck_assert_uint_eq(m.counts.len, 0);
+        ck_assert_uint_eq(m.frontier.len, 0);
+        tide_mutable_antichain_free(&m);
+        tide_change_batch_free(&fc);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the tracker by hand */
 
 static tide_location in(uint32_t node, uint32_t port) { return (tide_location){ node, port, false }; }
@@ -539,6 +636,7 @@ int main(void)
     tcase_add_test(tc, test_antichain);
     tcase_add_test(tc, test_change_batch);
     tcase_add_test(tc, test_mutable_antichain);
+    tcase_add_test(tc, test_mutable_antichain_random);
     tcase_add_test(tc, test_tracker_loop);
     tcase_add_test(tc, test_tracker_rejects_stuck_cycle);
     tcase_add_test(tc, test_path_summaries_and_scope_projection);

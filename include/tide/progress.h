@@ -144,8 +144,10 @@ bool tide_change_batch_is_empty(tide_change_batch *b);
  * Counts may go negative for a while (updates from different workers arrive in any order).
  */
 typedef struct tide_mutable_antichain {
-    tide_change_batch counts; /**< per time (key 0), consolidated */
+    tide_change_batch counts; /**< per time (key 0), sorted; zero only in the first `lead` */
     tide_antichain frontier;  /**< the minimal times with a positive count */
+    size_t lead; /**< leading counts that dropped to zero, kept so that the earliest time
+                      leaves without moving the others (dropped in bulk later) */
 } tide_mutable_antichain;
 
 /** Makes @p m an empty one (no counts, the empty frontier). */
