@@ -11,10 +11,12 @@
  * every worker makes the copies before the exchange, and they reach worker 0 through it.
  * With --delay every record is held back (tide_delay) until the source has finished: what
  * is held then waits for the sources themselves, and a budget smaller than the data has
- * to give way (the end-of-run report counts how often) rather than wait forever.
+ * to give way (the end-of-run report counts how often) rather than wait forever; with
+ * --spread T the records wait at T different times (value % T after the end), each record
+ * looked up among them (a benchmark of tide_delay's map of pending times).
  * Worker 0 prints how many records it took and their sum, which are exact in every shape.
  *
- *   skew RECORDS WORK [--iter] [--delay] [--fanout K [--before]] [tide options]
+ *   skew RECORDS WORK [--iter] [--delay [--spread T]] [--fanout K [--before]] [tide options]
  *   e.g. mpirun -n 2 skew 20000000 50 --memory 64M
  */
 #include <inttypes.h>
@@ -25,7 +27,7 @@
 #define EPOCH_RECORDS 262144 /* records per epoch of the input */
 
 struct args {
-    uint64_t records, work, fanout;
+    uint64_t records, work, fanout, spread;
     bool iter, delay, before;
 };
 
@@ -44,13 +46,13 @@ static void consume(const tide_time *t, const void *record, void *ctx)
     c->sum += v;
 }
 
-/* After every epoch the input will have: released once the source is done. */
+/* After every epoch the input will have (one of *ctx times): released once the source is
+ * done. */
 static void to_end(const void *record, const tide_time *t, tide_time *later, void *ctx)
 {
-    (void)record;
     (void)t;
-    (void)ctx;
-    *later = tide_time_root(UINT64_C(1) << 40);
+    uint64_t spread = *(const uint64_t *)ctx;
+    *later = tide_time_root((UINT64_C(1) << 40) + *(const uint64_t *)record % spread);
 }
 
 static void copies(const void *in, tide_session *out, void *ctx)
@@ -87,7 +89,7 @@ static int run(tide_worker *w, void *arg)
     tide_stream *s = a->iter ? tide_to_stream_iter(scope, TIDE_U64, iter_next, &it, CHUNK)
                              : tide_input_new(scope, TIDE_U64, &input);
     if (a->delay)
-        s = tide_delay(s, to_end, NULL);
+        s = tide_delay(s, to_end, (void *)&a->spread);
     if (a->fanout > 1 && a->before)
         s = tide_flat_map(s, TIDE_U64, copies, (void *)&a->fanout);
     s = tide_exchange(s, tide_hash_zero, NULL);
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
 {
     tide_config cfg;
     example_config("skew", &cfg, &argc, argv);
-    struct args a = { 0, 0, 1, false, false, false };
+    struct args a = { 0, 0, 1, 1, false, false, false };
     int pos = 0;
     char *given[2];
     for (int i = 1; i < argc; i++) {
@@ -134,6 +136,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--fanout") == 0 && i + 1 < argc &&
                  example_parse(argv[i + 1], &a.fanout) == 0)
             i++;
+        else if (strcmp(argv[i], "--spread") == 0 && i + 1 < argc &&
+                 example_parse(argv[i + 1], &a.spread) == 0)
+            i++;
         else if (pos < 2)
             given[pos++] = argv[i];
         else
@@ -141,7 +146,7 @@ int main(int argc, char **argv)
     }
     if (pos != 2 || example_parse(given[0], &a.records) ||
         example_parse_min(given[1], 0, &a.work)) {
-        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay] [--fanout K [--before]] [tide options]  "
+        fprintf(stderr, "usage: skew RECORDS WORK [--iter] [--delay [--spread T]] [--fanout K [--before]] [tide options]  "
                         "(RECORDS per "
                         "worker, positive; WORK rounds of hashing per record, 0 or more)\n");
         return 2;

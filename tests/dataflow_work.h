@@ -26,6 +26,7 @@ int df_ok_err(tide_worker *w, void *ctx);
 /* delay_total, delay_batch, reclock, state_machine (operators_time_work.c). */
 int df_delay_total_batch(tide_worker *w, void *ctx);
 int df_reclock(tide_worker *w, void *ctx);
+int df_delay_many(tide_worker *w, void *ctx);
 int df_state_machine(tide_worker *w, void *ctx);
 int df_capture(tide_worker *w, void *ctx);
 /* the stateless operators, count, accumulate and delay with records at several times */
@@ -72,6 +73,7 @@ int df_to_stream_bytes(tide_worker *w, void *ctx);
     X(ok_err, df_ok_err)                                                                  \
     X(delay_total_batch, df_delay_total_batch)                                            \
     X(reclock, df_reclock)                                                                \
+    X(delay_many, df_delay_many)                                                          \
     X(state_machine, df_state_machine)                                                    \
     X(capture, df_capture)                                                                \
     X(operators_at_times, df_operators_at_times)                                          \

@@ -44,6 +44,13 @@ for mode in "" "--iter" "--delay" "--iter --delay"; do
       "$run" $1 "$e/skew" 100000 5 $mode -w $2 --bind none --memory 1M
   done
 done
+# Held back at 300 times (tide_delay's map of pending times, indexed from 16 on)
+exact "skew -w 2 --delay --spread 300" 2 1 timeout 60 "$e/skew" 100000 5 --delay --spread 300 \
+  -w 2 --bind none --memory 1M
+exact "mpirun -n 2 skew -w 2 --delay --spread 300" 4 2 \
+  "$run" 2 "$e/skew" 100000 5 --delay --spread 300 -w 2 --bind none --memory 1M
+expect_failure "skew --spread 0" "usage: skew RECORDS WORK .*--spread T" \
+  timeout 20 "$e/skew" 10 0 --delay --spread 0
 
 # Spilling: worker 0 makes 20 copies of each record in one flat_map run, more than any
 # budget on the sources can stop; the copies beyond the budget go to disk and come back in

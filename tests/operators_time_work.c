@@ -119,6 +119,106 @@ int df_delay_total_batch(tide_worker *w, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- many pending times */
+
+/* Hundreds of times pending at once (the map per time indexes them from 16 on): each
+ * worker gives, at epoch e, records x = 1000 * e + k for k < SPREAD; delay and
+ * delay_total move x to e + 1 + (k * 37) % SPREAD, in an order that jumps about; reclock
+ * releases delay's output at clock times every 7 epochs. Counts per time against the
+ * rule, and delay_total's times never go back. */
+#define SPREAD 300
+#define MANY_LATEST (FEED_EPOCHS + SPREAD)
+
+static void feed_many(tide_worker *w, uint64_t e, tide_session *out, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+    for (uint64_t k = 0; k < SPREAD; k++) {
+        uint64_t x = 1000 * e + k;
+        tide_session_give(out, &x);
+    }
+}
+
+static uint64_t spread_to(uint64_t x) { return x / 1000 + 1 + (x % 1000 * 37) % SPREAD; }
+
+static void spread(const void *record, const tide_time *t, tide_time *later, void *ctx)
+{
+    (void)ctx;
+    (void)t;
+    *later = tide_time_root(spread_to(*(const uint64_t *)record));
+}
+
+struct spread_seen {
+    uint64_t count[MANY_LATEST + 7];
+    uint64_t last;
+    int errors;
+    bool in_order, clocked;
+};
+
+static void check_spread(const tide_time *t, const void *r, void *ctx)
+{
+    struct spread_seen *d = ctx;
+    uint64_t x = *(const uint64_t *)r, want = spread_to(x);
+    if (d->clocked) /* released at the first clock time (a multiple of 7) not before */
+        want = (want + 6) / 7 * 7;
+    if (t->c[0] != want || t->c[0] >= MANY_LATEST + 7 || (d->in_order && t->c[0] < d->last))
+        d->errors++;
+    else
+        d->count[t->c[0]]++;
+    d->last = t->c[0];
+}
+
+int df_delay_many(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    static struct spread_seen zero;
+    struct spread_seen *seen = malloc(3 * sizeof *seen);
+    if (!seen)
+        return 1;
+    for (int i = 0; i < 3; i++)
+        seen[i] = zero;
+    seen[1].in_order = true;
+    seen[2].clocked = true;
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_input *clock_in;
+    tide_scope *scope = tide_dataflow_begin(w, "delay_many");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    tide_stream *clock = tide_input_new(scope, TIDE_U64, &clock_in);
+    tide_stream *delayed = tide_delay(s, spread, NULL);
+    tide_inspect(delayed, check_spread, &seen[0]);
+    tide_inspect(tide_delay_total(s, spread, NULL), check_spread, &seen[1]);
+    tide_inspect(tide_reclock(delayed, clock), check_spread, &seen[2]);
+    tide_dataflow_end(scope);
+    uint64_t tick = 0;
+    for (uint64_t t = 0; t < MANY_LATEST + 7; t += 7) {
+        tide_input_advance_to(clock_in, t);
+        tide_input_send(clock_in, &tick);
+    }
+    tide_input_close(clock_in);
+    feed_reversed(w, u, cap, feed_many, NULL);
+    uint64_t want[MANY_LATEST + 7] = { 0 }, want_clocked[MANY_LATEST + 7] = { 0 };
+    for (uint64_t e = 0; e < FEED_EPOCHS; e++)
+        for (uint64_t k = 0; k < SPREAD; k++) {
+            uint64_t t = spread_to(1000 * e + k);
+            want[t]++;
+            want_clocked[(t + 6) / 7 * 7]++;
+        }
+    static const char *const name[] = { "delay", "delay_total", "reclock" };
+    for (int i = 0; i < 3; i++) {
+        WORK_CHECK(w, seen[i].errors == 0, "%s: %d records at a wrong time", name[i],
+                   seen[i].errors);
+        for (uint64_t t = 0; t < MANY_LATEST + 7; t++) {
+            uint64_t n = i == 2 ? want_clocked[t] : want[t];
+            WORK_CHECK(w, seen[i].count[t] == n, "%s: %llu records at %llu, want %llu",
+                       name[i], (unsigned long long)seen[i].count[t], (unsigned long long)t,
+                       (unsigned long long)n);
+        }
+    }
+    free(seen);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- reclock */
 
 /* Data: each worker gives e + 1 records of value e at every epoch e (out of order). Clock:

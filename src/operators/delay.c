@@ -69,6 +69,14 @@ static void release_passed(struct delay *d, tide_op *op)
     struct tide__by_time *m = &d->pending;
     if (m->len == 0) /* qsort and memmove want non-null arrays even for no elements */
         return;
+    /* Most activations release nothing (records arrive, the frontier stays): one look at
+     * the earliest time then, not a sort and a new index. */
+    size_t first = 0;
+    for (size_t i = 1; i < m->len; i++)
+        if (tide_time_cmp(&m->at[i].t, &m->at[first].t) < 0)
+            first = i;
+    if (tide_antichain_less_equal(tide_op_frontier(op, 0), &m->at[first].t))
+        return;
     qsort(m->at, m->len, sizeof *m->at, earliest_first);
     size_t n = 0;
     while (n < m->len && !tide_antichain_less_equal(tide_op_frontier(op, 0), &m->at[n].t)) {
@@ -77,6 +85,7 @@ static void release_passed(struct delay *d, tide_op *op)
     }
     memmove(m->at, m->at + n, (m->len - n) * sizeof *m->at);
     m->len -= n;
+    tide__by_time_reordered(m);
 }
 
 static void delay_run(tide_op *op, void *arg)
@@ -177,7 +186,7 @@ static void reclock_run(tide_op *op, void *arg)
                 continue;
             }
             tide_batch *ready = stash->at[i].v;
-            stash->at[i] = stash->at[--stash->len];
+            tide__by_time_remove_at(stash, i);
             tide_session_give_batch(tide_op_session(op, 0, cap), &ready);
         }
     }

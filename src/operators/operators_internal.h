@@ -30,14 +30,22 @@ static inline const void *tide__record_next(tide_batch *b, size_t *at, void *val
  * library's own, as tide_check_same's). */
 void tide__scope_hide(tide_scope *root);
 
-/* Payloads per open time (by_time.c). */
+/* Payloads per open time (by_time.c), in `at` in no particular order; zeroed is empty. */
 struct tide__by_time {
     struct {
         tide_time t;
         void *v;
     } *at;
     size_t len, cap;
+    size_t *index;  /* from 16 times on: position + 1 in `at` per slot, 0 for none */
+    size_t nindex;  /* slots, a power of two at least twice cap */
+    bool indexed;   /* the index (or its absence below 16 times) matches `at` */
 };
+/* After a caller reorders `at` itself (sorts it, drops a prefix): the index is made again
+ * when next needed. */
+void tide__by_time_reordered(struct tide__by_time *m);
+/* Removes the entry at position @p i (the last one moves there). */
+void tide__by_time_remove_at(struct tide__by_time *m, size_t i);
 /* The payload slot of time @p t; a new slot (NULL, *fresh set) when the time had none. */
 void **tide__by_time_slot(struct tide__by_time *m, const tide_time *t, bool *fresh);
 /* Removes time @p t, returning its payload (NULL when it had none). */
