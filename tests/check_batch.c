@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "check_main.h"
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +180,58 @@ START_TEST(test_spare_buffer)
 }
 END_TEST
 
+/* Under --memory a buffer one worker frees serves another worker's next buffer of its
+ * size (glibc's per-thread arenas would keep it for the first thread's arena), and a batch
+ * that grows keeps its records through the rounded sizes. */
+struct handoff {
+    atomic_uintptr_t freed;
+    uintptr_t got;
+};
+
+static int handoff_worker(tide_worker *w, void *arg)
+{
+    struct handoff *h = arg;
+    const size_t bytes = (size_t)3 << 20; /* a size no other buffer of the run has */
+    if (tide_worker_index(w) == 0) {
+        tide_batch *b = tide_batch_new(TIDE_U64, bytes);
+        ck_assert_ptr_nonnull(b);
+        uintptr_t at = (uintptr_t)tide_batch_records(b);
+        tide_batch_free(b);
+        atomic_store(&h->freed, at);
+        return 0;
+    }
+    while (!atomic_load(&h->freed))
+        sched_yield();
+    tide_batch *b = tide_batch_new(TIDE_U64, bytes);
+    ck_assert_ptr_nonnull(b);
+    h->got = (uintptr_t)tide_batch_records(b);
+    tide_batch_free(b);
+    b = tide_batch_new(TIDE_U64, 0);
+    for (uint64_t i = 0; i < 300000; i++)
+        ck_assert_int_eq(tide_batch_push(b, &i), 0);
+    const uint64_t *r = tide_batch_records(b);
+    for (uint64_t i = 0; i < 300000; i++)
+        ck_assert_uint_eq(r[i], i);
+    tide_batch_free(b);
+    return 0;
+}
+
+START_TEST(test_buffers_across_workers)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.bind = TIDE_BIND_NONE;
+    cfg.memory = (uint64_t)256 << 20;
+    uint64_t held = tide_memory_held();
+    struct handoff h = { 0, 0 };
+    ck_assert_int_eq(tide_execute(&cfg, handoff_worker, &h), 0);
+    uintptr_t freed = atomic_load(&h.freed);
+    ck_assert_uint_eq(h.got, freed); /* the very buffer worker 0 freed */
+    ck_assert_uint_eq(tide_memory_held(), held);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("batch");
@@ -186,5 +241,6 @@ int main(void)
     tcase_add_test(tc, test_type_equality);
     tcase_add_test(tc, test_allocation_counter);
     tcase_add_test(tc, test_spare_buffer);
+    tcase_add_test(tc, test_buffers_across_workers);
     return run_suite("batch", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

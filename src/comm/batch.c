@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "batch_internal.h"
+#include "bufpool_internal.h"
 
 static atomic_uint_fast64_t allocations;
 /* Bytes of batch buffers alive in this process (a process is a rank), and the most there
@@ -136,9 +137,10 @@ unsigned char *tide__scratch_take(size_t bytes, size_t *cap)
     unsigned char *base = spare_take(bytes, cap);
     if (base)
         return base;
-    if ((base = malloc(TIDE__HEADROOM + bytes)))
-        tide__memory_account((int64_t)(TIDE__HEADROOM + bytes));
-    *cap = bytes;
+    size_t size = tide__bufpool_size(TIDE__HEADROOM + bytes);
+    if ((base = tide__bufpool_alloc(TIDE__HEADROOM + bytes)))
+        tide__memory_account((int64_t)size);
+    *cap = size - TIDE__HEADROOM;
     return base;
 }
 
@@ -163,7 +165,7 @@ void tide__batch_free_buffer(unsigned char *base, size_t cap)
 {
     if (base)
         tide__memory_account(-(int64_t)(TIDE__HEADROOM + cap));
-    free(base);
+    tide__bufpool_free(base, TIDE__HEADROOM + cap);
 }
 
 void tide__batch_drop_buffer(tide_batch *b)
@@ -191,11 +193,11 @@ void tide__batch_give_buffer(tide_batch *b, unsigned char *base, size_t cap)
 /* A view about to be written gets a copy of what it reads. */
 static int unshare_copy(tide_batch *b)
 {
-    unsigned char *base = malloc(TIDE__HEADROOM + b->cap);
+    size_t cap = tide__bufpool_size(TIDE__HEADROOM + b->cap) - TIDE__HEADROOM;
+    unsigned char *base = tide__bufpool_alloc(TIDE__HEADROOM + b->cap);
     if (!base)
         return TIDE_ENOMEM;
     memcpy(base, b->base, TIDE__HEADROOM + b->bytes);
-    size_t cap = b->cap;
     tide__memory_account((int64_t)(TIDE__HEADROOM + cap));
     tide_batch_free(tide__batch_unshare(b));
     b->base = base;
@@ -226,9 +228,12 @@ int tide__batch_reserve(tide_batch *b, size_t bytes)
         b->cap = spare_cap;
         return 0;
     }
-    unsigned char *base = realloc(b->base, TIDE__HEADROOM + cap);
+    size_t had = b->base ? TIDE__HEADROOM + b->cap : 0;
+    size_t total = tide__bufpool_size(TIDE__HEADROOM + cap);
+    unsigned char *base = tide__bufpool_realloc(b->base, had, had, TIDE__HEADROOM + cap);
     if (!base)
         return TIDE_ENOMEM;
+    cap = total - TIDE__HEADROOM;
     tide__count_allocation();
     tide__memory_account((int64_t)cap - (int64_t)(b->base ? b->cap : 0) +
                          (b->base ? 0 : TIDE__HEADROOM));

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../comm/bufpool_internal.h"
 #include "dataflow_internal.h"
 
 /* Long enough that a worker deep in one batch (the signs that the rank moves are counted
@@ -59,6 +60,8 @@ struct tide__budget *tide__budget_start(const tide_config *cfg)
     b->spill = tide__spill_new(tide__spill_dir(cfg->spill_dir));
     b->quantum = b->limit / 8 > 65536 ? b->limit / 8 : 65536;
     b->nlocal = nlocal;
+    /* buffers recycled rank-wide, at most an eighth of the budget kept free */
+    tide__bufpool_start(b->limit / 8);
     atomic_init(&b->joined, 0);
     atomic_init(&b->waits, 0);
     atomic_init(&b->grants, 0);
@@ -91,6 +94,7 @@ void tide__budget_stop(struct tide__budget *b, size_t rank, bool report)
                 waits);
     }
     if (b) {
+        tide__bufpool_stop();
         free(b->busy);
         free(b);
     }

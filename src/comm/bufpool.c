@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Why a pool: under --memory the batches a rank holds stay under the budget, yet glibc
+ * gives each thread an arena of its own, and a buffer freed into one arena serves only the
+ * threads of that arena. Buffers that move between threads (a producer's batches spilled
+ * and read back by the consumer, staging handed back to its sender) then leave each arena
+ * as large as the most it ever held, and the rank's RSS grows with the input: `skew
+ * 268435456 0 -w 2 --memory 512M` (4 GiB pushed) peaked at 825 MiB RSS, and at 539 MiB with
+ * a single arena. Recycling buffers rank-wide, by power-of-two size, makes a buffer freed by
+ * any thread serve the next of its size on any thread, so what the rank keeps follows what
+ * it holds at once. Off without --memory: the per-thread arenas are faster where memory is
+ * not bounded.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bufpool_internal.h"
+#include "wire_internal.h"
+
+/* Sizes are TIDE__HEADROOM + a power of two, as batches ask for them (their capacities
+ * double, staging fills 64 KiB, a session 32 KiB): a power of two in all would give a
+ * 64 KiB batch a 128 KiB buffer. */
+#define MIN_SHIFT 6  /* 64 bytes of data, what a new batch gets */
+#define MAX_SHIFT 30 /* 1 GiB: larger buffers are malloc'd as asked */
+#define CLASSES (MAX_SHIFT - MIN_SHIFT + 1)
+#define CLASS_BYTES(c) (TIDE__HEADROOM + ((size_t)1 << (MIN_SHIFT + (c))))
+
+struct freed {
+    struct freed *next;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct freed *head;
+} lists[CLASSES];
+static atomic_bool on;
+static atomic_uint_fast64_t kept, keep_max;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_locks(void)
+{
+    for (int i = 0; i < CLASSES; i++)
+        pthread_mutex_init(&lists[i].mu, NULL);
+}
+
+/* The smallest class of @p bytes or more, or -1 past the largest. */
+static int class_of(size_t bytes)
+{
+    int c = 0;
+    while (c < CLASSES && CLASS_BYTES(c) < bytes)
+        c++;
+    return c < CLASSES ? c : -1;
+}
+
+void tide__bufpool_start(uint64_t keep)
+{
+    pthread_once(&once, init_locks);
+    atomic_store(&keep_max, keep);
+    atomic_store(&on, true);
+}
+
+void tide__bufpool_stop(void)
+{
+    atomic_store(&on, false);
+    for (int c = 0; c < CLASSES; c++) {
+        pthread_mutex_lock(&lists[c].mu);
+        struct freed *f = lists[c].head;
+        lists[c].head = NULL;
+        pthread_mutex_unlock(&lists[c].mu);
+        while (f) {
+            struct freed *next = f->next;
+            free(f);
+            f = next;
+        }
+    }
+    atomic_store(&kept, 0);
+}
+
+size_t tide__bufpool_size(size_t bytes)
+{
+    if (!atomic_load_explicit(&on, memory_order_relaxed))
+        return bytes;
+    int c = class_of(bytes);
+    return c < 0 ? bytes : CLASS_BYTES(c);
+}
+
+/* The class a buffer of exactly @p bytes belongs to while the pool is on, or -1. */
+static int pooled_class(size_t bytes)
+{
+    if (!atomic_load_explicit(&on, memory_order_relaxed))
+        return -1;
+    int c = class_of(bytes);
+    return c >= 0 && bytes == CLASS_BYTES(c) ? c : -1;
+}
+
+/* A kept buffer of exactly @p size bytes, or NULL. */
+static unsigned char *take_kept(size_t size)
+{
+    int c = pooled_class(size);
+    if (c < 0)
+        return NULL;
+    pthread_mutex_lock(&lists[c].mu);
+    struct freed *f = lists[c].head;
+    if (f)
+        lists[c].head = f->next;
+    pthread_mutex_unlock(&lists[c].mu);
+    if (f)
+        atomic_fetch_sub_explicit(&kept, size, memory_order_relaxed);
+    return (unsigned char *)f;
+}
+
+unsigned char *tide__bufpool_alloc(size_t bytes)
+{
+    size_t size = tide__bufpool_size(bytes);
+    unsigned char *base = take_kept(size);
+    return base ? base : malloc(size);
+}
+
+void tide__bufpool_free(unsigned char *base, size_t bytes)
+{
+    if (!base)
+        return;
+    int c = pooled_class(bytes);
+    if (c >= 0) {
+        uint64_t now = atomic_fetch_add_explicit(&kept, bytes, memory_order_relaxed) + bytes;
+        if (now <= atomic_load_explicit(&keep_max, memory_order_relaxed)) {
+            struct freed *f = (struct freed *)(void *)base;
+            pthread_mutex_lock(&lists[c].mu);
+            f->next = lists[c].head;
+            lists[c].head = f;
+            pthread_mutex_unlock(&lists[c].mu);
+            return;
+        }
+        atomic_fetch_sub_explicit(&kept, bytes, memory_order_relaxed); /* full: freed */
+    }
+    free(base);
+}
+
+unsigned char *tide__bufpool_realloc(unsigned char *base, size_t had, size_t keep,
+                                     size_t bytes)
+{
+    size_t size = tide__bufpool_size(bytes);
+    unsigned char *to = take_kept(size);
+    if (!to) /* realloc grows in place where it can (a large block by remapping it) */
+        return realloc(base, size);
+    if (base) {
+        memcpy(to, base, keep < had ? keep : had);
+        tide__bufpool_free(base, had);
+    }
+    return to;
+}
