@@ -8,22 +8,13 @@
 
 #include "comm_work.h"
 
-static tide_config config(size_t workers)
-{
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.launch = TIDE_LAUNCH_SINGLE;
-    cfg.bind = TIDE_BIND_NONE;
-    return cfg;
-}
 
 static const size_t shapes[] = { 1, 3 };
 
 #define WORK_TEST(name, fn, ctx)                                                          \
     START_TEST(test_##name)                                                               \
     {                                                                                     \
-        tide_config cfg = config(shapes[_i]);                                             \
+        tide_config cfg = check_threads(shapes[_i]);                                             \
         ck_assert_int_eq(run_workers(&cfg, fn, ctx), 0);                                  \
     }                                                                                     \
     END_TEST
@@ -38,7 +29,7 @@ static int backend_name(tide_allocator *a, void *ctx)
 
 START_TEST(test_backend_names)
 {
-    tide_config one = config(1), two = config(2);
+    tide_config one = check_threads(1), two = check_threads(2);
     ck_assert_int_eq(run_workers(&one, backend_name, "thread"), 0);
     ck_assert_int_eq(run_workers(&two, backend_name, "process"), 0);
 }
@@ -87,7 +78,7 @@ static int mismatched(tide_allocator *a, void *ctx)
 
 START_TEST(test_type_mismatch)
 {
-    tide_config cfg = config(2);
+    tide_config cfg = check_threads(2);
     pthread_barrier_init(&order, NULL, 2);
     ck_assert_int_eq(run_workers(&cfg, mismatched, NULL), 0);
     pthread_barrier_destroy(&order);
@@ -102,7 +93,7 @@ static int identities(tide_allocator *a, void *ctx)
 
 START_TEST(test_guards)
 {
-    tide_config cfg = config(4);
+    tide_config cfg = check_threads(4);
     tide_guards *g;
     ck_assert_int_eq(tide_comm_initialize(&cfg, identities, NULL, &g), 0);
     ck_assert_uint_eq(tide_guards_count(g), 4);

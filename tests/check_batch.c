@@ -161,10 +161,7 @@ static int spare_worker(tide_worker *w, void *arg)
 
 START_TEST(test_spare_buffer)
 {
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = 1;
-    cfg.bind = TIDE_BIND_NONE;
+    tide_config cfg = check_threads(1);
     uint64_t held = tide_memory_held();
     struct spare_seen seen;
     ck_assert_int_eq(tide_execute(&cfg, spare_worker, &seen), 0);
@@ -218,10 +215,7 @@ static int handoff_worker(tide_worker *w, void *arg)
 
 START_TEST(test_buffers_across_workers)
 {
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = 2;
-    cfg.bind = TIDE_BIND_NONE;
+    tide_config cfg = check_threads(2);
     cfg.memory = (uint64_t)256 << 20;
     uint64_t held = tide_memory_held();
     struct handoff h = { 0, 0 };

@@ -13,11 +13,7 @@
 
 static int run_with(size_t workers, tide_worker_fn fn)
 {
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.bind = TIDE_BIND_NONE;
-    cfg.launch = TIDE_LAUNCH_SINGLE;
+    tide_config cfg = check_threads(workers);
     cfg.progress_share = 2; /* 3 workers share their trackers (MPI shapes -w 2 do not) */
     return tide_execute(&cfg, fn, NULL);
 }

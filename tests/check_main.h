@@ -5,6 +5,18 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <tide.h>
+
+/* One process of @p workers unbound worker threads, whatever launcher the tests run under. */
+static inline tide_config check_threads(size_t workers)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.launch = TIDE_LAUNCH_SINGLE;
+    cfg.bind = TIDE_BIND_NONE;
+    return cfg;
+}
 
 /* Runs the one-case suite and returns the number of failed tests. CK_NOFORK is for
  * programs that started MPI (a forked child cannot use it). */
