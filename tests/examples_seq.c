@@ -10,6 +10,7 @@
  *   examples_seq loopdemo RATE SECONDS    N records, S steps
  *   examples_seq pagerank NODES EDGES     per time with rank changes: TIME COUNT SUM MAX
  *   examples_seq pagerank FILE            the same for an edge list
+ *   examples_seq wordcount FILE...        per file: words, distinct words, the 10 most frequent
  */
 #include <inttypes.h>
 #include <string.h>
@@ -64,26 +65,196 @@ static void bfs(uint64_t nodes, uint64_t edges)
 
 /* ---------------------------------------------------------------- hashjoin */
 
+/* The symmetric hash join of examples/hashjoin.c in one thread: each pair is joined with the
+ * other side's values of its key seen so far, and every joined pair is formed and written out (into a buffer of 1024,
+ * read back for the checksum when full, as a batch goes to the dataflow's probe), so that
+ * COST compares the same work. Values per key and side grow by doubling. */
+struct values {
+    uint64_t *v;
+    uint32_t len, cap;
+};
+
+struct joined {
+    uint64_t pair[1024][2];
+    size_t n;
+    uint64_t count, checksum;
+};
+
+static void joined_flush(struct joined *out)
+{
+    for (size_t i = 0; i < out->n; i++)
+        out->checksum += out->pair[i][0] * out->pair[i][1];
+    out->count += out->n;
+    out->n = 0;
+}
+
+static void join_one(struct values *mine, const struct values *other, int side, uint64_t val,
+                     struct joined *out)
+{
+    for (uint32_t k = 0; k < other->len; k++) {
+        if (out->n == 1024)
+            joined_flush(out);
+        out->pair[out->n][side] = val;
+        out->pair[out->n][1 - side] = other->v[k];
+        out->n++;
+    }
+    if (mine->len == mine->cap) {
+        mine->cap = mine->cap ? 2 * mine->cap : 4;
+        mine->v = realloc(mine->v, mine->cap * sizeof *mine->v);
+        if (!mine->v) {
+            fprintf(stderr, "examples_seq: out of memory\n");
+            exit(1);
+        }
+    }
+    mine->v[mine->len++] = val;
+}
+
 static void hashjoin(uint64_t keys, uint64_t vals)
 {
-    /* per key: how many values each side has, and their sums (the checksum is the sum over
-     * keys of sum1 * sum2) */
-    uint64_t *n1 = xcalloc(keys, 8), *n2 = xcalloc(keys, 8), *s1 = xcalloc(keys, 8),
-             *s2 = xcalloc(keys, 8);
+    struct values *side[2] = { xcalloc(keys, sizeof(struct values)),
+                               xcalloc(keys, sizeof(struct values)) };
+    struct joined *out = xcalloc(1, sizeof *out);
     for (uint64_t i = 0; i < vals; i++)
-        for (int side = 0; side < 2; side++) {
-            uint64_t s = 4 * i + 2 * (uint64_t)side;
-            uint64_t key = example_random(&s) % keys, val = example_random(&s) % keys;
-            (side ? n2 : n1)[key]++;
-            (side ? s2 : s1)[key] += val;
+        for (int s = 0; s < 2; s++) {
+            uint64_t seed = 4 * i + 2 * (uint64_t)s;
+            uint64_t key = example_random(&seed) % keys, val = example_random(&seed) % keys;
+            join_one(&side[s][key], &side[1 - s][key], s, val, out);
         }
-    uint64_t pairs = 0, checksum = 0;
-    for (uint64_t k = 0; k < keys; k++) {
-        pairs += n1[k] * n2[k];
-        checksum += s1[k] * s2[k];
+    joined_flush(out);
+    printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", out->count, out->checksum);
+    for (int s = 0; s < 2; s++) {
+        for (uint64_t k = 0; k < keys; k++)
+            free(side[s][k].v);
+        free(side[s]);
     }
-    printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", pairs, checksum);
-    free(n1), free(n2), free(s1), free(s2);
+    free(out);
+}
+
+/* ---------------------------------------------------------------- wordcount */
+
+/* examples/wordcount.c's counts per file in one thread: words are runs of letters,
+ * lower-cased, at most 47 of them (longer runs are not words); an open-addressing table
+ * from word to count, the words in one growing arena. */
+#define MAX_WORD 47
+
+struct word_slot {
+    uint64_t hash, count;
+    size_t at; /* offset of the word in the arena, + 1 (0: an empty slot) */
+};
+
+struct word_table {
+    struct word_slot *slot;
+    size_t mask, len;
+    char *arena;
+    size_t used, cap;
+};
+
+static uint64_t word_hash(const char *w, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)w[i]) * 0x100000001b3u;
+    return h;
+}
+
+static void word_grow(struct word_table *t)
+{
+    size_t n = 2 * (t->mask + 1);
+    struct word_slot *s = xcalloc(n, sizeof *s);
+    for (size_t i = 0; i <= t->mask; i++)
+        if (t->slot[i].at) {
+            size_t j = t->slot[i].hash & (n - 1);
+            while (s[j].at)
+                j = (j + 1) & (n - 1);
+            s[j] = t->slot[i];
+        }
+    free(t->slot);
+    t->slot = s;
+    t->mask = n - 1;
+}
+
+static void word_add(struct word_table *t, const char *w, size_t n)
+{
+    uint64_t h = word_hash(w, n);
+    size_t j = h & t->mask;
+    for (; t->slot[j].at; j = (j + 1) & t->mask) {
+        const char *o = t->arena + t->slot[j].at - 1;
+        if (t->slot[j].hash == h && strncmp(o, w, n) == 0 && o[n] == 0) {
+            t->slot[j].count++;
+            return;
+        }
+    }
+    if (t->used + n + 1 > t->cap) {
+        t->cap = 2 * (t->used + n + 1);
+        t->arena = realloc(t->arena, t->cap);
+        if (!t->arena) {
+            fprintf(stderr, "examples_seq: out of memory\n");
+            exit(1);
+        }
+    }
+    memcpy(t->arena + t->used, w, n);
+    t->arena[t->used + n] = 0;
+    t->slot[j] = (struct word_slot){ h, 1, t->used + 1 };
+    t->used += n + 1;
+    if (2 * ++t->len > t->mask)
+        word_grow(t);
+}
+
+static const char *words_of; /* the arena, for by_count */
+
+static int by_count(const void *a, const void *b)
+{
+    const struct word_slot *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(words_of + x->at - 1, words_of + y->at - 1);
+}
+
+static void wordcount(char **files, int nfiles)
+{
+    char *buf = xcalloc(1, 1 << 20);
+    for (int f = 0; f < nfiles; f++) {
+        FILE *in = fopen(files[f], "r");
+        if (!in) {
+            fprintf(stderr, "examples_seq: cannot open '%s'\n", files[f]);
+            exit(1);
+        }
+        struct word_table t = { xcalloc(1024, sizeof(struct word_slot)), 1023, 0, NULL, 0, 0 };
+        char word[MAX_WORD];
+        size_t n = 0, got;
+        bool too_long = false;
+        uint64_t words = 0;
+        /* a word ends at any byte that is not a letter, so also at the end of the file */
+        do {
+            got = fread(buf, 1, 1 << 20, in);
+            for (size_t i = 0; i <= got; i++) {
+                int c = i < got ? (unsigned char)buf[i] : 0;
+                if ((unsigned)(c | 32) - (unsigned)'a' < 26u) {
+                    if (n < MAX_WORD)
+                        word[n++] = (char)(c | 32);
+                    else
+                        too_long = true;
+                } else if (i < got || got == 0) {
+                    if (n && !too_long)
+                        word_add(&t, word, n), words++;
+                    n = 0, too_long = false;
+                }
+            }
+        } while (got);
+        fclose(in);
+        struct word_slot *all = xcalloc(t.len, sizeof *all);
+        size_t d = 0;
+        for (size_t i = 0; i <= t.mask; i++)
+            if (t.slot[i].at)
+                all[d++] = t.slot[i];
+        words_of = t.arena;
+        qsort(all, d, sizeof *all, by_count);
+        printf("epoch %d (%s): %" PRIu64 " words, %zu distinct\n", f, files[f], words, d);
+        for (size_t i = 0; i < d && i < 10; i++)
+            printf("  %7" PRIu64 " %s\n", all[i].count, t.arena + all[i].at - 1);
+        free(all), free(t.slot), free(t.arena);
+    }
+    free(buf);
 }
 
 /* ---------------------------------------------------------------- unionfind */
@@ -284,6 +455,10 @@ static void pagerank_file(const char *path)
 int main(int argc, char **argv)
 {
     uint64_t x = 0, y = 0;
+    if (argc >= 3 && strcmp(argv[1], "wordcount") == 0) {
+        wordcount(argv + 2, argc - 2);
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "pagerank") == 0) {
         pagerank_file(argv[2]);
         return 0;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# bfs, hashjoin, unionfind, loopdemo, distinct and pagerank (random and from an edge list)
+# bfs, hashjoin, wordcount, unionfind, loopdemo, distinct and pagerank (random and from an
+# edge list)
 # give, in every shape (1 worker, threads, MPI ranks), exactly what a sequential
 # implementation of the same computation (tests/examples_seq.c, or sort here) gives.
 set -u
@@ -35,6 +36,17 @@ each_shape "hashjoin 500 20000 3000" "$dir/hashjoin" \
 each_shape "hashjoin 500 20000 3000 --memory 1M" "$dir/hashjoin" \
   "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
   "$e/hashjoin" 500 20000 3000 --memory 1M
+
+# wordcount: the bundled texts, and a file with a word of 47 letters, one of 48 (not a
+# word), words split by digits and punctuation, capitals, and no newline at its end
+d=${TIDE_SRCDIR:-.}/examples/data
+printf 'The the THE; a1b2c3 %s %s\nend-of-line_words, x\n\n%s' \
+  "$(printf 'q%.0s' $(seq 47))" "$(printf 'z%.0s' $(seq 48))" "last Word" >"$dir/words.txt"
+"$seq" wordcount "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt" >"$dir/wordcount"
+grep -q "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq$" "$dir/wordcount" ||
+  fail "sequential wordcount lost the 47-letter word"
+each_shape "wordcount" "$dir/wordcount" "sed -e 's/, at [0-9.]* s\$//' -e '/^wordcount: /d'" \
+  "$e/wordcount" "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt"
 
 "$seq" unionfind 20000 15000 >"$dir/unionfind"
 each_shape "unionfind 20000 15000 1000" "$dir/unionfind" "cat" "$e/unionfind" 20000 15000 1000

@@ -276,7 +276,9 @@ int tide_batch_push(tide_batch *b, const void *value)
         memcpy(at, value, t->size);
         return 0;
     }
-    size_t len = t->encoded_size(value);
+    /* strings, the common case, are measured once and copied without a call through t */
+    const char *str = t == &tide_type_str ? *(const char *const *)value : NULL;
+    size_t len = str ? strlen(str) + 1 : t->encoded_size(value);
     size_t need = tide__var_record_bytes(len);
     if (len > UINT32_MAX)
         return TIDE_EINVAL;
@@ -285,7 +287,10 @@ int tide_batch_push(tide_batch *b, const void *value)
     unsigned char *at = tide__batch_data(b) + b->bytes;
     uint32_t len32 = (uint32_t)len;
     memcpy(at, &len32, 4);
-    t->encode(value, at + 4);
+    if (str)
+        memcpy(at + 4, str, len);
+    else
+        t->encode(value, at + 4);
     memset(at + 4 + len, 0, need - 4 - len); /* padding: defined bytes on the wire */
     b->bytes += need;
     b->len++;

@@ -235,7 +235,7 @@ static void session_attach(struct tide_session *s)
 {
     tide_batch *b = s->buf;
     s->win.size = b->type->size;
-    s->win.wp = s->win.end = tide__batch_data(b) + b->bytes;
+    s->win.wp = s->win.end = tide__batch_data(b) + b->bytes; /* closed: nothing fits */
     if (s->win.size) {
         size_t limit = b->cap < SESSION_BYTES ? b->cap : SESSION_BYTES;
         if (limit > b->bytes)
@@ -433,6 +433,15 @@ tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *h)
 
 static void session_give_slow(struct tide_session *s, const void *record)
 {
+    if (!s->win.size) { /* variable-length: no window to sync (wordcount's words) */
+        if (s->buf->bytes >= SESSION_BYTES) {
+            session_flush(s);
+            session_new_buffer(s);
+        }
+        if (tide_batch_push(s->buf, record) != 0)
+            tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+        return;
+    }
     session_sync(s);
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);

@@ -52,11 +52,7 @@ static void aggregate_run(tide_op *op, void *arg)
     tide_batch *b;
     unsigned char value[TIDE__VALUE_BYTES];
     while (tide_op_next(op, 0, &cap, &b)) {
-        struct tide__keyed *tb = table_at(a, op, cap);
-        for (size_t at = 0; at < tide_batch_bytes(b);) {
-            const void *rec = tide__record_next(b, &at, value);
-            a->ops.fold(tide__keyed_state(tb, rec), rec, a->ctx);
-        }
+        tide__keyed_fold(table_at(a, op, cap), b, a->ops.fold, a->ctx);
     }
     while ((cap = tide_op_next_notification(op))) {
         struct tide__keyed *tb = tide__by_time_take(&a->tables, tide_cap_time(cap));

@@ -80,6 +80,11 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
                       const char *who);
 /* The state of @p record's key; a new key gets a zeroed state. Valid until the next call. */
 void *tide__keyed_state(struct tide__keyed *k, const void *record);
+/* fold(state of the record's key, record, ctx) for each record of @p b in order (new keys
+ * get zeroed states), as tide__keyed_state per record but with the table's misses
+ * overlapped. */
+void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
+                      void (*fold)(void *state, const void *record, void *ctx), void *ctx);
 /* The state of @p record's key, or NULL when it has none. */
 void *tide__keyed_find(struct tide__keyed *k, const void *record);
 /* Forgets @p record's key (its state too). */
