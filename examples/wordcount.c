@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Counts the words of text files, one epoch per file: every worker reads every file but
- * keeps only its share of the lines (line number % workers), splits them into words
- * (letters only, lower-cased), the words are exchanged by word and counted per epoch by
- * tide_aggregate, and the counts are gathered at worker 0, which prints each epoch's
- * totals and most frequent words (all of them with --all) as soon as the epoch completes.
+ * Counts the words of text files, one epoch per file: each worker reads its slice of
+ * each file (tide_read_files: the lines that start in its share of the bytes), splits
+ * them into words (letters only, lower-cased), the words are exchanged by word and
+ * counted per epoch by tide_aggregate, and the counts are gathered at worker 0, which
+ * prints each epoch's totals and most frequent words (all of them with --all) as soon as
+ * the epoch completes.
  *
  *   wordcount [--top N] [--all] FILE... [tide options]
  */

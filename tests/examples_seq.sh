@@ -88,6 +88,15 @@ expect_failure "pagerank with a missing edge list" "pagerank: cannot open '$dir/
 printf '1 2\n3 x\n' >"$dir/bad.txt"
 expect_failure "pagerank with a bad edge list" "pagerank: $dir/bad.txt:2: expected two node ids" \
   timeout 20 "$e/pagerank" "$dir/bad.txt" -w 1 --bind none
+# the bad line read by a worker whose slice of the file starts after it (the second of 2
+# or 3): the message still numbers the line from the start of the file
+printf '1 2\n3 4\n5 6\n7 8\n9 9\n# 10 x\n2 3\n4 5\n6 x\n' >"$dir/bad2.txt"
+for w in 2 3; do
+  expect_failure "pagerank with a bad edge list -w $w" "pagerank: $dir/bad2.txt:9: expected two node ids" \
+    timeout 20 "$e/pagerank" "$dir/bad2.txt" -w $w --bind none
+done
+expect_failure "pagerank with a bad edge list -n 2" "pagerank: $dir/bad2.txt:9: expected two node ids" \
+  "$run" 2 "$e/pagerank" "$dir/bad2.txt" -w 1 --bind none
 for p in "bfs 10" "hashjoin 1 2" "unionfind 5 5 0" "loopdemo x 1" "distinct extra"; do
   set -- $p
   expect_failure "$p" "usage: $1" timeout 20 "$e/$@"

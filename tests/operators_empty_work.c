@@ -4,10 +4,12 @@
  * for a while before its first record (the case where delay_total once sorted a NULL array,
  * which only the sanitizer build caught). Then two epochs of records flow and each output is
  * counted and summed against what the operator must give. Also TIDE_BYTES through
- * tide_to_stream (its values are not pointer-sized).
+ * tide_to_stream (its values are not pointer-sized), and tide_read_files' slices.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataflow_work.h"
 
@@ -262,5 +264,114 @@ int df_to_stream_bytes(tide_worker *w, void *ctx)
         ;
     WORK_CHECK(w, seen.n == NTEXT && seen.errors == 0, "%zu byte strings, %d wrong; want %zu",
                seen.n, seen.errors, NTEXT);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tide_read_files */
+
+/* Each file's lines reach the dataflow once, whatever the number of workers (each reads
+ * the lines that start in its slice of the file): slice boundaries right after a newline
+ * (file 2: 90 lines of 3 bytes, 270 = 2 x 135 = 3 x 90), inside lines (file 4), inside a
+ * line longer than a slice (file 3), empty lines, an empty file, no final newline. Each
+ * worker reads its own copy of the files, so no worker reads one being written. */
+enum { READ_FILES = 6 };
+
+struct read_seen {
+    uint64_t n[READ_FILES], sum[READ_FILES];
+    int errors;
+};
+
+static char *read_text(int k)
+{
+    size_t cap = 16384, len = 0;
+    char *s = calloc(1, cap);
+    if (!s)
+        return NULL;
+    switch (k) {
+    case 1:
+        strcpy(s, "7");
+        break;
+    case 2:
+        for (int i = 10; i < 100; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%d\n", i);
+        break;
+    case 3:
+        len = (size_t)snprintf(s, cap, "1\n\n2\n");
+        memset(s + len, ' ', 300); /* a number after 300 spaces: longer than any slice */
+        len += 300;
+        snprintf(s + len, cap - len, "5\n\n3\n4");
+        break;
+    case 4:
+        for (int i = 1; i <= 1000; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%d\n", i * i % 977);
+        break;
+    case 5:
+        strcpy(s, "\n");
+        break;
+    }
+    return s;
+}
+
+static const char *parse_number(const char *line, tide_session *out, void *ctx)
+{
+    (void)ctx;
+    char *end;
+    uint64_t v = strtoull(line, &end, 10);
+    if (end != line)
+        tide_session_give(out, &v);
+    return NULL;
+}
+
+static void count_read(const tide_time *t, const void *r, void *ctx)
+{
+    struct read_seen *s = ctx;
+    if (t->c[0] >= READ_FILES) {
+        s->errors++;
+        return;
+    }
+    s->n[t->c[0]]++;
+    s->sum[t->c[0]] += *(const uint64_t *)r;
+}
+
+int df_read_files(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    char path[READ_FILES][256];
+    const char *files[READ_FILES];
+    struct read_seen want = { { 0 }, { 0 }, 0 }, got = { { 0 }, { 0 }, 0 };
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (int k = 0; k < READ_FILES; k++) {
+        char *content = read_text(k);
+        WORK_CHECK(w, content, "out of memory");
+        snprintf(path[k], sizeof path[k], "%s/tide_read_%ld_%zu_%d", tmp, (long)getpid(),
+                 tide_worker_index(w), k);
+        FILE *f = fopen(path[k], "w");
+        WORK_CHECK(w, f && fputs(content, f) >= 0 && fclose(f) == 0, "cannot write %s", path[k]);
+        files[k] = path[k];
+        for (const char *line = content; *line;) { /* the sequential count */
+            const char *eol = strchr(line, '\n') ? strchr(line, '\n') : line + strlen(line);
+            char *end;
+            uint64_t v = strtoull(line, &end, 10);
+            if (end != line && end <= eol) /* (strtoull skips newlines too) */
+                want.n[k]++, want.sum[k] += v;
+            line = *eol ? eol + 1 : eol;
+        }
+        free(content);
+    }
+    tide_scope *scope = tide_dataflow_begin(w, "read_files");
+    tide_stream *s = tide_read_files(scope, "ReadFiles", files, READ_FILES, TIDE_U64,
+                                     parse_number, NULL);
+    tide_inspect(tide_exchange(s, to_zero, NULL), count_read, &got);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    for (int k = 0; k < READ_FILES; k++)
+        remove(path[k]);
+    WORK_CHECK(w, got.errors == 0, "%d records past the last file's epoch", got.errors);
+    for (int k = 0; tide_worker_index(w) == 0 && k < READ_FILES; k++)
+        WORK_CHECK(w, got.n[k] == want.n[k] && got.sum[k] == want.sum[k],
+                   "file %d: %llu numbers summing to %llu, want %llu summing to %llu", k,
+                   (unsigned long long)got.n[k], (unsigned long long)got.sum[k],
+                   (unsigned long long)want.n[k], (unsigned long long)want.sum[k]);
     return 0;
 }

@@ -28,10 +28,12 @@ tide_stream *tide_to_stream(tide_scope *scope, const tide_type *type, const void
  *  job as "NAME: FILE:LINE: message". */
 typedef const char *(*tide_parse_fn)(const char *line, tide_session *out, void *ctx);
 /**
- * A source of the @p nfiles text files @p files (copied), file i at epoch i: every worker
- * reads every file and parses its share of the lines (line number % workers) with
- * @p parse, a bounded number per step and none while the rank is over its memory budget
- * (--memory). A file that cannot be opened or read stops the job with "NAME: cannot open
+ * A source of the @p nfiles text files @p files (copied), file i at epoch i: each worker
+ * parses with @p parse the lines that start in its slice of the file's bytes (worker k of
+ * n: from k/n of the size to (k+1)/n), reading only those (a file that cannot seek, as a
+ * pipe, is read whole by every worker, each keeping the lines whose number % workers is
+ * its index), a bounded number per step and none while the rank is over its memory
+ * budget (--memory). A file that cannot be opened or read stops the job with "NAME: cannot open
  * 'FILE': reason", @p name being also the operator's.
  */
 tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,

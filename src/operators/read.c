@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* tide_read_files: text files as a source, file i at epoch i, each worker parsing its share
- * of the lines. Every worker reads every file (its share is line number % workers): no
- * coordination, and a file any worker cannot read stops the job with its name. */
+ * of the lines. A worker reads only its share of a file's bytes: the lines that start in
+ * its slice (workers in order, slices of equal size), so that reading scales with the
+ * workers; a file that cannot seek (a pipe) is read whole by every worker, each keeping
+ * the lines whose number % workers is its index. No coordination either way, and a file
+ * any worker cannot read stops the job with its name. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "operators_internal.h"
 
@@ -23,18 +27,70 @@ struct reader {
     void *ctx;
     tide_cap *cap;
     FILE *f;
-    uint64_t line;
+    uint64_t line;     /* lines read from the file (by every worker when not sliced) */
+    bool sliced;       /* reading the lines that start in [pos, end) */
+    uint64_t pos, end; /* byte offsets */
     char *buf;
     size_t cap_buf;
 };
 
-/* The end of file @p r->file: true when it was the last (the capability is dropped), else
- * the capability moves to the next file's epoch. */
-static bool next_file(struct reader *r)
+/* The line number (from 1) of the line starting at byte @p at of @p path, for messages:
+ * a worker reading a slice does not count the lines before it. */
+static uint64_t line_at(const char *path, uint64_t at)
 {
-    if (ferror(r->f) || !feof(r->f)) /* getline's ENOMEM sets no error flag on the stream */
-        tide_abort("%s: cannot read '%s' (line %" PRIu64 "): %s", r->name, r->files[r->file],
-                   r->line + 1, strerror(errno ? errno : EIO));
+    FILE *f = fopen(path, "r");
+    uint64_t line = 1;
+    int c;
+    for (uint64_t i = 0; f && i < at && (c = getc(f)) != EOF; i++)
+        line += c == '\n';
+    if (f)
+        fclose(f);
+    return line;
+}
+
+/* Byte @p k/@p peers of @p size, without overflow. */
+static uint64_t slice_at(uint64_t size, size_t k, size_t peers)
+{
+    return size / peers * k + size % peers * k / peers;
+}
+
+/* Opens file r->file and moves to the first line of this worker's slice. */
+static void open_slice(struct reader *r, size_t me, size_t peers)
+{
+    if (!(r->f = fopen(r->files[r->file], "r")))
+        tide_abort("%s: cannot open '%s': %s", r->name, r->files[r->file], strerror(errno));
+    r->sliced = false;
+    r->pos = 0;
+    off_t size;
+    if (peers == 1 || fseeko(r->f, 0, SEEK_END) != 0 || (size = ftello(r->f)) < 0) {
+        clearerr(r->f);
+        return; /* read whole (a pipe cannot seek) */
+    }
+    uint64_t start = slice_at((uint64_t)size, me, peers);
+    r->end = me + 1 == peers ? UINT64_MAX : slice_at((uint64_t)size, me + 1, peers);
+    r->sliced = true;
+    /* The line holding byte start - 1 is the previous slice's: skip to its end. */
+    if (fseeko(r->f, start ? (off_t)start - 1 : 0, SEEK_SET) != 0)
+        tide_abort("%s: cannot read '%s': %s", r->name, r->files[r->file], strerror(errno));
+    r->pos = start;
+    if (start) {
+        errno = 0;
+        ssize_t skip = getline(&r->buf, &r->cap_buf, r->f);
+        r->pos = skip < 0 ? UINT64_MAX : start - 1 + (uint64_t)skip;
+        if (skip < 0 && (ferror(r->f) || !feof(r->f)))
+            tide_abort("%s: cannot read '%s': %s", r->name, r->files[r->file],
+                       strerror(errno ? errno : EIO));
+    }
+}
+
+/* The end of file @p r->file (or of this worker's slice of it): true when it was the last
+ * (the capability is dropped), else the capability moves to the next file's epoch. */
+static bool next_file(struct reader *r, bool slice_done)
+{
+    if (!slice_done && (ferror(r->f) || !feof(r->f))) /* getline's ENOMEM sets no error flag */
+        tide_abort("%s: cannot read '%s' (%s %" PRIu64 "): %s", r->name, r->files[r->file],
+                   r->sliced ? "byte" : "line", r->sliced ? r->pos : r->line + 1,
+                   strerror(errno ? errno : EIO));
     fclose(r->f);
     r->f = NULL;
     r->line = 0;
@@ -54,24 +110,32 @@ static void read_logic(tide_op *op, void *arg)
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     if (!r->cap || !tide_op_has_room(op)) /* (under --memory: run again once there is) */
         return;
-    if (!r->f && !(r->f = fopen(r->files[r->file], "r")))
-        tide_abort("%s: cannot open '%s': %s", r->name, r->files[r->file], strerror(errno));
+    if (!r->f)
+        open_slice(r, me, peers);
     tide_session *out = tide_op_session(op, 0, r->cap);
     for (int n = 0; n < LINES_PER_STEP; n++) {
-        errno = 0;
-        ssize_t len = getline(&r->buf, &r->cap_buf, r->f);
-        if (len < 0) {
-            if (next_file(r))
+        if (r->sliced && r->pos >= r->end) {
+            if (next_file(r, true))
                 return;
             break;
         }
-        if (r->line++ % peers != me)
+        errno = 0;
+        ssize_t len = getline(&r->buf, &r->cap_buf, r->f);
+        if (len < 0) {
+            if (next_file(r, false))
+                return;
+            break;
+        }
+        uint64_t at = r->pos;
+        r->pos += (uint64_t)len;
+        if (!r->sliced && r->line++ % peers != me)
             continue;
         if (len && r->buf[len - 1] == '\n')
             r->buf[len - 1] = '\0';
         const char *wrong = r->parse(r->buf, out, r->ctx);
         if (wrong)
-            tide_abort("%s: %s:%" PRIu64 ": %s", r->name, r->files[r->file], r->line, wrong);
+            tide_abort("%s: %s:%" PRIu64 ": %s", r->name, r->files[r->file],
+                       r->sliced ? line_at(r->files[r->file], at) : r->line, wrong);
     }
     tide_op_activate(op);
 }
