@@ -171,6 +171,50 @@ START_TEST(test_consolidate)
 }
 END_TEST
 
+/* tide_hash_str spreads strings over workers and table slots: 60,000 distinct words of 3
+ * to 42 letters (up to six 8-byte chunks, every tail length; a number in base 26, then
+ * 'a's, so that many differ only in their length) all get distinct hashes, and the low 6
+ * bits (a table's slot, the worker of 64) fill each of 64 buckets to within 15% of the
+ * mean; the same string gives the same hash wherever it is stored. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(test_hash_str)
+{
+    enum { N = 60000 };
+    uint64_t *h = malloc(N * sizeof *h);
+    size_t bucket[64] = { 0 };
+    char word[48];
+    ck_assert_ptr_nonnull(h);
+    for (size_t i = 0; i < N; i++) {
+        size_t len = 3 + i % 40;
+        uint64_t x = i / 40 + 1; /* < 26^3 */
+        for (size_t k = 0; k < len; k++) { /* i / 40 in base 26, then 'a's */
+            word[k] = (char)('a' + x % 26);
+            x /= 26;
+        }
+        word[len] = 0;
+        const char *p = word;
+        h[i] = tide_hash_str(&p, NULL);
+        bucket[h[i] & 63]++;
+        char copy[48];
+        memcpy(copy, word, len + 1);
+        p = copy;
+        ck_assert_uint_eq(tide_hash_str(&p, NULL), h[i]);
+    }
+    qsort(h, N, sizeof *h, cmp_u64);
+    for (size_t i = 1; i < N; i++)
+        ck_assert_msg(h[i] != h[i - 1], "two words of the %d share a hash", (int)N);
+    for (size_t b = 0; b < 64; b++)
+        ck_assert_msg(bucket[b] * 64 > N * 85 / 100 && bucket[b] * 64 < N * 115 / 100,
+                      "bucket %zu of 64 holds %zu of %d hashes", b, bucket[b], (int)N);
+    free(h);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("containers");
@@ -179,5 +223,6 @@ int main(void)
     tcase_add_test(tc, test_table_fixed);
     tcase_add_test(tc, test_table_strings);
     tcase_add_test(tc, test_consolidate);
+    tcase_add_test(tc, test_hash_str);
     return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

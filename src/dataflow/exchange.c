@@ -495,7 +495,9 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
             tide_batch_read(b, &cursor, value);
             size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers), n = cursor - at;
             size_t slot = slot_of(&sh, dense, p, &tag), need = n + (tag >= 0 ? 4 : 0);
-            tide_batch *s = stage_room(op, tg, &sh, slot, need, type, t);
+            tide_batch *s = *slot_at(tg, &sh, slot);
+            if (s->bytes + need > s->cap || s->bytes + need > STAGE_MAX) /* (no_room: cap 0) */
+                s = stage_room(op, tg, &sh, slot, need, type, t);
             stage_put(s, tag, data + at, n);
         }
     }

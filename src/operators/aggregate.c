@@ -4,6 +4,7 @@
  * complete: one keyed table (keyed.c) per time still open.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "operators_internal.h"
 
@@ -14,13 +15,26 @@ struct aggregate {
     struct tide__by_time tables; /* a struct tide__keyed per open time */
 };
 
+/* Eight bytes at a time (FNV-1a, a byte at a time, was a chain of one multiplication per
+ * byte: 10% of wordcount at -w 2, where every word is hashed twice); the length is mixed
+ * in first, so that strings differing only in trailing zero bytes of a chunk differ. */
 uint64_t tide_hash_str(const void *record, void *ctx)
 {
     (void)ctx;
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *s = *(const unsigned char *const *)record; *s; s++)
-        h = (h ^ *s) * 1099511628211ULL;
-    return h;
+    const char *s = *(const char *const *)record;
+    size_t len = strlen(s);
+    uint64_t h = 0x9e3779b97f4a7c15u ^ (len * 0xff51afd7ed558ccdu), w;
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 32; /* the last mixing of murmur3's finalizer */
+    h *= 0xff51afd7ed558ccdu;
+    return h ^ (h >> 33);
 }
 
 /* The table of @p cap's time; a new one asks for the time's notification. */
