@@ -11,6 +11,7 @@
  *   examples_seq pagerank NODES EDGES     per time with rank changes: TIME COUNT SUM MAX
  *   examples_seq pagerank FILE            the same for an edge list
  *   examples_seq wordcount FILE...        per file: words, distinct words, the 10 most frequent
+ *   examples_seq words LINES PER_LINE     wordcount's input for bench-cost (text)
  */
 #include <inttypes.h>
 #include <string.h>
@@ -257,6 +258,27 @@ static void wordcount(char **files, int nfiles)
     free(buf);
 }
 
+/* wordcount's input for scripts/bench-cost, the same on every machine: @p lines lines of
+ * @p per_line words drawn from 20000 made-up words of 2 to 9 letters, skewed towards the
+ * first (word 20000 r^3 for r uniform in [0, 1)). */
+static void words(uint64_t lines, uint64_t per_line)
+{
+    enum { VOCAB = 20000 };
+    static char vocab[VOCAB][10];
+    uint64_t rng = 7;
+    for (int i = 0; i < VOCAB; i++) {
+        int n = 2 + (int)(example_random(&rng) % 8);
+        for (int k = 0; k < n; k++)
+            vocab[i][k] = (char)('a' + example_random(&rng) % 26);
+    }
+    for (uint64_t l = 0; l < lines; l++)
+        for (uint64_t k = 0; k < per_line; k++) {
+            double r = (double)(example_random(&rng) >> 11) / 9007199254740992.0; /* 2^53 */
+            fputs(vocab[(int)(VOCAB * r * r * r)], stdout);
+            putchar(k + 1 < per_line ? ' ' : '\n');
+        }
+}
+
 /* ---------------------------------------------------------------- unionfind */
 
 static uint64_t root_of(uint64_t *parent, uint64_t x)
@@ -463,8 +485,11 @@ int main(int argc, char **argv)
         pagerank_file(argv[2]);
         return 0;
     }
+    static const char usage[] =
+        "usage: examples_seq bfs|hashjoin|unionfind|loopdemo|pagerank|words A B\n"
+        "       examples_seq pagerank FILE | wordcount FILE...\n";
     if (argc != 4 || example_parse(argv[2], &x) || example_parse(argv[3], &y)) {
-        fprintf(stderr, "usage: examples_seq bfs|hashjoin|unionfind|loopdemo|pagerank A B\n");
+        fputs(usage, stderr);
         return 2;
     }
     if (strcmp(argv[1], "bfs") == 0)
@@ -477,7 +502,11 @@ int main(int argc, char **argv)
         loopdemo(x, y);
     else if (strcmp(argv[1], "pagerank") == 0)
         pagerank_random(x, y);
-    else
+    else if (strcmp(argv[1], "words") == 0)
+        words(x, y);
+    else {
+        fputs(usage, stderr);
         return 2;
+    }
     return 0;
 }

@@ -42,11 +42,15 @@ each_shape "hashjoin 500 20000 3000 --memory 1M" "$dir/hashjoin" \
 d=${TIDE_SRCDIR:-.}/examples/data
 printf 'The the THE; a1b2c3 %s %s\nend-of-line_words, x\n\n%s' \
   "$(printf 'q%.0s' $(seq 47))" "$(printf 'z%.0s' $(seq 48))" "last Word" >"$dir/words.txt"
-"$seq" wordcount "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt" >"$dir/wordcount"
+"$seq" words 3000 10 >"$dir/gen.txt" # bench-cost's input, smaller
+[ "$(wc -l <"$dir/gen.txt")" -eq 3000 ] && [ "$(wc -w <"$dir/gen.txt")" -eq 30000 ] ||
+  fail "examples_seq words 3000 10 did not give 3000 lines of 10 words"
+"$seq" wordcount "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt" \
+  "$dir/gen.txt" >"$dir/wordcount"
 grep -q "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq$" "$dir/wordcount" ||
   fail "sequential wordcount lost the 47-letter word"
 each_shape "wordcount" "$dir/wordcount" "sed -e 's/, at [0-9.]* s\$//' -e '/^wordcount: /d'" \
-  "$e/wordcount" "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt"
+  "$e/wordcount" "$d/night.txt" "$d/rivers.txt" "$d/workshop.txt" "$dir/words.txt" "$dir/gen.txt"
 
 "$seq" unionfind 20000 15000 >"$dir/unionfind"
 each_shape "unionfind 20000 15000 1000" "$dir/unionfind" "cat" "$e/unionfind" 20000 15000 1000

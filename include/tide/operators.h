@@ -33,8 +33,8 @@ typedef const char *(*tide_parse_fn)(const char *line, tide_session *out, void *
  * n: from k/n of the size to (k+1)/n), reading only those (a file that cannot seek, as a
  * pipe, is read whole by every worker, each keeping the lines whose number % workers is
  * its index), a bounded number per step and none while the rank is over its memory
- * budget (--memory). A file that cannot be opened or read stops the job with "NAME: cannot open
- * 'FILE': reason", @p name being also the operator's.
+ * budget (--memory). A file that cannot be opened or read stops the job with "NAME:
+ * cannot open 'FILE': reason", @p name being also the operator's.
  */
 tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,
                              size_t nfiles, const tide_type *out, tide_parse_fn parse,

@@ -433,15 +433,6 @@ tide_session *tide_op_session(tide_op *op, uint32_t port, const tide_cap *h)
 
 static void session_give_slow(struct tide_session *s, const void *record)
 {
-    if (!s->win.size) { /* variable-length: no window to sync (wordcount's words) */
-        if (s->buf->bytes >= SESSION_BYTES) {
-            session_flush(s);
-            session_new_buffer(s);
-        }
-        if (tide_batch_push(s->buf, record) != 0)
-            tide__fatal("operator '%s': out of memory buffering output", s->op->name);
-        return;
-    }
     session_sync(s);
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);
@@ -449,7 +440,8 @@ static void session_give_slow(struct tide_session *s, const void *record)
     }
     if (tide_batch_push(s->buf, record) != 0)
         tide__fatal("operator '%s': out of memory buffering output", s->op->name);
-    session_attach(s);
+    if (s->win.size) /* variable-length records never use the window: it stays closed */
+        session_attach(s);
 }
 
 /* tide_session_give()'s call when the record does not fit the window inline. */
