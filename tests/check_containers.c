@@ -175,7 +175,8 @@ END_TEST
  * to 42 letters (up to six 8-byte chunks, every tail length; a number in base 26, then
  * 'a's, so that many differ only in their length) all get distinct hashes, and the low 6
  * bits (a table's slot, the worker of 64) fill each of 64 buckets to within 15% of the
- * mean; the same string gives the same hash wherever it is stored. */
+ * mean; the same string gives the same hash wherever it is stored; "" and the 702 words
+ * of one and two letters all differ too. */
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -211,6 +212,19 @@ START_TEST(test_hash_str)
     for (size_t b = 0; b < 64; b++)
         ck_assert_msg(bucket[b] * 64 > N * 85 / 100 && bucket[b] * 64 < N * 115 / 100,
                       "bucket %zu of 64 holds %zu of %d hashes", b, bucket[b], (int)N);
+    /* the shortest words, read by their own path: "", and every word of 1 and 2 letters */
+    size_t n = 0;
+    for (size_t len = 0; len <= 2; len++)
+        for (size_t i = 0; i < (len == 0 ? 1 : len == 1 ? 26 : 676); i++) {
+            word[0] = (char)('a' + i % 26);
+            word[1] = (char)('a' + i / 26);
+            word[len] = 0;
+            const char *p = word;
+            h[n++] = tide_hash_str(&p, NULL);
+        }
+    qsort(h, n, sizeof *h, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(h[i] != h[i - 1], "two words of at most 2 letters share a hash");
     free(h);
 }
 END_TEST
