@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tide_vec, tide_table and tide_consolidate, checked against plain arrays. */
 #include "check_main.h"
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +129,54 @@ START_TEST(test_table_strings)
 }
 END_TEST
 
+/* Variable-length keys through the table's growth and rebuilds, with removals between:
+ * 20,000 words each with its number as state, every third removed, then every word looked
+ * up and the survivors walked, against what was put in. */
+static void word_of(char *word, size_t n, uint64_t i)
+{
+    snprintf(word, n, "w%" PRIu64 "x", i * 7919);
+}
+
+START_TEST(test_table_strings_many)
+{
+    enum { N = 20000 };
+    tide_table *t = tide_table_new(TIDE_STR, sizeof(uint64_t), tide_hash_str, same_str, NULL);
+    char word[32];
+    const char *p = word;
+    for (int round = 0; round < 2; round++) {
+        for (uint64_t i = 0; i < N; i++) {
+            word_of(word, sizeof word, i);
+            *(uint64_t *)tide_table_get(t, &p) = i;
+        }
+        for (uint64_t i = 0; i < N; i += 3) {
+            word_of(word, sizeof word, i);
+            ck_assert(tide_table_remove(t, &p));
+            ck_assert(!tide_table_remove(t, &p));
+        }
+        ck_assert_uint_eq(tide_table_len(t), N - (N + 2) / 3);
+        size_t wrong = 0;
+        for (uint64_t i = 0; i < N; i++) {
+            word_of(word, sizeof word, i);
+            uint64_t *st = tide_table_find(t, &p);
+            wrong += i % 3 ? !st || *st != i : st != NULL;
+        }
+        ck_assert_uint_eq(wrong, 0);
+        size_t cursor = 0, seen = 0;
+        const char *w;
+        void *st;
+        while (tide_table_next(t, &cursor, &w, &st)) {
+            uint64_t i = *(uint64_t *)st;
+            word_of(word, sizeof word, i);
+            wrong += i % 3 == 0 || strcmp(w, word) != 0;
+            seen++;
+        }
+        ck_assert_uint_eq(wrong, 0);
+        ck_assert_uint_eq(seen, N - (N + 2) / 3);
+    }
+    tide_table_free(t);
+}
+END_TEST
+
 static int by_key(const void *a, const void *b)
 {
     uint64_t x = ((const tide_diff *)a)->key, y = ((const tide_diff *)b)->key;
@@ -238,5 +288,6 @@ int main(void)
     tcase_add_test(tc, test_table_strings);
     tcase_add_test(tc, test_consolidate);
     tcase_add_test(tc, test_hash_str);
+    tcase_add_test(tc, test_table_strings_many);
     return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

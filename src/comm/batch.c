@@ -282,7 +282,8 @@ int tide_batch_push(tide_batch *b, const void *value)
     size_t need = tide__var_record_bytes(len);
     if (len > UINT32_MAX)
         return TIDE_EINVAL;
-    if (tide__batch_reserve(b, b->bytes + need) != 0)
+    if ((b->bytes + need > b->cap || !b->base || b->shared) &&
+        tide__batch_reserve(b, b->bytes + need) != 0)
         return TIDE_ENOMEM;
     unsigned char *at = tide__batch_data(b) + b->bytes;
     uint32_t len32 = (uint32_t)len;
@@ -310,7 +311,10 @@ bool tide_batch_read(const tide_batch *b, size_t *cursor, void *value)
     }
     uint32_t len;
     memcpy(&len, at, 4);
-    t->decode(at + 4, len, value);
+    if (t == &tide_type_str) /* the common case, without a call through t */
+        *(const char **)value = (const char *)at + 4;
+    else
+        t->decode(at + 4, len, value);
     *cursor += tide__var_record_bytes(len);
     return true;
 }

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* The per-key state table shared by aggregate (one per open time) and state_machine (one for
  * the operator's life). Linear probing, power-of-two sizes, at most half full. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "operators_internal.h"
 
-struct tide__keyed_slot {
-    uint64_t hash;
-    size_t key;   /* offset of the key record in k->keys, + 1; 0: never used */
-    size_t state; /* offset of the state in k->states */
-    bool live;    /* false once removed: the slot keeps probing chains intact */
-};
+/* A slot is one word, so that a table of many keys stays in cache (wordcount's 20000 words
+ * need 64Ki slots: 512 KiB, where slots of hash, key offset, state offset and flag took
+ * 2 MiB, more than a core's L2 here): 0 for never used, else the key's index + 1 in the low
+ * IDX_BITS bits, a removed flag above them and the top bits of the key's hash as a tag, so
+ * that a probe reads a key only when the tags agree. Key i's state is at i * state_size; its
+ * record at i * size in `keys` for fixed-size types, at koff[i] for variable-length ones.
+ * The slot's position comes from the hash's low bits, the tag from its high bits. */
+#define IDX_BITS 39
+#define IDX_MASK (((uint64_t)1 << IDX_BITS) - 1)
+#define REMOVED_BIT ((uint64_t)1 << IDX_BITS)
+#define TAG_SHIFT (IDX_BITS + 1)
+
+static uint64_t tag_of(uint64_t h) { return h >> TAG_SHIFT << TAG_SHIFT; }
 
 static void *xrealloc(const struct tide__keyed *k, void *p, size_t n)
 {
@@ -38,50 +46,65 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
                       const char *who)
 {
     *k = (struct tide__keyed){ .state_size = state_size, .hash = hash, .same_key = same_key,
-                               .ctx = ctx, .who = who };
+                               .ctx = ctx, .who = who, .key_size = type->size };
     if (type->size > TIDE__VALUE_BYTES) /* keys are read back into a value buffer */
         tide_abort("%s: %s records are larger than %d bytes", who, type->name,
                    TIDE__VALUE_BYTES);
     alloc_table(k, type, 64);
 }
 
-static void key_at(const struct tide__keyed *k, size_t slot, void *value)
+/* Key @p i's record: in place for fixed-size types, else decoded into @p value. */
+static const void *key_at(const struct tide__keyed *k, size_t i, void *value)
 {
-    size_t cursor = k->slots[slot].key - 1;
+    if (k->key_size)
+        return (const unsigned char *)tide_batch_records(k->keys) + i * k->key_size;
+    size_t cursor = k->koff[i];
     tide_batch_read(k->keys, &cursor, value);
+    return value;
 }
 
 /* Adds a key (known absent) with a zeroed state in an empty slot; returns the state. */
 static void *insert(struct tide__keyed *k, uint64_t h, const void *record)
 {
     size_t j = h & (k->nslots - 1);
-    while (k->slots[j].key)
+    while (k->slots[j])
         j = (j + 1) & (k->nslots - 1);
+    if (k->nstates == IDX_MASK - 1)
+        tide_abort("%s: more than %" PRIu64 " keys in one table", k->who, IDX_MASK - 1);
     size_t off = tide_batch_bytes(k->keys);
     if (tide_batch_push(k->keys, record) != 0)
         tide_abort("%s: out of memory", k->who);
     if (k->nstates == k->capstates) {
         size_t grown = k->capstates ? 2 * k->capstates : 64;
+        size_t per = k->state_size + (k->key_size ? 0 : sizeof *k->koff);
         k->states = xrealloc(k, k->states, grown * k->state_size);
-        tide__memory_account((int64_t)((grown - k->capstates) * k->state_size));
+        if (!k->key_size)
+            k->koff = xrealloc(k, k->koff, grown * sizeof *k->koff);
+        tide__memory_account((int64_t)((grown - k->capstates) * per));
         k->capstates = grown;
     }
-    size_t soff = k->nstates++ * k->state_size;
-    memset(k->states + soff, 0, k->state_size);
-    k->slots[j] = (struct tide__keyed_slot){ h, off + 1, soff, true };
+    size_t i = k->nstates++;
+    if (!k->key_size)
+        k->koff[i] = off;
+    unsigned char *state = k->states + i * k->state_size;
+    memset(state, 0, k->state_size);
+    k->slots[j] = tag_of(h) | (i + 1);
     k->used++;
     k->live++;
-    return k->states + soff;
+    return state;
 }
 
 static void free_arrays(const struct tide__keyed *k)
 {
-    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->capstates * k->state_size));
+    size_t per = k->state_size + (k->key_size ? 0 : sizeof *k->koff);
+    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->capstates * per));
     free(k->slots);
     free(k->states);
+    free(k->koff);
 }
 
-/* A new table holding only the live keys: twice the size when they fill a quarter of it. */
+/* A new table holding only the live keys: twice the size when they fill a quarter of it.
+ * Hashes are not kept, so each live key is hashed again (once per doubling, amortized). */
 static void rebuild(struct tide__keyed *k)
 {
     struct tide__keyed old = *k;
@@ -90,14 +113,18 @@ static void rebuild(struct tide__keyed *k)
         n *= 2;
     alloc_table(k, tide_batch_type(old.keys), n);
     k->states = NULL;
+    k->koff = NULL;
     k->capstates = 0;
-    unsigned char key[TIDE__VALUE_BYTES];
-    for (size_t i = 0; i < old.nslots; i++)
-        if (old.slots[i].live) {
-            key_at(&old, i, key);
-            memcpy(insert(k, old.slots[i].hash, key), old.states + old.slots[i].state,
-                   k->state_size);
-        }
+    unsigned char value[TIDE__VALUE_BYTES];
+    for (size_t j = 0; j < old.nslots; j++) {
+        uint64_t s = old.slots[j];
+        if (!s || (s & REMOVED_BIT))
+            continue;
+        size_t i = (size_t)(s & IDX_MASK) - 1;
+        const void *key = key_at(&old, i, value);
+        memcpy(insert(k, old.hash(key, old.ctx), key), old.states + i * old.state_size,
+               k->state_size);
+    }
     free_arrays(&old);
     tide_batch_free(old.keys);
 }
@@ -105,23 +132,26 @@ static void rebuild(struct tide__keyed *k)
 /* The slot of @p record's key, or the first never-used slot of its chain. */
 static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
 {
-    unsigned char key[TIDE__VALUE_BYTES];
+    unsigned char value[TIDE__VALUE_BYTES];
+    uint64_t want = tag_of(h); /* and the removed bit clear */
     size_t j = h & (k->nslots - 1);
-    for (; k->slots[j].key; j = (j + 1) & (k->nslots - 1)) {
-        if (k->slots[j].hash != h || !k->slots[j].live)
-            continue;
-        key_at(k, j, key);
-        if (k->same_key(record, key, k->ctx))
+    for (uint64_t s; (s = k->slots[j]); j = (j + 1) & (k->nslots - 1))
+        if ((s & ~IDX_MASK) == want &&
+            k->same_key(record, key_at(k, (size_t)(s & IDX_MASK) - 1, value), k->ctx))
             break;
-    }
     return j;
+}
+
+static void *state_of(const struct tide__keyed *k, size_t j)
+{
+    return k->states + ((size_t)(k->slots[j] & IDX_MASK) - 1) * k->state_size;
 }
 
 static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record)
 {
     size_t j = find(k, h, record);
-    if (k->slots[j].key)
-        return k->states + k->slots[j].state;
+    if (k->slots[j])
+        return state_of(k, j);
     if (2 * (k->used + 1) > k->nslots)
         rebuild(k);
     return insert(k, h, record);
@@ -132,10 +162,22 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record)
     return state_hashed(k, k->hash(record, k->ctx), record);
 }
 
-/* Records are hashed a group at a time and their slots prefetched before the first is
- * looked up: a table of many keys is mostly out of cache, and the misses then overlap
- * (wordcount's table of 20000 words: see doc/architecture.md). */
+/* Records are hashed a group at a time and their slots prefetched, then the key and state
+ * of the slot each hash points at, before the first is looked up: a table of many keys is
+ * mostly out of cache, and the misses then overlap (wordcount's table of 20000 words: see
+ * doc/architecture.md). */
 enum { FOLD_GROUP = 8 };
+
+static void prefetch_entry(const struct tide__keyed *k, uint64_t h)
+{
+    uint64_t s = k->slots[h & (k->nslots - 1)];
+    if (!s || (s & ~IDX_MASK) != tag_of(h))
+        return;
+    size_t i = (size_t)(s & IDX_MASK) - 1;
+    const unsigned char *keys = tide_batch_records(k->keys);
+    __builtin_prefetch(keys + (k->key_size ? i * k->key_size : k->koff[i]));
+    __builtin_prefetch(k->states + i * k->state_size);
+}
 
 void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
                       void (*fold)(void *state, const void *record, void *ctx), void *ctx)
@@ -152,6 +194,8 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
             __builtin_prefetch(&k->slots[h[n] & (k->nslots - 1)]);
         }
         for (size_t i = 0; i < n; i++)
+            prefetch_entry(k, h[i]);
+        for (size_t i = 0; i < n; i++)
             fold(state_hashed(k, h[i], rec[i]), rec[i], ctx);
     }
 }
@@ -159,26 +203,33 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
 void *tide__keyed_find(struct tide__keyed *k, const void *record)
 {
     size_t j = find(k, k->hash(record, k->ctx), record);
-    return k->slots[j].key ? k->states + k->slots[j].state : NULL;
+    return k->slots[j] ? state_of(k, j) : NULL;
 }
 
 void tide__keyed_remove(struct tide__keyed *k, const void *record)
 {
     size_t j = find(k, k->hash(record, k->ctx), record);
-    if (k->slots[j].key) {
-        k->slots[j].live = false;
+    if (k->slots[j]) {
+        k->slots[j] |= REMOVED_BIT;
         k->live--;
     }
 }
 
 bool tide__keyed_next(const struct tide__keyed *k, size_t *cursor, void *key, void **state)
 {
-    for (; *cursor < k->nslots; ++*cursor)
-        if (k->slots[*cursor].live) {
-            key_at(k, *cursor, key);
-            *state = k->states + k->slots[(*cursor)++].state;
+    for (; *cursor < k->nslots; ++*cursor) {
+        uint64_t s = k->slots[*cursor];
+        if (s && !(s & REMOVED_BIT)) {
+            size_t i = (size_t)(s & IDX_MASK) - 1;
+            if (k->key_size)
+                memcpy(key, key_at(k, i, NULL), k->key_size);
+            else
+                key_at(k, i, key);
+            *state = k->states + i * k->state_size;
+            ++*cursor;
             return true;
         }
+    }
     return false;
 }
 
@@ -188,6 +239,7 @@ void tide__keyed_free(struct tide__keyed *k)
     tide_batch_free(k->keys);
     k->slots = NULL;
     k->states = NULL;
+    k->koff = NULL;
     k->keys = NULL;
     k->nslots = k->capstates = 0;
 }

@@ -68,10 +68,12 @@ struct tide__keyed {
     bool (*same_key)(const void *a, const void *b, void *ctx);
     void *ctx;
     const char *who; /* the operator, for messages */
-    struct tide__keyed_slot *slots;
+    size_t key_size;  /* the key type's size (0: variable-length) */
+    uint64_t *slots;  /* see keyed.c */
     size_t nslots, used, live;
-    tide_batch *keys;
-    unsigned char *states;
+    tide_batch *keys; /* key i is the i-th record */
+    size_t *koff;     /* variable-length keys: key i's offset in `keys` */
+    unsigned char *states; /* key i's at i * state_size */
     size_t nstates, capstates;
 };
 void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state_size,
