@@ -307,6 +307,10 @@ uint64_t tide_hash_u64(const void *record, void *ctx);
 /** tide_hash_u64 for a leading uint32_t: a u32 record's value, or a struct's first field
  *  when it is a uint32_t key; read inline by exchanges. Records must be at least 4 bytes. */
 uint64_t tide_hash_u32(const void *record, void *ctx);
+/** A 64-bit hash of a string record (the value of a TIDE_STR record, a const char *),
+ *  mixing 8 bytes at a time; the same on every worker and rank of a job. Exchanges and
+ *  aggregate tables recognise it on TIDE_STR streams and hash with the stored length. */
+uint64_t tide_hash_str(const void *record, void *ctx);
 /** The hash that sends every record to worker 0 (to gather a stream in one place).
  *  Exchanges recognise it: no call per record. */
 uint64_t tide_hash_zero(const void *record, void *ctx);

@@ -212,10 +212,6 @@ tide_stream *tide_replay_into(tide_scope *scope, const tide_type *type, const ch
  */
 void tide_check_same(tide_worker *w, const char *what, const void *value, size_t len);
 
-/** A 64-bit hash of a string record (the value of a TIDE_STR record, a const char *),
- *  mixing 8 bytes at a time; the same on every worker and rank of a job. */
-uint64_t tide_hash_str(const void *record, void *ctx);
-
 /**
  * Records kept per time until an operator can act on them: timely's HashMap<T, Vec<D>>
  * next to a notificator, for operators of your own. tide_stash_add() appends a batch's

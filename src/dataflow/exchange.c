@@ -285,6 +285,14 @@ uint64_t tide_hash_u32(const void *record, void *ctx)
     return v;
 }
 
+/* (tide__hash_strn: batch_internal.h; the exchange and keyed tables call it inline) */
+uint64_t tide_hash_str(const void *record, void *ctx)
+{
+    (void)ctx;
+    const char *s = *(const char *const *)record;
+    return tide__hash_strn(s, strlen(s));
+}
+
 uint64_t tide_hash_zero(const void *record, void *ctx)
 {
     (void)record, (void)ctx;
@@ -490,10 +498,21 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
     } else {
         size_t cursor = 0;
         unsigned char value[TIDE_VALUE_MAX]; /* decoded values are views (tide_bytes) */
+        /* strings hashed by tide_hash_str: their stored length spares a strlen each */
+        bool str = type == TIDE_STR && in->pact.hash == tide_hash_str;
         while (cursor < b->bytes) {
             size_t at = cursor;
-            tide_batch_read(b, &cursor, value);
-            size_t p = (size_t)(in->pact.hash(value, in->pact.ctx) % peers), n = cursor - at;
+            uint64_t hash;
+            if (str) {
+                size_t len;
+                const char *s = tide__str_record(data + at, &len);
+                hash = tide__hash_strn(s, len);
+                cursor += tide__var_record_bytes(len + 1);
+            } else {
+                tide_batch_read(b, &cursor, value);
+                hash = in->pact.hash(value, in->pact.ctx);
+            }
+            size_t p = (size_t)(hash % peers), n = cursor - at;
             size_t slot = slot_of(&sh, dense, p, &tag), need = n + (tag >= 0 ? 4 : 0);
             tide_batch *s = *slot_at(tg, &sh, slot);
             if (s->bytes + need > s->cap || s->bytes + need > STAGE_MAX) /* (no_room: cap 0) */

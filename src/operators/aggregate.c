@@ -15,55 +15,6 @@ struct aggregate {
     struct tide__by_time tables; /* a struct tide__keyed per open time */
 };
 
-/* Eight bytes at a time (FNV-1a, a byte at a time, was a chain of one multiplication per
- * byte: 10% of wordcount at -w 2, where every word is hashed twice); the length is mixed
- * in first, so that strings differing only in trailing zero bytes of a chunk differ. The
- * last bytes are read with loads that overlap bytes already mixed (as wyhash does) rather
- * than copied into a zeroed word: the byte-wise copy made the next load wait for the
- * stores to drain, a third of the function's time in wordcount. The loads stay inside
- * the string, and with the length mixed in, strings of one length still map injectively
- * onto the words mixed. */
-static inline uint64_t load64(const char *s)
-{
-    uint64_t w;
-    memcpy(&w, s, 8);
-    return w;
-}
-
-static inline uint64_t load32(const char *s)
-{
-    uint32_t w;
-    memcpy(&w, s, 4);
-    return w;
-}
-
-uint64_t tide_hash_str(const void *record, void *ctx)
-{
-    (void)ctx;
-    const char *s = *(const char *const *)record;
-    size_t len = strlen(s);
-    uint64_t h = 0x9e3779b97f4a7c15u ^ (len * 0xff51afd7ed558ccdu), w;
-    if (len >= 8) {
-        const char *last = s + len - 8;
-        for (; s < last; s += 8) {
-            h = (h ^ load64(s)) * 0xc4ceb9fe1a85ec53u;
-            h ^= h >> 29;
-        }
-        w = load64(last);
-    } else if (len >= 4) {
-        w = load32(s) | load32(s + len - 4) << 32;
-    } else if (len) {
-        w = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
-            (uint64_t)(unsigned char)s[len - 1] << 16;
-    } else {
-        w = 0;
-    }
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-    h ^= h >> 32; /* the last mixing of murmur3's finalizer */
-    h *= 0xff51afd7ed558ccdu;
-    return h ^ (h >> 33);
-}
-
 /* The table of @p cap's time; a new one asks for the time's notification. */
 static struct tide__keyed *table_at(struct aggregate *a, tide_op *op, const tide_cap *cap)
 {

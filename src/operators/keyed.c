@@ -186,11 +186,23 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     const void *rec[FOLD_GROUP];
     uint64_t h[FOLD_GROUP];
     size_t bytes = tide_batch_bytes(b);
+    /* strings hashed by tide_hash_str: their stored length spares a strlen per record */
+    bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
+    const unsigned char *data = tide_batch_records(b);
     for (size_t at = 0; at < bytes;) {
         size_t n = 0;
         for (; n < FOLD_GROUP && at < bytes; n++) {
-            rec[n] = tide__record_next(b, &at, value[n]);
-            h[n] = k->hash(rec[n], k->ctx);
+            if (str) {
+                size_t len;
+                const char *s = tide__str_record(data + at, &len);
+                *(const char **)value[n] = s;
+                rec[n] = value[n];
+                h[n] = tide__hash_strn(s, len);
+                at += tide__var_record_bytes(len + 1);
+            } else {
+                rec[n] = tide__record_next(b, &at, value[n]);
+                h[n] = k->hash(rec[n], k->ctx);
+            }
             __builtin_prefetch(&k->slots[h[n] & (k->nslots - 1)]);
         }
         for (size_t i = 0; i < n; i++)
