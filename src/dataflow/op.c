@@ -444,9 +444,26 @@ static void session_give_slow(struct tide_session *s, const void *record)
         session_attach(s);
 }
 
-/* tide_session_give()'s call when the record does not fit the window inline. */
+/* tide_session_give()'s call when the record does not fit the window inline. A string
+ * (wordcount's words) is written here when the buffer has room, measured once, without
+ * the general push. */
 void tide__session_give(tide_session *s, const void *record)
 {
+    tide_batch *b = s->buf;
+    if (b && b->type == TIDE_STR && !b->shared && b->bytes < SESSION_BYTES) {
+        const char *str = *(const char *const *)record;
+        size_t len = strlen(str) + 1, need = tide__var_record_bytes(len);
+        if (b->bytes + need <= b->cap && len <= UINT32_MAX) {
+            unsigned char *at = tide__batch_data(b) + b->bytes;
+            uint32_t len32 = (uint32_t)len;
+            memcpy(at, &len32, 4);
+            memset(at + need - 4, 0, 4); /* padding: defined bytes on the wire */
+            memcpy(at + 4, str, len);
+            b->bytes += need;
+            b->len++;
+            return;
+        }
+    }
     if (!tide__window_put(&s->win, record))
         session_give_slow(s, record);
 }
