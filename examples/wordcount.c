@@ -81,6 +81,14 @@ static void add_one(void *state, const void *record, void *ctx)
     ++*(uint64_t *)state;
 }
 
+/* Counts from different workers add up: each worker counts its own words first and
+ * sends one count per distinct word (tide_aggregate's merge). */
+static void add_counts(void *state, const void *other, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)state += *(const uint64_t *)other;
+}
+
 static void emit_count(const void *key, const void *state, tide_session *out, void *ctx)
 {
     (void)ctx;
@@ -162,8 +170,9 @@ static int run(tide_worker *w, void *arg)
     tide_scope *scope = tide_dataflow_begin(w, "wordcount");
     tide_stream *words = tide_read_files(scope, "wordcount", (const char *const *)o->files,
                                          (size_t)o->nfiles, TIDE_STR, split, NULL);
-    tide_aggregate_ops count = { sizeof(uint64_t), tide_hash_str, same_word, add_one,
-                                 emit_count };
+    tide_aggregate_ops count = { .state_size = sizeof(uint64_t), .hash = tide_hash_str,
+                                 .same_key = same_word, .fold = add_one, .emit = emit_count,
+                                 .merge = add_counts };
     tide_stream *counts = tide_aggregate(words, &word_count_type, &count, NULL);
     tide_sink(counts, TIDE_EXCHANGE(tide_hash_zero, NULL), "Report", report, rp, report_free);
     tide_dataflow_end(scope);

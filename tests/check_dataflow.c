@@ -555,7 +555,7 @@ static int keyed_held_body(tide_worker *w, void *ctx)
     enum { KEYS = 200000 };
     struct folded f = { 0 };
     const tide_aggregate_ops ops = { sizeof(uint64_t), tide_hash_u64, same_u64, count_fold,
-                                     emit_none };
+                                     emit_none, NULL };
     tide_input *in;
     tide_scope *scope = tide_dataflow_begin(w, "keyed_held");
     tide_probe *p =
@@ -581,6 +581,85 @@ static int keyed_held_body(tide_worker *w, void *ctx)
 START_TEST(test_keyed_held) { ck_assert_int_eq(run_with(1, keyed_held_body), 0); }
 END_TEST
 
+/* tide_aggregate with a merge (a combiner): every worker counts the same 100,000 string
+ * keys twice in one epoch, so each worker's combining table fills past its bound (65,536
+ * keys) and sends partials early, and a key's partials come from every worker, some
+ * twice; every key must reach worker 0 once with a count of 2 x workers. */
+struct combined {
+    uint64_t keys, wrong, want;
+};
+
+static void count_str(void *state, const void *record, void *ctx)
+{
+    (void)record, (void)ctx;
+    ++*(uint64_t *)state;
+}
+
+static void add_counts(void *state, const void *other, void *ctx)
+{
+    (void)ctx;
+    *(uint64_t *)state += *(const uint64_t *)other;
+}
+
+static bool same_str(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
+}
+
+static void emit_count(const void *key, const void *state, tide_session *out, void *ctx)
+{
+    (void)key, (void)ctx;
+    tide_session_give(out, state);
+}
+
+static void check_count(const tide_time *t, const void *record, void *ctx)
+{
+    (void)t;
+    struct combined *c = ctx;
+    c->keys++;
+    c->wrong += *(const uint64_t *)record != c->want;
+}
+
+static int combine_body(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    enum { KEYS = 100000 };
+    size_t peers = tide_worker_peers(w);
+    struct combined c = { 0, 0, 2 * peers };
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "combine");
+    const tide_aggregate_ops ops = { .state_size = sizeof(uint64_t), .hash = tide_hash_str,
+                                     .same_key = same_str, .fold = count_str,
+                                     .emit = emit_count, .merge = add_counts };
+    tide_stream *counts = tide_aggregate(tide_input_new(scope, TIDE_STR, &in), TIDE_U64, &ops,
+                                         NULL);
+    tide_probe *p =
+        tide_probe_new(tide_inspect(tide_exchange(counts, tide_hash_zero, NULL), check_count, &c));
+    tide_dataflow_end(scope);
+    char word[24];
+    const char *wp = word;
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned k = 0; k < KEYS; k++) {
+            snprintf(word, sizeof word, "key%u", k);
+            tide_input_send(in, &wp);
+            if (k % 1024 == 0)
+                tide_worker_step(w);
+        }
+    tide_input_close(in);
+    while (!tide_probe_done(p))
+        tide_worker_step(w);
+    bool zero = tide_worker_index(w) == 0;
+    WORK_CHECK(w, c.wrong == 0 && c.keys == (zero ? KEYS : 0),
+               "worker %zu: %llu keys, %llu of them with a count other than %llu",
+               tide_worker_index(w), (unsigned long long)c.keys, (unsigned long long)c.wrong,
+               (unsigned long long)c.want);
+    return 0;
+}
+
+START_TEST(test_aggregate_combine) { ck_assert_int_eq(run_with((size_t)_i + 1, combine_body), 0); }
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("dataflow");
@@ -598,5 +677,6 @@ int main(void)
     tcase_add_test(tc, test_lagging_worker);
     tcase_add_loop_test(tc, test_log_stream, 0, 2);
     tcase_add_loop_test(tc, test_hash_u64, 0, 3);
+    tcase_add_loop_test(tc, test_aggregate_combine, 0, 3);
     return run_suite("dataflow", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -154,7 +154,7 @@ int df_first_empty(tide_worker *w, void *ctx)
     out[ACCUMULATE] = tide_accumulate(s, TIDE_U64, &(uint64_t){ 0 }, add, NULL);
     tide_ok_err(s, TIDE_U64, TIDE_U64, halve_even, NULL, &out[OK], &out[ERR]);
     out[BROADCAST] = tide_broadcast(s);
-    tide_aggregate_ops agg = { sizeof(uint64_t), mod3, same_mod3, fold_add, emit_sum };
+    tide_aggregate_ops agg = { sizeof(uint64_t), mod3, same_mod3, fold_add, emit_sum, NULL };
     out[AGGREGATE] = tide_exchange(tide_aggregate(s, TIDE_U64, &agg, NULL), to_zero, NULL);
     tide_state_machine_ops sm = { sizeof(uint64_t), mod3, same_mod3, pass_on };
     out[STATE_MACHINE] = tide_exchange(tide_state_machine(s, TIDE_U64, &sm, NULL), to_zero,

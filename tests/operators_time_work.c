@@ -704,7 +704,7 @@ int df_operators_at_times(tide_worker *w, void *ctx)
     tally(tide_concatenate(three, 3), ports, &t, T_CONCATENATE);
     uint64_t batched = 0;
     tally(tide_inspect_batch(s, count_batch, &batched), ports, &t, T_INSPECT_BATCH);
-    tide_aggregate_ops sums = { sizeof(uint64_t), mod5_key, same_mod5_key, fold_sum, emit_sum };
+    tide_aggregate_ops sums = { sizeof(uint64_t), mod5_key, same_mod5_key, fold_sum, emit_sum, NULL };
     tally(tide_aggregate(s, TIDE_U64, &sums, NULL), ports, &t, T_AGGREGATE);
     tide_dataflow_end(scope);
     feed_reversed(w, u, cap, feed_tagged, NULL);

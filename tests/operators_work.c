@@ -13,7 +13,8 @@
 
 /* Every worker introduces 0..99; doubled (map), multiples of 3 kept (filter), plus one
  * (map_in_place), each x given x % 4 times (flat_map), then counted and summed per x % 5
- * (aggregate, exchanged by key) and gathered at worker 0: compared with the same
+ * (aggregate, exchanged by key; once as it is, once with a merge, which combines each
+ * worker's records before the exchange) and gathered at worker 0: compared with the same
  * computation done here sequentially. */
 static void twice(const void *in, void *out, void *ctx)
 {
@@ -64,6 +65,15 @@ static void fold_cs(void *state, const void *r, void *ctx)
     s->sum += *(const uint64_t *)r;
 }
 
+static void merge_cs(void *state, const void *other, void *ctx)
+{
+    (void)ctx;
+    struct cs *s = state;
+    const struct cs *o = other;
+    s->count += o->count;
+    s->sum += o->sum;
+}
+
 static TIDE_TYPE_POD(keyed_type, struct total);
 
 static void emit_cs(const void *key, const void *state, tide_session *out, void *ctx)
@@ -97,20 +107,25 @@ int df_operators(tide_worker *w, void *ctx)
     uint64_t numbers[100];
     for (uint64_t i = 0; i < 100; i++)
         numbers[i] = i;
-    struct gather g = { .errors = 0 };
+    struct gather g[2] = { { .errors = 0 }, { .errors = 0 } };
     tide_scope *scope = tide_dataflow_begin(w, "operators");
     tide_stream *s = tide_to_stream(scope, TIDE_U64, numbers, 100);
     s = tide_map(s, TIDE_U64, twice, NULL);
     s = tide_filter(s, multiple_of_3, NULL);
     s = tide_map_in_place(s, plus_one, NULL);
     s = tide_flat_map(s, TIDE_U64, repeat, NULL);
-    tide_aggregate_ops ops = { sizeof(struct cs), mod5, same_mod5, fold_cs, emit_cs };
-    s = tide_aggregate(s, &keyed_type, &ops, NULL);
-    tide_sink(s, TIDE_EXCHANGE(to_zero, NULL), "Gather", gather_keyed, &g, NULL);
+    tide_aggregate_ops ops = { sizeof(struct cs), mod5, same_mod5, fold_cs, emit_cs, NULL };
+    tide_stream *plain = tide_aggregate(s, &keyed_type, &ops, NULL);
+    ops.merge = merge_cs;
+    tide_stream *combined = tide_aggregate(s, &keyed_type, &ops, NULL);
+    tide_sink(plain, TIDE_EXCHANGE(to_zero, NULL), "Gather", gather_keyed, &g[0], NULL);
+    tide_sink(combined, TIDE_EXCHANGE(to_zero, NULL), "Gather", gather_keyed, &g[1], NULL);
     tide_dataflow_end(scope);
     while (tide_worker_step(w))
         ;
-    WORK_CHECK(w, g.errors == 0, "%d keys out of range or reported twice", g.errors);
+    for (int v = 0; v < 2; v++)
+        WORK_CHECK(w, g[v].errors == 0, "%s: %d keys out of range or reported twice",
+                   v ? "with merge" : "without merge", g[v].errors);
     if (tide_worker_index(w) != 0)
         return 0;
     struct cs want[5] = { { 0, 0 } };
@@ -124,11 +139,14 @@ int df_operators(tide_worker *w, void *ctx)
             want[x % 5].sum += x * tide_worker_peers(w);
         }
     }
-    for (int k = 0; k < 5; k++)
-        WORK_CHECK(w, g.got[k].count == want[k].count && g.got[k].sum == want[k].sum,
-                   "key %d: %llu records summing to %llu, want %llu and %llu", k,
-                   (unsigned long long)g.got[k].count, (unsigned long long)g.got[k].sum,
-                   (unsigned long long)want[k].count, (unsigned long long)want[k].sum);
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < 5; k++)
+            WORK_CHECK(w, g[v].got[k].count == want[k].count && g[v].got[k].sum == want[k].sum,
+                       "%s, key %d: %llu records summing to %llu, want %llu and %llu",
+                       v ? "with merge" : "without merge", k,
+                       (unsigned long long)g[v].got[k].count,
+                       (unsigned long long)g[v].got[k].sum, (unsigned long long)want[k].count,
+                       (unsigned long long)want[k].sum);
     return 0;
 }
 

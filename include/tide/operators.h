@@ -89,6 +89,12 @@ typedef struct tide_aggregate_ops {
     void (*fold)(void *state, const void *record, void *ctx);
     /** Gives a completed time's output for one key. */
     void (*emit)(const void *key_record, const void *state, tide_session *out, void *ctx);
+    /** Optional (NULL: none). Folds @p other, a state of the same key and time, into
+     *  @p state, as if @p other's records had been folded into it. With it, each worker
+     *  folds its own records first and sends one partial state per key and time to the
+     *  key's worker, instead of every record (a combiner: wordcount sends each distinct
+     *  word once per worker, not each word); the states then must merge in any order. */
+    void (*merge)(void *state, const void *other, void *ctx);
 } tide_aggregate_ops;
 /** See tide_aggregate_ops; @p ops is copied. */
 tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_aggregate_ops *ops,

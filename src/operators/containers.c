@@ -191,7 +191,7 @@ static void rehash(tide_table *t)
 void *tide_table_get(tide_table *t, const void *key)
 {
     if (!t->key_size)
-        return tide__keyed_state(&t->keyed, key);
+        return tide__keyed_state(&t->keyed, key, NULL);
     uint64_t h = key_hash(t, key);
     size_t free_slot;
     ptrdiff_t i = probe(t, key, h, &free_slot);

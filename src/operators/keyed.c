@@ -56,8 +56,14 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
 /* Key @p i's record: in place for fixed-size types, else decoded into @p value. */
 static const void *key_at(const struct tide__keyed *k, size_t i, void *value)
 {
+    const unsigned char *keys = tide_batch_records(k->keys);
     if (k->key_size)
-        return (const unsigned char *)tide_batch_records(k->keys) + i * k->key_size;
+        return keys + i * k->key_size;
+    if (tide_batch_type(k->keys) == TIDE_STR) { /* the common case, inline */
+        size_t len;
+        *(const char **)value = tide__str_record(keys + k->koff[i], &len);
+        return value;
+    }
     size_t cursor = k->koff[i];
     tide_batch_read(k->keys, &cursor, value);
     return value;
@@ -147,19 +153,21 @@ static void *state_of(const struct tide__keyed *k, size_t j)
     return k->states + ((size_t)(k->slots[j] & IDX_MASK) - 1) * k->state_size;
 }
 
-static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record)
+static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record, bool *fresh)
 {
     size_t j = find(k, h, record);
-    if (k->slots[j])
+    *fresh = !k->slots[j];
+    if (!*fresh)
         return state_of(k, j);
     if (2 * (k->used + 1) > k->nslots)
         rebuild(k);
     return insert(k, h, record);
 }
 
-void *tide__keyed_state(struct tide__keyed *k, const void *record)
+void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
 {
-    return state_hashed(k, k->hash(record, k->ctx), record);
+    bool ignored;
+    return state_hashed(k, k->hash(record, k->ctx), record, fresh ? fresh : &ignored);
 }
 
 /* Records are hashed a group at a time and their slots prefetched, then the key and state
@@ -207,8 +215,9 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
         }
         for (size_t i = 0; i < n; i++)
             prefetch_entry(k, h[i]);
+        bool fresh;
         for (size_t i = 0; i < n; i++)
-            fold(state_hashed(k, h[i], rec[i]), rec[i], ctx);
+            fold(state_hashed(k, h[i], rec[i], &fresh), rec[i], ctx);
     }
 }
 

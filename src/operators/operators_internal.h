@@ -80,8 +80,9 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
                       uint64_t (*hash)(const void *, void *),
                       bool (*same_key)(const void *, const void *, void *), void *ctx,
                       const char *who);
-/* The state of @p record's key; a new key gets a zeroed state. Valid until the next call. */
-void *tide__keyed_state(struct tide__keyed *k, const void *record);
+/* The state of @p record's key; a new key gets a zeroed state (*fresh then true, when
+ * @p fresh is not NULL). Valid until the next call. */
+void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh);
 /* fold(state of the record's key, record, ctx) for each record of @p b in order (new keys
  * get zeroed states), as tide__keyed_state per record but with the table's misses
  * overlapped. */

@@ -20,7 +20,7 @@ static void apply(struct machine *m, tide_batch *b, tide_session *out)
     unsigned char value[TIDE__VALUE_BYTES];
     for (size_t at = 0; at < tide_batch_bytes(b);) {
         const void *rec = tide__record_next(b, &at, value);
-        if (m->ops.step(tide__keyed_state(&m->states, rec), rec, out, m->ctx))
+        if (m->ops.step(tide__keyed_state(&m->states, rec, NULL), rec, out, m->ctx))
             tide__keyed_remove(&m->states, rec);
     }
 }
