@@ -170,11 +170,13 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
     return state_hashed(k, k->hash(record, k->ctx), record, fresh ? fresh : &ignored);
 }
 
-/* Records are hashed a group at a time and their slots prefetched, then the key and state
- * of the slot each hash points at, before the first is looked up: a table of many keys is
- * mostly out of cache, and the misses then overlap (wordcount's table of 20000 words: see
- * doc/architecture.md). */
-enum { FOLD_GROUP = 8 };
+/* A software pipeline over the batch's records: record i is hashed and its slot
+ * prefetched AHEAD records before it is folded, and its slot read and its key and state
+ * prefetched MID records before: a table of many keys is mostly out of cache, and its
+ * misses then overlap with the work on the records between (wordcount's table of 20000
+ * words: see doc/architecture.md). Hashing a group of 8 and prefetching only their slots
+ * read each slot right after its prefetch was issued. */
+enum { AHEAD = 16, MID = 8 };
 
 static void prefetch_entry(const struct tide__keyed *k, uint64_t h)
 {
@@ -190,34 +192,37 @@ static void prefetch_entry(const struct tide__keyed *k, uint64_t h)
 void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
                       void (*fold)(void *state, const void *record, void *ctx), void *ctx)
 {
-    unsigned char value[FOLD_GROUP][TIDE__VALUE_BYTES];
-    const void *rec[FOLD_GROUP];
-    uint64_t h[FOLD_GROUP];
-    size_t bytes = tide_batch_bytes(b);
+    /* the value of a record that is not read in place (variable-length types) */
+    unsigned char value[AHEAD][TIDE__VALUE_BYTES];
+    const void *rec[AHEAD];
+    uint64_t h[AHEAD];
+    size_t n = tide_batch_len(b), at = 0;
     /* strings hashed by tide_hash_str: their stored length spares a strlen per record */
     bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
     const unsigned char *data = tide_batch_records(b);
-    for (size_t at = 0; at < bytes;) {
-        size_t n = 0;
-        for (; n < FOLD_GROUP && at < bytes; n++) {
-            if (str) {
-                size_t len;
-                const char *s = tide__str_record(data + at, &len);
-                *(const char **)value[n] = s;
-                rec[n] = value[n];
-                h[n] = tide__hash_strn(s, len);
-                at += tide__var_record_bytes(len + 1);
-            } else {
-                rec[n] = tide__record_next(b, &at, value[n]);
-                h[n] = k->hash(rec[n], k->ctx);
-            }
-            __builtin_prefetch(&k->slots[h[n] & (k->nslots - 1)]);
+    bool fresh;
+    for (size_t i = 0; i < n + AHEAD; i++) {
+        if (i >= AHEAD) {
+            size_t r = (i - AHEAD) % AHEAD;
+            fold(state_hashed(k, h[r], rec[r], &fresh), rec[r], ctx);
         }
-        for (size_t i = 0; i < n; i++)
-            prefetch_entry(k, h[i]);
-        bool fresh;
-        for (size_t i = 0; i < n; i++)
-            fold(state_hashed(k, h[i], rec[i], &fresh), rec[i], ctx);
+        if (i >= MID && i - MID < n)
+            prefetch_entry(k, h[(i - MID) % AHEAD]);
+        if (i >= n)
+            continue;
+        size_t r = i % AHEAD;
+        if (str) {
+            size_t len;
+            const char *s = tide__str_record(data + at, &len);
+            *(const char **)value[r] = s;
+            rec[r] = value[r];
+            h[r] = tide__hash_strn(s, len);
+            at += tide__var_record_bytes(len + 1);
+        } else {
+            rec[r] = tide__record_next(b, &at, value[r]);
+            h[r] = k->hash(rec[r], k->ctx);
+        }
+        __builtin_prefetch(&k->slots[h[r] & (k->nslots - 1)]);
     }
 }
 
