@@ -93,7 +93,9 @@ typedef struct tide_aggregate_ops {
      *  @p state, as if @p other's records had been folded into it. With it, each worker
      *  folds its own records first and sends one partial state per key and time to the
      *  key's worker, instead of every record (a combiner: wordcount sends each distinct
-     *  word once per worker, not each word); the states then must merge in any order. */
+     *  word once per worker, not each word); the states then must merge in any order,
+     *  and they travel as bytes to other workers and ranks, so they must hold no
+     *  pointers. */
     void (*merge)(void *state, const void *other, void *ctx);
 } tide_aggregate_ops;
 /** See tide_aggregate_ops; @p ops is copied. */
