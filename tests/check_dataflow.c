@@ -581,7 +581,7 @@ static int keyed_held_body(tide_worker *w, void *ctx)
 START_TEST(test_keyed_held) { ck_assert_int_eq(run_with(1, keyed_held_body), 0); }
 END_TEST
 
-/* tide_aggregate with a merge (a combiner): every worker counts the same 100,000 string
+/* tide_aggregate with a merge (a combiner): every worker counts the same 70,000 string
  * keys twice in one epoch, so each worker's combining table fills past its bound (65,536
  * keys) and sends partials early, and a key's partials come from every worker, some
  * twice; every key must reach worker 0 once with a count of 2 x workers. */
@@ -624,7 +624,7 @@ static void check_count(const tide_time *t, const void *record, void *ctx)
 static int combine_body(tide_worker *w, void *ctx)
 {
     (void)ctx;
-    enum { KEYS = 100000 };
+    enum { KEYS = 70000 };
     size_t peers = tide_worker_peers(w);
     struct combined c = { 0, 0, 2 * peers };
     tide_input *in;
