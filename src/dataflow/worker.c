@@ -214,8 +214,11 @@ static void remove_dataflow(tide_worker *w, size_t i)
 
 bool tide_worker_step(tide_worker *w)
 {
-    bool did = take_activations(w);
+    /* Receiving first notes the wake-ups seen so far (a park returns at once after a
+     * later one): taking the activations first lost one that came in between, and the
+     * worker then slept through it (check_dataflow's activator test hung under ASan). */
     tide_allocator_receive(w->alloc);
+    bool did = take_activations(w);
     for (size_t d = 0; d < w->ndfs; d++) {
         tide_dataflow *df = w->dfs[d];
         flush_dirty(df);
