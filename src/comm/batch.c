@@ -285,13 +285,14 @@ int tide_batch_push(tide_batch *b, const void *value)
     if ((b->bytes + need > b->cap || !b->base || b->shared) &&
         tide__batch_reserve(b, b->bytes + need) != 0)
         return TIDE_ENOMEM;
+    if (str) {
+        tide__batch_put_str(b, str, len);
+        return 0;
+    }
     unsigned char *at = tide__batch_data(b) + b->bytes;
     uint32_t len32 = (uint32_t)len;
     memcpy(at, &len32, 4);
-    if (str)
-        memcpy(at + 4, str, len);
-    else
-        t->encode(value, at + 4);
+    t->encode(value, at + 4);
     memset(at + 4 + len, 0, need - 4 - len); /* padding: defined bytes on the wire */
     b->bytes += need;
     b->len++;

@@ -79,6 +79,21 @@ uint32_t tide__type_tag(const tide_type *t);
 /* Bytes one variable record of @p len bytes takes in a batch. */
 static inline size_t tide__var_record_bytes(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
 
+/* Appends a TIDE_STR record of the @p len bytes at @p str (its NUL included) to @p b,
+ * which owns its buffer and has room for it: tide_batch_push and a session's give of a
+ * string share it. */
+static inline void tide__batch_put_str(tide_batch *b, const char *str, size_t len)
+{
+    size_t need = tide__var_record_bytes(len);
+    unsigned char *at = tide__batch_data(b) + b->bytes;
+    uint32_t len32 = (uint32_t)len;
+    memcpy(at, &len32, 4);
+    memset(at + need - 4, 0, 4); /* padding: defined bytes on the wire */
+    memcpy(at + 4, str, len);
+    b->bytes += need;
+    b->len++;
+}
+
 /* The bytes of the string record at @p at in a batch of TIDE_STR (its 4-byte length with
  * the NUL, then the bytes), with their number without the NUL in *n: the length is
  * stored, so hashing the record needs no strlen. */

@@ -454,13 +454,7 @@ void tide__session_give(tide_session *s, const void *record)
         const char *str = *(const char *const *)record;
         size_t len = strlen(str) + 1, need = tide__var_record_bytes(len);
         if (b->bytes + need <= b->cap && len <= UINT32_MAX) {
-            unsigned char *at = tide__batch_data(b) + b->bytes;
-            uint32_t len32 = (uint32_t)len;
-            memcpy(at, &len32, 4);
-            memset(at + need - 4, 0, 4); /* padding: defined bytes on the wire */
-            memcpy(at + 4, str, len);
-            b->bytes += need;
-            b->len++;
+            tide__batch_put_str(b, str, len);
             return;
         }
     }
