@@ -183,41 +183,47 @@ static int by_key(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Against qsort and a summing pass, for short (insertion sort) and long (radix) runs,
- * with keys of every width. */
+/* Against qsort and a summing pass, for short (insertion sort) and long runs, with keys of
+ * every width, from 0 or from a base (the dense path sums from the least key; bases near
+ * the top of the range check that its span does not overflow). Keys spanning less than
+ * twice the run and 2^18 values take the dense path (100,000 changes of 17-bit keys, or
+ * 300,000 of 18), the others the radix sort. */
 START_TEST(test_consolidate)
 {
-    static const size_t lens[] = { 0, 1, 2, 40, 64, 65, 1000, 50000, 100000 };
-    static const unsigned bits[] = { 1, 8, 12, 17, 23, 34, 64 };
+    static const size_t lens[] = { 0, 1, 2, 40, 64, 65, 1000, 50000, 100000, 300000 };
+    static const unsigned bits[] = { 1, 8, 12, 17, 18, 19, 23, 34, 64 };
+    static const uint64_t bases[] = { 0, 1ull << 40, UINT64_MAX - (1ull << 20) };
     uint64_t s = 9;
-    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
-        for (size_t bi = 0; bi < sizeof bits / sizeof *bits; bi++) {
-            size_t n = lens[li];
-            tide_diff *d = malloc((n ? n : 1) * sizeof *d), *want = malloc((n ? n : 1) * sizeof *d);
-            ck_assert(d && want);
-            for (size_t i = 0; i < n; i++) {
-                uint64_t k = rng(&s) ^ (rng(&s) << 40);
-                d[i].key = bits[bi] == 64 ? k : k & ((1ull << bits[bi]) - 1);
-                d[i].diff = (int64_t)(rng(&s) % 5) - 2;
-            }
-            memcpy(want, d, n * sizeof *d);
-            qsort(want, n, sizeof *want, by_key);
-            size_t m = 0;
-            for (size_t i = 0; i < n;) {
-                tide_diff c = want[i++];
-                while (i < n && want[i].key == c.key)
-                    c.diff += want[i++].diff;
-                if (c.diff)
-                    want[m++] = c;
-            }
-            size_t got = tide_consolidate(d, n), wrong = 0;
-            ck_assert_uint_eq(got, m);
-            for (size_t i = 0; i < m; i++) /* one check: check's asserts are slow */
-                wrong += d[i].key != want[i].key || d[i].diff != want[i].diff;
-            ck_assert_uint_eq(wrong, 0);
-            free(d);
-            free(want);
+    size_t nlens = sizeof lens / sizeof *lens, nbits = sizeof bits / sizeof *bits;
+    for (size_t run = 0; run < nlens * nbits * 3; run++) {
+        size_t li = run / (nbits * 3), bi = run / 3 % nbits, ba = run % 3, n = lens[li];
+        if (bits[bi] > 20 && ba)
+            continue;
+        tide_diff *d = malloc((n ? n : 1) * sizeof *d), *want = malloc((n ? n : 1) * sizeof *d);
+        ck_assert(d && want);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = rng(&s) ^ (rng(&s) << 40);
+            d[i].key = bases[ba] + (bits[bi] == 64 ? k : k & ((1ull << bits[bi]) - 1));
+            d[i].diff = (int64_t)(rng(&s) % 5) - 2;
         }
+        memcpy(want, d, n * sizeof *d);
+        qsort(want, n, sizeof *want, by_key);
+        size_t m = 0;
+        for (size_t i = 0; i < n;) {
+            tide_diff c = want[i++];
+            while (i < n && want[i].key == c.key)
+                c.diff += want[i++].diff;
+            if (c.diff)
+                want[m++] = c;
+        }
+        size_t got = tide_consolidate(d, n), wrong = 0;
+        ck_assert_uint_eq(got, m);
+        for (size_t i = 0; i < m; i++) /* one check: check's asserts are slow */
+            wrong += d[i].key != want[i].key || d[i].diff != want[i].diff;
+        ck_assert_uint_eq(wrong, 0);
+        free(d);
+        free(want);
+    }
 }
 END_TEST
 

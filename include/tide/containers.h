@@ -109,7 +109,9 @@ extern const tide_type tide_type_diff;
 #define TIDE_DIFF (&tide_type_diff) /**< records of type tide_diff */
 
 /** Sorts the @p n changes at @p d by key, sums the changes of each key and drops those that
- *  sum to zero, in place; returns how many are left (a radix sort past a few dozen). */
+ *  sum to zero, in place; returns how many are left. Past a few dozen changes: summed in
+ *  an array by key when the keys span fewer than 262,144 values and twice the count, else
+ *  radix sorted. */
 size_t tide_consolidate(tide_diff *d, size_t n);
 
 #ifdef __cplusplus
