@@ -247,11 +247,17 @@ int df_capset_join(tide_worker *w, void *ctx)
 /* ---------------------------------------------------------------- tide_stash */
 
 /* Each worker stashes what reaches it on two inputs (port 0: values, port 1: anything,
- * counted) and, per ready time, emits sum0 * 1000 + count1. Input 1 lags input 0 by two
- * epochs, so a time waits for both frontiers; no record may arrive at a time already
- * emitted, and times come out in order. Port 1's records are also counted in a state per
- * time (tide_stash_state), which must agree with the records stashed; the states of odd
- * epochs are left in the stash, whose free function must free them. */
+ * counted) and, per ready time, emits SUMMARY | (sum0 * 1000 + count1). Input 1 lags input
+ * 0 by two epochs, so a time waits for both frontiers; no record may arrive at a time
+ * already emitted, and times come out in order. Port 1's records are also counted in a
+ * state per time (tide_stash_state), which must agree with the records stashed; the states
+ * of odd epochs are left in the stash, whose free function must free them. Even epochs
+ * bring STASH_BIG more values on input 0, in batches large enough for the stash to keep
+ * them without a copy, joined with the small ones when taken; at even epochs the operator
+ * also gives each port-0 batch on after stashing it (tide_session_give_batch), which must
+ * leave the stash its records. */
+#define SUMMARY (1ull << 63)
+#define STASH_BIG 6000
 struct stash_op {
     tide_stash *stash;
     uint64_t last;
@@ -282,6 +288,8 @@ static void stash_logic(tide_op *op, void *arg)
                 **n += tide_batch_len(b);
             }
             tide_stash_add(st->stash, port, cap, b);
+            if (port == 0 && tide_cap_epoch(cap) % 2 == 0)
+                tide_session_give_batch(tide_op_session(op, 0, cap), &b);
         }
     while (tide_stash_next(st->stash, op, &cap)) {
         uint64_t e = tide_cap_epoch(cap), sum = 0, count = 0;
@@ -302,7 +310,7 @@ static void stash_logic(tide_op *op, void *arg)
         }
         tide_batch_free(r0);
         tide_batch_free(r1);
-        uint64_t out = sum * 1000 + count;
+        uint64_t out = SUMMARY | (sum * 1000 + count);
         tide_session_give(tide_op_session(op, 0, cap), &out);
         tide_cap_drop(&cap);
     }
@@ -315,15 +323,18 @@ static void stash_op_free(void *arg)
 }
 
 struct per_epoch {
-    uint64_t got[EPOCHS];
+    uint64_t got[EPOCHS], given[EPOCHS]; /* the summary; the sum of the values given on */
     int errors;
 };
 
 static void note_epoch(const tide_time *t, const void *r, void *ctx)
 {
     struct per_epoch *p = ctx;
-    if (t->c[0] < EPOCHS && !p->got[t->c[0]])
-        p->got[t->c[0]] = *(const uint64_t *)r;
+    uint64_t x = *(const uint64_t *)r;
+    if (t->c[0] < EPOCHS && !(x & SUMMARY))
+        p->given[t->c[0]] += x;
+    else if (t->c[0] < EPOCHS && !p->got[t->c[0]])
+        p->got[t->c[0]] = x & ~SUMMARY;
     else
         p->errors++;
 }
@@ -336,7 +347,7 @@ static void feed_lagging(tide_worker *w, tide_input *in0, tide_input *in1)
     for (uint64_t e = 0; e < EPOCHS + 2; e++) {
         if (e < EPOCHS) {
             tide_input_advance_to(in0, e);
-            for (uint64_t v = me; v < 100; v += peers) {
+            for (uint64_t v = me; v < (e % 2 ? 100 : 100 + STASH_BIG); v += peers) {
                 uint64_t x = v + e;
                 tide_input_send(in0, &x);
             }
@@ -354,16 +365,16 @@ static void feed_lagging(tide_worker *w, tide_input *in0, tide_input *in1)
 }
 
 /* What stash_logic must have emitted at worker me per epoch e: sum0 * 1000 + count1 of the
- * x = v + e (v < 100) with x % peers == me, and of the input-1 records k < 10 with
- * k % peers == me, from every worker; nothing at an unexpected time, released early or out
- * of order. */
+ * x = v + e (v < 100, or 100 + STASH_BIG at even epochs) with x % peers == me, and of the
+ * input-1 records k < 10 with k % peers == me, from every worker, and at even epochs the
+ * values x themselves; nothing at an unexpected time, released early or out of order. */
 static int check_stashed(tide_worker *w, const struct per_epoch *seen,
                          const struct stash_op *st, const tide_probe *p)
 {
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     for (uint64_t e = 0; e < EPOCHS; e++) {
         uint64_t sum = 0, count = 0;
-        for (uint64_t v = 0; v < 100; v++)
+        for (uint64_t v = 0; v < (e % 2 ? 100 : 100 + STASH_BIG); v++)
             if ((v + e) % peers == me)
                 sum += v + e;
         for (uint64_t k = 0; k < 10; k++)
@@ -372,6 +383,10 @@ static int check_stashed(tide_worker *w, const struct per_epoch *seen,
         WORK_CHECK(w, seen->got[e] == sum * 1000 + count,
                    "epoch %llu: %llu where %llu was expected", (unsigned long long)e,
                    (unsigned long long)seen->got[e], (unsigned long long)(sum * 1000 + count));
+        WORK_CHECK(w, seen->given[e] == (e % 2 ? 0 : sum),
+                   "epoch %llu: values summing to %llu given on, where %llu was expected",
+                   (unsigned long long)e, (unsigned long long)seen->given[e],
+                   (unsigned long long)(e % 2 ? 0 : sum));
     }
     WORK_CHECK(w, seen->errors == 0 && st->errors == 0 && tide_probe_done(p),
                "%d records at unexpected times, %d released early, out of order or with a "
@@ -387,7 +402,7 @@ int df_stash(tide_worker *w, void *ctx)
     st = (struct stash_op){ tide_stash_new(), 0, false, 0 };
     tide_stash_free_states(st.stash, free_count);
     states_made = states_freed = 0;
-    struct per_epoch seen = { { 0 }, 0 };
+    struct per_epoch seen = { { 0 }, { 0 }, 0 };
     tide_input *in0, *in1;
     tide_scope *scope = tide_dataflow_begin(w, "stash");
     tide_stream *s0 = tide_input_new(scope, TIDE_U64, &in0);
@@ -464,7 +479,7 @@ int df_operator_desc(tide_worker *w, void *ctx)
     tide_stash_free_states(st.stash, free_count);
     states_made = states_freed = 0;
     src.cap = NULL;
-    struct per_epoch seen = { { 0 }, 0 };
+    struct per_epoch seen = { { 0 }, { 0 }, 0 };
     struct seen_sum source_seen = { 0, 0 }, notified = { 0, 0 };
     uint64_t sunk = 0;
     tide_input *in0, *in1;

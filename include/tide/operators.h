@@ -242,8 +242,10 @@ void tide_check_same(tide_worker *w, const char *what, const void *value, size_t
 typedef struct tide_stash tide_stash;
 /** An empty stash. */
 tide_stash *tide_stash_new(void);
-/** Appends the records of @p batch (a copy; the batch stays the caller's) at the time of
- *  @p cap, for input port @p port; all batches at one port must have one type. */
+/** Appends the records of @p batch at the time of @p cap, for input port @p port; all
+ *  batches at one port must have one type. The batch stays the caller's to read (and to
+ *  give on with tide_session_give_batch()), but not to change: the batch tide_op_next()
+ *  gave, when it fills most of its buffer, is kept as it is instead of copied. */
 void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batch *batch);
 /** The earliest stashed time that none of @p op's input frontiers can still reach: true
  *  with its capability in *cap (owned: drop it); its records are then had with

@@ -169,6 +169,7 @@ struct tide_op {
     bool running;
     tide_notificator *notif; /* *_notify operators */
     tide_cap *borrowed;      /* input capabilities handed out in this run */
+    tide_batch *kept; /* the input batch a stash kept (tide__op_keep) since tide_op_next */
     const tide_antichain **fronts; /* the inputs' frontiers, for the notificator */
     tide_activator *act;
     uint32_t trace_id;      /* its name's number in the trace's name table */
@@ -401,6 +402,12 @@ bool tide__notificator_holds(const tide_notificator *n, const tide_cap *c);
 
 /* Leaves @p root's dataflow out of --dot (the operator library's own dataflows). */
 void tide__scope_hide(tide_scope *root);
+/* For tide_stash_add: @p b when it is the batch the operator whose logic runs on this
+ * thread is reading from an input (tide_op_next's) and came from this worker, taken out
+ * of the input for the caller to keep; NULL when it is not, and the caller copies. */
+tide_batch *tide__op_keep(tide_batch *b);
+/* A batch the caller is done with, back to the running operator's worker's pool. */
+void tide__op_recycle(tide_batch *b);
 /* dot.c: appends @p df's graph to the --dot file (worker 0 only). */
 void tide__dot_write(tide_dataflow *df);
 /* From the comm layer: wakes the rank's worker @p local (its index within the rank). */

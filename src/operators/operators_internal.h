@@ -29,6 +29,10 @@ static inline const void *tide__record_next(tide_batch *b, size_t *at, void *val
 /* From the dataflow layer: leaves the dataflow of @p root out of --dot (it is the
  * library's own, as tide_check_same's). */
 void tide__scope_hide(tide_scope *root);
+/* From the dataflow layer (see there): an input batch kept without a copy, and a batch
+ * given back to the worker's pool. */
+tide_batch *tide__op_keep(tide_batch *b);
+void tide__op_recycle(tide_batch *b);
 
 /* Payloads per open time (by_time.c), in `at` in no particular order; zeroed is empty. */
 struct tide__by_time {

@@ -5,13 +5,26 @@
  * order, which extends the partial order, so a time never comes out before
  * one it could depend on. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "operators_internal.h"
 
+/* What one port got at one time, in order: a batch that fills most of its buffer is kept
+ * as it came, taken from the input without a copy; smaller ones are copied together into
+ * a batch of the stash's own, the last while `open`. tide_stash_take joins them. */
+struct port_list {
+    tide_batch *head, *tail; /* linked by `next` */
+    bool open;
+};
+
+/* Batches kept as they came fill at least half their buffer and this much of it: a small
+ * batch in a large buffer would hold memory that a copy does not. */
+#define KEEP_BYTES 4096
+
 struct entry {
-    tide_cap *cap;      /* retained from the first batch at this time */
-    tide_batch **ports; /* records per input port (NULL: none yet), nports of them */
-    void *state;        /* tide_stash_state's */
+    tide_cap *cap;            /* retained from the first batch at this time */
+    struct port_list *ports;  /* nports of them */
+    void *state;              /* tide_stash_state's */
 };
 
 struct tide_stash {
@@ -39,7 +52,11 @@ void tide_stash_free_states(tide_stash *s, void (*free_state)(void *state))
 static void free_ports(tide_stash *s, struct entry *e)
 {
     for (uint32_t p = 0; e->ports && p < s->nports; p++)
-        tide_batch_free(e->ports[p]);
+        for (tide_batch *b = e->ports[p].head, *next; b; b = next) {
+            next = b->next;
+            b->next = NULL;
+            tide_batch_free(b);
+        }
     free(e->ports);
     e->ports = NULL;
     if (e->state)
@@ -52,11 +69,11 @@ static void widen(struct entry *e, uint32_t had, uint32_t n)
 {
     if (!n) /* a state only, so far */
         return;
-    tide_batch **p = realloc(e->ports, n * sizeof *p);
+    struct port_list *p = realloc(e->ports, n * sizeof *p);
     if (!p)
         tide_abort("tide_stash_add: out of memory");
     for (uint32_t k = had; k < n; k++)
-        p[k] = NULL;
+        p[k] = (struct port_list){ NULL, NULL, false };
     e->ports = p;
 }
 
@@ -101,13 +118,30 @@ void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batc
             widen(&s->current, s->nports, port + 1);
         s->nports = port + 1;
     }
-    tide_batch **to = &entry_at(s, cap, "tide_stash_add")->ports[port];
-    if (!*to && !(*to = tide_batch_new(tide_batch_type(batch), 0)))
-        tide_abort("tide_stash_add: out of memory");
-    if (!tide_type_equal(tide_batch_type(*to), tide_batch_type(batch)))
+    struct port_list *to = &entry_at(s, cap, "tide_stash_add")->ports[port];
+    if (to->head && !tide_type_equal(tide_batch_type(to->head), tide_batch_type(batch)))
         tide_abort("tide_stash_add: a batch of %s records at port %u, which holds %s",
-                   tide_batch_type(batch)->name, port, tide_batch_type(*to)->name);
-    tide__batch_append(*to, batch, "tide_stash_add");
+                   tide_batch_type(batch)->name, port, tide_batch_type(to->head)->name);
+    tide_batch *b = batch->bytes >= KEEP_BYTES && batch->bytes >= batch->cap / 2
+                        ? tide__op_keep(batch)
+                        : NULL;
+    if (!b && !to->open) {
+        if (!(b = tide_batch_new(tide_batch_type(batch), 0)))
+            tide_abort("tide_stash_add: out of memory");
+        to->open = true;
+    } else if (b) {
+        to->open = false;
+    }
+    if (b) {
+        if (to->tail)
+            to->tail->next = b;
+        else
+            to->head = b;
+        to->tail = b;
+        b->next = NULL;
+    }
+    if (to->open)
+        tide__batch_append(to->tail, batch, "tide_stash_add");
 }
 
 bool tide_stash_next(tide_stash *s, tide_op *op, tide_cap **cap)
@@ -140,8 +174,26 @@ tide_batch *tide_stash_take(tide_stash *s, uint32_t port)
 {
     if (!s->current.ports || port >= s->nports)
         return NULL;
-    tide_batch *b = s->current.ports[port];
-    s->current.ports[port] = NULL;
+    struct port_list *pl = &s->current.ports[port];
+    tide_batch *b = pl->head;
+    if (!b)
+        return NULL;
+    /* Joined into the first: one copy of the others, into a spare buffer when large */
+    size_t bytes = 0;
+    for (tide_batch *o = b; o; o = o->next)
+        bytes += o->bytes;
+    if (b->next && tide__batch_reserve(b, bytes) != 0)
+        tide_abort("tide_stash_take: out of memory (%zu bytes)", bytes);
+    for (tide_batch *o = b->next, *next; o; o = next) {
+        next = o->next;
+        memcpy(tide__batch_data(b) + b->bytes, tide__batch_data(o), o->bytes);
+        b->bytes += o->bytes;
+        b->len += o->len;
+        o->next = NULL;
+        tide__op_recycle(o);
+    }
+    b->next = NULL;
+    *pl = (struct port_list){ NULL, NULL, false };
     return b;
 }
 
