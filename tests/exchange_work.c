@@ -9,8 +9,8 @@
 
 /* ---------------------------------------------------------------- records of every size */
 
-/* Byte strings from empty to larger than a frame, and 12-byte records (not a multiple of
- * the wire's 8-byte padding), exchanged among all workers. Between ranks of several
+/* Byte strings from empty to larger than a frame, 12-byte records (not a multiple of the
+ * wire's 8-byte padding) and 8-byte ones, exchanged among all workers. Between ranks of several
  * workers each, the strings (over 512 bytes per worker in one batch) are staged per worker and
  * the largest announced and sent apart; the few 12-byte records travel in split messages
  * (one per rank, a group per worker). Every record must reach the worker its key picks,
@@ -42,7 +42,7 @@ static uint64_t sized_key(uint64_t s, uint64_t i) { return mix(s * 1000 + i); }
 
 struct sized_seen {
     size_t me, peers;
-    uint64_t got[2], errors;
+    uint64_t got[3], errors;
 };
 
 static bool sized_match(const tide_bytes *b, uint64_t *s, uint64_t *i, size_t peers)
@@ -76,6 +76,22 @@ static void sized_check(const tide_time *t, const void *r, void *ctx)
     if (!sized_match(r, &s, &i, seen->peers) || sized_key(s, i) % seen->peers != seen->me)
         seen->errors++;
     seen->got[0]++;
+}
+
+/* 8-byte records, the exchange's fastest path (a batch's records written at cursors per
+ * worker; two workers: at both cursors, one advancing): every value must reach the worker
+ * tide_hash_u64 picks. */
+#define EIGHTS 3000
+static uint64_t eight_value(uint64_t s, uint64_t i) { return mix(s * 1000 + i) >> 8; }
+
+static void eight_check(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct sized_seen *seen = ctx;
+    uint64_t v = *(const uint64_t *)r;
+    if (tide_hash_u64(&v, NULL) % seen->peers != seen->me)
+        seen->errors++;
+    seen->got[2]++;
 }
 
 static uint64_t twelve_hash(const void *r, void *ctx)
@@ -114,7 +130,11 @@ int df_exchange_sizes(tide_worker *w, void *ctx)
     WORK_CHECK(w, tw != NULL, "out of memory");
     for (uint32_t i = 0; i < TWELVES; i++)
         tw[i] = (struct twelve){ (uint32_t)me, i, (uint32_t)me * 1000003u + i };
-    struct sized_seen seen = { me, peers, { 0, 0 }, 0 };
+    uint64_t *eights = malloc(EIGHTS * sizeof *eights);
+    WORK_CHECK(w, eights != NULL, "out of memory");
+    for (uint64_t i = 0; i < EIGHTS; i++)
+        eights[i] = eight_value(me, i);
+    struct sized_seen seen = { me, peers, { 0, 0, 0 }, 0 };
     tide_scope *scope = tide_dataflow_begin(w, "sizes");
     tide_inspect(tide_exchange(tide_to_stream(scope, TIDE_BYTES, recs, SIZED_RECORDS),
                                sized_hash, &seen),
@@ -122,13 +142,17 @@ int df_exchange_sizes(tide_worker *w, void *ctx)
     tide_inspect(tide_exchange(tide_to_stream(scope, &twelve_type, tw, TWELVES), twelve_hash,
                                NULL),
                  twelve_check, &seen);
+    tide_inspect(tide_exchange(tide_to_stream(scope, TIDE_U64, eights, EIGHTS), tide_hash_u64,
+                               NULL),
+                 eight_check, &seen);
     tide_dataflow_end(scope);
     while (tide_worker_step(w))
         ;
     for (size_t i = 0; i < SIZED_RECORDS; i++)
         free(mem[i]);
     free(tw);
-    uint64_t want[2] = { 0, 0 };
+    free(eights);
+    uint64_t want[3] = { 0, 0, 0 };
     /* equal records (the empty ones, say) have one key: the first sender's that matches */
     unsigned char *scratch = malloc(sizes[NSIZES - 1] + SIZED_RECORDS * 3);
     WORK_CHECK(w, scratch != NULL, "out of memory");
@@ -141,14 +165,20 @@ int df_exchange_sizes(tide_worker *w, void *ctx)
         }
         for (uint64_t i = 0; i < TWELVES; i++)
             want[1] += sized_key(s, i) % peers == me;
+        for (uint64_t i = 0; i < EIGHTS; i++) {
+            uint64_t v = eight_value(s, i);
+            want[2] += tide_hash_u64(&v, NULL) % peers == me;
+        }
     }
     free(scratch);
     WORK_CHECK(w, seen.errors == 0, "%llu records wrong or on the wrong worker",
                (unsigned long long)seen.errors);
-    WORK_CHECK(w, seen.got[0] == want[0] && seen.got[1] == want[1],
-               "%llu byte strings and %llu 12-byte records arrived, want %llu and %llu",
+    WORK_CHECK(w, seen.got[0] == want[0] && seen.got[1] == want[1] && seen.got[2] == want[2],
+               "%llu byte strings, %llu 12-byte and %llu 8-byte records arrived, want %llu, "
+               "%llu and %llu",
                (unsigned long long)seen.got[0], (unsigned long long)seen.got[1],
-               (unsigned long long)want[0], (unsigned long long)want[1]);
+               (unsigned long long)seen.got[2], (unsigned long long)want[0],
+               (unsigned long long)want[1], (unsigned long long)want[2]);
     return 0;
 }
 
