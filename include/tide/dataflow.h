@@ -454,10 +454,17 @@ static inline bool tide__window_put(struct tide__window *w, const void *record)
 {
     if (!w || w->wp >= w->end)
         return false;
-    if (w->size == 8) /* a constant size: one move */
+    /* Small records of whole words move a word at a time, inline: a size known only at
+     * run time made memcpy a call per record (hashjoin -w 1: 16% of its time, for its
+     * 16-byte pairs). */
+    if (w->size == 8) {
         memcpy(w->wp, record, 8);
-    else
+    } else if (w->size % 8 == 0 && w->size <= 64) {
+        for (size_t k = 0; k < w->size; k += 8)
+            memcpy(w->wp + k, (const unsigned char *)record + k, 8);
+    } else {
         memcpy(w->wp, record, w->size);
+    }
     w->wp += w->size;
     return true;
 }
