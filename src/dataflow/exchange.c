@@ -417,25 +417,27 @@ static void split_cursors(tide_op *op, struct tide__target *tg, const struct sha
             cur[k] = tide__batch_data(s) + s->bytes;
             end[k] = tide__batch_data(s) + s->cap;
         }
-        if (!tagged && size == 8 && nslots == 2 && touched == 3) {
-            /* Two slots (2 workers, 2 ranks of one): each record is written at both
-             * cursors, which stay in registers, and only its slot's advances. Through the
-             * cursor array, a record's cursor load waited on the previous record's store
-             * whenever both went to the same slot: half the time with two slots, a third
-             * of the exchange's time in `perf annotate`. The write at the other cursor
-             * stays within the room checked for n records. */
-            unsigned char *c0 = cur[0], *c1 = cur[1];
+        if (!tagged && size == 8 && __builtin_popcountll(touched) == 2) {
+            /* Two slots (2 workers; 2 ranks of one: this worker and the other rank): each
+             * record is written at both cursors, which stay in registers, and only its
+             * slot's advances. Through the cursor array, a record's cursor load waited on
+             * the previous record's store whenever both went to the same slot: half the
+             * time with two slots, a third of the exchange's time in `perf annotate`. The
+             * write at the other cursor stays within the room checked for n records. */
+            size_t k0 = (size_t)__builtin_ctzll(touched);
+            size_t k1 = (size_t)__builtin_ctzll(touched & (touched - 1));
+            unsigned char *c0 = cur[k0], *c1 = cur[k1];
             for (size_t j = 0; j < n; j++) {
                 uint64_t x;
                 memcpy(&x, recs + j * 8, 8);
-                size_t one = ent[j] & 1;
+                size_t one = (ent[j] & 0xff) == k1;
                 memcpy(c0, &x, 8);
                 memcpy(c1, &x, 8);
                 c0 += 8 - 8 * one;
                 c1 += 8 * one;
             }
-            cur[0] = c0;
-            cur[1] = c1;
+            cur[k0] = c0;
+            cur[k1] = c1;
             continue;
         }
         if (!tagged && size == 8) { /* the common case, its copy one move */
