@@ -68,12 +68,6 @@ static const char *split(const char *s, tide_session *out, void *ctx)
     return NULL;
 }
 
-static bool same_word(const void *a, const void *b, void *ctx)
-{
-    (void)ctx;
-    return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
-}
-
 static void add_one(void *state, const void *record, void *ctx)
 {
     (void)record;
@@ -171,7 +165,7 @@ static int run(tide_worker *w, void *arg)
     tide_stream *words = tide_read_files(scope, "wordcount", (const char *const *)o->files,
                                          (size_t)o->nfiles, TIDE_STR, split, NULL);
     tide_aggregate_ops count = { .state_size = sizeof(uint64_t), .hash = tide_hash_str,
-                                 .same_key = same_word, .fold = add_one, .emit = emit_count,
+                                 .same_key = tide_same_str, .fold = add_one, .emit = emit_count,
                                  .merge = add_counts };
     tide_stream *counts = tide_aggregate(words, &word_count_type, &count, NULL);
     tide_sink(counts, TIDE_EXCHANGE(tide_hash_zero, NULL), "Report", report, rp, report_free);

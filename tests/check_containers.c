@@ -239,6 +239,36 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* tide_same_str against strcmp: strings of 0 to 40 bytes, each against itself in another
+ * buffer, against the same with one byte changed at every position, and against its
+ * prefixes and its extensions by one byte (every tail the overlapping loads read). */
+START_TEST(test_same_str)
+{
+    char a[48], b[48];
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t i = 0; i < len; i++)
+            a[i] = (char)('a' + (i * 7 + len) % 26);
+        a[len] = 0;
+        memcpy(b, a, len + 1);
+        const char *pa = a, *pb = b;
+        ck_assert(tide_same_str(&pa, &pb, NULL));
+        for (size_t i = 0; i < len; i++) {
+            b[i] = (char)(a[i] == 'z' ? 'a' : a[i] + 1);
+            ck_assert_msg(!tide_same_str(&pa, &pb, NULL), "length %zu, byte %zu", len, i);
+            b[i] = a[i];
+        }
+        for (size_t cut = 0; cut < len; cut++) {
+            b[cut] = 0;
+            ck_assert(!tide_same_str(&pa, &pb, NULL) && !tide_same_str(&pb, &pa, NULL));
+            b[cut] = a[cut];
+        }
+        b[len] = 'q';
+        b[len + 1] = 0;
+        ck_assert(!tide_same_str(&pa, &pb, NULL) && !tide_same_str(&pb, &pa, NULL));
+    }
+}
+END_TEST
+
 START_TEST(test_hash_str)
 {
     enum { N = 60000 };
@@ -294,6 +324,7 @@ int main(void)
     tcase_add_test(tc, test_table_strings);
     tcase_add_test(tc, test_consolidate);
     tcase_add_test(tc, test_hash_str);
+    tcase_add_test(tc, test_same_str);
     tcase_add_test(tc, test_table_strings_many);
     return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

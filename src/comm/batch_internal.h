@@ -152,4 +152,21 @@ static inline uint64_t tide__hash_strn(const char *s, size_t len)
     return h ^ (h >> 33);
 }
 
+/* Whether the @p len bytes at @p a and @p b are equal, with the hash's overlapping loads:
+ * inline, where memcmp of a length known only at run time is a call per record (wordcount's
+ * table lookups compare each word with its key once). */
+static inline bool tide__str_same(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8)
+            if (tide__load64(a + i) != tide__load64(b + i))
+                return false;
+        return tide__load64(a + len - 8) == tide__load64(b + len - 8);
+    }
+    if (len >= 4)
+        return tide__load32(a) == tide__load32(b) &&
+               tide__load32(a + len - 4) == tide__load32(b + len - 4);
+    return !len || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
+}
+
 #endif

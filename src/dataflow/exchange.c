@@ -293,6 +293,14 @@ uint64_t tide_hash_str(const void *record, void *ctx)
     return tide__hash_strn(s, strlen(s));
 }
 
+bool tide_same_str(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t len = strlen(x);
+    return strlen(y) == len && tide__str_same(x, y, len);
+}
+
 uint64_t tide_hash_zero(const void *record, void *ctx)
 {
     (void)record, (void)ctx;

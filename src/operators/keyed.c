@@ -148,14 +148,35 @@ static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
     return j;
 }
 
+/* find() for a string of @p len bytes at @p s in a table of TIDE_STR keys compared with
+ * tide_same_str: by their stored lengths, then bytes, inline. */
+static size_t find_str(const struct tide__keyed *k, uint64_t h, const char *s, size_t len)
+{
+    uint64_t want = tag_of(h);
+    const unsigned char *keys = tide_batch_records(k->keys);
+    size_t j = h & (k->nslots - 1);
+    for (uint64_t e; (e = k->slots[j]); j = (j + 1) & (k->nslots - 1))
+        if ((e & ~IDX_MASK) == want) {
+            size_t klen;
+            const char *key = tide__str_record(keys + k->koff[(e & IDX_MASK) - 1], &klen);
+            if (klen == len && tide__str_same(key, s, len))
+                break;
+        }
+    return j;
+}
+
 static void *state_of(const struct tide__keyed *k, size_t j)
 {
     return k->states + ((size_t)(k->slots[j] & IDX_MASK) - 1) * k->state_size;
 }
 
-static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record, bool *fresh)
+/* @p len: the length of the string @p record when the table compares strings with
+ * tide_same_str and the caller knows it, else SIZE_MAX. */
+static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record, size_t len,
+                          bool *fresh)
 {
-    size_t j = find(k, h, record);
+    size_t j = len == SIZE_MAX ? find(k, h, record)
+                               : find_str(k, h, *(const char *const *)record, len);
     *fresh = !k->slots[j];
     if (!*fresh)
         return state_of(k, j);
@@ -167,7 +188,7 @@ static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record,
 void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
 {
     bool ignored;
-    return state_hashed(k, k->hash(record, k->ctx), record, fresh ? fresh : &ignored);
+    return state_hashed(k, k->hash(record, k->ctx), record, SIZE_MAX, fresh ? fresh : &ignored);
 }
 
 /* A software pipeline over the batch's records: record i is hashed and its slot
@@ -196,15 +217,19 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     unsigned char value[AHEAD][TIDE__VALUE_BYTES];
     const void *rec[AHEAD];
     uint64_t h[AHEAD];
+    size_t lens[AHEAD];
     size_t n = tide_batch_len(b), at = 0;
-    /* strings hashed by tide_hash_str: their stored length spares a strlen per record */
+    /* strings hashed by tide_hash_str: their stored length spares a strlen per record,
+     * and with tide_same_str, the comparison with the key */
     bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
+    bool same_str = str && k->same_key == tide_same_str && tide_batch_type(k->keys) == TIDE_STR;
     const unsigned char *data = tide_batch_records(b);
     bool fresh;
     for (size_t i = 0; i < n + AHEAD; i++) {
         if (i >= AHEAD) {
             size_t r = (i - AHEAD) % AHEAD;
-            fold(state_hashed(k, h[r], rec[r], &fresh), rec[r], ctx);
+            fold(state_hashed(k, h[r], rec[r], same_str ? lens[r] : SIZE_MAX, &fresh), rec[r],
+                 ctx);
         }
         if (i >= MID && i - MID < n)
             prefetch_entry(k, h[(i - MID) % AHEAD]);
@@ -216,6 +241,7 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
             const char *s = tide__str_record(data + at, &len);
             *(const char **)value[r] = s;
             rec[r] = value[r];
+            lens[r] = len;
             h[r] = tide__hash_strn(s, len);
             at += tide__var_record_bytes(len + 1);
         } else {
