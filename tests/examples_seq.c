@@ -343,6 +343,20 @@ static void pass_on(const struct vertex *v, int64_t sign, int64_t *d)
         d[v->dst[i]] += sign * v->mult[i] * (all / degree + (i < all % degree));
 }
 
+/* Adds into @p d what @p v passes on changes by when its rank moves from @p from to @p to,
+ * its targets unchanged: per target, the new share less the old, in one pass. */
+static void pass_diff(const struct vertex *v, int64_t from, int64_t to, int64_t *d)
+{
+    if (!v->len)
+        return;
+    int64_t degree = (int64_t)v->len, was = from * 5 / 6, now = to * 5 / 6;
+    int64_t was_share = was / degree, was_extra = was % degree;
+    int64_t now_share = now / degree, now_extra = now % degree;
+    for (int64_t i = 0; i < degree; i++)
+        d[v->dst[i]] +=
+            v->mult[i] * ((now_share + (i < now_extra)) - (was_share + (i < was_extra)));
+}
+
 static void change_edge(struct vertex *v, uint64_t dst, int64_t diff)
 {
     size_t i = 0;
@@ -399,13 +413,13 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
             count++;
             sum += size;
             max = size > max ? size : max;
-            pass_on(&v[k], -1, next);
+            int64_t was = v[k].rank;
             v[k].pending += now[k];
             if (v[k].pending >= 6 || v[k].pending <= -6) {
                 v[k].rank += v[k].pending;
                 v[k].pending = 0;
             }
-            pass_on(&v[k], +1, next);
+            pass_diff(&v[k], was, v[k].rank, next);
         }
         if (count)
             printf("%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 "\n", t, count, sum, max);
