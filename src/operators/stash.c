@@ -107,6 +107,16 @@ void *tide_stash_take_state(tide_stash *s)
     return state;
 }
 
+static void link_last(struct port_list *to, tide_batch *b)
+{
+    b->next = NULL;
+    if (to->tail)
+        to->tail->next = b;
+    else
+        to->head = b;
+    to->tail = b;
+}
+
 void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batch *batch)
 {
     if (!cap || !batch)
@@ -122,26 +132,22 @@ void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batc
     if (to->head && !tide_type_equal(tide_batch_type(to->head), tide_batch_type(batch)))
         tide_abort("tide_stash_add: a batch of %s records at port %u, which holds %s",
                    tide_batch_type(batch)->name, port, tide_batch_type(to->head)->name);
-    tide_batch *b = batch->bytes >= KEEP_BYTES && batch->bytes >= batch->cap / 2
-                        ? tide__op_keep(batch)
-                        : NULL;
-    if (!b && !to->open) {
-        if (!(b = tide_batch_new(tide_batch_type(batch), 0)))
-            tide_abort("tide_stash_add: out of memory");
-        to->open = true;
-    } else if (b) {
+    tide_batch *kept = batch->bytes >= KEEP_BYTES && batch->bytes >= batch->cap / 2
+                           ? tide__op_keep(batch)
+                           : NULL;
+    if (kept) {
+        link_last(to, kept);
         to->open = false;
+        return;
     }
-    if (b) {
-        if (to->tail)
-            to->tail->next = b;
-        else
-            to->head = b;
-        to->tail = b;
-        b->next = NULL;
+    if (!to->open) {
+        tide_batch *copies = tide_batch_new(tide_batch_type(batch), 0);
+        if (!copies)
+            tide_abort("tide_stash_add: out of memory");
+        link_last(to, copies);
+        to->open = true;
     }
-    if (to->open)
-        tide__batch_append(to->tail, batch, "tide_stash_add");
+    tide__batch_append(to->tail, batch, "tide_stash_add");
 }
 
 bool tide_stash_next(tide_stash *s, tide_op *op, tide_cap **cap)
