@@ -529,13 +529,14 @@ int df_many_exchanges(tide_worker *w, void *ctx)
     tide_allocator *a = tide_worker_allocator(w);
     uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
     uint64_t channels = EDGES + 2; /* and the progress channel, and the worker's first */
-    /* Per rank: the driver's counters; per worker: a frame slot per rank; per channel and
+    /* Per rank: the driver's counters; per worker: a frame slot, a place in the list of
+     * ranks with an open frame and its flag (13 bytes) per rank; per channel and
      * worker: a block pointer and a cast number per rank. Exchanges between ranks need no
      * pushes (they send per rank) and progress only reaches rank-mates, so the only block
      * of pushes is the first channel's, towards the next worker. Nothing per worker of
      * another rank: before, every channel took 16 bytes per remote worker and 8 per worker
      * at every worker. Under --memory the flow control adds 48 per rank (mpi_credit.c). */
-    uint64_t bound = ranks * (64 + 48) + workers * ranks * 8 + channels * workers * 16 * ranks +
+    uint64_t bound = ranks * (64 + 48) + workers * ranks * 13 + channels * workers * 16 * ranks +
                      workers * (16 + 16 * workers);
     WORK_CHECK(w, st.peer_bytes <= bound,
                "%llu bytes of per-peer state for %llu ranks x %llu workers and %llu channels, "

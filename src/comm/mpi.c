@@ -31,6 +31,11 @@ struct mpi_local {
     struct tide__mpi_worker *mw;
     tide_allocator *alloc;
     tide_batch **frame;      /* per rank: the frame being filled */
+    /* The ranks given a frame since the last release, once each (listed[r]): a release
+     * sends those, so its cost grows with the ranks written to, not the job's size. */
+    uint32_t *open;
+    unsigned char *listed;
+    size_t nopen;
     struct pending *pending; /* per channel id not allocated yet */
     size_t npending;
 };
@@ -117,8 +122,13 @@ static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *m
         flush_frame(ml, rank);
         f = NULL;
     }
-    if (!f)
+    if (!f) {
         f = ml->frame[rank] = new_frame(ml, rank);
+        if (!ml->listed[rank]) {
+            ml->listed[rank] = 1;
+            ml->open[ml->nopen++] = (uint32_t)rank;
+        }
+    }
     tide__frame_put(f, mh, payload, bytes);
 }
 
@@ -220,14 +230,18 @@ static struct mpi_local *local_of(tide_allocator *a)
     struct mpi_local *ml = a->backend;
     if (ml)
         return ml;
+    size_t ranks = (size_t)a->shared->mpi->ranks;
     ml = calloc(1, sizeof *ml);
-    if (ml)
-        ml->frame = calloc((size_t)a->shared->mpi->ranks, sizeof *ml->frame);
-    if (!ml || !ml->frame)
+    if (ml) {
+        ml->frame = calloc(ranks, sizeof *ml->frame);
+        ml->open = calloc(ranks, sizeof *ml->open);
+        ml->listed = calloc(ranks, 1);
+    }
+    if (!ml || !ml->frame || !ml->open || !ml->listed)
         tide__fatal("out of memory starting worker %zu", a->index);
     ml->m = a->shared->mpi;
     ml->mw = &ml->m->w[a->local];
-    tide__mpi_peer_bytes(ml->m, (int64_t)(ml->m->ranks * sizeof *ml->frame));
+    tide__mpi_peer_bytes(ml->m, (int64_t)(ranks * (sizeof *ml->frame + sizeof *ml->open + 1)));
     ml->alloc = a;
     a->backend = ml;
     return ml;
@@ -413,7 +427,9 @@ static void mpi_release(tide_allocator *a)
 {
     struct mpi_local *ml = local_of(a);
     bool queued = false;
-    for (int r = 0; r < ml->m->ranks; r++) {
+    for (size_t i = 0; i < ml->nopen; i++) {
+        uint32_t r = ml->open[i];
+        ml->listed[r] = 0;
         tide_batch *f = ml->frame[r];
         if (f && tide__frame_hdr(f)->nmsgs) {
             ml->frame[r] = NULL;
@@ -423,6 +439,7 @@ static void mpi_release(tide_allocator *a)
             queued = true;
         }
     }
+    ml->nopen = 0;
     /* The frames are posted at once, all together; their replies are looked for at the
      * next receive (a poll costs as much as a send here). */
     if (queued)
@@ -585,6 +602,8 @@ static void mpi_finish(tide_allocator *a)
             tide_batch_free(ml->frame[r]);
     free(ml->pending);
     free(ml->frame);
+    free(ml->open);
+    free(ml->listed);
     free(ml);
     a->backend = NULL;
 }
