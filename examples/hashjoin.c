@@ -48,9 +48,17 @@ static void join_logic(tide_op *op, void *arg)
             tide_session *out = tide_op_session(op, 0, cap);
             const struct pair *p = tide_batch_records(b);
             for (size_t i = 0; i < tide_batch_len(b); i++) {
-                if (i + 8 < tide_batch_len(b)) { /* the lookups' cache misses overlap */
-                    tide_table_prefetch(j->sides[1 - port], &p[i + 8].key);
-                    tide_table_prefetch(j->sides[port], &p[i + 8].key);
+                if (i + 24 < tide_batch_len(b)) { /* the lookups' cache misses overlap */
+                    tide_table_prefetch(j->sides[1 - port], &p[i + 24].key);
+                    tide_table_prefetch(j->sides[port], &p[i + 24].key);
+                }
+                if (i + 12 < tide_batch_len(b)) { /* ... and so do the values' */
+                    const tide_vec *o = tide_table_find(j->sides[1 - port], &p[i + 12].key);
+                    const tide_vec *m = tide_table_find(j->sides[port], &p[i + 12].key);
+                    if (o && o->len)
+                        __builtin_prefetch(o->data);
+                    if (m && m->len)
+                        __builtin_prefetch((const uint64_t *)m->data + m->len, 1);
                 }
                 const tide_vec *other = tide_table_find(j->sides[1 - port], &p[i].key);
                 for (size_t k = 0; other && k < other->len; k++) {
