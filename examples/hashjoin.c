@@ -27,11 +27,32 @@ struct totals {
     uint64_t joined, checksum;
 };
 
-/* Each side's values per key: a table from key to a tide_vec of values. */
+/* A key's values from each input, growing by doubling: both sides in one table entry, so
+ * that a pair's lookup finds the values to join with and the place for its own at once. */
+struct values {
+    uint64_t *v[2];
+    uint32_t len[2], cap[2];
+};
+
 struct join {
-    tide_table *sides[2];
+    tide_table *keys; /* key -> struct values */
     struct totals *totals; /* the worker's: the operator goes with its dataflow */
 };
+
+static void keep(struct values *e, uint32_t side, uint64_t val)
+{
+    if (e->len[side] == e->cap[side]) {
+        uint32_t cap = e->cap[side] ? 2 * e->cap[side] : 4;
+        uint64_t *v = realloc(e->v[side], cap * sizeof *v);
+        if (!v) {
+            fprintf(stderr, "hashjoin: out of memory\n");
+            exit(1);
+        }
+        e->v[side] = v;
+        e->cap[side] = cap;
+    }
+    e->v[side][e->len[side]++] = val;
+}
 
 /* One input batch per activation: the pairs it joins (about ten per input pair here) are
  * then read downstream before the next batch is joined, while they are still in cache,
@@ -47,32 +68,29 @@ static void join_logic(tide_op *op, void *arg)
             tide_op_activate(op); /* for the rest */
             tide_session *out = tide_op_session(op, 0, cap);
             const struct pair *p = tide_batch_records(b);
-            for (size_t i = 0; i < tide_batch_len(b); i++) {
-                if (i + 24 < tide_batch_len(b)) { /* the lookups' cache misses overlap */
-                    tide_table_prefetch(j->sides[1 - port], &p[i + 24].key);
-                    tide_table_prefetch(j->sides[port], &p[i + 24].key);
+            size_t n = tide_batch_len(b);
+            for (size_t i = 0; i < n; i++) {
+                /* The misses of later pairs overlap this one's: their entries 24 ahead,
+                 * then, once the entry is in cache, their values 12 ahead. */
+                if (i + 24 < n)
+                    tide_table_prefetch(j->keys, &p[i + 24].key);
+                if (i + 12 < n) {
+                    const struct values *e = tide_table_find(j->keys, &p[i + 12].key);
+                    if (e && e->len[1 - port])
+                        __builtin_prefetch(e->v[1 - port]);
+                    if (e && e->len[port])
+                        __builtin_prefetch(e->v[port] + e->len[port], 1);
                 }
-                if (i + 12 < tide_batch_len(b)) { /* ... and so do the values' */
-                    const tide_vec *o = tide_table_find(j->sides[1 - port], &p[i + 12].key);
-                    const tide_vec *m = tide_table_find(j->sides[port], &p[i + 12].key);
-                    if (o && o->len)
-                        __builtin_prefetch(o->data);
-                    if (m && m->len)
-                        __builtin_prefetch((const uint64_t *)m->data + m->len, 1);
-                }
-                const tide_vec *other = tide_table_find(j->sides[1 - port], &p[i].key);
-                for (size_t k = 0; other && k < other->len; k++) {
-                    uint64_t o = TIDE_VEC_AT(other, uint64_t, k);
+                struct values *e = tide_table_get(j->keys, &p[i].key); /* new: zeroed */
+                const uint64_t *other = e->v[1 - port];
+                for (uint32_t k = 0; k < e->len[1 - port]; k++) {
                     /* always (value of input 0, value of input 1) */
-                    uint64_t v[2] = { port ? o : p[i].val, port ? p[i].val : o };
+                    uint64_t v[2] = { port ? other[k] : p[i].val, port ? p[i].val : other[k] };
                     tide_session_give(out, v);
                     j->totals->joined++;
                     j->totals->checksum += v[0] * v[1];
                 }
-                tide_vec *mine = tide_table_get(j->sides[port], &p[i].key);
-                if (!mine->size) /* a new key's state is zeroed */
-                    *mine = TIDE_VEC(uint64_t);
-                TIDE_VEC_PUSH(mine, uint64_t, p[i].val);
+                keep(e, port, p[i].val);
             }
             return;
         }
@@ -82,14 +100,15 @@ static void join_logic(tide_op *op, void *arg)
 static void join_free(void *arg)
 {
     struct join *j = arg;
-    for (int s = 0; s < 2; s++) {
-        size_t cursor = 0;
-        uint64_t key;
-        void *vals;
-        while (tide_table_next(j->sides[s], &cursor, &key, &vals))
-            tide_vec_free(vals);
-        tide_table_free(j->sides[s]);
+    size_t cursor = 0;
+    uint64_t key;
+    void *state;
+    while (tide_table_next(j->keys, &cursor, &key, &state)) {
+        struct values *e = state;
+        free(e->v[0]);
+        free(e->v[1]);
     }
+    tide_table_free(j->keys);
     free(j);
 }
 
@@ -114,8 +133,7 @@ static int run(tide_worker *w, void *arg)
     struct join *j = malloc(sizeof *j);
     if (!j)
         return 1;
-    for (int s = 0; s < 2; s++)
-        j->sides[s] = tide_table_new(TIDE_U64, sizeof(tide_vec), NULL, NULL, NULL);
+    j->keys = tide_table_new(TIDE_U64, sizeof(struct values), NULL, NULL, NULL);
     j->totals = &totals;
     tide_input *in1, *in2;
     tide_scope *scope = tide_dataflow_begin(w, "hashjoin");

@@ -67,12 +67,14 @@ static void bfs(uint64_t nodes, uint64_t edges)
 /* ---------------------------------------------------------------- hashjoin */
 
 /* The symmetric hash join of examples/hashjoin.c in one thread: each pair is joined with the
- * other side's values of its key seen so far, and every joined pair is formed and written out (into a buffer of 1024,
- * read back for the checksum when full, as a batch goes to the dataflow's probe), so that
- * COST compares the same work. Values per key and side grow by doubling. */
+ * other side's values of its key seen so far, and every joined pair is formed and written
+ * out (into a buffer of 1024, read back for the checksum when full, as a batch goes to the
+ * dataflow's probe), so that COST compares the same work. A key's values from both sides
+ * sit together, as in the example's table entries, in an array indexed by key; they grow
+ * by doubling. */
 struct values {
-    uint64_t *v;
-    uint32_t len, cap;
+    uint64_t *v[2];
+    uint32_t len[2], cap[2];
 };
 
 struct joined {
@@ -89,33 +91,31 @@ static void joined_flush(struct joined *out)
     out->n = 0;
 }
 
-static void join_one(struct values *mine, const struct values *other, int side, uint64_t val,
-                     struct joined *out)
+static void join_one(struct values *e, int side, uint64_t val, struct joined *out)
 {
-    for (uint32_t k = 0; k < other->len; k++) {
+    for (uint32_t k = 0; k < e->len[1 - side]; k++) {
         if (out->n == 1024)
             joined_flush(out);
         out->pair[out->n][side] = val;
-        out->pair[out->n][1 - side] = other->v[k];
+        out->pair[out->n][1 - side] = e->v[1 - side][k];
         out->n++;
     }
-    if (mine->len == mine->cap) {
-        mine->cap = mine->cap ? 2 * mine->cap : 4;
-        mine->v = realloc(mine->v, mine->cap * sizeof *mine->v);
-        if (!mine->v) {
+    if (e->len[side] == e->cap[side]) {
+        e->cap[side] = e->cap[side] ? 2 * e->cap[side] : 4;
+        e->v[side] = realloc(e->v[side], e->cap[side] * sizeof *e->v[side]);
+        if (!e->v[side]) {
             fprintf(stderr, "examples_seq: out of memory\n");
             exit(1);
         }
     }
-    mine->v[mine->len++] = val;
+    e->v[side][e->len[side]++] = val;
 }
 
 static void hashjoin(uint64_t keys, uint64_t vals)
 {
-    struct values *side[2] = { xcalloc(keys, sizeof(struct values)),
-                               xcalloc(keys, sizeof(struct values)) };
+    struct values *entry = xcalloc(keys, sizeof *entry);
     struct joined *out = xcalloc(1, sizeof *out);
-    /* In chunks, so that the misses on a key's entries (24 pairs ahead) and on its values
+    /* In chunks, so that the misses on a key's entry (24 pairs ahead) and on its values
      * (12 ahead) overlap, as examples/hashjoin.c prefetches them. */
     enum { CHUNK = 2048, FAR = 24, NEAR = 12 };
     static uint64_t key[CHUNK], val[CHUNK];
@@ -128,29 +128,26 @@ static void hashjoin(uint64_t keys, uint64_t vals)
                 val[n] = example_random(&seed) % keys;
             }
         for (size_t k = 0; k < n; k++) {
-            int s = (int)(k & 1);
-            if (k + FAR < n) {
-                __builtin_prefetch(&side[0][key[k + FAR]]);
-                __builtin_prefetch(&side[1][key[k + FAR]]);
-            }
+            if (k + FAR < n)
+                __builtin_prefetch(&entry[key[k + FAR]]);
             if (k + NEAR < n) {
-                const struct values *o = &side[1 - (k + NEAR) % 2][key[k + NEAR]];
-                const struct values *m = &side[(k + NEAR) % 2][key[k + NEAR]];
-                if (o->len)
-                    __builtin_prefetch(o->v);
-                if (m->len)
-                    __builtin_prefetch(m->v + m->len, 1);
+                const struct values *e = &entry[key[k + NEAR]];
+                int s = (int)((k + NEAR) & 1);
+                if (e->len[1 - s])
+                    __builtin_prefetch(e->v[1 - s]);
+                if (e->len[s])
+                    __builtin_prefetch(e->v[s] + e->len[s], 1);
             }
-            join_one(&side[s][key[k]], &side[1 - s][key[k]], s, val[k], out);
+            join_one(&entry[key[k]], (int)(k & 1), val[k], out);
         }
     }
     joined_flush(out);
     printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", out->count, out->checksum);
-    for (int s = 0; s < 2; s++) {
-        for (uint64_t k = 0; k < keys; k++)
-            free(side[s][k].v);
-        free(side[s]);
+    for (uint64_t k = 0; k < keys; k++) {
+        free(entry[k].v[0]);
+        free(entry[k].v[1]);
     }
+    free(entry);
     free(out);
 }
 
