@@ -110,7 +110,14 @@ static void send_delta(struct pagerank *pr, size_t first, tide_session *out)
 static void apply_edges(struct pagerank *pr, tide_batch *edges, tide_session *out)
 {
     const struct edge_change *c = tide_batch_records(edges);
-    for (size_t i = 0; i < tide_batch_len(edges); i++) {
+    size_t n = tide_batch_len(edges);
+    for (size_t i = 0; i < n; i++) {
+        /* as in apply_ranks, but the sources come in any order: their vertices 16 ahead,
+         * then (in cache by then) their edge lists 8 ahead */
+        if (i + 16 < n && c[i + 16].src < pr->nv)
+            __builtin_prefetch(&pr->v[c[i + 16].src]);
+        if (i + 8 < n && c[i + 8].src < pr->nv)
+            __builtin_prefetch(pr->v[c[i + 8].src].edges.data);
         struct vertex *v = vertex(pr, c[i].src);
         allocate(v, v->rank, -1, &pr->delta);
         size_t first = pr->delta.len;
@@ -152,6 +159,10 @@ static void apply_ranks(struct pagerank *pr, tide_batch *changes, uint64_t epoch
     size_t len = tide_consolidate(c, tide_batch_len(changes)); /* sorted, summed, shorter */
     int64_t sum = 0, max = 0;
     for (size_t i = 0; i < len; i++) {
+        /* The vertices lie in order, their edge lists anywhere: ask for a later one's now,
+         * so that its miss overlaps the work on those between. */
+        if (i + 8 < len && c[i + 8].key < pr->nv)
+            __builtin_prefetch(pr->v[c[i + 8].key].edges.data);
         struct vertex *v = vertex(pr, c[i].key);
         int64_t size = c[i].diff < 0 ? -c[i].diff : c[i].diff;
         sum += size;

@@ -419,6 +419,15 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
     bool more = true;
     for (uint64_t t = 0; t < times || more; t++) {
         for (size_t i = 0; t < times && i < n[t]; i++) {
+            /* examples/pagerank.c's prefetches: a source's vertex 16 changes ahead, its
+             * targets 8 ahead (and below, a changed node's 8 nodes ahead) */
+            const struct edge_change *c = changes[t];
+            if (i + 16 < n[t])
+                __builtin_prefetch(&v[c[i + 16].src]);
+            if (i + 8 < n[t]) {
+                __builtin_prefetch(v[c[i + 8].src].dst);
+                __builtin_prefetch(v[c[i + 8].src].mult);
+            }
             struct vertex *s = &v[changes[t][i].src];
             pass_on(s, -1, next);
             change_edge(s, changes[t][i].dst, changes[t][i].diff);
@@ -427,6 +436,10 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
         uint64_t count = 0;
         int64_t sum = 0, max = 0;
         for (uint64_t k = 0; k < nodes; k++) {
+            if (k + 8 < nodes && now[k + 8]) {
+                __builtin_prefetch(v[k + 8].dst);
+                __builtin_prefetch(v[k + 8].mult);
+            }
             if (!now[k])
                 continue;
             int64_t size = now[k] < 0 ? -now[k] : now[k];
