@@ -43,7 +43,12 @@ static void union_find(tide_op *op, void *arg)
     while (tide_op_next(op, 0, &cap, &b)) {
         tide_session *out = tide_op_session(op, 0, cap);
         const struct edge *e = tide_batch_records(b);
-        for (size_t i = 0; i < tide_batch_len(b); i++) {
+        size_t n = tide_batch_len(b);
+        for (size_t i = 0; i < n; i++) {
+            if (i + 8 < n) { /* the misses on later edges' nodes overlap this one's work */
+                __builtin_prefetch(&f->root[e[i + 8].src]);
+                __builtin_prefetch(&f->root[e[i + 8].dst]);
+            }
             uint32_t x = find_root(f, e[i].src), y = find_root(f, e[i].dst);
             if (x == y)
                 continue;

@@ -313,13 +313,24 @@ static void unionfind(uint64_t nodes, uint64_t edges)
     uint64_t *parent = xcalloc(nodes, 8), components = nodes;
     for (uint64_t n = 0; n < nodes; n++)
         parent[n] = n;
-    for (uint64_t i = 0; i < edges; i++) {
-        uint32_t a, b;
-        example_edge(i, nodes, &a, &b);
-        uint64_t x = root_of(parent, a), y = root_of(parent, b);
-        if (x != y) {
-            parent[x] = y;
-            components--;
+    /* in chunks, so that the misses on an edge's nodes are asked for 8 edges ahead, as
+     * examples/unionfind.c does */
+    enum { CHUNK = 4096 };
+    static uint32_t a[CHUNK], b[CHUNK];
+    for (uint64_t c = 0; c < edges; c += CHUNK) {
+        size_t n = edges - c < CHUNK ? (size_t)(edges - c) : CHUNK;
+        for (size_t i = 0; i < n; i++)
+            example_edge(c + i, nodes, &a[i], &b[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (i + 8 < n) {
+                __builtin_prefetch(&parent[a[i + 8]]);
+                __builtin_prefetch(&parent[b[i + 8]]);
+            }
+            uint64_t x = root_of(parent, a[i]), y = root_of(parent, b[i]);
+            if (x != y) {
+                parent[x] = y;
+                components--;
+            }
         }
     }
     printf("%" PRIu64 " components\n", components);
