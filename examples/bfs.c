@@ -68,7 +68,20 @@ static void visit(struct bfs *g, tide_op *op, tide_cap *cap, tide_batch *visits)
 {
     const struct visit *v = tide_batch_records(visits);
     tide_session *next = tide_op_session(op, 0, cap), *reached = tide_op_session(op, 1, cap);
-    for (size_t i = 0; i < tide_batch_len(visits); i++) {
+    size_t n = tide_batch_len(visits);
+    for (size_t i = 0; i < n; i++) {
+        /* Later visits' misses overlap this one's work: a node's state 16 visits ahead,
+         * then (in cache by then) its out-edges 8 ahead, if it is still to be reached. */
+        if (i + 16 < n) {
+            uint32_t ahead = v[i + 16].node / (uint32_t)g->peers;
+            __builtin_prefetch(&g->parent[ahead]);
+            __builtin_prefetch(&g->offsets[ahead]);
+        }
+        if (i + 8 < n) {
+            uint32_t ahead = v[i + 8].node / (uint32_t)g->peers;
+            if (g->parent[ahead] == UINT32_MAX)
+                __builtin_prefetch(&g->targets[g->offsets[ahead]]);
+        }
         uint32_t node = v[i].node, local = node / (uint32_t)g->peers;
         if (g->parent[local] != UINT32_MAX)
             continue;
