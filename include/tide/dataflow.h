@@ -454,22 +454,29 @@ struct tide__window {
 };
 /** Not for programs: copies a fixed-size record into an open window with room; false
  *  (nothing done) otherwise. */
-static inline bool tide__window_put(struct tide__window *w, const void *record)
+static inline bool tide__window_put(struct tide__window *restrict w, const void *record)
 {
-    if (!w || w->wp >= w->end)
+    if (!w)
+        return false;
+    /* Read once, before the record is written: the copy's stores are of bytes, which
+     * could be the window's own as far as the compiler knows, and reloading the window
+     * after them chained each record to the last (restrict says they are not). */
+    unsigned char *wp = w->wp;
+    size_t size = w->size;
+    if (wp >= w->end)
         return false;
     /* Small records of whole words move a word at a time, inline: a size known only at
      * run time made memcpy a call per record (hashjoin -w 1: 16% of its time, for its
      * 16-byte pairs). */
-    if (w->size == 8) {
-        memcpy(w->wp, record, 8);
-    } else if (w->size % 8 == 0 && w->size <= 64) {
-        for (size_t k = 0; k < w->size; k += 8)
-            memcpy(w->wp + k, (const unsigned char *)record + k, 8);
+    if (size == 8) {
+        memcpy(wp, record, 8);
+    } else if (size % 8 == 0 && size <= 64) {
+        for (size_t k = 0; k < size; k += 8)
+            memcpy(wp + k, (const unsigned char *)record + k, 8);
     } else {
-        memcpy(w->wp, record, w->size);
+        memcpy(wp, record, size);
     }
-    w->wp += w->size;
+    w->wp = wp + size;
     return true;
 }
 
