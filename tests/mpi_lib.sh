@@ -60,9 +60,22 @@ expect_failure() {
 per_rank() {
   np=$1; shift
   d=$(mktemp -d)
-  TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >/dev/null &&
-    cat "$d"/1/rank.*/stdout
-  rc=$?; rm -rf "$d"; return $rc
+  TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >"$d/launcher" 2>&1; rc=$?
+  # Open MPI failing to start the job (as in shape above) is retried once, saying so.
+  if [ $rc -ne 0 ] && cat "$d/launcher" "$d"/1/rank.*/stderr >"$d/all" 2>/dev/null &&
+     launch_failed "$d/all"; then
+    echo "per_rank: retried: Open MPI failed to start the job ($(grep -m1 -e 'OPAL ERROR' -e 'ORTE was' "$d/all"))" >&2
+    rm -rf "$d"; d=$(mktemp -d)
+    TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >"$d/launcher" 2>&1; rc=$?
+  fi
+  [ $rc -eq 0 ] && { cat "$d"/1/rank.*/stdout; rc=$?; }
+  # A failed run says how (124: the time limit) and what the launcher and the ranks said
+  # last, on stderr: a rare failure is then explained in the log it happened in.
+  if [ $rc -ne 0 ]; then
+    echo "per_rank: $np rank(s) of $* exited $rc" >&2
+    tail -n 5 "$d/launcher" "$d"/1/rank.*/stderr >&2 2>/dev/null
+  fi
+  rm -rf "$d"; return $rc
 }
 
 # pid_with PATTERN VAR=VALUE: the pid of a process whose command line matches PATTERN and

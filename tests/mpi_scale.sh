@@ -12,7 +12,7 @@ export LC_ALL=C
 export TIDE_TEST_TIMEOUT
 d=${TIDE_SRCDIR:-.}/examples/data
 files="$d/rivers.txt $d/workshop.txt $d/night.txt"
-got=$(mktemp); want=$(mktemp); trap 'rm -f "$got" "$want" "$out"' EXIT
+got=$(mktemp); want=$(mktemp); err=$(mktemp); trap 'rm -f "$got" "$want" "$err" "$out"' EXIT
 
 # Under the sanitizers (several times slower, 16 processes on a few cores) one shape of
 # each; the plain build runs them all.
@@ -40,9 +40,9 @@ for s in $pr_shapes; do
   s=$(echo "$s" | tr ':' ' ')
   set -- $s
   np=$1 w=$2; shift 2
-  if per_rank $np "$b/examples/pagerank" 2000 10000 -w $w --bind none "$@" 2>/dev/null | totals >"$got" &&
+  if per_rank $np "$b/examples/pagerank" 2000 10000 -w $w --bind none "$@" 2>"$err" | totals >"$got" &&
      diff -q "$want" "$got" >/dev/null; then echo "ok: pagerank -n $np -w $w $*"
-  else diff "$want" "$got" | head -5; fail "pagerank -n $np -w $w $*"; fi
+  else diff "$want" "$got" | head -5; tail -n 40 "$err"; fail "pagerank -n $np -w $w $*"; fi
 done
 
 timeout 60 "$b/examples/wordcount" --all $files -w 1 --bind none 2>/dev/null |
@@ -53,9 +53,9 @@ for s in $wc_shapes; do
   s=$(echo "$s" | tr ':' ' ')
   set -- $s
   np=$1 w=$2; shift 2
-  if "$run" $np "$b/examples/wordcount" --all $files -w $w --bind none "$@" 2>/dev/null |
+  if "$run" $np "$b/examples/wordcount" --all $files -w $w --bind none "$@" 2>"$err" |
      sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' | diff -u "$want" - >"$got"; then
     echo "ok: wordcount -n $np -w $w $*"
-  else head -20 "$got"; fail "wordcount -n $np -w $w $*"; fi
+  else head -20 "$got"; tail -n 20 "$err"; fail "wordcount -n $np -w $w $*"; fi
 done
 exit $status
