@@ -30,6 +30,15 @@
 #include "tide/comm.h"
 #include "tide/progress.h"
 
+/* The C11 keywords this header uses, spelled so that C++ can include it too. */
+#ifdef __cplusplus
+#define TIDE__NORETURN [[noreturn]]
+#define TIDE__RESTRICT __restrict__
+#else
+#define TIDE__NORETURN _Noreturn
+#define TIDE__RESTRICT restrict
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -269,7 +278,7 @@ tide_op *tide_stream_op(const tide_stream *s);
 
 /** Stops the whole job (every thread, every rank) with a message on stderr: for errors of
  *  the program that leave nothing sensible to do. */
-_Noreturn void tide_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TIDE__NORETURN void tide_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---------------------------------------------------------------- contracts */
 
@@ -454,7 +463,7 @@ struct tide__window {
 };
 /** Not for programs: copies a fixed-size record into an open window with room; false
  *  (nothing done) otherwise. */
-static inline bool tide__window_put(struct tide__window *restrict w, const void *record)
+static inline bool tide__window_put(struct tide__window *TIDE__RESTRICT w, const void *record)
 {
     if (!w)
         return false;
