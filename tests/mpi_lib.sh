@@ -62,8 +62,9 @@ per_rank() {
   d=$(mktemp -d)
   TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >"$d/launcher" 2>&1; rc=$?
   # Open MPI failing to start the job (as in shape above) is retried once, saying so.
-  if [ $rc -ne 0 ] && cat "$d/launcher" "$d"/1/rank.*/stderr >"$d/all" 2>/dev/null &&
-     launch_failed "$d/all"; then
+  # (a rank that never started leaves no stderr file: what there is is read)
+  if [ $rc -ne 0 ] && { cat "$d/launcher" "$d"/1/rank.*/stderr >"$d/all" 2>/dev/null
+                        launch_failed "$d/all"; }; then
     echo "per_rank: retried: Open MPI failed to start the job ($(grep -m1 -e 'OPAL ERROR' -e 'ORTE was' "$d/all"))" >&2
     rm -rf "$d"; d=$(mktemp -d)
     TIDE_RANK_OUTPUT=$d "$run" "$np" "$@" >"$d/launcher" 2>&1; rc=$?
