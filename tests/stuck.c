@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Jobs that wait on purpose, for tests/watch.sh: each waits SECONDS on a probe that cannot
- * pass (what --watch and SIGUSR1 must explain), then lets go and finishes normally.
+ * pass (what --watch and SIGUSR1 must explain), then lets go and finishes normally. With
+ * @PATH for SECONDS it waits until the file PATH exists instead: a test that signals the
+ * job releases it once it has seen the reports, however slowly the machine runs.
  *
- *   stuck CASE SECONDS [tide options]
+ *   stuck CASE SECONDS|@PATH [tide options]
  *
  *   open-input  an input at epoch 5 is neither advanced nor closed (worker 0 sent records)
  *   unordered   worker 0 keeps an unordered input's capability at time 3
@@ -14,17 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tide.h>
 
 static const char *which;
 static double seconds;
+static const char *release; /* @PATH: wait for this file, not for SECONDS */
 
 static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static bool waited_enough(double until)
+{
+    return release ? access(release, F_OK) == 0 : now() >= until;
 }
 
 static uint64_t ident(const void *r, void *ctx)
@@ -83,7 +92,7 @@ static int run(tide_worker *w, void *ctx)
     fflush(stdout);
     double until = now() + seconds;
     bool reported = strcmp(which, "report") != 0;
-    while (now() < until && tide_probe_less_equal(p, 5)) {
+    while (!waited_enough(until) && tide_probe_less_equal(p, 5)) {
         tide_worker_step_or_park(w, 10000000);
         if (!reported && now() > until - seconds / 2) {
             reported = true;
@@ -108,10 +117,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc != 3) {
-        fprintf(stderr, "usage: stuck open-input|unordered|busy|report SECONDS [tide options]\n");
+        fprintf(stderr, "usage: stuck open-input|unordered|busy|report SECONDS|@PATH [tide options]\n");
         return 2;
     }
     which = argv[1];
-    seconds = atof(argv[2]);
+    if (argv[2][0] == '@')
+        release = argv[2] + 1;
+    else
+        seconds = atof(argv[2]);
     return tide_execute(&cfg, run, NULL) == 0 ? 0 : 1;
 }

@@ -63,18 +63,28 @@ waiting() {
   done
 }
 
+# reported N: waits (up to 30 s) until N report headers are on stderr, then releases the
+# job (its @PATH file): slow machines take the time they need and no signal comes too late.
+reported() {
+  i=0
+  while [ "$(grep -c '^tide report: worker' "$tmp/err")" -lt "$1" ] && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  touch "$tmp/release"
+}
+
 echo "== SIGUSR1, -w 2, no --watch"
-# (8 s stuck: under ASan on a loaded CI machine, 3 s ran out before the signal was sent)
-timeout 60 "$stuck" open-input 8 -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
-waiting 2; pkill -USR1 -P $pid; wait $pid; rc=$? # the program is timeout's child
+rm -f "$tmp/release"
+timeout 60 "$stuck" open-input "@$tmp/release" -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
+waiting 2; pkill -USR1 -P $pid; reported 2; wait $pid; rc=$? # the program is timeout's child
 if [ $rc -eq 0 ] && [ "$(grep -c ': done$' "$tmp/out")" -eq 2 ]; then
   has "SIGUSR1: both workers report" 2 "^tide report: worker [01] (rank 0" &&
     has "SIGUSR1: no status lines" 0 "^tide watch"
 else cat "$tmp/err"; fail "SIGUSR1: exit $rc"; fi
 
 echo "== SIGUSR1 to each rank, mpirun -n 2 -w 1"
-# (10 s stuck: under ASan on a loaded machine mpirun's output came too late for 4)
-TIDE_TEST_TIMEOUT=60 "$run" 2 "$stuck" open-input 10 -w 1 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
+rm -f "$tmp/release"
+TIDE_TEST_TIMEOUT=60 "$run" 2 "$stuck" open-input "@$tmp/release" -w 1 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
 waiting 2
 signalled=0
 for var in OMPI_COMM_WORLD_RANK PMI_RANK; do
@@ -83,6 +93,7 @@ for var in OMPI_COMM_WORLD_RANK PMI_RANK; do
       signalled=$((signalled + 1))
   done
 done
+reported 2
 wait $pid; rc=$?
 if [ $rc -eq 0 ] && [ $signalled -eq 2 ]; then
   has "SIGUSR1: a report from each rank" 2 "^tide report: worker [01] (rank [01], thread 0 of 1)"
