@@ -2,7 +2,9 @@
 /*
  * Fuzz target for the checks of received frames (src/comm/wire.c): any bytes, as a frame
  * from rank 0 to rank 1, must be refused with a message or pass checks after which every
- * message header, payload and record lies inside the frame. Built two ways:
+ * message header, payload and record lies inside the frame; a rank cast of packed
+ * progress changes must be refused or unpack to changes that pack back to the same bytes.
+ * Built two ways:
  *
  *   with libFuzzer (scripts/fuzz):  fuzz_wire [libFuzzer options] [CORPUS...]
  *   as a test (make check):         fuzz_wire FILE...   (runs each file once)
@@ -33,6 +35,23 @@ static void read_all(const tide_type *type, const struct tide__msg_hdr *mh, cons
         n++;
     if (n != mh->nrecords)
         abort(); /* the checks passed a batch whose records do not add up */
+}
+
+/* Unpacks a packed cast the way the receiving driver would (into exactly the room the
+ * header's count gives), and packs the changes again: the same bytes must come back. */
+static void unpack_all(const struct tide__msg_hdr *mh, const void *data)
+{
+    if (!(mh->flags & TIDE__MSG_PACKED) || mh->nrecords == 0)
+        return;
+    size_t room = (size_t)mh->nrecords * sizeof(tide_change);
+    tide_change *c = malloc(room);
+    unsigned char *again = malloc(mh->nbytes);
+    if (c && again && !tide__wire_unpack_changes(data, mh->nbytes, mh->nrecords, c) &&
+        (tide__wire_pack_changes(c, mh->nrecords, again, mh->nbytes) != mh->nbytes ||
+         memcmp(again, data, mh->nbytes) != 0))
+        abort(); /* unpacked changes that do not pack back to what arrived */
+    free(c);
+    free(again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -79,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     }
                     for (size_t t = 0; t < sizeof types / sizeof *types; t++)
                         read_all(types[t], &g, rec);
+                    unpack_all(&g, rec);
                     rec += g.nbytes;
                 }
             }
@@ -91,9 +111,65 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef TIDE_LIBFUZZER
 /* Valid frames to start from: one u64 message, two messages (u64 and a string), an
- * announce, a rank cast, a split message (two groups of u64), a credit. Each file: the
- * workers-per-rank byte (2), then the frame. */
-#define NSEEDS 6
+ * announce, a rank cast, a split message (two groups of u64), a credit, a rank cast of
+ * packed changes. Each file: the workers-per-rank byte (2), then the frame. */
+#define NSEEDS 7
+
+/* Changes with every field at its edges, and a few ordinary ones. */
+static const tide_change edge_changes[] = {
+    { 0, { 0, 0, { 0 } }, 0 },
+    { UINT64_MAX, { TIDE_TIME_MAX_DEPTH, 0, { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
+      INT64_MIN },
+    { 3ull << 32 | 5, { 1, 0, { 127 } }, INT64_MAX },
+    { 1ull << 32 | 2, { 2, 0, { 128, 16384 } }, -1 },
+    { 4ull << 32, { 1, 0, { 7 } }, 1 },
+};
+#define NEDGE (sizeof edge_changes / sizeof *edge_changes)
+
+/* Packing's own cases, apart from what the fuzzing finds: edges round trip; what packing
+ * would lose is refused, and so is every malformed packing. Exits on a failure. */
+static void check_packing(void)
+{
+    unsigned char buf[NEDGE * sizeof(tide_change)];
+    tide_change back[NEDGE];
+    size_t n = tide__wire_pack_changes(edge_changes, NEDGE, buf, sizeof buf);
+    const char *bad = n ? tide__wire_unpack_changes(buf, n, NEDGE, back) : "did not pack";
+    if (bad || memcmp(back, edge_changes, sizeof back) != 0) {
+        fprintf(stderr, "fuzz_wire: edge changes do not round trip: %s\n", bad ? bad : "differ");
+        exit(1);
+    }
+    /* a one-coordinate change at a small epoch: 5 bytes of 56 */
+    if (tide__wire_pack_changes(&edge_changes[4], 1, buf, sizeof buf) != 5) {
+        fprintf(stderr, "fuzz_wire: a small change does not pack into 5 bytes\n");
+        exit(1);
+    }
+    tide_change odd[2] = { edge_changes[4], edge_changes[4] };
+    odd[0].time.reserved = 1;
+    odd[1].time.c[2] = 9; /* past its depth */
+    if (tide__wire_pack_changes(&odd[0], 1, buf, sizeof buf) ||
+        tide__wire_pack_changes(&odd[1], 1, buf, sizeof buf) ||
+        tide__wire_pack_changes(edge_changes, NEDGE, buf, n - 1)) {
+        fprintf(stderr, "fuzz_wire: packing dropped bits or overran its room\n");
+        exit(1);
+    }
+    static const struct {
+        const char *bytes;
+        size_t len, n;
+    } wrong[] = {
+        { "\x00\x00\x01\x07", 4, 1 },                 /* cut off before its delta */
+        { "\x00\x00\x00\x02\x00", 5, 1 },             /* bytes left over */
+        { "\x80\x00\x00\x00\x02", 5, 1 },             /* a zero not in its shortest form */
+        { "\x80\x80\x80\x80\x10\x00\x00\x02", 8, 1 }, /* 2^32 in a key's half */
+        { "\x00\x00\x05\x00\x00\x00\x00\x00\x02", 9, 1 }, /* depth 5 */
+        { "\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 13, 1 }, /* 2^64 */
+        { "\x00\x00\x00\x02", 4, 2 },                 /* fewer changes than counted */
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++)
+        if (!tide__wire_unpack_changes(wrong[i].bytes, wrong[i].len, wrong[i].n, back)) {
+            fprintf(stderr, "fuzz_wire: malformed packing %zu was accepted\n", i);
+            exit(1);
+        }
+}
 static size_t seed(int which, unsigned char *out)
 {
     unsigned char *at = out + 1 + sizeof(struct tide__frame_hdr);
@@ -115,10 +191,17 @@ static size_t seed(int which, unsigned char *out)
     } else if (which == 5) {
         mh = (struct tide__msg_hdr){ .src = 0, .dst = 2, .seq = 65536,
                                      .flags = TIDE__MSG_CREDIT };
+    } else if (which == 6) {
+        mh.flags = TIDE__MSG_FANOUT | TIDE__MSG_PACKED;
+        mh.nrecords = NEDGE;
+        mh.nbytes = tide__wire_pack_changes(edge_changes, NEDGE, at + sizeof mh, 200);
     }
     memcpy(at, &mh, sizeof mh);
     at += sizeof mh;
-    if (which == 4) {
+    if (which == 6) {
+        memset(at + mh.nbytes, 0, TIDE__PAD8(mh.nbytes) - mh.nbytes);
+        at += TIDE__PAD8(mh.nbytes);
+    } else if (which == 4) {
         uint64_t v[3] = { 40, 41, 42 };
         struct tide__split_entry e[2] = { { 0, 0, 1, 8 }, { 1, 0, 2, 16 } };
         uint64_t n = 2;
@@ -153,6 +236,7 @@ static size_t seed(int which, unsigned char *out)
 int main(int argc, char **argv)
 {
     static uint8_t buf[1 << 20];
+    check_packing();
     if (argc == 3 && strcmp(argv[1], "--seeds") == 0) { /* writes the seeds into a folder */
         for (int i = 0; i < NSEEDS; i++) {
             char path[4096];

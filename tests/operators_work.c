@@ -657,10 +657,11 @@ int df_exchange_bounded(tide_worker *w, void *ctx)
 /* ---------------------------------------------------------------- a wide progress batch */
 
 /* One step that moves thousands of pointstamps (a capability and a message count at each
- * of WIDE times): its progress batch is larger than a preposted receive, so between ranks
- * it travels as a large rank cast (announced, then on the rank's cast tag). Every record
- * must land on its worker, and the frontier must pass every time. */
-#define WIDE 3000
+ * of WIDE times): its progress batch is larger than a preposted receive even packed (6
+ * bytes a change), so between ranks it travels as a large rank cast (announced, then on
+ * the rank's cast tag). Every record must land on its worker, and the frontier must pass
+ * every time. */
+#define WIDE 12000
 
 static uint64_t by_value(const void *r, void *ctx)
 {

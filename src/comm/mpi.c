@@ -38,6 +38,8 @@ struct mpi_local {
     size_t nopen;
     struct pending *pending; /* per channel id not allocated yet */
     size_t npending;
+    unsigned char *pack;     /* a cast's changes packed (tide__rank_cast) */
+    size_t pack_cap;
 };
 
 /* A worker's pushes of one channel to the workers of other ranks, in a block per rank: a
@@ -247,6 +249,23 @@ static struct mpi_local *local_of(tide_allocator *a)
     return ml;
 }
 
+/* @p b's changes packed into the worker's scratch (*bytes long), or NULL when packing
+ * would not shorten them. */
+static const unsigned char *pack_cast(struct mpi_local *ml, const tide_batch *b, size_t *bytes)
+{
+    if (b->bytes != b->len * sizeof(tide_change))
+        return NULL;
+    if (ml->pack_cap < b->bytes) {
+        unsigned char *p = realloc(ml->pack, b->bytes);
+        if (!p)
+            return NULL; /* sent as it is */
+        ml->pack = p;
+        ml->pack_cap = b->bytes;
+    }
+    *bytes = tide__wire_pack_changes(tide__batch_data(b), b->len, ml->pack, b->bytes);
+    return *bytes ? ml->pack : NULL;
+}
+
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq)
 {
     struct tide__mpi *m = a->shared->mpi;
@@ -254,10 +273,17 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
         return;
     struct mpi_local *ml = local_of(a);
     const struct tide__chan *ch = a->chans[channel];
-    size_t padded = TIDE__PAD8(b->bytes);
+    /* Along a tree the driver merges casts before they leave, and packs what it sends. */
+    size_t bytes = b->bytes;
+    const unsigned char *data = m->tree_k ? NULL : pack_cast(ml, b, &bytes);
+    uint32_t flags = TIDE__MSG_FANOUT | (data ? TIDE__MSG_PACKED : 0);
+    if (!data) {
+        data = tide__batch_data(b);
+        bytes = b->bytes;
+    }
+    size_t padded = TIDE__PAD8(bytes);
     struct tide__msg_hdr mh = { (uint32_t)channel, (uint32_t)(a->rank * a->nlocal), 0,
-                                ch->type_tag, seq, b->len, b->bytes, TIDE__MSG_FANOUT, 0,
-                                { 0 } };
+                                ch->type_tag, seq, b->len, bytes, flags, 0, { 0 } };
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     if (ch->progress && !m->tree_k) { /* (the driver counts what leaves along a tree) */
         uint64_t peers = (uint64_t)m->ranks - 1;
@@ -270,7 +296,7 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
             if (r == a->rank)
                 continue;
             mh.dst = (uint32_t)(r * a->nlocal);
-            append(ml, (int)r, &mh, tide__batch_data(b), b->bytes);
+            append(ml, (int)r, &mh, data, bytes);
         }
         return;
     }
@@ -280,8 +306,8 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
         tide__fatal("out of memory sending on channel %d", channel);
     if (tide__batch_reserve(c, padded) != 0)
         tide__fatal("out of memory sending on channel %d", channel);
-    memcpy(tide__batch_data(c), tide__batch_data(b), b->bytes);
-    memset(tide__batch_data(c) + b->bytes, 0, padded - b->bytes);
+    memcpy(tide__batch_data(c), data, bytes);
+    memset(tide__batch_data(c) + bytes, 0, padded - bytes);
     memcpy(tide__msg_hdr(c), &mh, sizeof mh);
     c->owner = (unsigned)a->local; /* the driver gives it back to us when it is sent */
     pthread_mutex_lock(&m->casts_mu);
@@ -601,6 +627,7 @@ static void mpi_finish(tide_allocator *a)
         if (ml->frame[r])
             tide_batch_free(ml->frame[r]);
     free(ml->pending);
+    free(ml->pack);
     free(ml->frame);
     free(ml->open);
     free(ml->listed);

@@ -52,11 +52,12 @@ static tide_batch *frame_for(struct tide__mpi *m, int rank, size_t bytes)
     return f;
 }
 
-/* Sends message @p h with @p padded bytes of @p data to rank @p r as a large cast: an
- * announce in a frame of its own, then the payload on the rank's cast tag. */
+/* Sends message @p h with its h->nbytes of @p data to rank @p r as a large cast: an
+ * announce in a frame of its own, then the payload (padded) on the rank's cast tag. */
 static void send_large(struct tide__mpi *m, int r, const struct tide__msg_hdr *h,
-                       const void *data, size_t padded)
+                       const void *data)
 {
+    size_t padded = TIDE__PAD8(h->nbytes);
     const size_t fh_size = sizeof(struct tide__frame_hdr), mh_size = sizeof *h;
     tide_batch *note = frame_for(m, r, 0);
     tide__frame_hdr(note)->nmsgs = 1;
@@ -69,7 +70,8 @@ static void send_large(struct tide__mpi *m, int r, const struct tide__msg_hdr *h
     tide__frame_hdr(f)->nmsgs = 1;
     tide__frame_hdr(f)->bytes = TIDE__HEADROOM + padded;
     memcpy(tide__msg_hdr(f), h, sizeof *h);
-    memcpy(tide__batch_data(f), data, padded);
+    memcpy(tide__batch_data(f), data, h->nbytes);
+    memset(tide__batch_data(f) + h->nbytes, 0, padded - h->nbytes);
     f->bytes = TIDE__HEADROOM + padded;
     f->mpi_tag = TIDE__TAG_LARGE_BASE + (int)m->nlocal;
     tide__mpi_post_send(m, f);
@@ -107,6 +109,7 @@ void tide__mpi_tree_free(struct tide__mpi *m)
     }
     free(m->fwd);
     free(m->fwd_frames);
+    free(m->pack);
     free(m->nbr);
 }
 
@@ -170,6 +173,29 @@ void tide__mpi_cast_forward(struct tide__mpi *m, int src, const tide_batch *b)
     fwd_append(m, tide__msg_hdr((tide_batch *)b), tide__batch_data(b), src);
 }
 
+/* The changes of merged cast @p b packed into the driver's scratch (*bytes long), or the
+ * records as they are when packing would not shorten them; *flags says which. */
+static const unsigned char *packed(struct tide__mpi *m, const tide_batch *b, size_t rec_size,
+                                   size_t *bytes, uint32_t *flags)
+{
+    *bytes = b->bytes;
+    if (rec_size != sizeof(tide_change))
+        return tide__batch_data(b);
+    if (m->pack_cap < b->bytes) {
+        unsigned char *p = realloc(m->pack, b->bytes);
+        if (!p)
+            return tide__batch_data(b);
+        m->pack = p;
+        m->pack_cap = b->bytes;
+    }
+    size_t n = tide__wire_pack_changes(tide__batch_data(b), b->len, m->pack, b->bytes);
+    if (!n)
+        return tide__batch_data(b);
+    *bytes = n;
+    *flags |= TIDE__MSG_PACKED;
+    return m->pack;
+}
+
 /* Posts the frame being filled for a neighbour, if any. */
 static void post_frame(struct tide__mpi *m, tide_batch **frame)
 {
@@ -203,18 +229,20 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                 continue;
             }
             int r = m->nbr[j];
-            size_t padded = TIDE__PAD8(b->bytes);
+            uint32_t flags = TIDE__MSG_FANOUT;
+            size_t bytes;
+            const unsigned char *data = packed(m, b, f->rec_size, &bytes, &flags);
+            size_t padded = TIDE__PAD8(bytes);
             struct tide__msg_hdr h = { channel, (uint32_t)((size_t)m->rank * m->nlocal),
                                        (uint32_t)((size_t)r * m->nlocal), f->type_tag, 0,
-                                       b->len, b->bytes, TIDE__MSG_FANOUT, 0, { 0 } };
+                                       b->len, bytes, flags, 0, { 0 } };
             memcpy(h.meta, f->meta, sizeof h.meta);
             atomic_fetch_add_explicit(&m->progress_msgs, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&m->progress_bytes, sizeof h + padded,
                                       memory_order_relaxed);
             if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
                 post_frame(m, &frame[j]); /* what this neighbour was sent before goes first */
-                memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);
-                send_large(m, r, &h, tide__batch_data(b), padded);
+                send_large(m, r, &h, data);
                 tide__mpi_pool_put(m, b);
                 continue;
             }
@@ -222,7 +250,7 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                 post_frame(m, &frame[j]);
             if (!frame[j])
                 frame[j] = frame_for(m, r, TIDE__POST_BYTES - TIDE__HEADROOM);
-            tide__frame_put(frame[j], &h, tide__batch_data(b), b->bytes);
+            tide__frame_put(frame[j], &h, data, bytes);
             tide__mpi_pool_put(m, b);
         }
     }
@@ -254,7 +282,7 @@ bool tide__mpi_casts_send(struct tide__mpi *m)
                     continue;
                 struct tide__msg_hdr h = *mh;
                 h.dst = (uint32_t)((size_t)r * m->nlocal);
-                send_large(m, r, &h, tide__batch_data(b), TIDE__PAD8(mh->nbytes));
+                send_large(m, r, &h, tide__batch_data(b));
             }
         }
         if (tide__spsc_push(&m->w[b->owner].sent, b) != 0) /* to the worker's spares */

@@ -85,6 +85,8 @@ struct tide__mpi {
     struct tide__fwd *fwd;
     size_t nfwd, capfwd;
     tide_batch **fwd_frames; /* per neighbour, while a flush fills them */
+    unsigned char *pack;     /* a merged cast's changes packed */
+    size_t pack_cap;
     _Atomic(tide__compact_fn) cast_compact; /* merges casts' records (the progress layer) */
     unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the

@@ -34,8 +34,13 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
     if (mh->src < src_lo || mh->src - src_lo >= nlocal)
         return "source worker not on the sending rank";
     if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT | TIDE__MSG_SPLIT |
-                                TIDE__MSG_CREDIT))
+                                TIDE__MSG_CREDIT | TIDE__MSG_PACKED))
         return "unknown flags";
+    /* Unpacked, a cast must stay within what one large message may carry. */
+    if (mh->flags & TIDE__MSG_PACKED &&
+        (!(mh->flags & TIDE__MSG_FANOUT) || mh->nrecords > mh->nbytes / TIDE__PACKED_MIN ||
+         mh->nrecords > TIDE__WIRE_MAX_LARGE / sizeof(tide_change)))
+        return "packed changes that are not a rank cast, or more than their bytes can hold";
     if (mh->flags & TIDE__MSG_CREDIT &&
         (mh->flags != TIDE__MSG_CREDIT || mh->dst != lo || mh->src != src_lo ||
          mh->nbytes || mh->nrecords || !mh->seq))
@@ -167,4 +172,92 @@ const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const v
     if (n != nrecords)
         return "its number of records differs from its header's";
     return NULL;
+}
+
+/* ---------------------------------------------------------------- packed progress changes */
+
+static unsigned char *put_varint(unsigned char *at, uint64_t v)
+{
+    while (v >= 0x80) {
+        *at++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *at++ = (unsigned char)v;
+    return at;
+}
+
+size_t tide__wire_pack_changes(const void *changes, size_t n, unsigned char *out, size_t cap)
+{
+    const unsigned char *in = changes;
+    unsigned char *at = out;
+    for (size_t i = 0; i < n; i++) {
+        tide_change c;
+        memcpy(&c, in + i * sizeof c, sizeof c);
+        if (c.time.depth > TIDE_TIME_MAX_DEPTH || c.time.reserved)
+            return 0;
+        for (uint32_t d = c.time.depth; d < TIDE_TIME_MAX_DEPTH; d++)
+            if (c.time.c[d])
+                return 0;
+        unsigned char one[TIDE__PACKED_MAX], *e = one;
+        e = put_varint(e, c.key >> 32);
+        e = put_varint(e, c.key & 0xffffffffu);
+        *e++ = (unsigned char)c.time.depth;
+        for (uint32_t d = 0; d < c.time.depth; d++)
+            e = put_varint(e, c.time.c[d]);
+        e = put_varint(e, (uint64_t)c.delta << 1 ^ (c.delta < 0 ? UINT64_MAX : 0));
+        size_t len = (size_t)(e - one);
+        if (len > cap - (size_t)(at - out))
+            return 0;
+        memcpy(at, one, len);
+        at += len;
+    }
+    return (size_t)(at - out);
+}
+
+/* A varint of at most @p bits bits at *at (before @p end), in its shortest form. */
+static const char *get_varint(const unsigned char **at, const unsigned char *end,
+                              unsigned bits, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (*at == end)
+            return "packed changes cut off";
+        unsigned char b = *(*at)++;
+        if (shift >= bits || (b & 0x7f) >> (bits - shift < 7 ? bits - shift : 7))
+            return "a packed number too large for its field";
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (!b && shift)
+                return "a packed number not in its shortest form";
+            *v = x;
+            return NULL;
+        }
+    }
+}
+
+const char *tide__wire_unpack_changes(const void *in, uint64_t nbytes, uint64_t n, void *out)
+{
+    const unsigned char *at = in, *end = at + nbytes;
+    unsigned char *to = out;
+    for (uint64_t i = 0; i < n; i++) {
+        tide_change c = { 0 };
+        uint64_t hi, lo, z;
+        const char *bad;
+        if ((bad = get_varint(&at, end, 32, &hi)) || (bad = get_varint(&at, end, 32, &lo)))
+            return bad;
+        c.key = hi << 32 | lo;
+        if (at == end)
+            return "packed changes cut off";
+        c.time.depth = *at++;
+        if (c.time.depth > TIDE_TIME_MAX_DEPTH)
+            return "a packed time deeper than TIDE_TIME_MAX_DEPTH";
+        for (uint32_t d = 0; d < c.time.depth; d++)
+            if ((bad = get_varint(&at, end, 64, &c.time.c[d])))
+                return bad;
+        if ((bad = get_varint(&at, end, 64, &z)))
+            return bad;
+        c.delta = (int64_t)(z >> 1 ^ (z & 1 ? UINT64_MAX : 0));
+        memcpy(to + i * sizeof c, &c, sizeof c);
+    }
+    return at == end ? NULL : "packed changes with bytes left over";
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "tide/comm.h"
+#include "tide/progress.h"
 
 #define TIDE__FRAME_MAGIC 0x74696465u /* "tide" */
 
@@ -55,6 +56,12 @@ struct tide__msg_hdr {
  * received from the target rank; between the ranks' first workers, no payload, alone in
  * its frame. */
 #define TIDE__MSG_CREDIT 8u
+/* A rank cast whose progress changes are packed (tide__wire_pack_changes): nbytes is the
+ * packed length, nrecords the number of changes. Only with TIDE__MSG_FANOUT. */
+#define TIDE__MSG_PACKED 16u
+/* The fewest bytes a packed change takes (a time of depth 0), and the most. */
+#define TIDE__PACKED_MIN 4u
+#define TIDE__PACKED_MAX (5u + 5u + 1u + 10u * TIDE_TIME_MAX_DEPTH + 10u)
 
 struct tide__split_entry {
     uint32_t local; /* the worker within the target rank */
@@ -105,6 +112,17 @@ const char *tide__wire_same_announce(const struct tide__msg_hdr *announce,
  * every length inside the bytes, and TIDE_STR's terminating NULs). */
 const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const void *data,
                                uint64_t nbytes);
+
+/* Packs @p n progress changes (tide_change records) into @p out, which has @p cap bytes:
+ * the location key as its two 32-bit halves, the time's depth and its coordinates, the
+ * delta zigzagged, each a varint; a one-coordinate change takes 5 to 8 bytes of its 56.
+ * Returns the bytes written, or 0 when they do not fit or a change has bits set that the
+ * packing drops (a reserved field, coordinates past its depth): then send them as they are. */
+size_t tide__wire_pack_changes(const void *changes, size_t n, unsigned char *out, size_t cap);
+/* Unpacks @p n changes from the @p nbytes of @p in into @p out (room for @p n tide_change
+ * records): every varint in its shortest form, every field in range, and the bytes used
+ * exactly, so that packing what it gives yields @p in again. */
+const char *tide__wire_unpack_changes(const void *in, uint64_t nbytes, uint64_t n, void *out);
 
 _Static_assert(sizeof(struct tide__frame_hdr) % 8 == 0, "frame header keeps alignment");
 _Static_assert(sizeof(struct tide__msg_hdr) % 8 == 0, "message header keeps alignment");
