@@ -43,27 +43,29 @@ static inline bool letter(unsigned char c)
     return (unsigned)(c | 32) - 'a' < 26u;
 }
 
-/* The words of a line of a file (tide_read_files reads them). */
+/* The words of a line of a file (tide_read_files reads them), given where they lie in
+ * the line unless they need lower-casing. */
 static const char *split(const char *s, tide_session *out, void *ctx)
 {
     (void)ctx;
-    char word[MAX_WORD + 1];
     while (*s) {
         while (*s && !letter((unsigned char)*s))
             s++;
-        size_t n = 0;
-        bool too_long = false;
-        for (; letter((unsigned char)*s); s++) {
-            if (n < MAX_WORD)
-                word[n++] = (char)(*s | 32);
-            else
-                too_long = true;
+        const char *start = s;
+        bool upper = false;
+        for (; letter((unsigned char)*s); s++)
+            upper |= !(*s & 32);
+        size_t n = (size_t)(s - start);
+        if (n == 0 || n > MAX_WORD) /* longer runs of letters are not words */
+            continue;
+        if (!upper) {
+            tide_session_give_str(out, start, n);
+            continue;
         }
-        if (n && !too_long) {
-            word[n] = 0;
-            const char *wp = word;
-            tide_session_give(out, &wp);
-        }
+        char word[MAX_WORD];
+        for (size_t i = 0; i < n; i++)
+            word[i] = (char)(start[i] | 32);
+        tide_session_give_str(out, word, n);
     }
     return NULL;
 }

@@ -31,6 +31,7 @@ batch-hash-bytes|operator 'Exchange' input 0 exchanges bytes records by a batch 
 map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records have no fixed size; use tide_map
 hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
+give-str-u64|operator 'Sender': tide_session_give_str on output 0, whose records are 'u64', not strings
 desc-gap|tide_operator 'Gappy': input 2 given after an empty input 1
 desc-no-logic|tide_operator 'Idle': no logic
 desc-no-scope|tide_operator 'Nowhere': no inputs and no scope (a source needs .scope)

@@ -12,6 +12,7 @@ int df_unordered(tide_worker *w, void *ctx);
 int df_drop(tide_worker *w, void *ctx);
 int df_activator(tide_worker *w, void *ctx);
 int df_strings(tide_worker *w, void *ctx);
+int df_give_str(tide_worker *w, void *ctx);
 int df_binary(tide_worker *w, void *ctx);
 /* map, filter, map_in_place, flat_map, aggregate against a sequential computation. */
 int df_operators(tide_worker *w, void *ctx);
@@ -64,6 +65,7 @@ int df_read_files(tide_worker *w, void *ctx);
     X(drop, df_drop)                                                                      \
     X(activator, df_activator)                                                            \
     X(strings, df_strings)                                                                \
+    X(give_str, df_give_str)                                                              \
     X(binary, df_binary)                                                                  \
     X(operators, df_operators)                                                            \
     X(shapes, df_shapes)                                                                  \

@@ -496,6 +496,10 @@ static inline void tide_session_give(tide_session *s, const void *record)
     if (!tide__window_put((struct tide__window *)(void *)s, record))
         tide__session_give(s, record);
 }
+/** Sends a string (a session of TIDE_STR) of the @p len bytes at @p str, which need not
+ *  end in a NUL and must hold none: a tokenizer gives the words of a line where they lie,
+ *  without a strlen or a terminated copy of each. */
+void tide_session_give_str(tide_session *s, const char *str, size_t len);
 /** Sends @p n fixed-size records stored contiguously at @p records. */
 void tide_session_give_n(tide_session *s, const void *records, size_t n);
 /** Fixed-size records: room for @p n records at the end of the session's buffer, sent as

@@ -79,19 +79,25 @@ uint32_t tide__type_tag(const tide_type *t);
 /* Bytes one variable record of @p len bytes takes in a batch. */
 static inline size_t tide__var_record_bytes(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
 
-/* Appends a TIDE_STR record of the @p len bytes at @p str (its NUL included) to @p b,
- * which owns its buffer and has room for it: tide_batch_push and a session's give of a
- * string share it. */
-static inline void tide__batch_put_str(tide_batch *b, const char *str, size_t len)
+/* Appends a TIDE_STR record of the @p n bytes at @p str and a NUL to @p b, which owns
+ * its buffer and has room for it: tide_batch_push and a session's gives of a string
+ * share it. */
+static inline void tide__batch_put_strn(tide_batch *b, const char *str, size_t n)
 {
-    size_t need = tide__var_record_bytes(len);
+    size_t need = tide__var_record_bytes(n + 1);
     unsigned char *at = tide__batch_data(b) + b->bytes;
-    uint32_t len32 = (uint32_t)len;
+    uint32_t len32 = (uint32_t)(n + 1);
     memcpy(at, &len32, 4);
-    memset(at + need - 4, 0, 4); /* padding: defined bytes on the wire */
-    memcpy(at + 4, str, len);
+    memset(at + need - 4, 0, 4); /* padding, defined bytes on the wire, and the NUL */
+    memcpy(at + 4, str, n);
     b->bytes += need;
     b->len++;
+}
+
+/* The same for @p len bytes that end with the string's NUL. */
+static inline void tide__batch_put_str(tide_batch *b, const char *str, size_t len)
+{
+    tide__batch_put_strn(b, str, len - 1);
 }
 
 /* The bytes of the string record at @p at in a batch of TIDE_STR (its 4-byte length with

@@ -516,6 +516,30 @@ void tide__session_give(tide_session *s, const void *record)
         session_give_slow(s, record);
 }
 
+void tide_session_give_str(tide_session *s, const char *str, size_t len)
+{
+    tide_batch *b = s->buf;
+    if (b && b->type == TIDE_STR && !b->shared && b->bytes < SESSION_BYTES &&
+        len < UINT32_MAX && b->bytes + tide__var_record_bytes(len + 1) <= b->cap) {
+        tide__batch_put_strn(b, str, len);
+        return;
+    }
+    if (s->op->out[s->port].type != TIDE_STR)
+        tide__fatal("operator '%s': tide_session_give_str on output %u, whose records are "
+                    "'%s', not strings", s->op->name, s->port,
+                    s->op->out[s->port].type->name);
+    /* the general push, which reads a NUL-terminated string */
+    char small[128], *copy = len < sizeof small ? small : malloc(len + 1);
+    if (!copy)
+        tide__fatal("operator '%s': out of memory buffering output", s->op->name);
+    memcpy(copy, str, len);
+    copy[len] = 0;
+    const char *p = copy;
+    session_give_slow(s, &p);
+    if (copy != small)
+        free(copy);
+}
+
 void tide_session_give_n(tide_session *s, const void *records, size_t n)
 {
     size_t size = s->win.size;
