@@ -266,6 +266,24 @@ void *tide_batch_extend(tide_batch *b, size_t n)
     return at;
 }
 
+size_t tide__var_len(const tide_type *t, const void *value)
+{
+    /* strings, the common case, without a call through t */
+    return t == &tide_type_str ? strlen(*(const char *const *)value) + 1 : t->encoded_size(value);
+}
+
+void tide__var_put(const tide_type *t, const void *value, size_t len, unsigned char *at)
+{
+    if (t == &tide_type_str) {
+        tide__str_put(at, *(const char *const *)value, len - 1);
+        return;
+    }
+    uint32_t len32 = (uint32_t)len;
+    memcpy(at, &len32, 4);
+    t->encode(value, at + 4);
+    memset(at + 4 + len, 0, tide__var_record_bytes(len) - 4 - len); /* defined padding */
+}
+
 int tide_batch_push(tide_batch *b, const void *value)
 {
     const tide_type *t = b->type;
@@ -276,24 +294,13 @@ int tide_batch_push(tide_batch *b, const void *value)
         memcpy(at, value, t->size);
         return 0;
     }
-    /* strings, the common case, are measured once and copied without a call through t */
-    const char *str = t == &tide_type_str ? *(const char *const *)value : NULL;
-    size_t len = str ? strlen(str) + 1 : t->encoded_size(value);
-    size_t need = tide__var_record_bytes(len);
+    size_t len = tide__var_len(t, value), need = tide__var_record_bytes(len);
     if (len > UINT32_MAX)
         return TIDE_EINVAL;
     if ((b->bytes + need > b->cap || !b->base || b->shared) &&
         tide__batch_reserve(b, b->bytes + need) != 0)
         return TIDE_ENOMEM;
-    if (str) {
-        tide__batch_put_str(b, str, len);
-        return 0;
-    }
-    unsigned char *at = tide__batch_data(b) + b->bytes;
-    uint32_t len32 = (uint32_t)len;
-    memcpy(at, &len32, 4);
-    t->encode(value, at + 4);
-    memset(at + 4 + len, 0, need - 4 - len); /* padding: defined bytes on the wire */
+    tide__var_put(t, value, len, tide__batch_data(b) + b->bytes);
     b->bytes += need;
     b->len++;
     return 0;

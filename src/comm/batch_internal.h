@@ -79,18 +79,29 @@ uint32_t tide__type_tag(const tide_type *t);
 /* Bytes one variable record of @p len bytes takes in a batch. */
 static inline size_t tide__var_record_bytes(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
 
+/* Writes a TIDE_STR record of the @p n bytes at @p str and a NUL at @p at (its length
+ * word, the bytes, padding): tide__var_record_bytes(n + 1) bytes. */
+static inline void tide__str_put(unsigned char *at, const char *str, size_t n)
+{
+    size_t need = tide__var_record_bytes(n + 1);
+    uint32_t len32 = (uint32_t)(n + 1);
+    memcpy(at, &len32, 4);
+    memset(at + need - 4, 0, 4); /* padding, defined bytes on the wire, and the NUL */
+    memcpy(at + 4, str, n);
+}
+/* Writes variable-length @p value, whose encoding takes @p len bytes (the length of
+ * tide__var_len), as a record at @p at: tide__var_record_bytes(len) bytes. */
+void tide__var_put(const tide_type *t, const void *value, size_t len, unsigned char *at);
+/* The bytes variable-length @p value encodes to (a string's NUL included). */
+size_t tide__var_len(const tide_type *t, const void *value);
+
 /* Appends a TIDE_STR record of the @p n bytes at @p str and a NUL to @p b, which owns
  * its buffer and has room for it: tide_batch_push and a session's gives of a string
  * share it. */
 static inline void tide__batch_put_strn(tide_batch *b, const char *str, size_t n)
 {
-    size_t need = tide__var_record_bytes(n + 1);
-    unsigned char *at = tide__batch_data(b) + b->bytes;
-    uint32_t len32 = (uint32_t)(n + 1);
-    memcpy(at, &len32, 4);
-    memset(at + need - 4, 0, 4); /* padding, defined bytes on the wire, and the NUL */
-    memcpy(at + 4, str, n);
-    b->bytes += need;
+    tide__str_put(tide__batch_data(b) + b->bytes, str, n);
+    b->bytes += tide__var_record_bytes(n + 1);
     b->len++;
 }
 

@@ -9,11 +9,16 @@
 
 /* A slot is one word, so that a table of many keys stays in cache (wordcount's 20000 words
  * need 64Ki slots: 512 KiB, where slots of hash, key offset, state offset and flag took
- * 2 MiB, more than a core's L2 here): 0 for never used, else the key's index + 1 in the low
- * IDX_BITS bits, a removed flag above them and the top bits of the key's hash as a tag, so
- * that a probe reads a key only when the tags agree. Key i's state is at i * state_size; its
- * record at i * size in `keys` for fixed-size types, at koff[i] for variable-length ones.
- * The slot's position comes from the hash's low bits, the tag from its high bits. */
+ * 2 MiB, more than a core's L2 here): 0 for never used, else where the key's entry starts
+ * (in 8-byte words, + 1) in the low IDX_BITS bits, a removed flag above them and the top
+ * bits of the key's hash as a tag, so that a probe reads an entry only when the tags
+ * agree. An entry is the key's state (state_size bytes, padded to 8), then its record as
+ * a batch holds it, padded to 8: a hit finds state and key together, and the address
+ * comes from the slot alone, so a loop of lookups can prefetch it without a dependent
+ * load (a separate array of key offsets cost wordcount a miss per word: see
+ * doc/architecture.md). Records are as a batch holds them (variable-length ones: a length
+ * word, the encoding, padding). The slot's position comes from the hash's low bits, the
+ * tag from its high bits. */
 #define IDX_BITS 39
 #define IDX_MASK (((uint64_t)1 << IDX_BITS) - 1)
 #define REMOVED_BIT ((uint64_t)1 << IDX_BITS)
@@ -21,23 +26,25 @@
 
 static uint64_t tag_of(uint64_t h) { return h >> TAG_SHIFT << TAG_SHIFT; }
 
-static void *xrealloc(const struct tide__keyed *k, void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p)
-        tide_abort("%s: out of memory", k->who);
-    return p;
-}
+static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-static void alloc_table(struct tide__keyed *k, const tide_type *type, size_t nslots)
+static void alloc_table(struct tide__keyed *k, size_t nslots)
 {
     k->nslots = nslots;
     k->slots = calloc(nslots, sizeof *k->slots);
     tide__memory_account((int64_t)(nslots * sizeof *k->slots));
-    k->keys = tide_batch_new(type, 0);
-    if (!k->slots || !k->keys)
+    if (!k->slots)
         tide_abort("%s: out of memory", k->who);
-    k->used = k->live = k->nstates = 0;
+    k->ent = NULL;
+    k->ent_bytes = k->ent_cap = 0;
+    k->used = k->live = 0;
+}
+
+static void free_table(const struct tide__keyed *k)
+{
+    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->ent_cap));
+    free(k->slots);
+    free(k->ent);
 }
 
 void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state_size,
@@ -46,26 +53,35 @@ void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state
                       const char *who)
 {
     *k = (struct tide__keyed){ .state_size = state_size, .hash = hash, .same_key = same_key,
-                               .ctx = ctx, .who = who, .key_size = type->size };
+                               .ctx = ctx, .who = who, .key_size = type->size,
+                               .sstride = round8(state_size), .type = type };
     if (type->size > TIDE__VALUE_BYTES) /* keys are read back into a value buffer */
         tide_abort("%s: %s records are larger than %d bytes", who, type->name,
                    TIDE__VALUE_BYTES);
-    alloc_table(k, type, 64);
+    alloc_table(k, 64);
 }
 
-/* Key @p i's record: in place for fixed-size types, else decoded into @p value. */
-static const void *key_at(const struct tide__keyed *k, size_t i, void *value)
+/* The entry a used slot points to. */
+static unsigned char *entry_of(const struct tide__keyed *k, uint64_t slot)
 {
-    const unsigned char *keys = tide_batch_records(k->keys);
+    return k->ent + ((size_t)(slot & IDX_MASK) - 1) * 8;
+}
+
+/* An entry's key record: in place for fixed-size types, else decoded into @p value. */
+static const void *key_in(const struct tide__keyed *k, const unsigned char *e, void *value)
+{
+    const unsigned char *rec = e + k->sstride;
     if (k->key_size)
-        return keys + i * k->key_size;
-    if (tide_batch_type(k->keys) == TIDE_STR) { /* the common case, inline */
+        return rec;
+    const tide_type *t = k->type;
+    if (t == TIDE_STR) { /* the common case, inline */
         size_t len;
-        *(const char **)value = tide__str_record(keys + k->koff[i], &len);
+        *(const char **)value = tide__str_record(rec, &len);
         return value;
     }
-    size_t cursor = k->koff[i];
-    tide_batch_read(k->keys, &cursor, value);
+    uint32_t len;
+    memcpy(&len, rec, 4);
+    t->decode(rec + 4, len, value);
     return value;
 }
 
@@ -75,38 +91,37 @@ static void *insert(struct tide__keyed *k, uint64_t h, const void *record)
     size_t j = h & (k->nslots - 1);
     while (k->slots[j])
         j = (j + 1) & (k->nslots - 1);
-    if (k->nstates == IDX_MASK - 1)
-        tide_abort("%s: more than %" PRIu64 " keys in one table", k->who, IDX_MASK - 1);
-    size_t off = tide_batch_bytes(k->keys);
-    if (tide_batch_push(k->keys, record) != 0)
-        tide_abort("%s: out of memory", k->who);
-    if (k->nstates == k->capstates) {
-        size_t grown = k->capstates ? 2 * k->capstates : 64;
-        size_t per = k->state_size + (k->key_size ? 0 : sizeof *k->koff);
-        k->states = xrealloc(k, k->states, grown * k->state_size);
-        if (!k->key_size)
-            k->koff = xrealloc(k, k->koff, grown * sizeof *k->koff);
-        tide__memory_account((int64_t)((grown - k->capstates) * per));
-        k->capstates = grown;
+    size_t len = k->key_size ? k->key_size : tide__var_len(k->type, record);
+    size_t rec = k->key_size ? len : tide__var_record_bytes(len);
+    size_t at = k->ent_bytes, end = at + k->sstride + round8(rec);
+    if (!k->key_size && len > UINT32_MAX)
+        tide_abort("%s: a key of %zu bytes", k->who, len);
+    if (end / 8 + 1 > IDX_MASK)
+        tide_abort("%s: more than %" PRIu64 " bytes of keys and states in one table", k->who,
+                   IDX_MASK * 8);
+    if (end > k->ent_cap) {
+        size_t cap = k->ent_cap ? 2 * k->ent_cap : 1024;
+        while (cap < end)
+            cap *= 2;
+        unsigned char *e = realloc(k->ent, cap);
+        if (!e)
+            tide_abort("%s: out of memory", k->who);
+        tide__memory_account((int64_t)(cap - k->ent_cap));
+        k->ent = e;
+        k->ent_cap = cap;
     }
-    size_t i = k->nstates++;
-    if (!k->key_size)
-        k->koff[i] = off;
-    unsigned char *state = k->states + i * k->state_size;
-    memset(state, 0, k->state_size);
-    k->slots[j] = tag_of(h) | (i + 1);
+    unsigned char *e = k->ent + at;
+    memset(e, 0, k->sstride); /* the zeroed state */
+    if (k->key_size)
+        memcpy(e + k->sstride, record, len);
+    else
+        tide__var_put(k->type, record, len, e + k->sstride);
+    memset(e + k->sstride + rec, 0, round8(rec) - rec);
+    k->ent_bytes = end;
+    k->slots[j] = tag_of(h) | (at / 8 + 1);
     k->used++;
     k->live++;
-    return state;
-}
-
-static void free_arrays(const struct tide__keyed *k)
-{
-    size_t per = k->state_size + (k->key_size ? 0 : sizeof *k->koff);
-    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->capstates * per));
-    free(k->slots);
-    free(k->states);
-    free(k->koff);
+    return e;
 }
 
 /* A new table holding only the live keys: twice the size when they fill a quarter of it.
@@ -117,22 +132,17 @@ static void rebuild(struct tide__keyed *k)
     size_t n = old.nslots;
     if (4 * old.live >= n)
         n *= 2;
-    alloc_table(k, tide_batch_type(old.keys), n);
-    k->states = NULL;
-    k->koff = NULL;
-    k->capstates = 0;
+    alloc_table(k, n);
     unsigned char value[TIDE__VALUE_BYTES];
     for (size_t j = 0; j < old.nslots; j++) {
         uint64_t s = old.slots[j];
         if (!s || (s & REMOVED_BIT))
             continue;
-        size_t i = (size_t)(s & IDX_MASK) - 1;
-        const void *key = key_at(&old, i, value);
-        memcpy(insert(k, old.hash(key, old.ctx), key), old.states + i * old.state_size,
-               k->state_size);
+        const unsigned char *e = entry_of(&old, s);
+        const void *key = key_in(&old, e, value);
+        memcpy(insert(k, old.hash(key, old.ctx), key), e, k->state_size);
     }
-    free_arrays(&old);
-    tide_batch_free(old.keys);
+    free_table(&old);
 }
 
 /* The slot of @p record's key, or the first never-used slot of its chain. */
@@ -143,7 +153,7 @@ static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
     size_t j = h & (k->nslots - 1);
     for (uint64_t s; (s = k->slots[j]); j = (j + 1) & (k->nslots - 1))
         if ((s & ~IDX_MASK) == want &&
-            k->same_key(record, key_at(k, (size_t)(s & IDX_MASK) - 1, value), k->ctx))
+            k->same_key(record, key_in(k, entry_of(k, s), value), k->ctx))
             break;
     return j;
 }
@@ -153,12 +163,11 @@ static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
 static size_t find_str(const struct tide__keyed *k, uint64_t h, const char *s, size_t len)
 {
     uint64_t want = tag_of(h);
-    const unsigned char *keys = tide_batch_records(k->keys);
     size_t j = h & (k->nslots - 1);
     for (uint64_t e; (e = k->slots[j]); j = (j + 1) & (k->nslots - 1))
         if ((e & ~IDX_MASK) == want) {
             size_t klen;
-            const char *key = tide__str_record(keys + k->koff[(e & IDX_MASK) - 1], &klen);
+            const char *key = tide__str_record(entry_of(k, e) + k->sstride, &klen);
             if (klen == len && tide__str_same(key, s, len))
                 break;
         }
@@ -167,7 +176,7 @@ static size_t find_str(const struct tide__keyed *k, uint64_t h, const char *s, s
 
 static void *state_of(const struct tide__keyed *k, size_t j)
 {
-    return k->states + ((size_t)(k->slots[j] & IDX_MASK) - 1) * k->state_size;
+    return entry_of(k, k->slots[j]);
 }
 
 /* @p len: the length of the string @p record when the table compares strings with
@@ -192,22 +201,19 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
 }
 
 /* A software pipeline over the batch's records: record i is hashed and its slot
- * prefetched AHEAD records before it is folded, and its slot read and its key and state
- * prefetched MID records before: a table of many keys is mostly out of cache, and its
+ * prefetched AHEAD records before it is folded, and its slot read and its entry (state
+ * and key) prefetched MID records before: a table of many keys is mostly out of cache, and its
  * misses then overlap with the work on the records between (wordcount's table of 20000
  * words: see doc/architecture.md). Hashing a group of 8 and prefetching only their slots
- * read each slot right after its prefetch was issued. */
+ * read each slot right after its prefetch was issued. With entries (no key offsets to
+ * load) 24/12 and 32/16 were no faster. */
 enum { AHEAD = 16, MID = 8 };
 
 static void prefetch_entry(const struct tide__keyed *k, uint64_t h)
 {
     uint64_t s = k->slots[h & (k->nslots - 1)];
-    if (!s || (s & ~IDX_MASK) != tag_of(h))
-        return;
-    size_t i = (size_t)(s & IDX_MASK) - 1;
-    const unsigned char *keys = tide_batch_records(k->keys);
-    __builtin_prefetch(keys + (k->key_size ? i * k->key_size : k->koff[i]));
-    __builtin_prefetch(k->states + i * k->state_size);
+    if (s && (s & ~IDX_MASK) == tag_of(h))
+        __builtin_prefetch(entry_of(k, s));
 }
 
 void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
@@ -222,7 +228,7 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     /* strings hashed by tide_hash_str: their stored length spares a strlen per record,
      * and with tide_same_str, the comparison with the key */
     bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
-    bool same_str = str && k->same_key == tide_same_str && tide_batch_type(k->keys) == TIDE_STR;
+    bool same_str = str && k->same_key == tide_same_str && k->type == TIDE_STR;
     const unsigned char *data = tide_batch_records(b);
     bool fresh;
     for (size_t i = 0; i < n + AHEAD; i++) {
@@ -272,12 +278,12 @@ bool tide__keyed_next(const struct tide__keyed *k, size_t *cursor, void *key, vo
     for (; *cursor < k->nslots; ++*cursor) {
         uint64_t s = k->slots[*cursor];
         if (s && !(s & REMOVED_BIT)) {
-            size_t i = (size_t)(s & IDX_MASK) - 1;
+            unsigned char *e = entry_of(k, s);
             if (k->key_size)
-                memcpy(key, key_at(k, i, NULL), k->key_size);
+                memcpy(key, e + k->sstride, k->key_size);
             else
-                key_at(k, i, key);
-            *state = k->states + i * k->state_size;
+                key_in(k, e, key);
+            *state = e;
             ++*cursor;
             return true;
         }
@@ -287,13 +293,10 @@ bool tide__keyed_next(const struct tide__keyed *k, size_t *cursor, void *key, vo
 
 void tide__keyed_free(struct tide__keyed *k)
 {
-    free_arrays(k);
-    tide_batch_free(k->keys);
+    free_table(k);
     k->slots = NULL;
-    k->states = NULL;
-    k->koff = NULL;
-    k->keys = NULL;
-    k->nslots = k->capstates = 0;
+    k->ent = NULL;
+    k->nslots = k->ent_cap = k->ent_bytes = 0;
 }
 
 void tide__batch_append(tide_batch *to, tide_batch *from, const char *who)

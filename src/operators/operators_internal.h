@@ -75,10 +75,10 @@ struct tide__keyed {
     size_t key_size;  /* the key type's size (0: variable-length) */
     uint64_t *slots;  /* see keyed.c */
     size_t nslots, used, live;
-    tide_batch *keys; /* key i is the i-th record */
-    size_t *koff;     /* variable-length keys: key i's offset in `keys` */
-    unsigned char *states; /* key i's at i * state_size */
-    size_t nstates, capstates;
+    size_t sstride;   /* state_size rounded up to 8 */
+    const tide_type *type;
+    unsigned char *ent; /* the entries: each key's state, then its record (keyed.c) */
+    size_t ent_bytes, ent_cap;
 };
 void tide__keyed_init(struct tide__keyed *k, const tide_type *type, size_t state_size,
                       uint64_t (*hash)(const void *, void *),
