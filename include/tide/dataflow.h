@@ -456,10 +456,14 @@ tide_session *tide_op_session_at(tide_op *op, uint32_t port, const tide_cap *cap
                                  const tide_time *t);
 /** Not for programs: the write window of an output session and of an input (the first
  *  thing a tide_session holds and a tide_input points to), so that tide_session_give() and
- *  tide_input_send() can copy a fixed-size record inline, as putc() does. */
+ *  tide_input_send() can copy a fixed-size record inline, as putc() does, and
+ *  tide_session_give_str() a short string. */
 struct tide__window {
-    unsigned char *wp, *end; /* room for whole records in [wp, end) while open */
-    size_t size;             /* record size (0: variable-length, never inline) */
+    unsigned char *wp, *end; /* fixed-size records: room for whole ones in [wp, end) */
+    size_t size;             /* record size (0: variable-length, never through wp) */
+    unsigned char *swp;      /* strings: sroom free bytes at swp while open */
+    size_t sroom;
+    size_t scount;           /* strings written at swp that the buffer does not count yet */
 };
 /** Not for programs: copies a fixed-size record into an open window with room; false
  *  (nothing done) otherwise. */
@@ -496,10 +500,48 @@ static inline void tide_session_give(tide_session *s, const void *record)
     if (!tide__window_put((struct tide__window *)(void *)s, record))
         tide__session_give(s, record);
 }
+/** Not for programs: the longest string tide_session_give_str() writes inline. */
+#define TIDE__STR_INLINE 64
+/** Not for programs: writes a string record of @p len bytes and a NUL into an open string
+ *  window with room (a length word, the bytes, the NUL and padding to 4 bytes: as
+ *  tide_batch_push writes one); false (nothing done) otherwise. */
+static inline bool tide__window_put_str(struct tide__window *TIDE__RESTRICT w,
+                                        const char *str, size_t len)
+{
+    unsigned char *at = w->swp;
+    size_t need = 4 + ((len + 4) & ~(size_t)3);
+    if (len > TIDE__STR_INLINE || need > w->sroom)
+        return false;
+    uint32_t len32 = (uint32_t)len + 1;
+    memcpy(at, &len32, 4);
+    memset(at + need - 4, 0, 4); /* the NUL and padding (the bytes may overwrite part) */
+    /* whole words, the last one overlapping: no call for a length known at run time */
+    unsigned char *d = at + 4;
+    if (len >= 8) {
+        for (size_t k = 0; k + 8 < len; k += 8)
+            memcpy(d + k, str + k, 8);
+        memcpy(d + len - 8, str + len - 8, 8);
+    } else if (len >= 4) {
+        memcpy(d, str, 4);
+        memcpy(d + len - 4, str + len - 4, 4);
+    } else {
+        for (size_t k = 0; k < len; k++)
+            d[k] = (unsigned char)str[k];
+    }
+    w->swp = at + need;
+    w->sroom -= need;
+    w->scount++;
+    return true;
+}
+void tide__session_give_str(tide_session *s, const char *str, size_t len);
 /** Sends a string (a session of TIDE_STR) of the @p len bytes at @p str, which need not
  *  end in a NUL and must hold none: a tokenizer gives the words of a line where they lie,
- *  without a strlen or a terminated copy of each. */
-void tide_session_give_str(tide_session *s, const char *str, size_t len);
+ *  without a strlen or a terminated copy of each (short ones inline, with no call). */
+static inline void tide_session_give_str(tide_session *s, const char *str, size_t len)
+{
+    if (!tide__window_put_str((struct tide__window *)(void *)s, str, len))
+        tide__session_give_str(s, str, len);
+}
 /** Sends @p n fixed-size records stored contiguously at @p records. */
 void tide_session_give_n(tide_session *s, const void *records, size_t n);
 /** Fixed-size records: room for @p n records at the end of the session's buffer, sent as

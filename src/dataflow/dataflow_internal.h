@@ -58,8 +58,9 @@ struct tide__target {
 };
 
 /* A session writes fixed-size records straight into its buffer through wp (up to end, at
- * most SESSION_BYTES in); the buffer's byte and record counts catch up in
- * tide__session_sync(). Variable-length records always take the slow path (end = wp). */
+ * most SESSION_BYTES in), and strings through swp (sroom bytes); the buffer's byte and
+ * record counts catch up in session_sync() (op.c). Other variable-length records always
+ * take the slow path (end = wp, sroom = 0). */
 struct tide_session {
     struct tide__window win; /* first: tide_input_send() reads it inline */
     tide_op *op;

@@ -276,13 +276,17 @@ void tide__op_recycle(tide_batch *b)
 static void session_attach(struct tide_session *s)
 {
     tide_batch *b = s->buf;
+    size_t limit = b->cap < SESSION_BYTES ? b->cap : SESSION_BYTES;
     s->win.size = b->type->size;
     s->win.wp = s->win.end = tide__batch_data(b) + b->bytes; /* closed: nothing fits */
+    s->win.swp = tide__batch_data(b) + b->bytes;
+    s->win.sroom = 0;
     if (s->win.size) {
-        size_t limit = b->cap < SESSION_BYTES ? b->cap : SESSION_BYTES;
         if (limit > b->bytes)
             s->win.end = tide__batch_data(b) + b->bytes +
                          (limit - b->bytes) / s->win.size * s->win.size;
+    } else if (b->type == TIDE_STR && !b->shared && limit > b->bytes) {
+        s->win.sroom = limit - b->bytes;
     }
 }
 
@@ -290,11 +294,17 @@ static void session_attach(struct tide_session *s)
 static void session_sync(struct tide_session *s)
 {
     tide_batch *b = s->buf;
-    if (!b || !s->win.size)
+    if (!b)
         return;
-    size_t bytes = (size_t)(s->win.wp - tide__batch_data(b));
-    b->len += (bytes - b->bytes) / s->win.size;
-    b->bytes = bytes;
+    if (s->win.size) {
+        size_t bytes = (size_t)(s->win.wp - tide__batch_data(b));
+        b->len += (bytes - b->bytes) / s->win.size;
+        b->bytes = bytes;
+    } else if (s->win.scount) {
+        b->bytes = (size_t)(s->win.swp - tide__batch_data(b));
+        b->len += s->win.scount;
+        s->win.scount = 0;
+    }
 }
 
 static void session_new_buffer(struct tide_session *s)
@@ -310,7 +320,8 @@ static void session_flush(struct tide_session *s)
         return;
     tide_batch *b = s->buf;
     s->buf = NULL;
-    s->win.wp = s->win.end = NULL;
+    s->win.wp = s->win.end = s->win.swp = NULL;
+    s->win.sroom = 0;
     deliver(s->op, s->port, b, &s->time);
 }
 
@@ -321,6 +332,7 @@ void tide__op_flush(tide_op *op)
         session_flush(s);
         s->open = false;
         s->win.end = s->win.wp; /* closed: the next give goes through tide_op_session again */
+        s->win.sroom = 0;
     }
 }
 
@@ -494,40 +506,38 @@ static void session_give_slow(struct tide_session *s, const void *record)
         session_room(s, s->buf->bytes + s->win.size);
     if (tide_batch_push(s->buf, record) != 0)
         tide__fatal("operator '%s': out of memory buffering output", s->op->name);
-    if (s->win.size) /* variable-length records never use the window: it stays closed */
-        session_attach(s);
+    session_attach(s);
 }
 
 /* tide_session_give()'s call when the record does not fit the window inline. A string
- * (wordcount's words) is written here when the buffer has room, measured once, without
- * the general push. */
+ * (wordcount's words) is measured once and written as tide_session_give_str() does. */
 void tide__session_give(tide_session *s, const void *record)
 {
-    tide_batch *b = s->buf;
-    if (b && b->type == TIDE_STR && !b->shared && b->bytes < SESSION_BYTES) {
+    if (!s->win.size && s->buf && s->buf->type == TIDE_STR) {
         const char *str = *(const char *const *)record;
-        size_t len = strlen(str) + 1, need = tide__var_record_bytes(len);
-        if (b->bytes + need <= b->cap && len <= UINT32_MAX) {
-            tide__batch_put_str(b, str, len);
-            return;
-        }
+        tide_session_give_str(s, str, strlen(str));
+        return;
     }
     if (!tide__window_put(&s->win, record))
         session_give_slow(s, record);
 }
 
-void tide_session_give_str(tide_session *s, const char *str, size_t len)
+/* tide_session_give_str()'s call when the string is long or the window has no room: into
+ * the buffer while it has room (up to SESSION_BYTES in), else the general push. */
+void tide__session_give_str(tide_session *s, const char *str, size_t len)
 {
-    tide_batch *b = s->buf;
-    if (b && b->type == TIDE_STR && !b->shared && b->bytes < SESSION_BYTES &&
-        len < UINT32_MAX && b->bytes + tide__var_record_bytes(len + 1) <= b->cap) {
-        tide__batch_put_strn(b, str, len);
-        return;
-    }
     if (s->op->out[s->port].type != TIDE_STR)
         tide__fatal("operator '%s': tide_session_give_str on output %u, whose records are "
                     "'%s', not strings", s->op->name, s->port,
                     s->op->out[s->port].type->name);
+    session_sync(s);
+    tide_batch *b = s->buf;
+    if (b && !b->shared && b->bytes < SESSION_BYTES && len < UINT32_MAX &&
+        b->bytes + tide__var_record_bytes(len + 1) <= b->cap) {
+        tide__batch_put_strn(b, str, len);
+        session_attach(s);
+        return;
+    }
     /* the general push, which reads a NUL-terminated string */
     char small[128], *copy = len < sizeof small ? small : malloc(len + 1);
     if (!copy)
