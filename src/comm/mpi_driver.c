@@ -61,9 +61,12 @@ tide_batch *tide__mpi_pool_get(struct tide__mpi *m, size_t bytes)
         m->pool_bytes -= b->cap;
     if (!b && !(b = tide_batch_new(NULL, bytes)))
         tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
+    /* Emptied first: a growth keeps the old contents, and a frame's byte count (its
+     * headers included) can exceed its capacity (ASan: growing such a frame into a spare of
+     * 1 MiB or more copied past its end). */
+    b->len = b->bytes = 0;
     if (tide__batch_reserve(b, bytes) != 0)
         tide__fatal("out of memory receiving %zu bytes on rank %d", bytes, m->rank);
-    b->len = b->bytes = 0;
     b->next = NULL;
     b->peer_rank = 0;
     return b;
