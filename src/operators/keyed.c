@@ -130,7 +130,7 @@ static void rebuild(struct tide__keyed *k)
 {
     struct tide__keyed old = *k;
     size_t n = old.nslots;
-    if (8 * old.live >= 3 * n)
+    if (4 * old.live >= n)
         n *= 2;
     alloc_table(k, n);
     unsigned char value[TIDE__VALUE_BYTES];
@@ -189,7 +189,7 @@ static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record,
     *fresh = !k->slots[j];
     if (!*fresh)
         return state_of(k, j);
-    if (4 * (k->used + 1) > 3 * k->nslots)
+    if (2 * (k->used + 1) > k->nslots)
         rebuild(k);
     return insert(k, h, record);
 }
