@@ -26,13 +26,18 @@ static void read_all(const tide_type *type, const struct tide__msg_hdr *mh, cons
 {
     if (tide__wire_records(type, mh->nrecords, data, mh->nbytes))
         return;
-    tide_batch b = { .type = type, .len = mh->nrecords, .bytes = mh->nbytes };
-    /* the batch's data starts TIDE__HEADROOM into base */
-    b.base = (unsigned char *)data - TIDE__HEADROOM;
+    /* the records in a buffer of their own, exactly their size after the headroom that a
+     * batch's data follows (a read past them is an ASan report) */
+    unsigned char *base = malloc(TIDE__HEADROOM + mh->nbytes);
+    if (!base)
+        return;
+    memcpy(base + TIDE__HEADROOM, data, mh->nbytes);
+    tide_batch b = { .type = type, .len = mh->nrecords, .bytes = mh->nbytes, .base = base };
     _Alignas(16) unsigned char value[64]; /* a decoded value: at most a tide_bytes here */
     size_t at = 0, n = 0;
     while (tide_batch_read(&b, &at, value))
         n++;
+    free(base);
     if (n != mh->nrecords)
         abort(); /* the checks passed a batch whose records do not add up */
 }
@@ -65,32 +70,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!frame)
         return 0;
     memcpy(frame, data + 1, count);
-    const struct tide__msg_hdr *bad_msg;
-    if (!tide__wire_check(frame, count, 0, 1, nlocal, &bad_msg)) {
+    struct tide__msg_hdr bad_msg;
+    bool at_msg;
+    if (!tide__wire_check(frame, count, 0, 1, nlocal, &bad_msg, &at_msg)) {
         struct tide__frame_hdr fh;
         memcpy(&fh, frame, sizeof fh);
         size_t pos = sizeof fh;
-        const struct tide__msg_hdr *prev = NULL;
+        struct tide__msg_hdr prev = { 0 }, h;
         for (uint32_t k = 0; k < fh.nmsgs; k++) {
-            const struct tide__msg_hdr *mh = tide__wire_next(frame, &pos);
-            if (pos > count)
+            const struct tide__msg_hdr *mh = &h;
+            size_t from = tide__wire_next(frame, count, &pos, 0, 1, nlocal, &h);
+            if (pos > count || from > count)
                 abort(); /* a checked frame walked past its end */
-            if (prev && prev->flags & TIDE__MSG_ANNOUNCE)
-                (void)tide__wire_same_announce(prev, mh);
+            if (prev.flags & TIDE__MSG_ANNOUNCE)
+                (void)tide__wire_same_announce(&prev, mh);
             if (mh->flags & TIDE__MSG_CREDIT && (fh.nmsgs != 1 || mh->nbytes || !mh->seq))
                 abort(); /* a credit that the driver would misread */
             if (!(mh->flags & TIDE__MSG_ANNOUNCE)) {
                 const tide_type *types[] = { TIDE_U64, TIDE_STR, TIDE_BYTES, &twelve };
                 uint64_t groups = 1, at = 0;
+                const unsigned char *payload = frame + from;
                 if (mh->flags & TIDE__MSG_SPLIT &&
-                    tide__wire_split(mh + 1, mh->nbytes, mh->nrecords, nlocal, &groups, &at))
+                    tide__wire_split(payload, mh->nbytes, mh->nrecords, nlocal, &groups, &at))
                     abort(); /* tide__wire_check passed a split message with a bad table */
                 /* each group is what its worker would get (a split message's, or the whole) */
-                const unsigned char *rec = (const unsigned char *)(mh + 1);
+                const unsigned char *rec = payload;
                 for (uint64_t gk = 0; gk < groups; gk++) {
                     struct tide__msg_hdr g = *mh;
                     if (mh->flags & TIDE__MSG_SPLIT) {
-                        struct tide__split_entry e = tide__wire_split_group(mh + 1, at, gk);
+                        struct tide__split_entry e = tide__wire_split_group(payload, at, gk);
                         g.nrecords = e.nrecords;
                         g.nbytes = e.nbytes;
                         if ((size_t)(rec - frame) + e.nbytes > count)
@@ -102,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     rec += g.nbytes;
                 }
             }
-            prev = mh;
+            prev = h;
         }
     }
     free(frame);
@@ -112,8 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef TIDE_LIBFUZZER
 /* Valid frames to start from: one u64 message, two messages (u64 and a string), an
  * announce, a rank cast, a split message (two groups of u64), a credit, a rank cast of
- * packed changes. Each file: the workers-per-rank byte (2), then the frame. */
-#define NSEEDS 7
+ * packed changes, the same with a short header next to a u64 message. Each file: the
+ * workers-per-rank byte (2), then the frame. */
+#define NSEEDS 8
 
 /* Changes with every field at its edges, and a few ordinary ones. */
 static const tide_change edge_changes[] = {
@@ -191,14 +200,23 @@ static size_t seed(int which, unsigned char *out)
     } else if (which == 5) {
         mh = (struct tide__msg_hdr){ .src = 0, .dst = 2, .seq = 65536,
                                      .flags = TIDE__MSG_CREDIT };
-    } else if (which == 6) {
+    } else if (which == 6 || which == 7) {
         mh.flags = TIDE__MSG_FANOUT | TIDE__MSG_PACKED;
         mh.nrecords = NEDGE;
+        mh.meta[0] = 1;
         mh.nbytes = tide__wire_pack_changes(edge_changes, NEDGE, at + sizeof mh, 200);
     }
-    memcpy(at, &mh, sizeof mh);
+    if (which == 7) { /* the short header, then the packed changes moved next to it */
+        size_t hb = tide__wire_put_header(&mh, at);
+        if (hb != sizeof(struct tide__short_cast))
+            abort();
+        memmove(at + hb, at + sizeof mh, mh.nbytes);
+        at -= sizeof mh - hb;
+    } else {
+        memcpy(at, &mh, sizeof mh);
+    }
     at += sizeof mh;
-    if (which == 6) {
+    if (which == 6 || which == 7) {
         memset(at + mh.nbytes, 0, TIDE__PAD8(mh.nbytes) - mh.nbytes);
         at += TIDE__PAD8(mh.nbytes);
     } else if (which == 4) {
@@ -215,7 +233,7 @@ static size_t seed(int which, unsigned char *out)
         at += 16;
     }
     nmsgs++;
-    if (which == 1) {
+    if (which == 1 || which == 7) {
         struct tide__msg_hdr sh = { .channel = 1, .src = 1, .dst = 3,
                                     .type_tag = tide__type_tag(TIDE_STR), .nrecords = 1,
                                     .nbytes = 8 };
@@ -243,10 +261,12 @@ int main(int argc, char **argv)
             snprintf(path, sizeof path, "%s/seed-%d", argv[2], i);
             FILE *f = fopen(path, "wb");
             size_t n = seed(i, buf);
-            const struct tide__msg_hdr *bad_msg;
+            struct tide__msg_hdr bad_msg;
+            bool at_msg;
             static _Alignas(8) unsigned char frame[512]; /* frames arrive 8-aligned */
             memcpy(frame, buf + 1, n - 1);
-            const char *bad = tide__wire_check(frame, n - 1, 0, 1, 1 + buf[0] % 4, &bad_msg);
+            const char *bad =
+                tide__wire_check(frame, n - 1, 0, 1, 1 + buf[0] % 4, &bad_msg, &at_msg);
             if (bad) { /* a seed the checks refuse would fuzz nothing past them */
                 fprintf(stderr, "fuzz_wire: seed %d is refused: %s\n", i, bad);
                 return 1;

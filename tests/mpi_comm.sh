@@ -42,5 +42,6 @@ announce-huge|announced batch too large for one MPI message
 announce-mismatch|a large payload whose header differs from its announce
 str-nonul|a string without its terminating NUL
 str-past|a record longer than the rest of the batch
+packed|(5 bytes): a packed number not in its shortest form
 MODES
 exit $status

@@ -118,7 +118,7 @@ static void flush_frame(struct mpi_local *ml, int rank)
 static void append(struct mpi_local *ml, int rank, const struct tide__msg_hdr *mh,
                    const void *payload, size_t bytes)
 {
-    size_t padded = TIDE__PAD8(bytes), need = sizeof *mh + padded;
+    size_t padded = TIDE__PAD8(bytes), need = tide__wire_header_bytes(mh) + padded;
     tide_batch *f = ml->frame[rank];
     if (f && f->bytes + need > TIDE__POST_BYTES) {
         flush_frame(ml, rank);
@@ -287,9 +287,12 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
     memcpy(mh.meta, b->meta, sizeof mh.meta);
     if (ch->progress && !m->tree_k) { /* (the driver counts what leaves along a tree) */
         uint64_t peers = (uint64_t)m->ranks - 1;
+        bool small = TIDE__HEADROOM + padded <= TIDE__POST_BYTES; /* large: a full header */
         atomic_fetch_add_explicit(&m->progress_msgs, peers, memory_order_relaxed);
-        atomic_fetch_add_explicit(&m->progress_bytes, peers * (sizeof mh + padded),
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(
+            &m->progress_bytes,
+            peers * ((small ? tide__wire_header_bytes(&mh) : sizeof mh) + padded),
+            memory_order_relaxed);
     }
     if (!m->tree_k && TIDE__HEADROOM + padded <= TIDE__POST_BYTES) {
         for (size_t r = 0; r < a->ranks; r++) {

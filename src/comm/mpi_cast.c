@@ -237,16 +237,17 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                                        (uint32_t)((size_t)r * m->nlocal), f->type_tag, 0,
                                        b->len, bytes, flags, 0, { 0 } };
             memcpy(h.meta, f->meta, sizeof h.meta);
+            bool large = TIDE__HEADROOM + padded > TIDE__POST_BYTES;
+            size_t hb = large ? sizeof h : tide__wire_header_bytes(&h);
             atomic_fetch_add_explicit(&m->progress_msgs, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&m->progress_bytes, sizeof h + padded,
-                                      memory_order_relaxed);
-            if (TIDE__HEADROOM + padded > TIDE__POST_BYTES) {
+            atomic_fetch_add_explicit(&m->progress_bytes, hb + padded, memory_order_relaxed);
+            if (large) {
                 post_frame(m, &frame[j]); /* what this neighbour was sent before goes first */
                 send_large(m, r, &h, data);
                 tide__mpi_pool_put(m, b);
                 continue;
             }
-            if (frame[j] && frame[j]->bytes + sizeof h + padded > TIDE__POST_BYTES)
+            if (frame[j] && frame[j]->bytes + hb + padded > TIDE__POST_BYTES)
                 post_frame(m, &frame[j]);
             if (!frame[j])
                 frame[j] = frame_for(m, r, TIDE__POST_BYTES - TIDE__HEADROOM);

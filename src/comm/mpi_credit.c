@@ -94,7 +94,9 @@ size_t tide__mpi_credit_blocked(const struct tide__mpi *m)
 
 static bool is_credit(tide_batch *f)
 {
+    /* (a short cast's header is shorter than the flags' place in a full one) */
     return f->mpi_tag == TIDE__TAG_SMALL && tide__frame_hdr(f)->nmsgs == 1 &&
+           !(tide__msg_hdr(f)->channel & TIDE__SHORT_CAST) &&
            tide__msg_hdr(f)->flags & TIDE__MSG_CREDIT;
 }
 

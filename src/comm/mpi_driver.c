@@ -300,10 +300,12 @@ static _Noreturn void bad_message(struct tide__mpi *m, int src, const struct tid
 
 static void check_frame(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
 {
-    const struct tide__msg_hdr *mh;
-    const char *bad = tide__wire_check(buf->base, count, src, (size_t)m->rank, m->nlocal, &mh);
+    struct tide__msg_hdr mh;
+    bool at_msg;
+    const char *bad =
+        tide__wire_check(buf->base, count, src, (size_t)m->rank, m->nlocal, &mh, &at_msg);
     if (bad)
-        bad_message(m, src, mh, bad);
+        bad_message(m, src, at_msg ? &mh : NULL, bad);
 }
 
 static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh)
@@ -334,28 +336,31 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
 static void receive_frame(struct tide__mpi *m, tide_batch *buf, int src)
 {
     uint32_t nmsgs = tide__frame_hdr(buf)->nmsgs;
-    size_t pos = sizeof(struct tide__frame_hdr);
-    if (tide__msg_hdr(buf)->flags & TIDE__MSG_CREDIT) { /* alone in its frame (checked) */
-        tide__mpi_credit_apply(m, src, tide__msg_hdr(buf)->seq);
+    size_t count = tide__frame_hdr(buf)->bytes, pos = sizeof(struct tide__frame_hdr);
+    struct tide__msg_hdr mh;
+    tide__wire_header(buf->base, count, pos, (size_t)src, (size_t)m->rank, m->nlocal, &mh);
+    if (mh.flags & TIDE__MSG_CREDIT) { /* alone in its frame (checked) */
+        tide__mpi_credit_apply(m, src, mh.seq);
         tide__mpi_pool_put(m, buf);
         return;
     }
-    tide__mpi_credit_received(m, src, tide__frame_hdr(buf)->bytes);
+    tide__mpi_credit_received(m, src, count);
     for (uint32_t k = 0; k < nmsgs; k++) {
-        const struct tide__msg_hdr *mh = tide__wire_next(buf->base, &pos);
-        if (mh->flags & TIDE__MSG_ANNOUNCE) {
-            announce(m, src, mh);
+        size_t at = pos, data = tide__wire_next(buf->base, count, &pos, (size_t)src,
+                                                (size_t)m->rank, m->nlocal, &mh);
+        if (mh.flags & TIDE__MSG_ANNOUNCE) {
+            announce(m, src, &mh);
             continue;
         }
-        if (nmsgs == 1) {
+        if (nmsgs == 1 && data - at == sizeof mh) {
             buf->peer_rank = 0;
             deliver_in_order(m, src, buf); /* the frame buffer becomes the batch */
             return;
         }
-        tide_batch *b = tide__mpi_pool_get(m, mh->nbytes);
+        tide_batch *b = tide__mpi_pool_get(m, mh.nbytes);
         b->peer_rank = 0;
-        memcpy(tide__msg_hdr(b), mh, sizeof *mh);
-        memcpy(tide__batch_data(b), mh + 1, mh->nbytes);
+        memcpy(tide__msg_hdr(b), &mh, sizeof mh);
+        memcpy(tide__batch_data(b), buf->base + data, mh.nbytes);
         deliver_in_order(m, src, b);
     }
     tide__mpi_pool_put(m, buf);

@@ -174,11 +174,11 @@ static inline void tide__frame_put(tide_batch *f, const struct tide__msg_hdr *mh
 {
     size_t padded = TIDE__PAD8(bytes);
     unsigned char *at = f->base + f->bytes;
-    memcpy(at, mh, sizeof *mh);
+    size_t hb = tide__wire_put_header(mh, at); /* short for a packed cast */
     if (bytes)
-        memcpy(at + sizeof *mh, payload, bytes);
-    memset(at + sizeof *mh + bytes, 0, padded - bytes);
-    f->bytes += sizeof *mh + padded;
+        memcpy(at + hb, payload, bytes);
+    memset(at + hb + bytes, 0, padded - bytes);
+    f->bytes += hb + padded;
     tide__frame_hdr(f)->nmsgs++;
 }
 

@@ -11,7 +11,7 @@
 
 const char *tide__wire_frame(const void *frame, size_t count, int src)
 {
-    if (count < TIDE__HEADROOM)
+    if (count < sizeof(struct tide__frame_hdr) + sizeof(struct tide__short_cast))
         return "shorter than its headers";
     struct tide__frame_hdr fh;
     memcpy(&fh, frame, sizeof fh);
@@ -19,8 +19,8 @@ const char *tide__wire_frame(const void *frame, size_t count, int src)
         return "bad magic number (not a tide frame)";
     if (fh.bytes != count || (int64_t)fh.src_rank != (int64_t)src || fh.nmsgs == 0)
         return "header disagrees with what arrived";
-    /* every message has at least its header */
-    if (fh.nmsgs > (count - sizeof fh) / sizeof(struct tide__msg_hdr))
+    /* every message has at least a header, a short one at the least */
+    if (fh.nmsgs > (count - sizeof fh) / sizeof(struct tide__short_cast))
         return "more messages than the frame has room for";
     return NULL;
 }
@@ -58,17 +58,70 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
     return NULL;
 }
 
-const struct tide__msg_hdr *tide__wire_next(const unsigned char *frame, size_t *pos)
+bool tide__wire_short(const struct tide__msg_hdr *mh)
 {
-    const struct tide__msg_hdr *mh = (const struct tide__msg_hdr *)(frame + *pos);
-    *pos += sizeof *mh + (mh->flags & TIDE__MSG_ANNOUNCE ? 0 : TIDE__PAD8(mh->nbytes));
-    return mh;
+    if (mh->flags != (TIDE__MSG_FANOUT | TIDE__MSG_PACKED) || mh->channel & TIDE__SHORT_CAST ||
+        mh->nrecords > UINT32_MAX || mh->nbytes > UINT32_MAX)
+        return false;
+    for (int i = 1; i < TIDE_BATCH_META; i++)
+        if (mh->meta[i])
+            return false;
+    return true;
+}
+
+size_t tide__wire_header_bytes(const struct tide__msg_hdr *mh)
+{
+    return tide__wire_short(mh) ? sizeof(struct tide__short_cast) : sizeof *mh;
+}
+
+size_t tide__wire_put_header(const struct tide__msg_hdr *mh, void *at)
+{
+    if (!tide__wire_short(mh)) {
+        memcpy(at, mh, sizeof *mh);
+        return sizeof *mh;
+    }
+    struct tide__short_cast sc = { mh->channel | TIDE__SHORT_CAST, mh->type_tag, mh->seq,
+                                   (uint32_t)mh->nrecords, (uint32_t)mh->nbytes, mh->meta[0] };
+    memcpy(at, &sc, sizeof sc);
+    return sizeof sc;
+}
+
+size_t tide__wire_header(const unsigned char *frame, size_t count, size_t pos, size_t src_rank,
+                         size_t rank, size_t nlocal, struct tide__msg_hdr *mh)
+{
+    uint32_t first;
+    if (pos > count || count - pos < sizeof first)
+        return 0;
+    memcpy(&first, frame + pos, sizeof first);
+    if (!(first & TIDE__SHORT_CAST)) {
+        if (count - pos < sizeof *mh)
+            return 0;
+        memcpy(mh, frame + pos, sizeof *mh);
+        return sizeof *mh;
+    }
+    struct tide__short_cast sc;
+    if (count - pos < sizeof sc)
+        return 0;
+    memcpy(&sc, frame + pos, sizeof sc);
+    *mh = (struct tide__msg_hdr){ sc.channel & ~TIDE__SHORT_CAST, (uint32_t)(src_rank * nlocal),
+                                  (uint32_t)(rank * nlocal), sc.type_tag, sc.seq, sc.nrecords,
+                                  sc.nbytes, TIDE__MSG_FANOUT | TIDE__MSG_PACKED, 0, { 0 } };
+    mh->meta[0] = sc.meta0;
+    return sizeof sc;
+}
+
+size_t tide__wire_next(const unsigned char *frame, size_t count, size_t *pos, size_t src_rank,
+                       size_t rank, size_t nlocal, struct tide__msg_hdr *mh)
+{
+    size_t data = *pos + tide__wire_header(frame, count, *pos, src_rank, rank, nlocal, mh);
+    *pos = data + (mh->flags & TIDE__MSG_ANNOUNCE ? 0 : TIDE__PAD8(mh->nbytes));
+    return data;
 }
 
 const char *tide__wire_check(const unsigned char *frame, size_t count, int src, size_t rank,
-                             size_t nlocal, const struct tide__msg_hdr **bad_msg)
+                             size_t nlocal, struct tide__msg_hdr *bad_msg, bool *at_msg)
 {
-    *bad_msg = NULL;
+    *at_msg = false;
     const char *bad = tide__wire_frame(frame, count, src);
     if (bad)
         return bad;
@@ -76,24 +129,22 @@ const char *tide__wire_check(const unsigned char *frame, size_t count, int src, 
     memcpy(&fh, frame, sizeof fh);
     size_t pos = sizeof fh;
     for (uint32_t k = 0; k < fh.nmsgs; k++) {
-        if (count - pos < sizeof(struct tide__msg_hdr))
+        size_t hb = tide__wire_header(frame, count, pos, (size_t)src, rank, nlocal, bad_msg);
+        if (!hb)
             return "message header past the end";
-        const struct tide__msg_hdr *mh = (const struct tide__msg_hdr *)(frame + pos);
-        if ((bad = tide__wire_message(mh, count - pos - sizeof *mh, rank, (size_t)src, nlocal))) {
-            *bad_msg = mh;
+        *at_msg = true;
+        if ((bad = tide__wire_message(bad_msg, count - pos - hb, rank, (size_t)src, nlocal)))
             return bad;
-        }
-        if (mh->flags & TIDE__MSG_CREDIT && fh.nmsgs != 1) {
-            *bad_msg = mh;
+        if (bad_msg->flags & TIDE__MSG_CREDIT && fh.nmsgs != 1)
             return "a credit with other messages in its frame";
-        }
         uint64_t groups, at;
-        if (mh->flags & TIDE__MSG_SPLIT && !(mh->flags & TIDE__MSG_ANNOUNCE) &&
-            (bad = tide__wire_split(mh + 1, mh->nbytes, mh->nrecords, nlocal, &groups, &at))) {
-            *bad_msg = mh;
+        if (bad_msg->flags & TIDE__MSG_SPLIT && !(bad_msg->flags & TIDE__MSG_ANNOUNCE) &&
+            (bad = tide__wire_split(frame + pos + hb, bad_msg->nbytes, bad_msg->nrecords, nlocal,
+                                    &groups, &at)))
             return bad;
-        }
-        tide__wire_next(frame, &pos); /* within count: tide__wire_message checked the length */
+        *at_msg = false;
+        /* within count: tide__wire_message checked the length */
+        pos += hb + (bad_msg->flags & TIDE__MSG_ANNOUNCE ? 0 : TIDE__PAD8(bad_msg->nbytes));
     }
     return NULL;
 }

@@ -9,6 +9,7 @@
 #ifndef TIDE_WIRE_INTERNAL_H
 #define TIDE_WIRE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,22 @@ struct tide__msg_hdr {
 /* A rank cast whose progress changes are packed (tide__wire_pack_changes): nbytes is the
  * packed length, nrecords the number of changes. Only with TIDE__MSG_FANOUT. */
 #define TIDE__MSG_PACKED 16u
+/* A packed rank cast may travel with a short header instead (TIDE__SHORT_CAST set in its
+ * first word): what a full header would say that the frame and the flags imply, 32 bytes
+ * instead of 96. Its source is the sending rank's first worker, its target the receiving
+ * rank's, its flags FANOUT | PACKED and its meta beyond meta[0] zero. Readers expand it
+ * into a full header (tide__wire_header), so that one check covers both. */
+#define TIDE__SHORT_CAST 0x80000000u
+struct tide__short_cast {
+    uint32_t channel;  /* | TIDE__SHORT_CAST */
+    uint32_t type_tag;
+    uint64_t seq;
+    uint32_t nrecords;
+    uint32_t nbytes;   /* packed payload bytes, before padding */
+    uint64_t meta0;
+};
+_Static_assert(sizeof(struct tide__short_cast) % 8 == 0, "short header keeps alignment");
+
 /* The fewest bytes a packed change takes (a time of depth 0), and the most. */
 #define TIDE__PACKED_MIN 4u
 #define TIDE__PACKED_MAX (5u + 5u + 1u + 10u * TIDE_TIME_MAX_DEPTH + 10u)
@@ -90,13 +107,25 @@ const char *tide__wire_frame(const void *frame, size_t count, int src);
  * from rank @p src_rank, with @p nlocal workers per rank. */
 const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size_t rank,
                                size_t src_rank, size_t nlocal);
-/* The message header at byte @p pos of a checked frame; moves @p pos past it and its
- * payload. */
-const struct tide__msg_hdr *tide__wire_next(const unsigned char *frame, size_t *pos);
+/* Whether a message with header @p mh travels with a short header, and the bytes its
+ * header takes on the wire. */
+bool tide__wire_short(const struct tide__msg_hdr *mh);
+size_t tide__wire_header_bytes(const struct tide__msg_hdr *mh);
+/* Writes @p mh's header as it travels (short when it can) at @p at; returns its bytes. */
+size_t tide__wire_put_header(const struct tide__msg_hdr *mh, void *at);
+/* The header of the message at byte @p pos of a frame of @p count bytes from rank
+ * @p src_rank to rank @p rank (@p nlocal workers each), as a full header in *mh (a short
+ * one expanded); returns the bytes it takes, 0 when fewer remain. */
+size_t tide__wire_header(const unsigned char *frame, size_t count, size_t pos, size_t src_rank,
+                         size_t rank, size_t nlocal, struct tide__msg_hdr *mh);
+/* The message at byte *pos of a checked frame (arguments as tide__wire_header): its header
+ * in *mh; returns where its payload starts and moves *pos past it. */
+size_t tide__wire_next(const unsigned char *frame, size_t count, size_t *pos, size_t src_rank,
+                       size_t rank, size_t nlocal, struct tide__msg_hdr *mh);
 /* A whole frame and every message header in it (tide__wire_frame and tide__wire_message);
- * when a message is wrong, *bad_msg points at it. */
+ * when a message is wrong, its header is in *bad_msg and *at_msg is true. */
 const char *tide__wire_check(const unsigned char *frame, size_t count, int src, size_t rank,
-                             size_t nlocal, const struct tide__msg_hdr **bad_msg);
+                             size_t nlocal, struct tide__msg_hdr *bad_msg, bool *at_msg);
 /* The table of a split message's @p nbytes payload of @p nrecords records, for a rank of
  * @p nlocal workers: groups in increasing worker order, none empty, adding up to the
  * message. On success *ngroups is their number and *table_at the table's offset. */
