@@ -16,6 +16,8 @@ struct sender {
     tide_cap *cap;
 };
 
+static _Thread_local tide_session *kept_session; /* session-kept: used after its logic */
+
 /* Each case misbehaves in its source operator's first run. */
 static void misbehave(tide_op *op, void *arg)
 {
@@ -55,6 +57,9 @@ static void misbehave(tide_op *op, void *arg)
         tide_session_extend(tide_op_session(op, 0, s->cap), 1);
     } else if (strcmp(which, "give-str-u64") == 0) {
         tide_session_give_str(tide_op_session(op, 0, s->cap), "abc", 3);
+    } else if (strcmp(which, "session-kept") == 0) {
+        kept_session = tide_op_session(op, 0, s->cap); /* given on after the logic returns */
+        tide_session_give(kept_session, &x);
     }
     tide_cap_drop(&s->cap);
 }
@@ -258,6 +263,12 @@ static int run(tide_worker *w, void *arg)
         tide_probe_new(st);
     }
     tide_dataflow_end(scope);
+    if (strcmp(which, "session-kept") == 0) {
+        while (!kept_session && tide_worker_step(w))
+            ;
+        uint64_t two = 2;
+        tide_session_give(kept_session, &two);
+    }
     return 0;
 }
 

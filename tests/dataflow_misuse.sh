@@ -32,6 +32,7 @@ map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records h
 hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
 give-str-u64|operator 'Sender': tide_session_give_str on output 0, whose records are 'u64', not strings
+session-kept|operator 'Sender': tide_session_give on a session of output 0 after its operator's logic returned
 desc-gap|tide_operator 'Gappy': input 2 given after an empty input 1
 desc-no-logic|tide_operator 'Idle': no logic
 desc-no-scope|tide_operator 'Nowhere': no inputs and no scope (a source needs .scope)

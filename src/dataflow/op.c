@@ -495,8 +495,20 @@ static void session_room(struct tide_session *s, size_t bytes)
         tide__fatal("operator '%s': out of memory buffering output", s->op->name);
 }
 
+/* A session is open from tide_op_session() until its operator's logic returns (or, for an
+ * input, until the input is advanced); its window is closed then, so a give through one
+ * kept past that comes here. */
+static void check_open_session(const struct tide_session *s, const char *what)
+{
+    if (!s->open)
+        tide__fatal("operator '%s': %s on a session of output %u after its operator's logic "
+                    "returned (ask tide_op_session for one at every activation)",
+                    s->op->name, what, s->port);
+}
+
 static void session_give_slow(struct tide_session *s, const void *record)
 {
+    check_open_session(s, "tide_session_give");
     session_sync(s);
     if (s->buf->bytes >= SESSION_BYTES) {
         session_flush(s);
@@ -526,6 +538,7 @@ void tide__session_give(tide_session *s, const void *record)
  * the buffer while it has room (up to SESSION_BYTES in), else the general push. */
 void tide__session_give_str(tide_session *s, const char *str, size_t len)
 {
+    check_open_session(s, "tide_session_give_str");
     if (s->op->out[s->port].type != TIDE_STR)
         tide__fatal("operator '%s': tide_session_give_str on output %u, whose records are "
                     "'%s', not strings", s->op->name, s->port,
@@ -552,6 +565,7 @@ void tide__session_give_str(tide_session *s, const char *str, size_t len)
 
 void tide_session_give_n(tide_session *s, const void *records, size_t n)
 {
+    check_open_session(s, "tide_session_give_n");
     size_t size = s->win.size;
     if (!size)
         tide__fatal("operator '%s': tide_session_give_n on variable-length records",
@@ -571,6 +585,7 @@ void tide_session_give_n(tide_session *s, const void *records, size_t n)
 
 void *tide_session_extend(tide_session *s, size_t n)
 {
+    check_open_session(s, "tide_session_extend");
     size_t size = s->win.size;
     if (!size)
         tide__fatal("operator '%s': tide_session_extend on variable-length records",
@@ -597,6 +612,7 @@ void tide_session_give_batch(tide_session *s, tide_batch **batch)
     *batch = NULL;
     if (!b)
         return;
+    check_open_session(s, "tide_session_give_batch");
     tide_op *op = s->op;
     if (!tide_type_equal(b->type, op->out[s->port].type))
         tide__fatal("operator '%s' gives a batch of %s records to output %u, which carries %s",
