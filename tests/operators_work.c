@@ -658,10 +658,10 @@ int df_exchange_bounded(tide_worker *w, void *ctx)
 
 /* One step that moves thousands of pointstamps (a capability and a message count at each
  * of WIDE times): its progress batch is larger than a preposted receive even packed (6
- * bytes a change), so between ranks it travels as a large rank cast (announced, then on
- * the rank's cast tag). Every record must land on its worker, and the frontier must pass
- * every time. */
-#define WIDE 12000
+ * bytes a change: 84 KB), so between ranks it travels as a large rank cast (announced,
+ * then on the rank's cast tag). Every record must land on its worker, and the frontier
+ * must pass every time. */
+#define WIDE 7000
 
 static uint64_t by_value(const void *r, void *ctx)
 {
