@@ -96,19 +96,12 @@ void tide__var_put(const tide_type *t, const void *value, size_t len, unsigned c
 size_t tide__var_len(const tide_type *t, const void *value);
 
 /* Appends a TIDE_STR record of the @p n bytes at @p str and a NUL to @p b, which owns
- * its buffer and has room for it: tide_batch_push and a session's gives of a string
- * share it. */
+ * its buffer and has room for it (a session's give of a string). */
 static inline void tide__batch_put_strn(tide_batch *b, const char *str, size_t n)
 {
     tide__str_put(tide__batch_data(b) + b->bytes, str, n);
     b->bytes += tide__var_record_bytes(n + 1);
     b->len++;
-}
-
-/* The same for @p len bytes that end with the string's NUL. */
-static inline void tide__batch_put_str(tide_batch *b, const char *str, size_t len)
-{
-    tide__batch_put_strn(b, str, len - 1);
 }
 
 /* The bytes of the string record at @p at in a batch of TIDE_STR (its 4-byte length with

@@ -249,23 +249,6 @@ static struct mpi_local *local_of(tide_allocator *a)
     return ml;
 }
 
-/* @p b's changes packed into the worker's scratch (*bytes long), or NULL when packing
- * would not shorten them. */
-static const unsigned char *pack_cast(struct mpi_local *ml, const tide_batch *b, size_t *bytes)
-{
-    if (b->bytes != b->len * sizeof(tide_change))
-        return NULL;
-    if (ml->pack_cap < b->bytes) {
-        unsigned char *p = realloc(ml->pack, b->bytes);
-        if (!p)
-            return NULL; /* sent as it is */
-        ml->pack = p;
-        ml->pack_cap = b->bytes;
-    }
-    *bytes = tide__wire_pack_changes(tide__batch_data(b), b->len, ml->pack, b->bytes);
-    return *bytes ? ml->pack : NULL;
-}
-
 void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64_t seq)
 {
     struct tide__mpi *m = a->shared->mpi;
@@ -275,12 +258,11 @@ void tide__rank_cast(tide_allocator *a, int channel, const tide_batch *b, uint64
     const struct tide__chan *ch = a->chans[channel];
     /* Along a tree the driver merges casts before they leave, and packs what it sends. */
     size_t bytes = b->bytes;
-    const unsigned char *data = m->tree_k ? NULL : pack_cast(ml, b, &bytes);
+    const unsigned char *data =
+        m->tree_k ? NULL : tide__wire_pack_batch(b, &ml->pack, &ml->pack_cap, &bytes);
     uint32_t flags = TIDE__MSG_FANOUT | (data ? TIDE__MSG_PACKED : 0);
-    if (!data) {
+    if (!data)
         data = tide__batch_data(b);
-        bytes = b->bytes;
-    }
     size_t padded = TIDE__PAD8(bytes);
     struct tide__msg_hdr mh = { (uint32_t)channel, (uint32_t)(a->rank * a->nlocal), 0,
                                 ch->type_tag, seq, b->len, bytes, flags, 0, { 0 } };

@@ -173,27 +173,22 @@ void tide__mpi_cast_forward(struct tide__mpi *m, int src, const tide_batch *b)
     fwd_append(m, tide__msg_hdr((tide_batch *)b), tide__batch_data(b), src);
 }
 
-/* The changes of merged cast @p b packed into the driver's scratch (*bytes long), or the
- * records as they are when packing would not shorten them; *flags says which. */
-static const unsigned char *packed(struct tide__mpi *m, const tide_batch *b, size_t rec_size,
-                                   size_t *bytes, uint32_t *flags)
+tide_batch *tide__mpi_cast_unpack(struct tide__mpi *m, tide_batch *b, const char **bad)
 {
-    *bytes = b->bytes;
-    if (rec_size != sizeof(tide_change))
-        return tide__batch_data(b);
-    if (m->pack_cap < b->bytes) {
-        unsigned char *p = realloc(m->pack, b->bytes);
-        if (!p)
-            return tide__batch_data(b);
-        m->pack = p;
-        m->pack_cap = b->bytes;
+    struct tide__msg_hdr *mh = tide__msg_hdr(b);
+    size_t bytes = (size_t)mh->nrecords * sizeof(tide_change); /* bounded by the wire check */
+    tide_batch *u = tide__mpi_pool_get(m, bytes);
+    if ((*bad = tide__wire_unpack_changes(tide__batch_data(b), mh->nbytes, mh->nrecords,
+                                          tide__batch_data(u)))) {
+        tide__mpi_pool_put(m, u);
+        return NULL;
     }
-    size_t n = tide__wire_pack_changes(tide__batch_data(b), b->len, m->pack, b->bytes);
-    if (!n)
-        return tide__batch_data(b);
-    *bytes = n;
-    *flags |= TIDE__MSG_PACKED;
-    return m->pack;
+    struct tide__msg_hdr *uh = tide__msg_hdr(u);
+    memcpy(uh, mh, sizeof *uh);
+    uh->flags &= ~TIDE__MSG_PACKED;
+    uh->nbytes = bytes;
+    tide__mpi_pool_put(m, b);
+    return u;
 }
 
 /* Posts the frame being filled for a neighbour, if any. */
@@ -229,9 +224,11 @@ bool tide__mpi_casts_flush(struct tide__mpi *m)
                 continue;
             }
             int r = m->nbr[j];
-            uint32_t flags = TIDE__MSG_FANOUT;
-            size_t bytes;
-            const unsigned char *data = packed(m, b, f->rec_size, &bytes, &flags);
+            size_t bytes = b->bytes;
+            const unsigned char *data = tide__wire_pack_batch(b, &m->pack, &m->pack_cap, &bytes);
+            uint32_t flags = TIDE__MSG_FANOUT | (data ? TIDE__MSG_PACKED : 0);
+            if (!data)
+                data = tide__batch_data(b);
             size_t padded = TIDE__PAD8(bytes);
             struct tide__msg_hdr h = { channel, (uint32_t)((size_t)m->rank * m->nlocal),
                                        (uint32_t)((size_t)r * m->nlocal), f->type_tag, 0,

@@ -224,32 +224,18 @@ static void deliver_split(struct tide__mpi *m, tide_batch *b)
 static _Noreturn void bad_message(struct tide__mpi *m, int src, const struct tide__msg_hdr *mh,
                                   const char *what);
 
-/* A cast of packed changes as the batch of tide_change records it stands for. Unpacked
- * once here, for the rank (workers, and the tree's forwarding, read records). */
-static tide_batch *unpack(struct tide__mpi *m, int src, tide_batch *b)
-{
-    struct tide__msg_hdr *mh = tide__msg_hdr(b);
-    size_t bytes = (size_t)mh->nrecords * sizeof(tide_change); /* bounded by the wire check */
-    tide_batch *u = tide__mpi_pool_get(m, bytes);
-    const char *bad = tide__wire_unpack_changes(tide__batch_data(b), mh->nbytes, mh->nrecords,
-                                                tide__batch_data(u));
-    if (bad)
-        bad_message(m, src, mh, bad);
-    struct tide__msg_hdr *uh = tide__msg_hdr(u);
-    memcpy(uh, mh, sizeof *uh);
-    uh->flags &= ~TIDE__MSG_PACKED;
-    uh->nbytes = bytes;
-    tide__mpi_pool_put(m, b);
-    return u;
-}
-
 /* A rank cast goes to every worker of the rank, each reading the one received buffer
  * through a view of its own (workers only read casts); the buffer comes back with the
  * last view. */
 static void deliver(struct tide__mpi *m, int src, tide_batch *b)
 {
-    if (tide__msg_hdr(b)->flags & TIDE__MSG_PACKED)
-        b = unpack(m, src, b);
+    if (tide__msg_hdr(b)->flags & TIDE__MSG_PACKED) {
+        const char *bad;
+        tide_batch *u = tide__mpi_cast_unpack(m, b, &bad);
+        if (!u)
+            bad_message(m, src, tide__msg_hdr(b), bad);
+        b = u;
+    }
     const struct tide__msg_hdr *mh = tide__msg_hdr(b);
     size_t first = (size_t)m->rank * m->nlocal;
     if (mh->flags & TIDE__MSG_SPLIT) {

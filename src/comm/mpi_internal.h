@@ -144,6 +144,10 @@ int tide__mpi_tree_init(struct tide__mpi *m, unsigned k);
 void tide__mpi_tree_free(struct tide__mpi *m);
 /* Tree mode: cast @p b arrived from neighbour @p src: it goes on to the other neighbours. */
 void tide__mpi_cast_forward(struct tide__mpi *m, int src, const tide_batch *b);
+/* A received cast of packed changes as the batch of tide_change records it stands for
+ * (@p b goes back to the pool), unpacked once for the rank: its workers and the tree's
+ * forwarding read records. NULL with *bad saying why when the packing is malformed. */
+tide_batch *tide__mpi_cast_unpack(struct tide__mpi *m, tide_batch *b, const char **bad);
 /* Tree mode: sends the pending casts, consolidated; true if any. */
 bool tide__mpi_casts_flush(struct tide__mpi *m);
 /* Frees the communicator and finalizes MPI when tide initialized it. */

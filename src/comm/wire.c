@@ -4,6 +4,7 @@
  * the transport's state so that they can be fuzzed on their own (tests/fuzz_wire.c). Every
  * length is compared without arithmetic that can wrap: a peer or a file controls them all.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch_internal.h"
@@ -58,7 +59,8 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
     return NULL;
 }
 
-bool tide__wire_short(const struct tide__msg_hdr *mh)
+/* Whether a message with header @p mh travels with a short header. */
+static bool wire_short(const struct tide__msg_hdr *mh)
 {
     if (mh->flags != (TIDE__MSG_FANOUT | TIDE__MSG_PACKED) || mh->channel & TIDE__SHORT_CAST ||
         mh->nrecords > UINT32_MAX || mh->nbytes > UINT32_MAX)
@@ -71,12 +73,12 @@ bool tide__wire_short(const struct tide__msg_hdr *mh)
 
 size_t tide__wire_header_bytes(const struct tide__msg_hdr *mh)
 {
-    return tide__wire_short(mh) ? sizeof(struct tide__short_cast) : sizeof *mh;
+    return wire_short(mh) ? sizeof(struct tide__short_cast) : sizeof *mh;
 }
 
 size_t tide__wire_put_header(const struct tide__msg_hdr *mh, void *at)
 {
-    if (!tide__wire_short(mh)) {
+    if (!wire_short(mh)) {
         memcpy(at, mh, sizeof *mh);
         return sizeof *mh;
     }
@@ -284,6 +286,25 @@ static const char *get_varint(const unsigned char **at, const unsigned char *end
             return NULL;
         }
     }
+}
+
+const unsigned char *tide__wire_pack_batch(const tide_batch *b, unsigned char **scratch,
+                                           size_t *cap, size_t *bytes)
+{
+    if (b->bytes != b->len * sizeof(tide_change))
+        return NULL;
+    if (*cap < b->bytes) {
+        unsigned char *p = realloc(*scratch, b->bytes);
+        if (!p)
+            return NULL; /* sent as it is */
+        *scratch = p;
+        *cap = b->bytes;
+    }
+    size_t n = tide__wire_pack_changes(tide__batch_data(b), b->len, *scratch, b->bytes);
+    if (!n)
+        return NULL;
+    *bytes = n;
+    return *scratch;
 }
 
 const char *tide__wire_unpack_changes(const void *in, uint64_t nbytes, uint64_t n, void *out)

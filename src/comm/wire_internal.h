@@ -107,9 +107,7 @@ const char *tide__wire_frame(const void *frame, size_t count, int src);
  * from rank @p src_rank, with @p nlocal workers per rank. */
 const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size_t rank,
                                size_t src_rank, size_t nlocal);
-/* Whether a message with header @p mh travels with a short header, and the bytes its
- * header takes on the wire. */
-bool tide__wire_short(const struct tide__msg_hdr *mh);
+/* The bytes message header @p mh takes on the wire (short for a packed cast that can). */
 size_t tide__wire_header_bytes(const struct tide__msg_hdr *mh);
 /* Writes @p mh's header as it travels (short when it can) at @p at; returns its bytes. */
 size_t tide__wire_put_header(const struct tide__msg_hdr *mh, void *at);
@@ -148,6 +146,11 @@ const char *tide__wire_records(const tide_type *type, uint64_t nrecords, const v
  * Returns the bytes written, or 0 when they do not fit or a change has bits set that the
  * packing drops (a reserved field, coordinates past its depth): then send them as they are. */
 size_t tide__wire_pack_changes(const void *changes, size_t n, unsigned char *out, size_t cap);
+/* The changes of @p b (tide_change records) packed into *scratch, grown to *cap as needed;
+ * *bytes long. NULL (and *bytes untouched) when @p b does not hold changes or packing would
+ * not shorten them: then they go as they are. */
+const unsigned char *tide__wire_pack_batch(const tide_batch *b, unsigned char **scratch,
+                                           size_t *cap, size_t *bytes);
 /* Unpacks @p n changes from the @p nbytes of @p in into @p out (room for @p n tide_change
  * records): every varint in its shortest form, every field in range, and the bytes used
  * exactly, so that packing what it gives yields @p in again. */
