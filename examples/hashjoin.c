@@ -71,13 +71,14 @@ static void join_logic(tide_op *op, void *arg)
             size_t n = tide_batch_len(b);
             for (size_t i = 0; i < n; i++) {
                 /* The misses of later pairs overlap this one's: their entries 24 ahead,
-                 * then, once the entry is in cache, their values 12 ahead. */
+                 * then, once the entry is in cache, their values 12 ahead (every line of
+                 * the other side's: about 20 of them, 3 lines, here). */
                 if (i + 24 < n)
                     tide_table_prefetch(j->keys, &p[i + 24].key);
                 if (i + 12 < n) {
                     const struct values *e = tide_table_find(j->keys, &p[i + 12].key);
-                    if (e && e->len[1 - port])
-                        __builtin_prefetch(e->v[1 - port]);
+                    for (uint32_t k = 0; e && k < e->len[1 - port]; k += 8)
+                        __builtin_prefetch(e->v[1 - port] + k);
                     if (e && e->len[port])
                         __builtin_prefetch(e->v[port] + e->len[port], 1);
                 }

@@ -177,6 +177,53 @@ START_TEST(test_table_strings_many)
 }
 END_TEST
 
+/* Tables past 2 MiB are mapped in huge pages (tide__table_alloc): 200,000 u64 keys (8 MiB
+ * of slots) and 300,000 strings (8 MiB of slots), each key's state checked after removals,
+ * their memory counted while they live and given back when they go. */
+START_TEST(test_table_large)
+{
+    enum { N = 200000, NS = 300000 };
+    uint64_t held = tide_memory_held();
+    tide_table *t = tide_table_new(TIDE_U64, sizeof(uint64_t), NULL, NULL, NULL);
+    for (uint64_t k = 0; k < N; k++) {
+        uint64_t key = k * 0x9e3779b97f4a7c15ull;
+        tide_table_prefetch(t, &key);
+        *(uint64_t *)tide_table_get(t, &key) = 3 * k + 1;
+    }
+    for (uint64_t k = 0; k < N; k += 4) {
+        uint64_t key = k * 0x9e3779b97f4a7c15ull;
+        ck_assert(tide_table_remove(t, &key));
+    }
+    uint64_t wrong = 0;
+    for (uint64_t k = 0; k < N; k++) {
+        uint64_t key = k * 0x9e3779b97f4a7c15ull;
+        const uint64_t *st = tide_table_find(t, &key);
+        wrong += k % 4 ? !st || *st != 3 * k + 1 : st != NULL;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ck_assert_uint_eq(tide_table_len(t), N - N / 4);
+    ck_assert_uint_ge(tide_memory_held(), held + ((uint64_t)8 << 20));
+    tide_table *s = tide_table_new(TIDE_STR, sizeof(uint64_t), tide_hash_str, same_str, NULL);
+    char word[32];
+    const char *p = word;
+    for (uint64_t i = 0; i < NS; i++) {
+        word_of(word, sizeof word, i);
+        *(uint64_t *)tide_table_get(s, &p) = i;
+    }
+    for (uint64_t i = 0; i < NS; i++) {
+        word_of(word, sizeof word, i);
+        const uint64_t *st = tide_table_find(s, &p);
+        wrong += !st || *st != i;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ck_assert_uint_eq(tide_table_len(s), NS);
+    ck_assert_uint_ge(tide_memory_held(), held + ((uint64_t)16 << 20));
+    tide_table_free(t);
+    tide_table_free(s);
+    ck_assert_uint_eq(tide_memory_held(), held);
+}
+END_TEST
+
 static int by_key(const void *a, const void *b)
 {
     uint64_t x = ((const tide_diff *)a)->key, y = ((const tide_diff *)b)->key;
@@ -326,5 +373,6 @@ int main(void)
     tcase_add_test(tc, test_hash_str);
     tcase_add_test(tc, test_same_str);
     tcase_add_test(tc, test_table_strings_many);
+    tcase_add_test(tc, test_table_large);
     return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "batch_internal.h"
 #include "bufpool_internal.h"
@@ -23,6 +24,53 @@ void tide__memory_account(int64_t delta)
                                                              memory_order_relaxed,
                                                              memory_order_relaxed))
         ;
+}
+
+/* A table read at random misses the TLB as well as the cache once its pages outnumber
+ * the TLB's entries (hashjoin's 10 MB of slots: 2560 pages of 4 KiB); in huge pages it
+ * does not. The kernel only backs whole, aligned huge pages, and only on request when
+ * transparent huge pages are in "madvise" mode (Debian's default). */
+#define HUGE_BYTES ((size_t)2 << 20)
+
+void *tide__table_alloc(size_t bytes, size_t *got)
+{
+    if (bytes < HUGE_BYTES) {
+        void *p = calloc(1, bytes ? bytes : 1);
+        *got = bytes;
+        if (p)
+            tide__memory_account((int64_t)bytes);
+        return p;
+    }
+    if (bytes > SIZE_MAX - 2 * HUGE_BYTES)
+        return NULL;
+    size_t len = (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
+    unsigned char *m = mmap(NULL, len + HUGE_BYTES, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    /* aligned: the mapping's ends beyond the aligned range go back */
+    size_t head = (HUGE_BYTES - (uintptr_t)m % HUGE_BYTES) % HUGE_BYTES;
+    if (head)
+        munmap(m, head);
+    if (HUGE_BYTES - head)
+        munmap(m + head + len, HUGE_BYTES - head);
+#ifdef MADV_HUGEPAGE
+    madvise(m + head, len, MADV_HUGEPAGE); /* advice: failing it costs only speed */
+#endif
+    *got = len;
+    tide__memory_account((int64_t)len);
+    return m + head;
+}
+
+void tide__table_free(void *p, size_t got)
+{
+    if (!p)
+        return;
+    tide__memory_account(-(int64_t)got);
+    if (got < HUGE_BYTES)
+        free(p);
+    else
+        munmap(p, got);
 }
 
 uint64_t tide_memory_held(void)

@@ -72,6 +72,12 @@ void tide__scratch_give(unsigned char *base, size_t cap);
 /* Adds @p delta bytes to tide_memory_held(): for memory that tide holds outside batch
  * buffers and can count (the operator library's keyed tables and per-time maps). */
 void tide__memory_account(int64_t delta);
+/* Zeroed memory for a table of at least @p bytes read at random, counted in
+ * tide_memory_held; its size in *got (for tide__table_free). From 2 MiB it is mapped in
+ * whole huge pages, asked for with MADV_HUGEPAGE. NULL when out of memory. */
+void *tide__table_alloc(size_t bytes, size_t *got);
+/* Frees a table of tide__table_alloc (NULL is ignored). */
+void tide__table_free(void *p, size_t got);
 /* --memory: the peak of tide_memory_held() starts again from what is held now. */
 void tide__memory_restart_peak(void);
 /* A 32-bit tag of the type's name and size, sent with every message to check types. */

@@ -54,6 +54,7 @@ enum { EMPTY = 0, REMOVED = 1 };
 struct tide_table {
     size_t key_size, state_size, slot_size; /* key_size 0: keyed */
     unsigned char *ctrl, *slots;
+    size_t ctrl_bytes, slot_bytes; /* as allocated (tide__table_alloc) */
     size_t nslots, len, removed;
     unsigned shift; /* 64 - log2(nslots) */
     tide_hash_fn hash;
@@ -98,10 +99,10 @@ static unsigned char *slot(const tide_table *t, size_t i) { return t->slots + i 
 
 static void alloc_slots(tide_table *t, size_t nslots)
 {
-    if (nslots > SIZE_MAX / (t->slot_size + 1) || !(t->ctrl = calloc(nslots, 1)) ||
-        !(t->slots = malloc(nslots * t->slot_size)))
+    if (nslots > SIZE_MAX / (t->slot_size + 1) ||
+        !(t->ctrl = tide__table_alloc(nslots, &t->ctrl_bytes)) ||
+        !(t->slots = tide__table_alloc(nslots * t->slot_size, &t->slot_bytes)))
         tide_abort("tide_table: out of memory (%zu slots of %zu bytes)", nslots, t->slot_size);
-    tide__memory_account((int64_t)(nslots * (t->slot_size + 1)));
     t->nslots = nslots;
     t->shift = 64;
     while (((size_t)1 << (64 - t->shift)) < nslots)
@@ -111,9 +112,8 @@ static void alloc_slots(tide_table *t, size_t nslots)
 
 static void free_slots(tide_table *t)
 {
-    tide__memory_account(-(int64_t)(t->nslots * (t->slot_size + 1)));
-    free(t->ctrl);
-    free(t->slots);
+    tide__table_free(t->ctrl, t->ctrl_bytes);
+    tide__table_free(t->slots, t->slot_bytes);
 }
 
 tide_table *tide_table_new(const tide_type *key, size_t state_size, tide_hash_fn hash,
@@ -227,7 +227,10 @@ void tide_table_prefetch(const tide_table *t, const void *key)
     uint64_t h = key_hash(t, key);
     size_t i = (size_t)((h * 0x9e3779b97f4a7c15ull) >> t->shift) & (t->nslots - 1);
     __builtin_prefetch(&t->ctrl[i]);
+    /* a slot wider than 8 bytes may cross into the next line (hashjoin's, of 40 bytes:
+     * the lengths in its state, read first, were in the second line 3 times in 8) */
     __builtin_prefetch(slot(t, i));
+    __builtin_prefetch(slot(t, i) + t->slot_size - 1);
 }
 
 bool tide_table_remove(tide_table *t, const void *key)

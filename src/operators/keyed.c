@@ -31,9 +31,8 @@ static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 static void alloc_table(struct tide__keyed *k, size_t nslots)
 {
     k->nslots = nslots;
-    k->slots = calloc(nslots, sizeof *k->slots);
-    tide__memory_account((int64_t)(nslots * sizeof *k->slots));
-    if (!k->slots)
+    if (nslots > SIZE_MAX / sizeof *k->slots ||
+        !(k->slots = tide__table_alloc(nslots * sizeof *k->slots, &k->slot_bytes)))
         tide_abort("%s: out of memory", k->who);
     k->ent = NULL;
     k->ent_bytes = k->ent_cap = 0;
@@ -42,8 +41,8 @@ static void alloc_table(struct tide__keyed *k, size_t nslots)
 
 static void free_table(const struct tide__keyed *k)
 {
-    tide__memory_account(-(int64_t)(k->nslots * sizeof *k->slots + k->ent_cap));
-    free(k->slots);
+    tide__memory_account(-(int64_t)k->ent_cap);
+    tide__table_free(k->slots, k->slot_bytes);
     free(k->ent);
 }
 

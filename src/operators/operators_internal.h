@@ -74,6 +74,7 @@ struct tide__keyed {
     const char *who; /* the operator, for messages */
     size_t key_size;  /* the key type's size (0: variable-length) */
     uint64_t *slots;  /* see keyed.c */
+    size_t slot_bytes; /* as allocated (tide__table_alloc) */
     size_t nslots, used, live;
     size_t sstride;   /* state_size rounded up to 8 */
     const tide_type *type;
