@@ -37,10 +37,27 @@ for shape in "2 1" "2 2" "3 1"; do
 done
 check "wordcount -w 2 --memory 1M" timeout 60 "$b/examples/wordcount" --all $files -w 2 --bind none --memory 1M
 check "mpirun -n 2 wordcount -w 2 --memory 1M" "$run" 2 "$b/examples/wordcount" --all $files -w 2 --bind none --memory 1M
+# Standard input, a pipe: read by one worker of each rank (under mpirun only rank 0 has it),
+# each line counted once. 400 copies of a text (650 KB: many reads of the pipe); the
+# expected counts are those of the same bytes read as a file.
+for i in $(seq 400); do cat "$d/rivers.txt"; done >"$got.in"
+"$b/examples/wordcount" --all "$got.in" --bind none |
+  sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' -e "s|($got.in)|(/dev/stdin)|" >"$want"
+for w in 1 2 3; do
+  check "wordcount -w $w of a pipe" sh -c \
+    "cat '$got.in' | timeout 60 '$b/examples/wordcount' --all /dev/stdin -w $w --bind none"
+done
+check "mpirun -n 2 wordcount -w 2 of standard input" sh -c \
+  "$run 2 '$b/examples/wordcount' --all /dev/stdin -w 2 --bind none <'$got.in'"
+rm -f "$got.in"
 expect_failure "wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt': No such file" \
   timeout 20 "$b/examples/wordcount" "$d/rivers.txt" /nonexistent.txt
 expect_failure "mpirun wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt'" \
   "$run" 2 "$b/examples/wordcount" /nonexistent.txt
+expect_failure "wordcount of a directory" "wordcount: cannot read '$d' (line 1): Is a directory" \
+  timeout 20 "$b/examples/wordcount" "$d"
+expect_failure "wordcount -w 2 of a directory" "wordcount: cannot read '$d' (line 1): Is a directory" \
+  timeout 20 "$b/examples/wordcount" "$d" -w 2
 expect_failure "wordcount without files" "usage: wordcount" timeout 20 "$b/examples/wordcount"
 expect_failure "wordcount --top x" "not a number" timeout 20 "$b/examples/wordcount" --top x "$d/night.txt"
 expect_failure "wordcount --top 2^67" "not a number" \
