@@ -70,32 +70,37 @@ static void join_logic(tide_op *op, void *arg)
             const struct pair *p = tide_batch_records(b);
             size_t n = tide_batch_len(b);
             uint64_t joined = 0, checksum = 0;
-            for (size_t i = 0; i < n; i++) {
-                /* The misses of later pairs overlap this one's: their entries 24 ahead,
-                 * then, once the entry is in cache, their values 12 ahead (every line of
-                 * the other side's: about 20 of them, 3 lines, here). */
-                if (i + 24 < n)
-                    tide_table_prefetch(j->keys, &p[i + 24].key);
-                if (i + 12 < n) {
-                    const struct values *e = tide_table_find(j->keys, &p[i + 12].key);
-                    for (uint32_t k = 0; e && k < e->len[1 - port]; k += 8)
-                        __builtin_prefetch(e->v[1 - port] + k);
-                    if (e && e->len[port])
-                        __builtin_prefetch(e->v[port] + e->len[port], 1);
+            enum { CHUNK = 256 };
+            struct values *st[CHUNK];
+            for (size_t c = 0; c < n; c += CHUNK) {
+                size_t m = n - c < CHUNK ? n - c : CHUNK;
+                /* the chunk's entries (new ones zeroed), their misses overlapped */
+                tide_table_get_n(j->keys, &p[c].key, sizeof *p, m, (void **)st);
+                for (size_t i = 0; i < m; i++) {
+                    /* A pair's values, 12 pairs ahead: every line of the other side's
+                     * (about 20 values, 3 lines, here) and where its own goes. */
+                    if (i + 12 < m) {
+                        const struct values *e = st[i + 12];
+                        for (uint32_t k = 0; k < e->len[1 - port]; k += 8)
+                            __builtin_prefetch(e->v[1 - port] + k);
+                        if (e->len[port])
+                            __builtin_prefetch(e->v[port] + e->len[port], 1);
+                    }
+                    struct values *e = st[i];
+                    uint64_t val = p[c + i].val;
+                    const uint64_t *other = e->v[1 - port];
+                    uint32_t k, len = e->len[1 - port];
+                    /* its joined pairs written in place: no call or check per pair */
+                    uint64_t(*to)[2] = len ? tide_session_extend(out, len) : NULL;
+                    for (k = 0; k < len; k++) {
+                        /* always (value of input 0, value of input 1) */
+                        to[k][port] = val;
+                        to[k][1 - port] = other[k];
+                        checksum += val * other[k];
+                    }
+                    joined += len;
+                    keep(e, port, val);
                 }
-                struct values *e = tide_table_get(j->keys, &p[i].key); /* new: zeroed */
-                const uint64_t *other = e->v[1 - port];
-                uint32_t m = e->len[1 - port];
-                /* the pair's m joined pairs written in place: no call or check per pair */
-                uint64_t(*to)[2] = m ? tide_session_extend(out, m) : NULL;
-                for (uint32_t k = 0; k < m; k++) {
-                    /* always (value of input 0, value of input 1) */
-                    to[k][port] = p[i].val;
-                    to[k][1 - port] = other[k];
-                    checksum += p[i].val * other[k];
-                }
-                joined += m;
-                keep(e, port, p[i].val);
             }
             /* in registers meanwhile: a store per pair through j would alias the session's */
             j->totals->joined += joined;

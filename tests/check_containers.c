@@ -177,6 +177,63 @@ START_TEST(test_table_strings_many)
 }
 END_TEST
 
+/* tide_table_get_n against tide_table_get's answers: batches of keys read from inside
+ * records (a stride of 24 bytes), new and known keys mixed, a key twice in a batch, the
+ * empty batch, a batch that grows a table of 10 keys to 50,000 (every state it handed out
+ * still valid: each is written through after the call), and a table with removed keys. */
+struct keyed_rec {
+    struct pt key;
+    uint32_t pad;
+    uint64_t val;
+};
+
+START_TEST(test_table_get_n)
+{
+    enum { N = 50000, KEYS = 60000 };
+    static struct keyed_rec recs[N];
+    static uint64_t want[KEYS];
+    static void *states[N];
+    memset(want, 0, sizeof want);
+    tide_table *t = tide_table_new(&pt_type, sizeof(uint64_t), NULL, NULL, NULL);
+    uint64_t s = 7, wrong = 0;
+    size_t sizes[] = { 10, 0, 1, 300, N, 5000 };
+    for (size_t b = 0; b < sizeof sizes / sizeof *sizes; b++) {
+        size_t n = sizes[b];
+        for (size_t i = 0; i < n; i++) {
+            uint32_t k = b == 4 ? (uint32_t)i : (uint32_t)(rng(&s) % KEYS);
+            if (i == 3 && n > 3)
+                k = recs[1].key.x; /* twice in one batch */
+            recs[i] = (struct keyed_rec){ { k, ~k, 5 }, 0, k };
+        }
+        tide_table_get_n(t, &recs[0].key, sizeof *recs, n, states);
+        for (size_t i = 0; i < n; i++) { /* zeroed when new, then one more each time */
+            uint32_t k = recs[i].key.x;
+            uint64_t *c = states[i];
+            wrong += *c != want[k];
+            ++*c;
+            want[k]++;
+        }
+        ck_assert_uint_eq(wrong, 0);
+        if (b == 2) /* removed keys: their slots are cleaned when the next batch grows */
+            for (uint32_t k = 0; k < KEYS; k += 2) {
+                struct pt key = { k, ~k, 5 };
+                if (tide_table_remove(t, &key))
+                    want[k] = 0;
+            }
+    }
+    size_t live = 0;
+    for (uint32_t k = 0; k < KEYS; k++) {
+        struct pt key = { k, ~k, 5 };
+        const uint64_t *c = tide_table_find(t, &key);
+        wrong += want[k] ? !c || *c != want[k] : c != NULL;
+        live += want[k] != 0;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ck_assert_uint_eq(tide_table_len(t), live);
+    tide_table_free(t);
+}
+END_TEST
+
 /* Tables past 2 MiB are mapped in huge pages (tide__table_alloc): 200,000 u64 keys (8 MiB
  * of slots) and 300,000 strings (8 MiB of slots), each key's state checked after removals,
  * their memory counted while they live and given back when they go. */
@@ -374,5 +431,6 @@ int main(void)
     tcase_add_test(tc, test_same_str);
     tcase_add_test(tc, test_table_strings_many);
     tcase_add_test(tc, test_table_large);
+    tcase_add_test(tc, test_table_get_n);
     return run_suite("containers", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -57,6 +57,11 @@ static void misbehave(tide_op *op, void *arg)
         tide_session_extend(tide_op_session(op, 0, s->cap), 1);
     } else if (strcmp(which, "give-str-u64") == 0) {
         tide_session_give_str(tide_op_session(op, 0, s->cap), "abc", 3);
+    } else if (strcmp(which, "table-get-n-str") == 0) {
+        tide_table *t = tide_table_new(TIDE_STR, 8, tide_hash_str, tide_same_str, NULL);
+        const char *key = "k";
+        void *state;
+        tide_table_get_n(t, &key, sizeof key, 1, &state);
     } else if (strcmp(which, "session-kept") == 0) {
         kept_session = tide_op_session(op, 0, s->cap); /* given on after the logic returns */
         tide_session_give(kept_session, &x);

@@ -33,6 +33,7 @@ hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by t
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
 give-str-u64|operator 'Sender': tide_session_give_str on output 0, whose records are 'u64', not strings
 session-kept|operator 'Sender': tide_session_give on a session of output 0 after its operator's logic returned
+table-get-n-str|tide_table_get_n: its keys have no fixed size (use tide_table_get)
 desc-gap|tide_operator 'Gappy': input 2 given after an empty input 1
 desc-no-logic|tide_operator 'Idle': no logic
 desc-no-scope|tide_operator 'Nowhere': no inputs and no scope (a source needs .scope)

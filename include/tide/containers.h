@@ -78,6 +78,14 @@ tide_table *tide_table_new(const tide_type *key, size_t state_size, tide_hash_fn
 /** The state of @p key, added (zeroed) when the key is new. Valid until the next
  *  tide_table_get or tide_table_add on the table. */
 void *tide_table_get(tide_table *t, const void *key);
+/**
+ * The states of @p n keys, the first at @p keys and each @p stride bytes after the last (a
+ * key may lead a record), into @p states[0..n), each key added (zeroed) when new, as
+ * tide_table_get would: a batch of lookups whose cache misses overlap, as they do not one
+ * lookup at a time. All @p n states stay valid until the next call that adds keys.
+ * Fixed-size keys only.
+ */
+void tide_table_get_n(tide_table *t, const void *keys, size_t stride, size_t n, void **states);
 /** Adds @p key; true if it was new (false: it was there already). For sets. */
 bool tide_table_add(tide_table *t, const void *key);
 /** The state of @p key, or NULL when the key is not in the table. */

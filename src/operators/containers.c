@@ -170,11 +170,12 @@ static void *place(tide_table *t, size_t i, const void *key, uint64_t h)
     return state_at(t, i);
 }
 
-/* The slots again, twice as many when the keys fill a quarter of them. */
-static void rehash(tide_table *t)
+/* The slots again, @p nslots of them (a power of two holding the keys), without the
+ * removed ones. */
+static void rehash_to(tide_table *t, size_t nslots)
 {
     tide_table old = *t;
-    alloc_slots(t, 4 * old.len >= old.nslots ? 2 * old.nslots : old.nslots);
+    alloc_slots(t, nslots);
     for (size_t i = 0; i < old.nslots; i++) {
         if (old.ctrl[i] <= REMOVED)
             continue;
@@ -186,6 +187,12 @@ static void rehash(tide_table *t)
         memcpy(state_at(t, to), s + PAD8(t->key_size), t->state_size);
     }
     free_slots(&old);
+}
+
+/* The slots again, twice as many when the keys fill a quarter of them. */
+static void rehash(tide_table *t)
+{
+    rehash_to(t, 4 * t->len >= t->nslots ? 2 * t->nslots : t->nslots);
 }
 
 void *tide_table_get(tide_table *t, const void *key)
@@ -220,17 +227,55 @@ void *tide_table_find(tide_table *t, const void *key)
     return i >= 0 ? state_at(t, (size_t)i) : NULL;
 }
 
-void tide_table_prefetch(const tide_table *t, const void *key)
+/* Starts loading the control byte and slot where a probe for hash @p h begins. */
+TIDE__PREFETCHER void prefetch_hashed(const tide_table *t, uint64_t h)
 {
-    if (!t->key_size)
-        return;
-    uint64_t h = key_hash(t, key);
     size_t i = (size_t)((h * 0x9e3779b97f4a7c15ull) >> t->shift) & (t->nslots - 1);
     __builtin_prefetch(&t->ctrl[i]);
     /* a slot wider than 8 bytes may cross into the next line (hashjoin's, of 40 bytes:
      * the lengths in its state, read first, were in the second line 3 times in 8) */
     __builtin_prefetch(slot(t, i));
     __builtin_prefetch(slot(t, i) + t->slot_size - 1);
+}
+
+void tide_table_prefetch(const tide_table *t, const void *key)
+{
+    if (t->key_size)
+        prefetch_hashed(t, key_hash(t, key));
+}
+
+/* How far ahead of its probe a key is hashed and its slot prefetched: hashjoin's 10 MB
+ * table, 16 and 32 no faster (see doc/architecture.md). */
+enum { GET_AHEAD = 24 };
+
+void tide_table_get_n(tide_table *t, const void *keys, size_t stride, size_t n, void **states)
+{
+    if (!t->key_size)
+        tide_abort("tide_table_get_n: its keys have no fixed size (use tide_table_get)");
+    if (n > SIZE_MAX / 4 - t->len - t->removed)
+        tide_abort("tide_table_get_n: %zu keys", n);
+    /* Room for all n first: a rehash on the way would move the states already handed out. */
+    if (2 * (t->len + t->removed + n) > t->nslots) {
+        size_t nslots = t->nslots;
+        while (2 * (t->len + n) > nslots || 4 * t->len >= nslots)
+            nslots *= 2;
+        rehash_to(t, nslots);
+    }
+    const unsigned char *k = keys;
+    uint64_t h[GET_AHEAD];
+    for (size_t i = 0; i < n + GET_AHEAD; i++) {
+        if (i >= GET_AHEAD) {
+            size_t r = i - GET_AHEAD, free_slot;
+            const void *key = k + r * stride;
+            ptrdiff_t at = probe(t, key, h[r % GET_AHEAD], &free_slot);
+            states[r] = at >= 0 ? state_at(t, (size_t)at)
+                                : place(t, free_slot, key, h[r % GET_AHEAD]);
+        }
+        if (i < n) {
+            h[i % GET_AHEAD] = key_hash(t, k + i * stride);
+            prefetch_hashed(t, h[i % GET_AHEAD]);
+        }
+    }
 }
 
 bool tide_table_remove(tide_table *t, const void *key)

@@ -200,15 +200,18 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
 }
 
 /* A software pipeline over the batch's records: record i is hashed and its slot
- * prefetched AHEAD records before it is folded, and its slot read and its entry (state
- * and key) prefetched MID records before: a table of many keys is mostly out of cache, and its
- * misses then overlap with the work on the records between (wordcount's table of 20000
- * words: see doc/architecture.md). Hashing a group of 8 and prefetching only their slots
- * read each slot right after its prefetch was issued. With entries (no key offsets to
- * load) 24/12 and 32/16 were no faster. */
+ * prefetched AHEAD records before it is folded, and, when the entries are too many to
+ * stay in cache, its slot read and its entry (state and key) prefetched MID records
+ * before: the misses then overlap with the work on the records between (wordcount's table
+ * of 20000 words: see doc/architecture.md). Hashing a group of 8 and prefetching only
+ * their slots read each slot right after its prefetch was issued. The entry prefetch,
+ * whose call the compiler had dropped until TIDE__PREFETCHER, made wordcount's 480 KB
+ * of entries 1.06x slower and a table of 1.7 million words (40 MB) 0.96x the time; hence
+ * FAR_ENTRIES. With entries (no key offsets to load) 24/12 and 32/16 were no faster. */
 enum { AHEAD = 16, MID = 8 };
+#define FAR_ENTRIES ((size_t)1 << 20)
 
-static void prefetch_entry(const struct tide__keyed *k, uint64_t h)
+TIDE__PREFETCHER void prefetch_entry(const struct tide__keyed *k, uint64_t h)
 {
     uint64_t s = k->slots[h & (k->nslots - 1)];
     if (s && (s & ~IDX_MASK) == tag_of(h))
@@ -229,14 +232,14 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
     bool same_str = str && k->same_key == tide_same_str && k->type == TIDE_STR;
     const unsigned char *data = tide_batch_records(b);
-    bool fresh;
+    bool fresh, far = k->ent_bytes > FAR_ENTRIES;
     for (size_t i = 0; i < n + AHEAD; i++) {
         if (i >= AHEAD) {
             size_t r = (i - AHEAD) % AHEAD;
             fold(state_hashed(k, h[r], rec[r], same_str ? lens[r] : SIZE_MAX, &fresh), rec[r],
                  ctx);
         }
-        if (i >= MID && i - MID < n)
+        if (far && i >= MID && i - MID < n)
             prefetch_entry(k, h[(i - MID) % AHEAD]);
         if (i >= n)
             continue;

@@ -63,6 +63,11 @@ void tide__by_time_append(struct tide__by_time *m, const tide_time *t, tide_batc
 /* tide__by_time_free() for maps of batches. */
 void tide__by_time_free_batches(struct tide__by_time *m);
 
+/* For a helper that only prefetches: GCC finds it free of side effects and drops every
+ * call to it whose result is unused, prefetches and all (the keyed table's entry prefetch
+ * and tide_table_prefetch were compiled to nothing so), unless it is inlined where used. */
+#define TIDE__PREFETCHER static inline __attribute__((always_inline))
+
 /* States per key (keyed.c): an open-addressing table whose keys are the first record seen
  * with that key, kept encoded in a batch (variable-length keys work too). Removed keys leave
  * their slot until the next rebuild, which also drops their bytes. */

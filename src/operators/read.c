@@ -39,7 +39,8 @@ struct reader {
     uint64_t line;     /* lines read from the file */
     bool sliced;       /* reading the lines that start in [pos, end) */
     uint64_t pos, end; /* byte offsets */
-    char *buf;         /* bytes read, [at, len) not yet cut into lines; cap_buf > len */
+    char *buf;         /* bytes read, [at, len) not yet cut into lines; cap_buf > len
+                        * (allocated with the first file) */
     size_t cap_buf, at, len;
 };
 
@@ -92,7 +93,7 @@ static char *next_line(struct reader *r, size_t *n)
         r->at = 0;
         r->len = avail;
         if (r->cap_buf - r->len <= READ_BLOCK / 2) {
-            size_t cap = r->cap_buf ? 2 * r->cap_buf : READ_BLOCK + 1;
+            size_t cap = 2 * r->cap_buf;
             char *b = cap > r->cap_buf ? realloc(r->buf, cap) : NULL;
             if (!b)
                 tide_abort("%s: out of memory reading '%s' (a line of over %zu bytes)", r->name,
@@ -117,6 +118,8 @@ static void open_slice(struct reader *r, size_t me, size_t peers, size_t local)
 {
     if ((r->fd = open(r->files[r->file], O_RDONLY | O_CLOEXEC)) < 0)
         tide_abort("%s: cannot open '%s': %s", r->name, r->files[r->file], strerror(errno));
+    if (!r->buf && !(r->buf = malloc(r->cap_buf = READ_BLOCK + 1)))
+        tide_abort("%s: out of memory reading '%s'", r->name, r->files[r->file]);
     r->eof = false;
     r->at = r->len = 0;
     r->sliced = false;
