@@ -47,9 +47,13 @@ for w in 1 2 3; do
   check "wordcount -w $w of a pipe" sh -c \
     "cat '$got.in' | timeout 60 '$b/examples/wordcount' --all /dev/stdin -w $w --bind none"
 done
-check "mpirun -n 2 wordcount -w 2 of standard input" sh -c \
-  "$run 2 '$b/examples/wordcount' --all /dev/stdin -w 2 --bind none <'$got.in'"
 rm -f "$got.in"
+# Under mpirun standard input is rank 0's alone (MPICH's Hydra gives the others a pipe that
+# never ends; it also gives up on a rank that reads a large input slowly: a small one here).
+"$b/examples/wordcount" --all "$d/rivers.txt" --bind none |
+  sed -e 's/, at [0-9.]* s$//' -e '/^wordcount: /d' -e "s|($d/rivers.txt)|(/dev/stdin)|" >"$want"
+check "mpirun -n 2 wordcount -w 2 of standard input" sh -c \
+  "$run 2 '$b/examples/wordcount' --all /dev/stdin -w 2 --bind none <'$d/rivers.txt'"
 expect_failure "wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt': No such file" \
   timeout 20 "$b/examples/wordcount" "$d/rivers.txt" /nonexistent.txt
 expect_failure "mpirun wordcount with a missing file" "wordcount: cannot open '/nonexistent.txt'" \

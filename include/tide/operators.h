@@ -31,8 +31,8 @@ typedef const char *(*tide_parse_fn)(const char *line, tide_session *out, void *
  * A source of the @p nfiles text files @p files (copied), file i at epoch i: each worker
  * parses with @p parse the lines that start in its slice of the file's bytes (worker k of
  * n: from k/n of the size to (k+1)/n), reading only those (what is not a regular file, as
- * a pipe or standard input, is read whole by the first worker of each rank, which parses
- * every line: under mpirun only rank 0 has standard input), a bounded number per step and
+ * a pipe, is read whole by the first worker of each rank, which parses every line; standard
+ * input by rank 0's alone, as launchers give it to rank 0), a bounded number per step and
  * none while the rank is over its memory budget (--memory). A file that cannot be opened
  * or read stops the job with "NAME: cannot open 'FILE': reason" or "NAME: cannot read
  * 'FILE' (line N): reason", @p name being also the operator's.

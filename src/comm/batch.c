@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* MAP_ANONYMOUS and madvise, which strict C11 hides */
+#define _DEFAULT_SOURCE
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,10 +2,10 @@
 /* tide_read_files: text files as a source, file i at epoch i, each worker parsing its share
  * of the lines. A worker reads only its share of a file's bytes: the lines that start in
  * its slice (workers in order, slices of equal size), so that reading scales with the
- * workers. Anything else (a pipe, standard input) is read whole by the first worker of
- * each rank, keeping every line: its lines can be read once only, and under mpirun only
- * rank 0's standard input has any. No coordination either way, and a file any worker
- * cannot read stops the job with its name. */
+ * workers. Anything else (a pipe) is read whole by the first worker of each rank, keeping
+ * every line: its lines can be read once only. Standard input is read by rank 0 alone (the
+ * launchers give it to rank 0; MPICH's Hydra gives the others a pipe that never ends). No
+ * coordination either way, and a file any worker cannot read stops the job with its name. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -112,9 +112,16 @@ static char *next_line(struct reader *r, size_t *n)
     }
 }
 
+/* Whether @p st is this process's standard input. */
+static bool is_stdin(const struct stat *st)
+{
+    struct stat in;
+    return fstat(0, &in) == 0 && in.st_dev == st->st_dev && in.st_ino == st->st_ino;
+}
+
 /* Opens file r->file and moves to the first line of this worker's slice (worker @p me of
- * @p peers, @p local on its rank). */
-static void open_slice(struct reader *r, size_t me, size_t peers, size_t local)
+ * @p peers, @p local on rank @p rank). */
+static void open_slice(struct reader *r, size_t me, size_t peers, size_t local, size_t rank)
 {
     if ((r->fd = open(r->files[r->file], O_RDONLY | O_CLOEXEC)) < 0)
         tide_abort("%s: cannot open '%s': %s", r->name, r->files[r->file], strerror(errno));
@@ -125,10 +132,12 @@ static void open_slice(struct reader *r, size_t me, size_t peers, size_t local)
     r->sliced = false;
     r->pos = 0;
     struct stat st;
-    if (peers == 1 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    bool known = fstat(r->fd, &st) == 0;
+    if (peers == 1 || !known || !S_ISREG(st.st_mode)) {
         /* read whole (a pipe cannot seek; a directory's offsets are not bytes), by one
-         * worker of the rank: the others' reads would take lines from it */
-        r->eof = local != 0;
+         * worker of the rank: the others' reads would take lines from it. Standard input
+         * is rank 0's alone: MPICH's Hydra gives the other ranks a pipe that never ends. */
+        r->eof = local != 0 || (rank != 0 && known && is_stdin(&st));
         return;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -166,11 +175,12 @@ static void read_logic(tide_op *op, void *arg)
     struct reader *r = arg;
     tide_worker *w = tide_op_worker(op);
     size_t me = tide_worker_index(w), peers = tide_worker_peers(w);
-    size_t local = me % (peers / tide_allocator_ranks(tide_worker_allocator(w)));
+    tide_allocator *a = tide_worker_allocator(w);
+    size_t local = me % (peers / tide_allocator_ranks(a)), rank = tide_allocator_rank(a);
     if (!r->cap || !tide_op_has_room(op)) /* (under --memory: run again once there is) */
         return;
     if (r->fd < 0)
-        open_slice(r, me, peers, local);
+        open_slice(r, me, peers, local, rank);
     tide_session *out = tide_op_session(op, 0, r->cap);
     for (int n = 0; n < LINES_PER_STEP; n++) {
         size_t len;
