@@ -204,13 +204,34 @@ static void word_grow(struct word_table *t)
     t->mask = n - 1;
 }
 
+/* Whether the @p n bytes at @p a and @p b are equal: whole words, the last one overlapping,
+ * inline (strncmp, a call per lookup, was a third of this program's time, where the
+ * dataflow's table compares inline). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8), memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8), memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static void word_add(struct word_table *t, const char *w, size_t n)
 {
     uint64_t h = word_hash(w, n);
     size_t j = h & t->mask;
     for (; t->slot[j].at; j = (j + 1) & t->mask) {
         const char *o = t->arena + t->slot[j].at - 1;
-        if (t->slot[j].hash == h && strncmp(o, w, n) == 0 && o[n] == 0) {
+        if (t->slot[j].hash == h && o[n] == 0 && same_bytes(o, w, n)) {
             t->slot[j].count++;
             return;
         }

@@ -199,15 +199,16 @@ void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
     return state_hashed(k, k->hash(record, k->ctx), record, SIZE_MAX, fresh ? fresh : &ignored);
 }
 
-/* A software pipeline over the batch's records: record i is hashed and its slot
- * prefetched AHEAD records before it is folded, and, when the entries are too many to
- * stay in cache, its slot read and its entry (state and key) prefetched MID records
- * before: the misses then overlap with the work on the records between (wordcount's table
- * of 20000 words: see doc/architecture.md). Hashing a group of 8 and prefetching only
- * their slots read each slot right after its prefetch was issued. The entry prefetch,
- * whose call the compiler had dropped until TIDE__PREFETCHER, made wordcount's 480 KB
- * of entries 1.06x slower and a table of 1.7 million words (40 MB) 0.96x the time; hence
- * FAR_ENTRIES. With entries (no key offsets to load) 24/12 and 32/16 were no faster. */
+/* Past FAR_ENTRIES of entries, a software pipeline over the batch's records: record i is
+ * hashed and its slot prefetched AHEAD records before it is folded, and its slot read and
+ * its entry (state and key) prefetched MID records before: the misses then overlap with
+ * the work on the records between. Hashing a group of 8 and prefetching only their slots
+ * read each slot right after its prefetch was issued. A table that stays in cache is
+ * folded one record at a time: wordcount's 20,000 words (480 KB of entries) took 0.87x
+ * the time so, against the pipeline, and the entry prefetch (whose call the compiler had
+ * dropped until TIDE__PREFETCHER) made that pipeline 1.06x slower there; a count of 1.7
+ * million words (40 MB) took 0.92x the time with it. With entries (no key offsets to
+ * load) 24/12 and 32/16 were no faster. */
 enum { AHEAD = 16, MID = 8 };
 #define FAR_ENTRIES ((size_t)1 << 20)
 
@@ -232,14 +233,33 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     bool str = tide_batch_type(b) == TIDE_STR && k->hash == tide_hash_str;
     bool same_str = str && k->same_key == tide_same_str && k->type == TIDE_STR;
     const unsigned char *data = tide_batch_records(b);
-    bool fresh, far = k->ent_bytes > FAR_ENTRIES;
+    bool fresh;
+    if (k->ent_bytes <= FAR_ENTRIES) { /* in cache: a pipeline would only cost */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t hr;
+            size_t len = SIZE_MAX;
+            const void *r;
+            const char *s;
+            if (str) {
+                s = tide__str_record(data + at, &len);
+                at += tide__var_record_bytes(len + 1);
+                hr = tide__hash_strn(s, len);
+                r = &s;
+            } else {
+                r = tide__record_next(b, &at, value[0]);
+                hr = k->hash(r, k->ctx);
+            }
+            fold(state_hashed(k, hr, r, same_str ? len : SIZE_MAX, &fresh), r, ctx);
+        }
+        return;
+    }
     for (size_t i = 0; i < n + AHEAD; i++) {
         if (i >= AHEAD) {
             size_t r = (i - AHEAD) % AHEAD;
             fold(state_hashed(k, h[r], rec[r], same_str ? lens[r] : SIZE_MAX, &fresh), rec[r],
                  ctx);
         }
-        if (far && i >= MID && i - MID < n)
+        if (i >= MID && i - MID < n)
             prefetch_entry(k, h[(i - MID) % AHEAD]);
         if (i >= n)
             continue;
