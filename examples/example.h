@@ -57,6 +57,95 @@ static inline void example_edge(uint64_t i, uint64_t nodes, uint32_t *src, uint3
     *dst = (uint32_t)(example_random(&s) % nodes);
 }
 
+/* Arrays of uint64_t that grow by doubling, cut from a pool of their owner's: blocks of
+ * 1 MiB, and an array that a doubling leaves behind is kept for the next array of its
+ * size. realloc per doubling cost hashjoin a third of its time on a worker thread (glibc
+ * trims and consolidates a thread's arena as it goes), 1.75 times what the same reallocs
+ * cost the single-threaded program. Arrays past 4 KiB are malloc's. */
+#define EXAMPLE_POOL_BLOCK ((size_t)1 << 20)
+#define EXAMPLE_POOL_MAX ((size_t)4 << 10)
+#define EXAMPLE_POOL_CLASSES 8 /* arrays of 4 << k values, 32 B to EXAMPLE_POOL_MAX */
+
+struct example_pool {
+    unsigned char *at, *end; /* the rest of the newest block */
+    void **blocks;
+    size_t nblocks;
+    uint64_t *spare[EXAMPLE_POOL_CLASSES]; /* kept arrays, linked through their first value */
+};
+
+static inline void *example_pool_cut(struct example_pool *p, size_t bytes)
+{
+    if ((size_t)(p->end - p->at) < bytes) {
+        void **blocks = realloc(p->blocks, (p->nblocks + 1) * sizeof *blocks);
+        unsigned char *b = malloc(EXAMPLE_POOL_BLOCK);
+        if (!blocks || !b) {
+            fprintf(stderr, "example: out of memory\n");
+            exit(1);
+        }
+        p->blocks = blocks;
+        p->blocks[p->nblocks++] = b;
+        p->at = b;
+        p->end = b + EXAMPLE_POOL_BLOCK;
+    }
+    void *v = p->at;
+    p->at += bytes;
+    return v;
+}
+
+/* Room for one more value at the end of *v (*len used of *cap): the array twice as large
+ * (4 when empty) when it is full. */
+static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint32_t len,
+                                     uint32_t *cap)
+{
+    if (len < *cap)
+        return;
+    size_t old = (size_t)*cap * 8, bytes = old ? 2 * old : 32;
+    unsigned k = 0;
+    while (((size_t)32 << k) < bytes && k < EXAMPLE_POOL_CLASSES)
+        k++;
+    uint64_t *n;
+    if (bytes > EXAMPLE_POOL_MAX) {
+        n = old > EXAMPLE_POOL_MAX ? realloc(*v, bytes) : malloc(bytes);
+        if (!n) {
+            fprintf(stderr, "example: out of memory\n");
+            exit(1);
+        }
+        if (old > EXAMPLE_POOL_MAX) {
+            *v = n;
+            *cap *= 2;
+            return;
+        }
+    } else if ((n = p->spare[k])) {
+        memcpy(&p->spare[k], n, sizeof n);
+    } else {
+        n = example_pool_cut(p, bytes);
+    }
+    if (len)
+        memcpy(n, *v, (size_t)len * 8);
+    if (old) { /* pooled (it is not past EXAMPLE_POOL_MAX): kept for the next of its size */
+        memcpy(*v, &p->spare[k - 1], sizeof *v);
+        p->spare[k - 1] = *v;
+    }
+    *v = n;
+    *cap = *cap ? 2 * *cap : 4;
+}
+
+/* Frees array @p v of @p cap values when it is malloc's (the pool's go with the pool). */
+static inline void example_pool_drop(uint64_t *v, uint32_t cap)
+{
+    if ((size_t)cap * 8 > EXAMPLE_POOL_MAX)
+        free(v);
+}
+
+/* Frees the pool's blocks (and with them every array cut from them). */
+static inline void example_pool_free(struct example_pool *p)
+{
+    for (size_t i = 0; i < p->nblocks; i++)
+        free(p->blocks[i]);
+    free(p->blocks);
+    memset(p, 0, sizeof *p);
+}
+
 /* The program's own arguments (after tide's options are taken out), NUL-separated. */
 static char example_args[4096];
 static size_t example_args_len;

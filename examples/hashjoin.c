@@ -36,21 +36,13 @@ struct values {
 
 struct join {
     tide_table *keys; /* key -> struct values */
+    struct example_pool pool; /* the values' arrays */
     struct totals *totals; /* the worker's: the operator goes with its dataflow */
 };
 
-static void keep(struct values *e, uint32_t side, uint64_t val)
+static void keep(struct join *j, struct values *e, uint32_t side, uint64_t val)
 {
-    if (e->len[side] == e->cap[side]) {
-        uint32_t cap = e->cap[side] ? 2 * e->cap[side] : 4;
-        uint64_t *v = realloc(e->v[side], cap * sizeof *v);
-        if (!v) {
-            fprintf(stderr, "hashjoin: out of memory\n");
-            exit(1);
-        }
-        e->v[side] = v;
-        e->cap[side] = cap;
-    }
+    example_pool_grow(&j->pool, &e->v[side], e->len[side], &e->cap[side]);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -99,7 +91,7 @@ static void join_logic(tide_op *op, void *arg)
                         checksum += val * other[k];
                     }
                     joined += len;
-                    keep(e, port, val);
+                    keep(j, e, port, val);
                 }
             }
             /* in registers meanwhile: a store per pair through j would alias the session's */
@@ -118,9 +110,10 @@ static void join_free(void *arg)
     void *state;
     while (tide_table_next(j->keys, &cursor, &key, &state)) {
         struct values *e = state;
-        free(e->v[0]);
-        free(e->v[1]);
+        example_pool_drop(e->v[0], e->cap[0]);
+        example_pool_drop(e->v[1], e->cap[1]);
     }
+    example_pool_free(&j->pool);
     tide_table_free(j->keys);
     free(j);
 }
@@ -147,6 +140,7 @@ static int run(tide_worker *w, void *arg)
     if (!j)
         return 1;
     j->keys = tide_table_new(TIDE_U64, sizeof(struct values), NULL, NULL, NULL);
+    j->pool = (struct example_pool){ 0 };
     j->totals = &totals;
     tide_input *in1, *in2;
     tide_scope *scope = tide_dataflow_begin(w, "hashjoin");

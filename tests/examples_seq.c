@@ -80,7 +80,7 @@ static void bfs(uint64_t nodes, uint64_t edges)
  * out (into a buffer of 1024, read back for the checksum when full, as a batch goes to the
  * dataflow's probe), so that COST compares the same work. A key's values from both sides
  * sit together, as in the example's table entries, in an array indexed by key; they grow
- * by doubling. */
+ * by doubling, in a pool as the example's (examples/example.h). */
 struct values {
     uint64_t *v[2];
     uint32_t len[2], cap[2];
@@ -100,7 +100,8 @@ static void joined_flush(struct joined *out)
     out->n = 0;
 }
 
-static void join_one(struct values *e, int side, uint64_t val, struct joined *out)
+static void join_one(struct example_pool *pool, struct values *e, int side, uint64_t val,
+                     struct joined *out)
 {
     for (uint32_t k = 0; k < e->len[1 - side]; k++) {
         if (out->n == 1024)
@@ -109,14 +110,7 @@ static void join_one(struct values *e, int side, uint64_t val, struct joined *ou
         out->pair[out->n][1 - side] = e->v[1 - side][k];
         out->n++;
     }
-    if (e->len[side] == e->cap[side]) {
-        e->cap[side] = e->cap[side] ? 2 * e->cap[side] : 4;
-        e->v[side] = realloc(e->v[side], e->cap[side] * sizeof *e->v[side]);
-        if (!e->v[side]) {
-            fprintf(stderr, "examples_seq: out of memory\n");
-            exit(1);
-        }
-    }
+    example_pool_grow(pool, &e->v[side], e->len[side], &e->cap[side]);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -124,6 +118,7 @@ static void hashjoin(uint64_t keys, uint64_t vals)
 {
     struct values *entry = xcalloc(keys, sizeof *entry);
     struct joined *out = xcalloc(1, sizeof *out);
+    struct example_pool pool = { 0 }; /* the values' arrays, as the example's */
     /* In chunks, so that the misses on a key's entry (24 pairs ahead) and on its values
      * (12 ahead, every line of the other side's) overlap, as examples/hashjoin.c prefetches
      * them. */
@@ -148,15 +143,16 @@ static void hashjoin(uint64_t keys, uint64_t vals)
                 if (e->len[s])
                     __builtin_prefetch(e->v[s] + e->len[s], 1);
             }
-            join_one(&entry[key[k]], (int)(k & 1), val[k], out);
+            join_one(&pool, &entry[key[k]], (int)(k & 1), val[k], out);
         }
     }
     joined_flush(out);
     printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", out->count, out->checksum);
     for (uint64_t k = 0; k < keys; k++) {
-        free(entry[k].v[0]);
-        free(entry[k].v[1]);
+        example_pool_drop(entry[k].v[0], entry[k].cap[0]);
+        example_pool_drop(entry[k].v[1], entry[k].cap[1]);
     }
+    example_pool_free(&pool);
     free(entry);
     free(out);
 }

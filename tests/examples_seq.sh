@@ -36,6 +36,11 @@ each_shape "hashjoin 500 20000 3000" "$dir/hashjoin" \
 each_shape "hashjoin 500 20000 3000 --memory 1M" "$dir/hashjoin" \
   "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
   "$e/hashjoin" 500 20000 3000 --memory 1M
+# 600 values a key and side: arrays past the example pool's 4 KiB, malloc's
+"$seq" hashjoin 20 12000 >"$dir/hashjoin"
+each_shape "hashjoin 20 12000 3000" "$dir/hashjoin" \
+  "awk '/joined pairs/ { p += \$3; c += \$7 } END { printf \"%.0f joined pairs, checksum %.0f\\n\", p, c }'" \
+  "$e/hashjoin" 20 12000 3000
 
 # wordcount: the bundled texts, and a file with a word of 47 letters, one of 48 (not a
 # word), words split by digits and punctuation, capitals, and no newline at its end

@@ -55,19 +55,20 @@ watch "a worker asleep in its operator, mpirun -n 2 -w 1" 2 "$run" 2 "$stuck" bu
   has "it is named" 2+ "1 worker not heard from for 0.75 s or more (worker 1 first" &&
   has "no stall is claimed" 0 "nothing has moved"
 
-# waiting N: until N workers of the job started in the background say they wait (30 s).
+# waiting N: until N workers of the job started in the background say they wait (90 s: a
+# loaded CI machine has taken over 30 s to start 2 ranks under ASan).
 waiting() {
   i=0
-  while [ "$(grep -c ': waiting$' "$tmp/out")" -lt "$1" ] && [ $i -lt 300 ]; do
+  while [ "$(grep -c ': waiting$' "$tmp/out")" -lt "$1" ] && [ $i -lt 900 ]; do
     sleep 0.1; i=$((i + 1))
   done
 }
 
-# reported N: waits (up to 30 s) until N report headers are on stderr, then releases the
+# reported N: waits (up to 60 s) until N report headers are on stderr, then releases the
 # job (its @PATH file): slow machines take the time they need and no signal comes too late.
 reported() {
   i=0
-  while [ "$(grep -c '^tide report: worker' "$tmp/err")" -lt "$1" ] && [ $i -lt 300 ]; do
+  while [ "$(grep -c '^tide report: worker' "$tmp/err")" -lt "$1" ] && [ $i -lt 600 ]; do
     sleep 0.1; i=$((i + 1))
   done
   touch "$tmp/release"
@@ -75,7 +76,7 @@ reported() {
 
 echo "== SIGUSR1, -w 2, no --watch"
 rm -f "$tmp/release"
-timeout 60 "$stuck" open-input "@$tmp/release" -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
+timeout 180 "$stuck" open-input "@$tmp/release" -w 2 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
 waiting 2; pkill -USR1 -P $pid; reported 2; wait $pid; rc=$? # the program is timeout's child
 if [ $rc -eq 0 ] && [ "$(grep -c ': done$' "$tmp/out")" -eq 2 ]; then
   has "SIGUSR1: both workers report" 2 "^tide report: worker [01] (rank 0" &&
@@ -84,7 +85,7 @@ else cat "$tmp/err"; fail "SIGUSR1: exit $rc"; fi
 
 echo "== SIGUSR1 to each rank, mpirun -n 2 -w 1"
 rm -f "$tmp/release"
-TIDE_TEST_TIMEOUT=60 "$run" 2 "$stuck" open-input "@$tmp/release" -w 1 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
+TIDE_TEST_TIMEOUT=180 "$run" 2 "$stuck" open-input "@$tmp/release" -w 1 --bind none >"$tmp/out" 2>"$tmp/err" & pid=$!
 waiting 2
 signalled=0
 for var in OMPI_COMM_WORLD_RANK PMI_RANK; do
