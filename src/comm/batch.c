@@ -54,8 +54,7 @@ void *tide__table_alloc(size_t bytes, size_t *got)
     size_t head = (HUGE_BYTES - (uintptr_t)m % HUGE_BYTES) % HUGE_BYTES;
     if (head)
         munmap(m, head);
-    if (HUGE_BYTES - head)
-        munmap(m + head + len, HUGE_BYTES - head);
+    munmap(m + head + len, HUGE_BYTES - head); /* (head < HUGE_BYTES: never empty) */
 #ifdef MADV_HUGEPAGE
     madvise(m + head, len, MADV_HUGEPAGE); /* advice: failing it costs only speed */
 #endif
