@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The dataflow examples print exactly the README's and the seeds' lines, in threads, in one
 # process with -w 2, and under mpirun (-n 2 -w 1, -n 2 -w 2, -n 3 -w 2). The order between
-# workers is free, so outputs are compared as sorted sets of lines.
+# workers is free, so outputs are compared as sorted sets of lines; under mpirun each
+# rank's lines are read from a file of its own (per_rank: mpirun can splice ranks' lines).
 set -u
 . "${TIDE_SRCDIR:-.}/tests/mpi_lib.sh"
 e=$b/examples
@@ -33,7 +34,7 @@ done
 for shape in "2 1" "2 2" "3 2"; do
   set -- $shape
   hello_lines $(( $1 * $2 )) | sort >"$want"
-  check "mpirun -n $1 hello -w $2" "$run" $1 "$e/hello" -w $2 --bind none
+  check "mpirun -n $1 hello -w $2" per_rank $1 "$e/hello" -w $2 --bind none
 done
 # With -w 2, worker 0 prints hello 0, 2, 4, ... in that order, and worker 1 the odd ones.
 if timeout 60 "$e/hello" -w 2 --bind none >"$got" &&
@@ -69,8 +70,8 @@ EOF
 for w in 1 2 3; do
   check "unordered -w $w" timeout 60 "$e/unordered" -w $w --bind none
 done
-check "mpirun -n 2 unordered -w 1" "$run" 2 "$e/unordered" -w 1 --bind none
-check "mpirun -n 3 unordered -w 2" "$run" 3 "$e/unordered" -w 2 --bind none
+check "mpirun -n 2 unordered -w 1" per_rank 2 "$e/unordered" -w 1 --bind none
+check "mpirun -n 3 unordered -w 2" per_rank 3 "$e/unordered" -w 2 --bind none
 
 # barrier: finishes in every shape and reports its rounds once.
 barrier_ok() {
@@ -99,7 +100,7 @@ exchange_ok() {
 for w in 1 2; do exchange_ok "exchange -w $w" $w timeout 60 "$e/exchange" 1000 50 -w $w --bind none; done
 for shape in "2 1" "2 2" "3 1"; do
   set -- $shape
-  exchange_ok "mpirun -n $1 exchange -w $2" $(( $1 * $2 )) "$run" $1 "$e/exchange" 1000 50 -w $2 --bind none
+  exchange_ok "mpirun -n $1 exchange -w $2" $(( $1 * $2 )) per_rank $1 "$e/exchange" 1000 50 -w $2 --bind none
 done
 
 # Bad arguments: a clear message, a non-zero exit, no hang.

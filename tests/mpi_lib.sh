@@ -56,7 +56,9 @@ expect_failure() {
 }
 
 # per_rank NP PROGRAM ARGS...: every rank's stdout, one rank after another (each rank
-# writes a file of its own: mpirun may splice lines of several ranks on its stdout).
+# writes a file of its own: mpirun may splice lines of several ranks on its stdout; Open
+# MPI gives each rank a pty, whose output processing passes a line on in pieces cut at its
+# tabs, and CI once saw another rank's whole line land between the pieces of exchange's).
 per_rank() {
   np=$1; shift
   d=$(mktemp -d)

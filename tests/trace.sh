@@ -120,7 +120,7 @@ timeout 60 "$e/hello" -w 2 --bind none --trace "$tmp/h.json" >"$tmp/h.out" &&
   fail "hello -w 2 --trace: exit status"
 
 echo "== mpirun -n 2 hello -w 2"
-"$run" 2 "$e/hello" -w 2 --bind none --trace "$tmp/h2.json" >"$tmp/h2.out" &&
+per_rank 2 "$e/hello" -w 2 --bind none --trace "$tmp/h2.json" >"$tmp/h2.out" &&
   check "mpirun -n 2 hello -w 2" 2 2 "$tmp/h2.json" hello/Inspect=10 \
     flows="$(grep -vc '^worker 0:' "$tmp/h2.out")" ||
   fail "mpirun -n 2 hello --trace: exit status"
