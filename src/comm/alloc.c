@@ -2,6 +2,7 @@
 /* The allocator front: channels by creation order, the queues between the workers of one
  * rank (shared by the thread, process and mpi backends), Push/Pull on those queues. */
 #include <mpi.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,12 +14,33 @@
 
 /* The rank's MPI lock while a job runs: a fatal error waits for whoever is inside MPI to
  * leave it before calling MPI_Abort (MPI_THREAD_SERIALIZED allows one thread in MPI). */
-static _Atomic(pthread_mutex_t *) fatal_mpi_lock;
+static _Atomic(struct tide__mpi_lock *) fatal_mpi_lock;
 static pthread_mutex_t fatal_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool in_fatal;
-_Thread_local bool tide__mpi_held;
+_Thread_local bool tide__mpi_held __attribute__((tls_model("initial-exec")));
 
-void tide__fatal_mpi_lock(pthread_mutex_t *lock)
+bool tide__mpi_lock_wait(struct tide__mpi_lock *lock, int64_t timeout_ns)
+{
+    uint64_t start = timeout_ns >= 0 ? tide__now_ns() : 0;
+    long nap = 1000;
+    for (unsigned tries = 1;; tries++) {
+        if (tide__mpi_trylock(lock))
+            return true;
+        if (timeout_ns >= 0 && tide__now_ns() - start >= (uint64_t)timeout_ns)
+            return false;
+        /* A driver's pass takes microseconds: yield to it first. A program's own MPI
+         * section can take as long as it likes: nap then, up to a millisecond at a time. */
+        if (tries < 1000) {
+            sched_yield();
+            continue;
+        }
+        nanosleep(&(struct timespec){ 0, nap }, NULL);
+        if (nap < 1000000)
+            nap *= 2;
+    }
+}
+
+void tide__fatal_mpi_lock(struct tide__mpi_lock *lock)
 {
     atomic_store(&fatal_mpi_lock, lock);
 }
@@ -42,14 +64,11 @@ void tide__fatal(const char *fmt, ...)
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
     if (init && !fin) {
-        pthread_mutex_t *lock = atomic_load(&fatal_mpi_lock);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 2;
+        struct tide__mpi_lock *lock = atomic_load(&fatal_mpi_lock);
         /* Unless this thread is the one in MPI. A thread stuck inside MPI for 2 s would
          * hold us forever: abort regardless then. */
         if (lock && !tide__mpi_held)
-            (void)pthread_mutex_timedlock(lock, &until);
+            (void)tide__mpi_lock_wait(lock, 2000000000);
         /* The message is in a pipe to the launcher, which tears the job down on
          * MPI_Abort: MPICH's Hydra then lost it in about 1 run of 6. A pause lets the
          * launcher forward it first. */
@@ -69,18 +88,13 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
         free(s->wakers);
         return TIDE_ENOMEM;
     }
-    if (pthread_mutex_init(&s->mpi_lock, NULL) != 0) {
-        pthread_mutex_destroy(&s->mu);
-        free(s->wakers);
-        return TIDE_ENOMEM;
-    }
+    atomic_init(&s->mpi_lock.taken, false);
     for (size_t i = 0; i < nlocal; i++)
         if (tide__waker_init(&s->wakers[i]) != 0) {
             while (i--)
                 tide__waker_destroy(&s->wakers[i]);
             free(s->wakers);
             pthread_mutex_destroy(&s->mu);
-            pthread_mutex_destroy(&s->mpi_lock);
             return TIDE_ENOMEM;
         }
     return 0;
@@ -111,7 +125,6 @@ void tide__shared_destroy(struct tide__shared *s)
         tide__waker_destroy(&s->wakers[i]);
     free(s->wakers);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->mpi_lock);
 }
 
 void tide__allocator_init(tide_allocator *a, struct tide__shared *s, size_t rank, size_t ranks,

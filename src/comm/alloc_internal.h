@@ -99,6 +99,11 @@ struct tide__moves {
     uint64_t (*sum)(const struct tide__moves *m);
 };
 
+/* The rank's MPI lock (tide__mpi_trylock below). */
+struct tide__mpi_lock {
+    atomic_bool taken;
+};
+
 struct tide__shared {
     size_t nlocal;
     _Atomic(const struct tide__moves *) moves; /* NULL without a budget */
@@ -106,7 +111,7 @@ struct tide__shared {
     struct tide__chan_shared **chans;  /* registry by channel id */
     size_t nchans, capchans;
     struct tide__waker *wakers;        /* one per local worker */
-    pthread_mutex_t mpi_lock;          /* held by whoever calls MPI (SERIALIZED) */
+    struct tide__mpi_lock mpi_lock;    /* held by whoever calls MPI (SERIALIZED) */
     atomic_int mpi_waiters;            /* threads blocked on mpi_lock: drivers step aside */
     struct tide__mpi *mpi;             /* NULL without MPI */
     uint64_t clock_origin_ns; /* the job's time zero on this rank's tide__now_ns clock:
@@ -211,27 +216,34 @@ _Noreturn void tide__fatal(const char *fmt, ...) __attribute__((format(printf, 1
 /* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1 where there is none. */
 long tide__status_kib(const char *field);
 /* The lock that tide__fatal takes before MPI_Abort (NULL when MPI stops). */
-void tide__fatal_mpi_lock(pthread_mutex_t *lock);
-/* The rank's MPI lock (MPI_THREAD_SERIALIZED: one thread inside MPI at a time) is a plain
- * mutex, taken and left through these; whether this thread holds it is kept for
- * tide__fatal (an error-checking mutex would tell, at about twice the cost of a pass). */
-extern _Thread_local bool tide__mpi_held;
-static inline bool tide__mpi_trylock(pthread_mutex_t *lock)
+void tide__fatal_mpi_lock(struct tide__mpi_lock *lock);
+/* The rank's MPI lock (MPI_THREAD_SERIALIZED: one thread inside MPI at a time). Workers only
+ * ever try it, once per pass of a poll loop, so its cost is the try and the release: a
+ * flag taken by an exchange and released by a plain store cost a third of a mutex's
+ * trylock and unlock (2.5 against 8 ns a pair in a loop here). The few who must wait
+ * (a program's own MPI calls, the communication thread, statistics, shutdown, a fatal
+ * error) spin, then yield, then nap. Whether this thread holds it is kept for tide__fatal,
+ * in initial-exec TLS: the default model cost a __tls_get_addr call per pass. */
+extern _Thread_local bool tide__mpi_held __attribute__((tls_model("initial-exec")));
+static inline bool tide__mpi_trylock(struct tide__mpi_lock *lock)
 {
-    if (pthread_mutex_trylock(lock) != 0)
+    if (atomic_load_explicit(&lock->taken, memory_order_relaxed) ||
+        atomic_exchange_explicit(&lock->taken, true, memory_order_acquire))
         return false;
     tide__mpi_held = true;
     return true;
 }
-static inline void tide__mpi_lock(pthread_mutex_t *lock)
+/* Waits for the lock; false if @p timeout_ns (>= 0) passed first. */
+bool tide__mpi_lock_wait(struct tide__mpi_lock *lock, int64_t timeout_ns);
+static inline void tide__mpi_lock(struct tide__mpi_lock *lock)
 {
-    pthread_mutex_lock(lock);
-    tide__mpi_held = true;
+    if (!tide__mpi_trylock(lock))
+        tide__mpi_lock_wait(lock, -1);
 }
-static inline void tide__mpi_unlock(pthread_mutex_t *lock)
+static inline void tide__mpi_unlock(struct tide__mpi_lock *lock)
 {
     tide__mpi_held = false;
-    pthread_mutex_unlock(lock);
+    atomic_store_explicit(&lock->taken, false, memory_order_release);
 }
 
 #endif

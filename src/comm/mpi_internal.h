@@ -48,7 +48,7 @@ struct tide__mpi {
     int rank, ranks;
     size_t nlocal;
     struct tide__shared *shared;
-    pthread_mutex_t *lock; /* &shared->mpi_lock: whoever holds it drives MPI for the rank */
+    struct tide__mpi_lock *lock; /* &shared->mpi_lock: whoever holds it drives MPI for the rank */
     /* TIDE_PROGRESS_THREAD: the rank's communication thread, woken by workers that queue */
     bool own_thread;
     pthread_t thread;

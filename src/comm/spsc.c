@@ -69,19 +69,3 @@ int tide__spsc_push(struct tide__spsc *q, void *value)
     return 0;
 }
 
-void *tide__spsc_pop(struct tide__spsc *q)
-{
-    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    struct tide__spsc_node *n = atomic_load_explicit(&t->next, memory_order_acquire);
-    if (!n)
-        return NULL;
-    void *v = n->value;
-    atomic_store_explicit(&q->tail, n, memory_order_release);
-    return v;
-}
-
-bool tide__spsc_empty(struct tide__spsc *q)
-{
-    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_acquire);
-    return atomic_load_explicit(&t->next, memory_order_acquire) == NULL;
-}

@@ -33,9 +33,23 @@ void *tide__calloc_aligned(size_t n, size_t size);
 void tide__spsc_destroy(struct tide__spsc *q);
 /* Producer. 0, or TIDE_ENOMEM. */
 int tide__spsc_push(struct tide__spsc *q, void *value);
-/* Consumer: the oldest value, or NULL when empty. */
-void *tide__spsc_pop(struct tide__spsc *q);
+/* Consumer: the oldest value, or NULL when empty. Inline, as the next one: a poll loop
+ * looks at several queues per pass, most of them empty. */
+static inline void *tide__spsc_pop(struct tide__spsc *q)
+{
+    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    struct tide__spsc_node *n = atomic_load_explicit(&t->next, memory_order_acquire);
+    if (!n)
+        return NULL;
+    void *v = n->value;
+    atomic_store_explicit(&q->tail, n, memory_order_release);
+    return v;
+}
 /* Consumer (or anyone, as a hint): true when nothing is queued. */
-bool tide__spsc_empty(struct tide__spsc *q);
+static inline bool tide__spsc_empty(struct tide__spsc *q)
+{
+    struct tide__spsc_node *t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    return atomic_load_explicit(&t->next, memory_order_acquire) == NULL;
+}
 
 #endif
