@@ -107,7 +107,7 @@ static void reqs_free(struct tide__mpi_reqs *q)
 
 static void count_in_flight(struct tide__mpi *m)
 {
-    size_t blocked = tide__mpi_credit_blocked(m), n = m->tx.n + m->rx.n - m->nposts + blocked;
+    size_t blocked = m->credit ? tide__mpi_credit_blocked(m) : 0, n = m->tx.n + m->rx.n - m->nposts + blocked;
     atomic_store_explicit(&m->waiting, blocked > 0, memory_order_relaxed);
     if (m->rx.n + m->tx.n > m->stats.max_requests)
         m->stats.max_requests = m->rx.n + m->tx.n;
@@ -138,7 +138,7 @@ static void post_receive(struct tide__mpi *m, size_t i)
 
 void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
 {
-    if (tide__mpi_credit_hold(m, f))
+    if (m->credit && tide__mpi_credit_hold(m, f))
         count_in_flight(m);
     else
         tide__mpi_post_now(m, f);
@@ -458,8 +458,11 @@ static bool poll_sends(struct tide__mpi *m, bool now)
 /* Posts what the workers and the tree queued to send; true when there was any. */
 static bool send_pass(struct tide__mpi *m)
 {
-    bool moved = tide__mpi_credit_send(m);
-    moved |= tide__mpi_casts_send(m);
+    /* The flow control's and the casts' calls are skipped when they have nothing to do:
+     * a poll loop makes this pass millions of times. */
+    bool moved = m->credit && tide__mpi_credit_send(m);
+    if (atomic_load_explicit(&m->ncasts, memory_order_relaxed))
+        moved |= tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {
         tide_batch *f;
         while ((f = tide__spsc_pop(&m->w[i].outbox))) {
@@ -491,7 +494,8 @@ static bool progress_pass(struct tide__mpi *m, bool all)
     if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
     if (out <= 0 || out == MPI_UNDEFINED) {
-        moved |= tide__mpi_casts_flush(m);
+        if (m->nfwd)
+            moved |= tide__mpi_casts_flush(m);
         return poll_sends(m, all || !moved) || moved; /* idle: a good time for sends */
     }
     /* Completions come in any order; small_complete() restores each sender's. */
