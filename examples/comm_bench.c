@@ -8,7 +8,10 @@
  *   mpirun -n 2 comm_bench [--reps N] [--only latency|throughput] [tide options]
  *
  * Raw MPI here is MPI_Send/MPI_Recv on MPI_COMM_WORLD from the worker thread, inside
- * tide_allocator_mpi_enter/leave so that tide's own MPI traffic waits meanwhile.
+ * tide_allocator_mpi_enter/leave so that tide's own MPI traffic waits meanwhile. Raw MPI
+ * streams twice: one buffer sent over and over (which stays in the caches of both ends),
+ * and a ring of distinct buffers as large as tide's window (what a program sending data it
+ * produces does, and what tide's batches are); both ratios are printed.
  * --progress thread measures tide with a communication thread per rank instead of
  * workers driving MPI themselves.
  */
@@ -75,7 +78,8 @@ static double mpi_latency(int me, int peer, char *buf, size_t size, int iters)
     return us;
 }
 
-static double mpi_stream(int me, int peer, char *buf, size_t size)
+/* @p ring distinct buffers of @p size at @p buf, used in turn at both ends. */
+static double mpi_stream(int me, int peer, char *buf, size_t size, size_t ring)
 {
     int n = (int)(BW_BYTES / size);
     char ack = 0;
@@ -84,11 +88,13 @@ static double mpi_stream(int me, int peer, char *buf, size_t size)
     double t0 = MPI_Wtime();
     if (me == 0) {
         for (int i = 0; i < n; i++)
-            MPI_Send(buf, (int)size, MPI_BYTE, peer, 2, MPI_COMM_WORLD);
+            MPI_Send(buf + (size_t)i % ring * size, (int)size, MPI_BYTE, peer, 2,
+                     MPI_COMM_WORLD);
         MPI_Recv(&ack, 1, MPI_BYTE, peer, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     } else {
         for (int i = 0; i < n; i++)
-            MPI_Recv(buf, (int)size, MPI_BYTE, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(buf + (size_t)i % ring * size, (int)size, MPI_BYTE, peer, 2,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         MPI_Send(&ack, 1, MPI_BYTE, peer, 3, MPI_COMM_WORLD);
     }
     double gbs = (double)n * size / (MPI_Wtime() - t0) / 1e9;
@@ -213,9 +219,9 @@ static int worker(tide_allocator *a, void *ctx)
     int rank = (int)tide_allocator_rank(a), peer = 1 - rank;
     /* Written, so that its pages are real: an untouched calloc buffer reads as the kernel's
      * one shared zero page, which would flatter raw MPI's send side. */
-    char *buf = malloc(1 << 20);
-    memset(buf, 1, 1 << 20);
-    double raw[MAX_REPS], ours[MAX_REPS];
+    char *buf = malloc(WINDOW_BYTES);
+    memset(buf, 1, WINDOW_BYTES);
+    double raw[MAX_REPS], ring[MAX_REPS], ours[MAX_REPS];
     if (me == 0)
         printf("comm_bench: 2 ranks x 1 worker, MPI driven by %s, %d repetitions, medians\n\n"
                "one-way latency   raw MPI      tide   tide/MPI\n",
@@ -233,17 +239,21 @@ static int worker(tide_allocator *a, void *ctx)
             printf("%8zu B     %7.2f us %7.2f us %8.2f\n", lat_sizes[s], m, t, t / m);
     }
     if (me == 0)
-        printf("\nthroughput        raw MPI      tide   tide/MPI\n");
+        printf("\nthroughput   raw MPI: one buffer   a ring      tide   tide/one  tide/ring\n");
     for (size_t s = 0; strcmp(only, "latency") && s < sizeof bw_sizes / sizeof *bw_sizes; s++) {
-        mpi_stream(rank, peer, buf, bw_sizes[s]);
-        tide_streaming(&b, bw_sizes[s]);
+        size_t size = bw_sizes[s], nring = WINDOW_BYTES / size;
+        mpi_stream(rank, peer, buf, size, 1);
+        mpi_stream(rank, peer, buf, size, nring);
+        tide_streaming(&b, size);
         for (int r = 0; r < reps; r++) {
-            raw[r] = mpi_stream(rank, peer, buf, bw_sizes[s]);
-            ours[r] = tide_streaming(&b, bw_sizes[s]);
+            raw[r] = mpi_stream(rank, peer, buf, size, 1);
+            ring[r] = mpi_stream(rank, peer, buf, size, nring);
+            ours[r] = tide_streaming(&b, size);
         }
-        double m = median(raw, reps), t = median(ours, reps);
+        double m = median(raw, reps), g = median(ring, reps), t = median(ours, reps);
         if (me == 0)
-            printf("%8zu KiB %7.2f GB/s %5.2f GB/s %7.2f\n", bw_sizes[s] >> 10, m, t, t / m);
+            printf("%8zu KiB %11.2f GB/s %7.2f GB/s %6.2f GB/s %8.2f %10.2f\n", size >> 10, m,
+                   g, t, t / m, t / g);
     }
     free(buf);
     return 0;
