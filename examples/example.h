@@ -130,6 +130,13 @@ static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint3
     *cap = *cap ? 2 * *cap : 4;
 }
 
+/* The capacity of an array of @p len values grown only by example_pool_grow: 0 when empty,
+ * else the power of two from 4 up that holds them, so that an entry need not keep it. */
+static inline uint32_t example_pool_cap(uint32_t len)
+{
+    return len == 0 ? 0 : len <= 4 ? 4 : (uint32_t)1 << (32 - __builtin_clz(len - 1));
+}
+
 /* Frees array @p v of @p cap values when it is malloc's (the pool's go with the pool). */
 static inline void example_pool_drop(uint64_t *v, uint32_t cap)
 {

@@ -28,10 +28,12 @@ struct totals {
 };
 
 /* A key's values from each input, growing by doubling: both sides in one table entry, so
- * that a pair's lookup finds the values to join with and the place for its own at once. */
+ * that a pair's lookup finds the values to join with and the place for its own at once.
+ * The capacities follow from the lengths (example_pool_cap): 24 bytes, and with the key
+ * a slot of 32, within one cache line. */
 struct values {
     uint64_t *v[2];
-    uint32_t len[2], cap[2];
+    uint32_t len[2];
 };
 
 struct join {
@@ -42,7 +44,8 @@ struct join {
 
 static void keep(struct join *j, struct values *e, uint32_t side, uint64_t val)
 {
-    example_pool_grow(&j->pool, &e->v[side], e->len[side], &e->cap[side]);
+    uint32_t cap = example_pool_cap(e->len[side]);
+    example_pool_grow(&j->pool, &e->v[side], e->len[side], &cap);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -110,8 +113,8 @@ static void join_free(void *arg)
     void *state;
     while (tide_table_next(j->keys, &cursor, &key, &state)) {
         struct values *e = state;
-        example_pool_drop(e->v[0], e->cap[0]);
-        example_pool_drop(e->v[1], e->cap[1]);
+        example_pool_drop(e->v[0], example_pool_cap(e->len[0]));
+        example_pool_drop(e->v[1], example_pool_cap(e->len[1]));
     }
     example_pool_free(&j->pool);
     tide_table_free(j->keys);

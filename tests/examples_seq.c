@@ -83,7 +83,7 @@ static void bfs(uint64_t nodes, uint64_t edges)
  * by doubling, in a pool as the example's (examples/example.h). */
 struct values {
     uint64_t *v[2];
-    uint32_t len[2], cap[2];
+    uint32_t len[2]; /* their capacities follow (example_pool_cap), as in the example */
 };
 
 struct joined {
@@ -110,7 +110,8 @@ static void join_one(struct example_pool *pool, struct values *e, int side, uint
         out->pair[out->n][1 - side] = e->v[1 - side][k];
         out->n++;
     }
-    example_pool_grow(pool, &e->v[side], e->len[side], &e->cap[side]);
+    uint32_t cap = example_pool_cap(e->len[side]);
+    example_pool_grow(pool, &e->v[side], e->len[side], &cap);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -149,8 +150,8 @@ static void hashjoin(uint64_t keys, uint64_t vals)
     joined_flush(out);
     printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", out->count, out->checksum);
     for (uint64_t k = 0; k < keys; k++) {
-        example_pool_drop(entry[k].v[0], entry[k].cap[0]);
-        example_pool_drop(entry[k].v[1], entry[k].cap[1]);
+        example_pool_drop(entry[k].v[0], example_pool_cap(entry[k].len[0]));
+        example_pool_drop(entry[k].v[1], example_pool_cap(entry[k].len[1]));
     }
     example_pool_free(&pool);
     free(entry);
