@@ -3,8 +3,10 @@
  * worker (thread backend) and with three (process backend). */
 #include "check_main.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm_work.h"
 
@@ -107,6 +109,36 @@ START_TEST(test_guards)
 }
 END_TEST
 
+/* tide_allocator_mpi_enter keeps the rank's other workers out for as long as a worker
+ * stays inside (here 5 ms, long enough for a waiter to go from yielding to napping), and
+ * lets each in once it leaves. */
+static atomic_int inside, entries;
+
+static int mpi_sections(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        tide_allocator_mpi_enter(a);
+        bad |= atomic_fetch_add(&inside, 1) != 0;
+        nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+        atomic_fetch_sub(&inside, 1);
+        atomic_fetch_add(&entries, 1);
+        tide_allocator_mpi_leave(a);
+    }
+    return bad;
+}
+
+START_TEST(test_mpi_sections_exclude)
+{
+    atomic_store(&inside, 0);
+    atomic_store(&entries, 0);
+    tide_config cfg = check_threads(3);
+    ck_assert_int_eq(run_workers(&cfg, mpi_sections, NULL), 0);
+    ck_assert_int_eq(atomic_load(&entries), 9);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("backends");
@@ -116,5 +148,6 @@ int main(void)
     tcase_add_test(tc, test_backend_names);
     tcase_add_test(tc, test_type_mismatch);
     tcase_add_test(tc, test_guards);
+    tcase_add_test(tc, test_mpi_sections_exclude);
     return run_suite("alloc", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
