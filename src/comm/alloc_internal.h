@@ -222,8 +222,9 @@ void tide__fatal_mpi_lock(struct tide__mpi_lock *lock);
  * flag taken by an exchange and released by a plain store cost a third of a mutex's
  * trylock and unlock (2.5 against 8 ns a pair in a loop here). The few who must wait
  * (a program's own MPI calls, the communication thread, statistics, shutdown, a fatal
- * error) spin, then yield, then nap. Whether this thread holds it is kept for tide__fatal,
- * in initial-exec TLS: the default model cost a __tls_get_addr call per pass. */
+ * error) try again between yields, then between naps (tide__mpi_lock_wait). Whether
+ * this thread holds it is kept for tide__fatal, in initial-exec TLS: the default model
+ * cost a __tls_get_addr call per pass. */
 extern _Thread_local bool tide__mpi_held __attribute__((tls_model("initial-exec")));
 static inline bool tide__mpi_trylock(struct tide__mpi_lock *lock)
 {

@@ -107,7 +107,8 @@ static void reqs_free(struct tide__mpi_reqs *q)
 
 static void count_in_flight(struct tide__mpi *m)
 {
-    size_t blocked = m->credit ? tide__mpi_credit_blocked(m) : 0, n = m->tx.n + m->rx.n - m->nposts + blocked;
+    size_t blocked = m->credit ? tide__mpi_credit_blocked(m) : 0;
+    size_t n = m->tx.n + m->rx.n - m->nposts + blocked;
     atomic_store_explicit(&m->waiting, blocked > 0, memory_order_relaxed);
     if (m->rx.n + m->tx.n > m->stats.max_requests)
         m->stats.max_requests = m->rx.n + m->tx.n;
