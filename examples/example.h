@@ -92,14 +92,22 @@ static inline void *example_pool_cut(struct example_pool *p, size_t bytes)
     return v;
 }
 
-/* Room for one more value at the end of *v (*len used of *cap): the array twice as large
- * (4 when empty) when it is full. */
-static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint32_t len,
-                                     uint32_t *cap)
+/* The capacity of an array of @p len values grown by example_pool_grow: 0 when empty, else
+ * the power of two from 4 up that holds them. It follows from the length, so an owner
+ * keeps only that (hashjoin's table entry: 24 bytes, not 32). */
+static inline uint32_t example_pool_cap(uint32_t len)
 {
-    if (len < *cap)
+    return len == 0 ? 0 : len <= 4 ? 4 : (uint32_t)1 << (32 - __builtin_clz(len - 1));
+}
+
+/* Room for one more value at the end of *v, which holds @p len: the array twice as large
+ * (4 when empty) when it is full. */
+static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint32_t len)
+{
+    size_t old = (size_t)example_pool_cap(len) * 8;
+    if (len * (size_t)8 < old)
         return;
-    size_t old = (size_t)*cap * 8, bytes = old ? 2 * old : 32;
+    size_t bytes = old ? 2 * old : 32;
     unsigned k = 0;
     while (((size_t)32 << k) < bytes && k < EXAMPLE_POOL_CLASSES)
         k++;
@@ -112,7 +120,6 @@ static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint3
         }
         if (old > EXAMPLE_POOL_MAX) {
             *v = n;
-            *cap *= 2;
             return;
         }
     } else if ((n = p->spare[k])) {
@@ -127,20 +134,12 @@ static inline void example_pool_grow(struct example_pool *p, uint64_t **v, uint3
         p->spare[k - 1] = *v;
     }
     *v = n;
-    *cap = *cap ? 2 * *cap : 4;
 }
 
-/* The capacity of an array of @p len values grown only by example_pool_grow: 0 when empty,
- * else the power of two from 4 up that holds them, so that an entry need not keep it. */
-static inline uint32_t example_pool_cap(uint32_t len)
+/* Frees array @p v of @p len values when it is malloc's (the pool's go with the pool). */
+static inline void example_pool_drop(uint64_t *v, uint32_t len)
 {
-    return len == 0 ? 0 : len <= 4 ? 4 : (uint32_t)1 << (32 - __builtin_clz(len - 1));
-}
-
-/* Frees array @p v of @p cap values when it is malloc's (the pool's go with the pool). */
-static inline void example_pool_drop(uint64_t *v, uint32_t cap)
-{
-    if ((size_t)cap * 8 > EXAMPLE_POOL_MAX)
+    if ((size_t)example_pool_cap(len) * 8 > EXAMPLE_POOL_MAX)
         free(v);
 }
 

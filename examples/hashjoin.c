@@ -44,8 +44,7 @@ struct join {
 
 static void keep(struct join *j, struct values *e, uint32_t side, uint64_t val)
 {
-    uint32_t cap = example_pool_cap(e->len[side]);
-    example_pool_grow(&j->pool, &e->v[side], e->len[side], &cap);
+    example_pool_grow(&j->pool, &e->v[side], e->len[side]);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -113,8 +112,8 @@ static void join_free(void *arg)
     void *state;
     while (tide_table_next(j->keys, &cursor, &key, &state)) {
         struct values *e = state;
-        example_pool_drop(e->v[0], example_pool_cap(e->len[0]));
-        example_pool_drop(e->v[1], example_pool_cap(e->len[1]));
+        example_pool_drop(e->v[0], e->len[0]);
+        example_pool_drop(e->v[1], e->len[1]);
     }
     example_pool_free(&j->pool);
     tide_table_free(j->keys);

@@ -110,8 +110,7 @@ static void join_one(struct example_pool *pool, struct values *e, int side, uint
         out->pair[out->n][1 - side] = e->v[1 - side][k];
         out->n++;
     }
-    uint32_t cap = example_pool_cap(e->len[side]);
-    example_pool_grow(pool, &e->v[side], e->len[side], &cap);
+    example_pool_grow(pool, &e->v[side], e->len[side]);
     e->v[side][e->len[side]++] = val;
 }
 
@@ -150,8 +149,8 @@ static void hashjoin(uint64_t keys, uint64_t vals)
     joined_flush(out);
     printf("%" PRIu64 " joined pairs, checksum %" PRIu64 "\n", out->count, out->checksum);
     for (uint64_t k = 0; k < keys; k++) {
-        example_pool_drop(entry[k].v[0], example_pool_cap(entry[k].len[0]));
-        example_pool_drop(entry[k].v[1], example_pool_cap(entry[k].len[1]));
+        example_pool_drop(entry[k].v[0], entry[k].len[0]);
+        example_pool_drop(entry[k].v[1], entry[k].len[1]);
     }
     example_pool_free(&pool);
     free(entry);
