@@ -5,7 +5,12 @@
  * which passes on only the edges that join two of its components; those go to worker 0,
  * whose UnionFind does the same over all of them. Workers send their edges BATCH at a time,
  * advancing the input and waiting for the batch to clear after each. At the end worker 0
- * prints the number of connected components (NODES minus the edges its UnionFind kept).
+ * prints the number of connected components (NODES minus the joins its forest made).
+ *
+ * Unlike timely's, a worker's two UnionFinds share one forest, and worker 0's first does
+ * not pass its joins on: they are already in the forest its second works in, where timely
+ * unites each of them a second time (on one worker, half again the sequential program's
+ * work; see the README's COST table).
  *
  *   unionfind NODES EDGES BATCH [tide options]
  */
@@ -26,22 +31,34 @@ struct args {
 struct forest {
     uint32_t *root;
     uint8_t *rank;
+    uint64_t *joins; /* unions made, by both of the worker's operators (outlives them) */
+    int users;       /* the operators that share it: the last one frees it */
 };
 
-static uint32_t find_root(const struct forest *f, uint32_t x)
+/* What each of a worker's two UnionFinds is given: their forest, and whether to pass the
+ * edges that join two components on (a first stage that is not worker 0's). */
+struct stage {
+    struct forest *forest;
+    bool pass_on;
+};
+
+/* Path halving: each node on the way is pointed at its grandparent, so later walks are
+ * shorter (with union by rank: half the time of either alone, here). */
+static uint32_t find_root(struct forest *f, uint32_t x)
 {
     while (f->root[x] != x)
-        x = f->root[x];
+        x = f->root[x] = f->root[f->root[x]];
     return x;
 }
 
 static void union_find(tide_op *op, void *arg)
 {
-    struct forest *f = arg;
+    const struct stage *st = arg;
+    struct forest *f = st->forest;
     tide_cap *cap;
     tide_batch *b;
     while (tide_op_next(op, 0, &cap, &b)) {
-        tide_session *out = tide_op_session(op, 0, cap);
+        tide_session *out = st->pass_on ? tide_op_session(op, 0, cap) : NULL;
         const struct edge *e = tide_batch_records(b);
         size_t n = tide_batch_len(b);
         for (size_t i = 0; i < n; i++) {
@@ -52,7 +69,9 @@ static void union_find(tide_op *op, void *arg)
             uint32_t x = find_root(f, e[i].src), y = find_root(f, e[i].dst);
             if (x == y)
                 continue;
-            tide_session_give(out, &(struct edge){ x, y });
+            ++*f->joins;
+            if (out)
+                tide_session_give(out, &(struct edge){ x, y });
             if (f->rank[x] < f->rank[y]) {
                 f->root[x] = y;
             } else {
@@ -64,29 +83,38 @@ static void union_find(tide_op *op, void *arg)
     }
 }
 
-static void forest_free(void *arg)
+static void stage_free(void *arg)
 {
-    struct forest *f = arg;
-    free(f->root);
-    free(f->rank);
-    free(f);
+    struct stage *st = arg;
+    struct forest *f = st->forest;
+    if (--f->users == 0) {
+        free(f->root);
+        free(f->rank);
+        free(f);
+    }
+    free(st);
 }
 
-static tide_stream *union_find_op(tide_stream *s, uint64_t nodes)
+static struct forest *forest_new(uint64_t nodes, uint64_t *joins)
 {
     struct forest *f = malloc(sizeof *f);
     if (!f || !(f->root = malloc(nodes * sizeof *f->root)) || !(f->rank = calloc(nodes, 1)))
         tide_abort("unionfind: out of memory for %" PRIu64 " nodes", nodes);
     for (uint64_t i = 0; i < nodes; i++)
         f->root[i] = (uint32_t)i;
-    return tide_unary(s, TIDE_PIPELINE, "UnionFind", &edge_type, union_find, f, forest_free);
+    f->joins = joins;
+    f->users = 0;
+    return f;
 }
 
-static void count_joins(const tide_time *t, const void *r, void *ctx)
+static tide_stream *union_find_op(tide_stream *s, struct forest *f, bool pass_on)
 {
-    (void)t;
-    (void)r;
-    ++*(uint64_t *)ctx;
+    struct stage *st = malloc(sizeof *st);
+    if (!st)
+        tide_abort("unionfind: out of memory");
+    *st = (struct stage){ f, pass_on };
+    f->users++;
+    return tide_unary(s, TIDE_PIPELINE, "UnionFind", &edge_type, union_find, st, stage_free);
 }
 
 static int run(tide_worker *w, void *arg)
@@ -97,16 +125,18 @@ static int run(tide_worker *w, void *arg)
     uint64_t joins = 0;
     tide_input *input;
     tide_scope *scope = tide_dataflow_begin(w, "unionfind");
-    tide_stream *s = union_find_op(tide_input_new(scope, &edge_type, &input), a->nodes);
-    s = union_find_op(tide_exchange(s, tide_hash_zero, NULL), a->nodes);
-    tide_probe *probe = tide_probe_new(tide_inspect(s, count_joins, &joins));
+    struct forest *f = forest_new(a->nodes, &joins);
+    tide_stream *s = union_find_op(tide_input_new(scope, &edge_type, &input), f, me != 0);
+    s = union_find_op(tide_exchange(s, tide_hash_zero, NULL), f, false);
+    tide_probe *probe = tide_probe_new(s);
     tide_dataflow_end(scope);
-    uint64_t sent = 0;
+    uint64_t left = a->batch; /* to send before the next epoch (no division per edge) */
     for (uint64_t i = me; i < a->edges; i += peers) {
         struct edge e;
         example_edge(i, a->nodes, &e.src, &e.dst);
         tide_input_send(input, &e);
-        if (++sent % a->batch == 0) {
+        if (--left == 0) {
+            left = a->batch;
             uint64_t next = tide_input_epoch(input) + 1;
             tide_input_advance_to(input, next);
             while (tide_probe_less_than(probe, next))

@@ -328,18 +328,22 @@ static void words(uint64_t lines, uint64_t per_line)
 
 /* ---------------------------------------------------------------- unionfind */
 
-static uint64_t root_of(uint64_t *parent, uint64_t x)
+/* examples/unionfind.c's forest: union by rank and path halving, the fastest of the
+ * variants tried here (either alone takes twice the time) */
+static uint32_t root_of(uint32_t *root, uint32_t x)
 {
-    while (parent[x] != x)
-        x = parent[x] = parent[parent[x]];
+    while (root[x] != x)
+        x = root[x] = root[root[x]];
     return x;
 }
 
 static void unionfind(uint64_t nodes, uint64_t edges)
 {
-    uint64_t *parent = xcalloc(nodes, 8), components = nodes;
+    uint32_t *root = xcalloc(nodes, 4);
+    uint8_t *rank = xcalloc(nodes, 1);
+    uint64_t components = nodes;
     for (uint64_t n = 0; n < nodes; n++)
-        parent[n] = n;
+        root[n] = (uint32_t)n;
     /* in chunks, so that the misses on an edge's nodes are asked for 8 edges ahead, as
      * examples/unionfind.c does */
     enum { CHUNK = 4096 };
@@ -350,18 +354,25 @@ static void unionfind(uint64_t nodes, uint64_t edges)
             example_edge(c + i, nodes, &a[i], &b[i]);
         for (size_t i = 0; i < n; i++) {
             if (i + 8 < n) {
-                __builtin_prefetch(&parent[a[i + 8]]);
-                __builtin_prefetch(&parent[b[i + 8]]);
+                __builtin_prefetch(&root[a[i + 8]]);
+                __builtin_prefetch(&root[b[i + 8]]);
             }
-            uint64_t x = root_of(parent, a[i]), y = root_of(parent, b[i]);
-            if (x != y) {
-                parent[x] = y;
-                components--;
+            uint32_t x = root_of(root, a[i]), y = root_of(root, b[i]);
+            if (x == y)
+                continue;
+            components--;
+            if (rank[x] < rank[y]) {
+                root[x] = y;
+            } else {
+                root[y] = x;
+                if (rank[x] == rank[y])
+                    rank[x]++;
             }
         }
     }
     printf("%" PRIu64 " components\n", components);
-    free(parent);
+    free(root);
+    free(rank);
 }
 
 /* ---------------------------------------------------------------- loopdemo */
