@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc_internal.h"
 #include "comm_work.h"
 
 
@@ -139,6 +140,31 @@ START_TEST(test_mpi_sections_exclude)
 }
 END_TEST
 
+/* Past the channels a job may allocate (the wire has no room for more ids), a channel is
+ * refused with TIDE_EINVAL, lazy or not. The limit (2^24) is lowered to 2 here, by the one
+ * worker of the job. */
+static int too_many(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    tide_push **push;
+    tide_pull *pull;
+    a->shared->max_channels = 2;
+    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) != 0 ||
+        tide_allocator_allocate_lazy(a, TIDE_U64, &pull) != 1)
+        return 1;
+    if (tide_allocator_allocate(a, TIDE_U64, &push, &pull) != TIDE_EINVAL ||
+        tide_allocator_allocate_lazy(a, TIDE_U64, &pull) != TIDE_EINVAL)
+        return 2;
+    return 0;
+}
+
+START_TEST(test_channel_limit)
+{
+    tide_config cfg = check_threads(1);
+    ck_assert_int_eq(run_workers(&cfg, too_many, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("backends");
@@ -149,5 +175,6 @@ int main(void)
     tcase_add_test(tc, test_type_mismatch);
     tcase_add_test(tc, test_guards);
     tcase_add_test(tc, test_mpi_sections_exclude);
+    tcase_add_test(tc, test_channel_limit);
     return run_suite("alloc", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

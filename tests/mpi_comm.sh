@@ -37,6 +37,7 @@ while IFS="|" read -r mode pattern; do
     env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" "$mode" --bind none
 done <<'MODES'
 overflow|its length is not its number of records
+channel|a channel id past the channels a job may allocate
 padwrap|claims more bytes than its frame holds
 announce-huge|announced batch too large for one MPI message
 announce-mismatch|a large payload whose header differs from its announce

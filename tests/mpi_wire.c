@@ -68,6 +68,8 @@ static int forge(tide_allocator *a, void *ctx)
         mh.nbytes = 1 << 20;
     else if (strcmp(mode, "source") == 0)
         mh.src = (uint32_t)a->nlocal; /* claims to come from rank 1 */
+    else if (strcmp(mode, "channel") == 0)
+        mh.channel = 1u << 24; /* past what a job may allocate */
     else if (strcmp(mode, "overflow") == 0)
         mh.nrecords = ((uint64_t)1 << 61) + 1; /* x 8 bytes wraps to 8 */
     else if (strcmp(mode, "padwrap") == 0)

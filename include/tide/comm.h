@@ -273,9 +273,10 @@ void tide_comm_stats_get(tide_allocator *a, tide_comm_stats *out);
  * every worker must allocate the same channels in the same order with the same type).
  * On success *pushes is an array of tide_allocator_peers() endpoints (index = target
  * worker) and *pull this worker's receiving end, both owned by the allocator, and the
- * channel id (>= 0) is returned. TIDE_ENOMEM or TIDE_ETYPE (another worker allocated this
- * channel with another type; the message goes to stderr) otherwise; a channel refused with
- * TIDE_ETYPE still takes its id, so the next channel has the same id on every worker.
+ * channel id (>= 0) is returned. TIDE_ENOMEM, TIDE_ETYPE (another worker allocated this
+ * channel with another type; the message goes to stderr) or TIDE_EINVAL (past the 2^24
+ * channels a job may allocate; to stderr too) otherwise; a channel refused with TIDE_ETYPE
+ * still takes its id, so the next channel has the same id on every worker.
  */
 int tide_allocator_allocate(tide_allocator *a, const tide_type *type, tide_push ***pushes,
                             tide_pull **pull);

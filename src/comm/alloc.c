@@ -83,6 +83,7 @@ int tide__shared_init(struct tide__shared *s, size_t nlocal)
     memset(s, 0, sizeof *s);
     atomic_init(&s->moves, NULL);
     s->nlocal = nlocal;
+    s->max_channels = TIDE__MAX_CHANNELS;
     s->wakers = calloc(nlocal, sizeof *s->wakers);
     if (!s->wakers || pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s->wakers);
@@ -397,6 +398,12 @@ tide_push *tide_allocator_push(tide_allocator *a, int channel, size_t target)
 static int allocate(tide_allocator *a, const tide_type *type, bool lazy, tide_pull **pull)
 {
     size_t id = a->nchans, n = a->nlocal;
+    if (id >= a->shared->max_channels) {
+        /* receivers refuse higher ids (wire_internal.h) */
+        fprintf(stderr, "tide: worker %zu: a job may allocate at most %zu channels\n", a->index,
+                a->shared->max_channels);
+        return TIDE_EINVAL;
+    }
     if (grow_ptrs(&a->chans, a->nchans, &a->capchans) != 0)
         return TIDE_ENOMEM;
     int err;

@@ -110,6 +110,7 @@ struct tide__shared {
     pthread_mutex_t mu;                /* guards the registry */
     struct tide__chan_shared **chans;  /* registry by channel id */
     size_t nchans, capchans;
+    size_t max_channels;               /* TIDE__MAX_CHANNELS (tests lower it) */
     struct tide__waker *wakers;        /* one per local worker */
     struct tide__mpi_lock mpi_lock;    /* held by whoever calls MPI (SERIALIZED) */
     atomic_int mpi_waiters;            /* threads blocked on mpi_lock: drivers step aside */

@@ -34,6 +34,8 @@ const char *tide__wire_message(const struct tide__msg_hdr *mh, size_t room, size
         return "target worker not on this rank";
     if (mh->src < src_lo || mh->src - src_lo >= nlocal)
         return "source worker not on the sending rank";
+    if (mh->channel >= TIDE__MAX_CHANNELS)
+        return "a channel id past the channels a job may allocate";
     if (mh->flags & ~(uint32_t)(TIDE__MSG_ANNOUNCE | TIDE__MSG_FANOUT | TIDE__MSG_SPLIT |
                                 TIDE__MSG_CREDIT | TIDE__MSG_PACKED))
         return "unknown flags";

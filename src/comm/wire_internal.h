@@ -76,6 +76,11 @@ struct tide__short_cast {
 };
 _Static_assert(sizeof(struct tide__short_cast) % 8 == 0, "short header keeps alignment");
 
+/* Channel ids a job may use: tide_allocator_allocate refuses more, and a message for a
+ * higher id is malformed (it would otherwise make a receiver hold it for a channel that
+ * never comes, in an array as long as the id). */
+#define TIDE__MAX_CHANNELS (1u << 24)
+
 /* The fewest bytes a packed change takes (a time of depth 0), and the most. */
 #define TIDE__PACKED_MIN 4u
 #define TIDE__PACKED_MAX (5u + 5u + 1u + 10u * TIDE_TIME_MAX_DEPTH + 10u)
