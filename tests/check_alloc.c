@@ -165,6 +165,41 @@ START_TEST(test_channel_limit)
 }
 END_TEST
 
+/* Spares of frame size are kept up to TIDE__SPARE_BYTES, by their capacities; a large
+ * buffer (a large batch's, for its sender to fill again) only by number; taking a spare
+ * gives its bytes back. */
+static int spare_bounds(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    size_t frame = 0;
+    for (int i = 0; i < TIDE__MAX_SPARES; i++) {
+        tide_batch *b = tide_batch_new(NULL, TIDE__POST_BYTES);
+        frame = b->cap;
+        tide__spare_put(a, b);
+    }
+    if (frame > TIDE__SPARE_SMALL || a->spare_bytes > TIDE__SPARE_BYTES ||
+        a->spares.count != TIDE__SPARE_BYTES / frame)
+        return 1;
+    size_t kept = a->spares.count;
+    tide__spare_put(a, tide_batch_new(NULL, 4 * TIDE__SPARE_SMALL));
+    if (a->spares.count != kept + 1 || a->spare_bytes != kept * frame)
+        return 2;
+    tide_batch *big = tide__spare_take(a, TIDE_U64, 3 * TIDE__SPARE_SMALL);
+    tide_batch *one = tide__spare_take(a, TIDE_U64, 8);
+    bool ok = big && big->cap >= 3 * TIDE__SPARE_SMALL && one && one->cap == frame &&
+              a->spare_bytes == (kept - 1) * frame;
+    tide_batch_free(big);
+    tide_batch_free(one);
+    return ok ? 0 : 3;
+}
+
+START_TEST(test_spare_bounds)
+{
+    tide_config cfg = check_threads(1);
+    ck_assert_int_eq(run_workers(&cfg, spare_bounds, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("backends");
@@ -176,5 +211,6 @@ int main(void)
     tcase_add_test(tc, test_guards);
     tcase_add_test(tc, test_mpi_sections_exclude);
     tcase_add_test(tc, test_channel_limit);
+    tcase_add_test(tc, test_spare_bounds);
     return run_suite("alloc", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

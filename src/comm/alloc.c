@@ -170,15 +170,18 @@ void tide__allocator_destroy(tide_allocator *a)
     a->chans = NULL;
     a->nchans = 0;
     tide__fifo_free_all(&a->spares);
+    a->spare_bytes = 0;
 }
 
 void tide__spare_put(tide_allocator *a, tide_batch *b)
 {
-    if (a->spares.count >= TIDE__MAX_SPARES) {
+    size_t small = b->cap <= TIDE__SPARE_SMALL ? b->cap : 0; /* counted in spare_bytes */
+    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + small > TIDE__SPARE_BYTES) {
         tide_batch_free(b);
         return;
     }
     b->home = NULL;
+    a->spare_bytes += small;
     tide__fifo_put_front(&a->spares, b);
 }
 
@@ -186,6 +189,7 @@ tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t by
 {
     tide_batch *b = tide__fifo_take_fit(&a->spares, bytes);
     if (b) {
+        a->spare_bytes -= b->cap <= TIDE__SPARE_SMALL ? b->cap : 0;
         tide_batch_clear(b);
         b->type = type;
     }
@@ -250,6 +254,7 @@ void tide__allocator_trim(tide_allocator *a)
         }
     }
     tide__fifo_free_all(&a->spares);
+    a->spare_bytes = 0;
 }
 
 void tide_push_send(tide_push *p, tide_batch **batch)

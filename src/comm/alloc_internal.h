@@ -149,6 +149,7 @@ struct tide_allocator {
     unsigned seen_events;
     /* Recycled buffers with no sender to go back to, reused by the next pushes. */
     struct tide__fifo spares;
+    size_t spare_bytes; /* the capacities of the frame-sized ones (TIDE__SPARE_BYTES) */
     void *backend; /* per-worker backend state */
 };
 
@@ -160,6 +161,15 @@ bool tide__push_backlog(tide_push *p);
 
 /* Spares kept per worker at most; more are freed (bounds memory after a burst). */
 #define TIDE__MAX_SPARES 64
+/* ... and of frame size or less (capacities up to TIDE__SPARE_SMALL: a frame's buffer is
+ * the 128 KiB class), at most this many bytes. Sent frames come back as spares, and a worker
+ * sending to many ranks kept 64 of them, 6 MiB, to refill a few: exchange 10000 100 on
+ * 8 ranks x 8 workers held 121 MiB of batches at its peak, 70 with this bound, at the same
+ * rate. Larger spares are the buffers of large batches, which their senders get back to
+ * fill again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB
+ * streaming to a third). */
+#define TIDE__SPARE_BYTES ((size_t)2 << 20)
+#define TIDE__SPARE_SMALL (2 * (size_t)TIDE__POST_BYTES)
 /* Keeps @p b for reuse, or frees it when there are enough spares. */
 void tide__spare_put(tide_allocator *a, tide_batch *b);
 /* Frees the batches this worker keeps for reuse: those its rank-mates handed back on its
