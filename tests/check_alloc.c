@@ -165,7 +165,7 @@ START_TEST(test_channel_limit)
 }
 END_TEST
 
-/* Spares of frame size are kept up to TIDE__SPARE_BYTES, by their capacities; a large
+/* Spares of frame size are kept up to tide__spare_bound(), by their capacities; a large
  * buffer (a large batch's, for its sender to fill again) only by number; taking a spare
  * gives its bytes back. */
 static int spare_bounds(tide_allocator *a, void *ctx)
@@ -177,8 +177,8 @@ static int spare_bounds(tide_allocator *a, void *ctx)
         frame = b->cap;
         tide__spare_put(a, b);
     }
-    if (frame > TIDE__SPARE_SMALL || a->spare_bytes > TIDE__SPARE_BYTES ||
-        a->spares.count != TIDE__SPARE_BYTES / frame)
+    if (frame > TIDE__SPARE_SMALL || tide__spare_bound(a) != (size_t)2 << 20 ||
+        a->spare_bytes > tide__spare_bound(a) || a->spares.count != tide__spare_bound(a) / frame)
         return 1;
     size_t kept = a->spares.count;
     tide__spare_put(a, tide_batch_new(NULL, 4 * TIDE__SPARE_SMALL));

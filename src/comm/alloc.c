@@ -176,7 +176,7 @@ void tide__allocator_destroy(tide_allocator *a)
 void tide__spare_put(tide_allocator *a, tide_batch *b)
 {
     size_t small = b->cap <= TIDE__SPARE_SMALL ? b->cap : 0; /* counted in spare_bytes */
-    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + small > TIDE__SPARE_BYTES) {
+    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + small > tide__spare_bound(a)) {
         tide_batch_free(b);
         return;
     }

@@ -149,7 +149,7 @@ struct tide_allocator {
     unsigned seen_events;
     /* Recycled buffers with no sender to go back to, reused by the next pushes. */
     struct tide__fifo spares;
-    size_t spare_bytes; /* the capacities of the frame-sized ones (TIDE__SPARE_BYTES) */
+    size_t spare_bytes; /* the capacities of the frame-sized ones (tide__spare_bound) */
     void *backend; /* per-worker backend state */
 };
 
@@ -162,14 +162,20 @@ bool tide__push_backlog(tide_push *p);
 /* Spares kept per worker at most; more are freed (bounds memory after a burst). */
 #define TIDE__MAX_SPARES 64
 /* ... and of frame size or less (capacities up to TIDE__SPARE_SMALL: a frame's buffer is
- * the 128 KiB class), at most this many bytes. Sent frames come back as spares, and a worker
- * sending to many ranks kept 64 of them, 6 MiB, to refill a few: exchange 10000 100 on
- * 8 ranks x 8 workers held 121 MiB of batches at its peak, 70 with this bound, at the same
- * rate. Larger spares are the buffers of large batches, which their senders get back to
- * fill again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB
+ * the 128 KiB class), at most tide__spare_bound() bytes: two frames per rank, 2 MiB at the
+ * least. Sent frames come back as spares, and a worker kept 64 of them, 6 MiB, to refill
+ * the few it fills at once (one per rank it sends to): exchange 10000 100 on 8 ranks x 8
+ * workers held 121 MiB of batches at its peak, 70 with 2 MiB, at the same rate; but 16 x 1
+ * then lost a sixth of its rate (its frames freed and allocated anew each round), hence the
+ * share per rank. Larger spares are the buffers of large batches, which their senders get
+ * back to fill again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB
  * streaming to a third). */
-#define TIDE__SPARE_BYTES ((size_t)2 << 20)
 #define TIDE__SPARE_SMALL (2 * (size_t)TIDE__POST_BYTES)
+static inline size_t tide__spare_bound(const tide_allocator *a)
+{
+    size_t per_rank = a->ranks * 2 * TIDE__SPARE_SMALL;
+    return per_rank > ((size_t)2 << 20) ? per_rank : (size_t)2 << 20;
+}
 /* Keeps @p b for reuse, or frees it when there are enough spares. */
 void tide__spare_put(tide_allocator *a, tide_batch *b);
 /* Frees the batches this worker keeps for reuse: those its rank-mates handed back on its
