@@ -57,6 +57,28 @@ static inline void example_edge(uint64_t i, uint64_t nodes, uint32_t *src, uint3
     *dst = (uint32_t)(example_random(&s) % nodes);
 }
 
+/* A union-find forest (unionfind's, and its single-threaded program's): the root of @p x,
+ * halving the path on the way (each node pointed at its grandparent, so later walks are
+ * shorter: with union by rank, half the time of either alone here). */
+static inline uint32_t example_find_root(uint32_t *root, uint32_t x)
+{
+    while (root[x] != x)
+        x = root[x] = root[root[x]];
+    return x;
+}
+
+/* Unites the trees of roots @p x and @p y (x != y), the lower ranked under the other. */
+static inline void example_unite(uint32_t *root, uint8_t *rank, uint32_t x, uint32_t y)
+{
+    if (rank[x] < rank[y]) {
+        root[x] = y;
+    } else {
+        root[y] = x;
+        if (rank[x] == rank[y])
+            rank[x]++;
+    }
+}
+
 /* Arrays of uint64_t that grow by doubling, cut from a pool of their owner's: blocks of
  * 1 MiB, and an array that a doubling leaves behind is kept for the next array of its
  * size. realloc per doubling cost hashjoin a third of its time on a worker thread (glibc

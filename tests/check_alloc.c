@@ -177,7 +177,7 @@ static int spare_bounds(tide_allocator *a, void *ctx)
         frame = b->cap;
         tide__spare_put(a, b);
     }
-    if (frame > TIDE__SPARE_SMALL || tide__spare_bound(a) != (size_t)2 << 20 ||
+    if (frame > TIDE__SPARE_SMALL || tide__spare_bound(a) != TIDE__SPARE_MIN_BYTES ||
         a->spare_bytes > tide__spare_bound(a) || a->spares.count != tide__spare_bound(a) / frame)
         return 1;
     size_t kept = a->spares.count;

@@ -151,6 +151,18 @@ static void free_remote(tide_allocator *a, struct tide__chan *ch)
     ch->remote_mem = NULL;
 }
 
+/* The bytes of spare @p b that count against tide__spare_bound(): frame-sized ones only. */
+static size_t spare_counted(const tide_batch *b)
+{
+    return b->cap <= TIDE__SPARE_SMALL ? b->cap : 0;
+}
+
+static void spares_free(tide_allocator *a)
+{
+    tide__fifo_free_all(&a->spares);
+    a->spare_bytes = 0;
+}
+
 void tide__allocator_destroy(tide_allocator *a)
 {
     for (size_t i = 0; i < a->nchans; i++) {
@@ -169,19 +181,18 @@ void tide__allocator_destroy(tide_allocator *a)
     free(a->chans);
     a->chans = NULL;
     a->nchans = 0;
-    tide__fifo_free_all(&a->spares);
-    a->spare_bytes = 0;
+    spares_free(a);
 }
 
 void tide__spare_put(tide_allocator *a, tide_batch *b)
 {
-    size_t small = b->cap <= TIDE__SPARE_SMALL ? b->cap : 0; /* counted in spare_bytes */
-    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + small > tide__spare_bound(a)) {
+    size_t counted = spare_counted(b);
+    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + counted > tide__spare_bound(a)) {
         tide_batch_free(b);
         return;
     }
     b->home = NULL;
-    a->spare_bytes += small;
+    a->spare_bytes += counted;
     tide__fifo_put_front(&a->spares, b);
 }
 
@@ -189,7 +200,7 @@ tide_batch *tide__spare_take(tide_allocator *a, const tide_type *type, size_t by
 {
     tide_batch *b = tide__fifo_take_fit(&a->spares, bytes);
     if (b) {
-        a->spare_bytes -= b->cap <= TIDE__SPARE_SMALL ? b->cap : 0;
+        a->spare_bytes -= spare_counted(b);
         tide_batch_clear(b);
         b->type = type;
     }
@@ -253,8 +264,7 @@ void tide__allocator_trim(tide_allocator *a)
                 tide_batch_free(b);
         }
     }
-    tide__fifo_free_all(&a->spares);
-    a->spare_bytes = 0;
+    spares_free(a);
 }
 
 void tide_push_send(tide_push *p, tide_batch **batch)

@@ -171,10 +171,11 @@ bool tide__push_backlog(tide_push *p);
  * back to fill again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB
  * streaming to a third). */
 #define TIDE__SPARE_SMALL (2 * (size_t)TIDE__POST_BYTES)
+#define TIDE__SPARE_MIN_BYTES ((size_t)2 << 20)
 static inline size_t tide__spare_bound(const tide_allocator *a)
 {
     size_t per_rank = a->ranks * 2 * TIDE__SPARE_SMALL;
-    return per_rank > ((size_t)2 << 20) ? per_rank : (size_t)2 << 20;
+    return per_rank > TIDE__SPARE_MIN_BYTES ? per_rank : TIDE__SPARE_MIN_BYTES;
 }
 /* Keeps @p b for reuse, or frees it when there are enough spares. */
 void tide__spare_put(tide_allocator *a, tide_batch *b);
