@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alloc_internal.h"
+#include "bufpool_internal.h"
 #include "comm_work.h"
 
 
@@ -165,32 +166,43 @@ START_TEST(test_channel_limit)
 }
 END_TEST
 
-/* Spares of frame size are kept up to tide__spare_bound(), by their capacities; a large
- * buffer (a large batch's, for its sender to fill again) only by number; taking a spare
- * gives its bytes back. */
+/* Under --memory (the rank-wide buffer pool on), spares of frame size are kept up to
+ * tide__spare_bound(), by their capacities; a large buffer (a large batch's, for its sender
+ * to fill again) only by number; taking a spare gives its bytes back. Without the pool,
+ * frame-sized spares are kept by number too. */
+static int fill_frames(tide_allocator *a, size_t *frame)
+{
+    for (int i = 0; i < TIDE__MAX_SPARES; i++) {
+        tide_batch *b = tide_batch_new(NULL, TIDE__POST_BYTES);
+        *frame = b->cap;
+        tide__spare_put(a, b);
+    }
+    return (int)a->spares.count;
+}
+
 static int spare_bounds(tide_allocator *a, void *ctx)
 {
     (void)ctx;
     size_t frame = 0;
-    for (int i = 0; i < TIDE__MAX_SPARES; i++) {
-        tide_batch *b = tide_batch_new(NULL, TIDE__POST_BYTES);
-        frame = b->cap;
-        tide__spare_put(a, b);
-    }
-    if (frame > TIDE__SPARE_SMALL || tide__spare_bound(a) != TIDE__SPARE_MIN_BYTES ||
-        a->spare_bytes > tide__spare_bound(a) || a->spares.count != tide__spare_bound(a) / frame)
+    if (fill_frames(a, &frame) != TIDE__MAX_SPARES) /* no pool: by number only */
         return 1;
-    size_t kept = a->spares.count;
+    tide__allocator_trim(a);
+    tide__bufpool_start(1 << 20);
+    int kept = fill_frames(a, &frame);
+    bool ok = frame <= TIDE__SPARE_SMALL && tide__spare_bound(a) == TIDE__SPARE_MIN_BYTES &&
+              a->spare_bytes <= tide__spare_bound(a) &&
+              (size_t)kept == tide__spare_bound(a) / frame;
     tide__spare_put(a, tide_batch_new(NULL, 4 * TIDE__SPARE_SMALL));
-    if (a->spares.count != kept + 1 || a->spare_bytes != kept * frame)
-        return 2;
+    ok = ok && a->spares.count == (size_t)kept + 1 && a->spare_bytes == (size_t)kept * frame;
     tide_batch *big = tide__spare_take(a, TIDE_U64, 3 * TIDE__SPARE_SMALL);
     tide_batch *one = tide__spare_take(a, TIDE_U64, 8);
-    bool ok = big && big->cap >= 3 * TIDE__SPARE_SMALL && one && one->cap == frame &&
-              a->spare_bytes == (kept - 1) * frame;
+    ok = ok && big && big->cap >= 3 * TIDE__SPARE_SMALL && one && one->cap == frame &&
+         a->spare_bytes == (size_t)(kept - 1) * frame;
     tide_batch_free(big);
     tide_batch_free(one);
-    return ok ? 0 : 3;
+    tide__allocator_trim(a);
+    tide__bufpool_stop();
+    return ok ? 0 : 2;
 }
 
 START_TEST(test_spare_bounds)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bufpool_internal.h"
 #include "mpi_internal.h"
 
 /* The rank's MPI lock while a job runs: a fatal error waits for whoever is inside MPI to
@@ -187,7 +188,8 @@ void tide__allocator_destroy(tide_allocator *a)
 void tide__spare_put(tide_allocator *a, tide_batch *b)
 {
     size_t counted = spare_counted(b);
-    if (a->spares.count >= TIDE__MAX_SPARES || a->spare_bytes + counted > tide__spare_bound(a)) {
+    if (a->spares.count >= TIDE__MAX_SPARES ||
+        (a->spare_bytes + counted > tide__spare_bound(a) && tide__bufpool_running())) {
         tide_batch_free(b);
         return;
     }

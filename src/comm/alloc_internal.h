@@ -161,15 +161,18 @@ bool tide__push_backlog(tide_push *p);
 
 /* Spares kept per worker at most; more are freed (bounds memory after a burst). */
 #define TIDE__MAX_SPARES 64
-/* ... and of frame size or less (capacities up to TIDE__SPARE_SMALL: a frame's buffer is
- * the 128 KiB class), at most tide__spare_bound() bytes: two frames per rank, 2 MiB at the
- * least. Sent frames come back as spares, and a worker kept 64 of them, 6 MiB, to refill
- * the few it fills at once (one per rank it sends to): exchange 10000 100 on 8 ranks x 8
- * workers held 121 MiB of batches at its peak, 70 with 2 MiB, at the same rate; but 16 x 1
- * then lost a sixth of its rate (its frames freed and allocated anew each round), hence the
- * share per rank. Larger spares are the buffers of large batches, which their senders get
- * back to fill again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB
- * streaming to a third). */
+/* ... and under --memory, of frame size or less (capacities up to TIDE__SPARE_SMALL: a
+ * frame's buffer is the pool's 128 KiB class), at most tide__spare_bound() bytes: two
+ * frames per rank, 2 MiB at the least. Sent frames come back as spares, and a worker kept
+ * 64 of them, 6 MiB, to refill the few it fills at once (one per rank it sends to):
+ * exchange 10000 100 on 8 ranks x 8 workers held 121 MiB of batches at its peak, 70 with
+ * the bound, at the same rate; a flat 2 MiB cost 16 x 1 a sixth of its rate, hence the
+ * share per rank. Only under --memory, where what is freed goes to the rank-wide pool
+ * (bufpool.c) and comes back cheaply: without it, frames freed and allocated anew made
+ * exchange on 8 x 1 0.93x as fast, and memory is not what the rank was told to save.
+ * Larger spares are the buffers of large batches, which their senders get back to fill
+ * again: they are kept by number only (a byte bound of 2 MiB on them cut 1 MiB streaming
+ * to a third). */
 #define TIDE__SPARE_SMALL (2 * (size_t)TIDE__POST_BYTES)
 #define TIDE__SPARE_MIN_BYTES ((size_t)2 << 20)
 static inline size_t tide__spare_bound(const tide_allocator *a)

@@ -62,6 +62,8 @@ void tide__bufpool_start(uint64_t keep)
     atomic_store(&on, true);
 }
 
+bool tide__bufpool_running(void) { return atomic_load_explicit(&on, memory_order_relaxed); }
+
 void tide__bufpool_stop(void)
 {
     atomic_store(&on, false);

@@ -2,6 +2,7 @@
 #ifndef TIDE_BUFPOOL_INTERNAL_H
 #define TIDE_BUFPOOL_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,8 @@
  * start; off again (tide__bufpool_stop, which frees what is kept) after they end. */
 void tide__bufpool_start(uint64_t keep);
 void tide__bufpool_stop(void);
+/* Whether the pool is on (the rank runs under --memory). */
+bool tide__bufpool_running(void);
 /* Bytes a buffer asked for @p bytes gets: rounded up while the pool is on, else @p bytes. */
 size_t tide__bufpool_size(size_t bytes);
 /* A buffer of tide__bufpool_size(@p bytes) bytes (NULL: out of memory). */
