@@ -27,20 +27,36 @@ struct totals {
     uint64_t joined, checksum;
 };
 
-/* A key's values from each input, growing by doubling: both sides in one table entry, so
- * that a pair's lookup finds the values to join with and the place for its own at once.
- * The capacities follow from the lengths (example_pool_cap): 24 bytes, and with the key
- * a slot of 32, within one cache line. */
+/* A key's values from each input, growing by doubling: both sides in one entry, so that a
+ * pair's lookup finds the values to join with and the place for its own at once. The
+ * capacities follow from the lengths (example_pool_cap): 24 bytes. */
 struct values {
     uint64_t *v[2];
     uint32_t len[2];
 };
 
+/* A worker's keys index its entries directly: the exchange sends key k to worker
+ * k % workers (tide_hash_u64 is the key itself), so k / workers numbers a worker's keys
+ * from 0 without gaps, and no hash table stands between a pair and its entry (the
+ * single-threaded program of the README's COST table indexes its array by key too; a
+ * tide_table here took 1.2x the time, its slot's miss on top of the entry's). */
 struct join {
-    tide_table *keys; /* key -> struct values */
+    struct values *entry;
+    uint64_t nentries;        /* keys / workers, rounded up */
+    uint64_t workers;
+    unsigned shift;           /* log2(workers) when a power of two, else 64 */
     struct example_pool pool; /* the values' arrays */
-    struct totals *totals; /* the worker's: the operator goes with its dataflow */
+    struct totals *totals;    /* the worker's: the operator goes with its dataflow */
 };
+
+/* A key's entry at this worker: a shift, not a division, for a power-of-two worker count. */
+static struct values *entry_of(const struct join *j, uint64_t key)
+{
+    uint64_t at = j->shift < 64 ? key >> j->shift : key / j->workers;
+    if (at >= j->nentries)
+        tide_abort("hashjoin: key %" PRIu64 " is not below the keys given", key);
+    return &j->entry[at];
+}
 
 static void keep(struct join *j, struct values *e, uint32_t side, uint64_t val)
 {
@@ -64,37 +80,34 @@ static void join_logic(tide_op *op, void *arg)
             const struct pair *p = tide_batch_records(b);
             size_t n = tide_batch_len(b);
             uint64_t joined = 0, checksum = 0;
-            enum { CHUNK = 256 };
-            struct values *st[CHUNK];
-            for (size_t c = 0; c < n; c += CHUNK) {
-                size_t m = n - c < CHUNK ? n - c : CHUNK;
-                /* the chunk's entries (new ones zeroed), their misses overlapped */
-                tide_table_get_n(j->keys, &p[c].key, sizeof *p, m, (void **)st);
-                for (size_t i = 0; i < m; i++) {
-                    /* A pair's values, 12 pairs ahead: every line of the other side's
-                     * (about 20 values, 3 lines, here) and where its own goes. */
-                    if (i + 12 < m) {
-                        const struct values *e = st[i + 12];
-                        for (uint32_t k = 0; k < e->len[1 - port]; k += 8)
-                            __builtin_prefetch(e->v[1 - port] + k);
-                        if (e->len[port])
-                            __builtin_prefetch(e->v[port] + e->len[port], 1);
-                    }
-                    struct values *e = st[i];
-                    uint64_t val = p[c + i].val;
-                    const uint64_t *other = e->v[1 - port];
-                    uint32_t k, len = e->len[1 - port];
-                    /* its joined pairs written in place: no call or check per pair */
-                    uint64_t(*to)[2] = len ? tide_session_extend(out, len) : NULL;
-                    for (k = 0; k < len; k++) {
-                        /* always (value of input 0, value of input 1) */
-                        to[k][port] = val;
-                        to[k][1 - port] = other[k];
-                        checksum += val * other[k];
-                    }
-                    joined += len;
-                    keep(j, e, port, val);
+            enum { FAR = 24, NEAR = 12 }; /* as the single-threaded program's */
+            for (size_t i = 0; i < n; i++) {
+                /* the misses overlap: a pair's entry FAR pairs ahead, then NEAR pairs
+                 * ahead every line of the other side's values (about 20 values, 3 lines,
+                 * here) and where its own goes */
+                if (i + FAR < n)
+                    __builtin_prefetch(entry_of(j, p[i + FAR].key));
+                if (i + NEAR < n) {
+                    const struct values *e = entry_of(j, p[i + NEAR].key);
+                    for (uint32_t k = 0; k < e->len[1 - port]; k += 8)
+                        __builtin_prefetch(e->v[1 - port] + k);
+                    if (e->len[port])
+                        __builtin_prefetch(e->v[port] + e->len[port], 1);
                 }
+                struct values *e = entry_of(j, p[i].key);
+                uint64_t val = p[i].val;
+                const uint64_t *other = e->v[1 - port];
+                uint32_t k, len = e->len[1 - port];
+                /* its joined pairs written in place: no call or check per pair */
+                uint64_t(*to)[2] = len ? tide_session_extend(out, len) : NULL;
+                for (k = 0; k < len; k++) {
+                    /* always (value of input 0, value of input 1) */
+                    to[k][port] = val;
+                    to[k][1 - port] = other[k];
+                    checksum += val * other[k];
+                }
+                joined += len;
+                keep(j, e, port, val);
             }
             /* in registers meanwhile: a store per pair through j would alias the session's */
             j->totals->joined += joined;
@@ -107,16 +120,12 @@ static void join_logic(tide_op *op, void *arg)
 static void join_free(void *arg)
 {
     struct join *j = arg;
-    size_t cursor = 0;
-    uint64_t key;
-    void *state;
-    while (tide_table_next(j->keys, &cursor, &key, &state)) {
-        struct values *e = state;
-        example_pool_drop(e->v[0], e->len[0]);
-        example_pool_drop(e->v[1], e->len[1]);
+    for (uint64_t k = 0; k < j->nentries; k++) {
+        example_pool_drop(j->entry[k].v[0], j->entry[k].len[0]);
+        example_pool_drop(j->entry[k].v[1], j->entry[k].len[1]);
     }
     example_pool_free(&j->pool);
-    tide_table_free(j->keys);
+    free(j->entry);
     free(j);
 }
 
@@ -141,9 +150,12 @@ static int run(tide_worker *w, void *arg)
     struct join *j = malloc(sizeof *j);
     if (!j)
         return 1;
-    j->keys = tide_table_new(TIDE_U64, sizeof(struct values), NULL, NULL, NULL);
-    j->pool = (struct example_pool){ 0 };
-    j->totals = &totals;
+    *j = (struct join){ .nentries = a->keys / peers + (a->keys % peers != 0), .workers = peers,
+                        .shift = 64, .totals = &totals };
+    if ((peers & (peers - 1)) == 0)
+        j->shift = (unsigned)__builtin_ctzll(peers);
+    if (!(j->entry = calloc(j->nentries, sizeof *j->entry)))
+        tide_abort("hashjoin: out of memory for %" PRIu64 " keys", a->keys);
     tide_input *in1, *in2;
     tide_scope *scope = tide_dataflow_begin(w, "hashjoin");
     tide_stream *s1 = tide_input_new(scope, &pair_type, &in1);
