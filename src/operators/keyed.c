@@ -157,20 +157,24 @@ static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
     return j;
 }
 
-/* find() for a string of @p len bytes at @p s in a table of TIDE_STR keys compared with
- * tide_same_str: by their stored lengths, then bytes, inline. */
-static size_t find_str(const struct tide__keyed *k, uint64_t h, const char *s, size_t len)
+/* The state of the string of @p len bytes at @p s when it is a key of the table (TIDE_STR
+ * keys compared as tide_same_str does: by their stored lengths, then bytes, inline), else
+ * NULL. Inline in the fold's loop, the table's fields stay in registers across records,
+ * where a call per record reloaded them after each fold call (wordcount -w 1: 0.95x the
+ * time). */
+static inline void *hit_str(const struct tide__keyed *k, uint64_t h, const char *s, size_t len)
 {
     uint64_t want = tag_of(h);
-    size_t j = h & (k->nslots - 1);
-    for (uint64_t e; (e = k->slots[j]); j = (j + 1) & (k->nslots - 1))
+    size_t mask = k->nslots - 1, j = h & mask;
+    for (uint64_t e; (e = k->slots[j]); j = (j + 1) & mask)
         if ((e & ~IDX_MASK) == want) {
+            unsigned char *state = entry_of(k, e);
             size_t klen;
-            const char *key = tide__str_record(entry_of(k, e) + k->sstride, &klen);
+            const char *key = tide__str_record(state + k->sstride, &klen);
             if (klen == len && tide__str_same(key, s, len))
-                break;
+                return state;
         }
-    return j;
+    return NULL;
 }
 
 static void *state_of(const struct tide__keyed *k, size_t j)
@@ -183,11 +187,17 @@ static void *state_of(const struct tide__keyed *k, size_t j)
 static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record, size_t len,
                           bool *fresh)
 {
-    size_t j = len == SIZE_MAX ? find(k, h, record)
-                               : find_str(k, h, *(const char *const *)record, len);
-    *fresh = !k->slots[j];
-    if (!*fresh)
-        return state_of(k, j);
+    if (len != SIZE_MAX) {
+        void *state = hit_str(k, h, *(const char *const *)record, len);
+        *fresh = !state;
+        if (state)
+            return state;
+    } else {
+        size_t j = find(k, h, record);
+        *fresh = !k->slots[j];
+        if (!*fresh)
+            return state_of(k, j);
+    }
     if (2 * (k->used + 1) > k->nslots)
         rebuild(k);
     return insert(k, h, record);
@@ -234,6 +244,17 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     bool same_str = str && k->same_key == tide_same_str && k->type == TIDE_STR;
     const unsigned char *data = tide_batch_records(b);
     bool fresh;
+    if (k->ent_bytes <= FAR_ENTRIES && same_str) { /* wordcount's: see hit_str */
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const char *s = tide__str_record(data + at, &len);
+            at += tide__var_record_bytes(len + 1);
+            uint64_t hr = tide__hash_strn(s, len);
+            void *state = hit_str(k, hr, s, len);
+            fold(state ? state : state_hashed(k, hr, &s, len, &fresh), &s, ctx);
+        }
+        return;
+    }
     if (k->ent_bytes <= FAR_ENTRIES) { /* in cache: a pipeline would only cost */
         for (size_t i = 0; i < n; i++) {
             uint64_t hr;
