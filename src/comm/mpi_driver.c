@@ -131,7 +131,7 @@ bool tide__transport_waiting(tide_allocator *a)
 static void post_receive(struct tide__mpi *m, size_t i)
 {
     tide_batch *b = tide__mpi_pool_get(m, TIDE__POST_BYTES);
-    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE };
+    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_POST, MPI_ANY_SOURCE, m->posts++ };
     if (MPI_Irecv(b->base, (int)TIDE__POST_BYTES, MPI_BYTE, MPI_ANY_SOURCE, TIDE__TAG_SMALL,
                   m->comm, &m->rx.reqs[i]) != MPI_SUCCESS)
         tide__fatal("MPI_Irecv failed on rank %d", m->rank);
@@ -148,7 +148,7 @@ void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
 void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
     size_t i = add_slot(m, &m->tx);
-    m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank };
+    m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
     /* Numbered here, under the lock, in the order the sends are posted: that is the order
      * in which they match the peer's receives. */
     if (f->mpi_tag == TIDE__TAG_SMALL)
@@ -309,7 +309,7 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     b->meta[2] = mh->seq;
     b->meta[3] = mh->flags;
     size_t i = add_slot(m, &m->rx);
-    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src };
+    m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src, 0 };
     int tag = TIDE__TAG_LARGE_BASE + (mh->flags & TIDE__MSG_FANOUT
                                           ? (int)m->nlocal
                                           : (int)(mh->src - (size_t)src * m->nlocal));
@@ -480,6 +480,45 @@ static bool send_pass(struct tide__mpi *m)
     return moved;
 }
 
+/* Hands on what receive @p i completed with @p st; its slot is left empty (a preposted
+ * one is posted again at the next pass, a large one compacted away). */
+static void receive_done(struct tide__mpi *m, size_t i, const MPI_Status *st)
+{
+    struct tide__mpi_reqs *q = &m->rx;
+    tide_batch *buf = q->slots[i].buf;
+    int count = 0;
+    MPI_Get_count(st, MPI_BYTE, &count);
+    m->stats.recvs++;
+    m->stats.recv_bytes += (uint64_t)count;
+    if (q->slots[i].kind == SLOT_POST) {
+        m->frames_from[st->MPI_SOURCE]++;
+        small_complete(m, buf, (size_t)count, st->MPI_SOURCE);
+    } else {
+        m->frames_from[q->slots[i].peer]++;
+        large_complete(m, buf, (size_t)count, q->slots[i].peer);
+    }
+    q->slots[i].buf = NULL;
+}
+
+/* The preposted receive posted first: the next small frame matches it (receives of one
+ * tag from any source match in the order they were posted). */
+static size_t first_post(const struct tide__mpi *m)
+{
+    size_t first = 0;
+    for (size_t i = 1; i < m->nposts; i++)
+        if (m->rx.slots[i].posted < m->rx.slots[first].posted)
+            first = i;
+    return first;
+}
+
+/* The end of a pass that received nothing: a good time to test the sends. */
+static bool pass_idle(struct tide__mpi *m, bool all, bool moved)
+{
+    if (m->nfwd)
+        moved |= tide__mpi_casts_flush(m);
+    return poll_sends(m, all || !moved) || moved;
+}
+
 /* Runs with `lock` held; true when it moved anything. @p all: test the sends too. */
 static bool progress_pass(struct tide__mpi *m, bool all)
 {
@@ -494,31 +533,36 @@ static bool progress_pass(struct tide__mpi *m, bool all)
     struct tide__mpi_reqs *q = &m->rx;
     if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
-    if (out <= 0 || out == MPI_UNDEFINED) {
-        if (m->nfwd)
-            moved |= tide__mpi_casts_flush(m);
-        return poll_sends(m, all || !moved) || moved; /* idle: a good time for sends */
+    if (out == MPI_UNDEFINED)
+        out = 0;
+    if (out || moved)
+        m->empty = 0;
+    else if (m->nlocal == 1 && ++m->empty > 1) {
+        /* MPI_Testsome progresses MPI only when nothing had completed, and returns
+         * without looking again: a frame that arrived in that progress would be seen a
+         * whole pass later (the worker's loop in between). MPI_Test looks again after
+         * its progress, so an idle pass of a rank's only worker also tests the receive
+         * that the next small frame matches (receives of one tag from any source match
+         * in the order they were posted). With several workers, another one's pass
+         * comes sooner, and the second progress only made their passes longer. */
+        size_t i = first_post(m);
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Test(&q->reqs[i], &flag, &st) != MPI_SUCCESS)
+            tide__fatal("MPI_Test failed on rank %d", m->rank);
+        if (flag) {
+            q->done[0] = (int)i;
+            q->statuses[0] = st;
+            out = 1;
+        }
     }
+    if (out == 0)
+        return pass_idle(m, all, moved);
     /* Completions come in any order; small_complete() restores each sender's. */
-    for (int k = 0; k < out; k++) {
+    for (int k = 0; k < out; k++)
         /* By index, not by pointer: handling a frame can read an announce, which adds a
          * request and may move the slot array. */
-        size_t i = (size_t)q->done[k];
-        tide_batch *buf = q->slots[i].buf;
-        int count = 0;
-        MPI_Get_count(&q->statuses[k], MPI_BYTE, &count);
-        m->stats.recvs++;
-        m->stats.recv_bytes += (uint64_t)count;
-        if (q->slots[i].kind == SLOT_POST) {
-            m->frames_from[q->statuses[k].MPI_SOURCE]++;
-            small_complete(m, buf, (size_t)count, q->statuses[k].MPI_SOURCE);
-            /* posted again at the next pass */
-        } else {
-            m->frames_from[q->slots[i].peer]++;
-            large_complete(m, buf, (size_t)count, q->slots[i].peer);
-        }
-        q->slots[i].buf = NULL; /* finished; compacted below (posts: re-posted) */
-    }
+        receive_done(m, (size_t)q->done[k], &q->statuses[k]);
     compact(q, m->nposts);
     tide__mpi_casts_flush(m); /* what this pass received goes on along the tree at once */
     count_in_flight(m);

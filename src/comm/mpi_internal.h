@@ -26,6 +26,7 @@ struct tide__mpi_slot {
     tide_batch *buf;
     int kind;
     int peer;
+    uint64_t posted; /* a preposted receive's place in the order of posting */
 };
 
 /* Consolidates @p n records of @p size bytes in place; returns how many are left. */
@@ -60,6 +61,7 @@ struct tide__mpi {
      * a pass costs the same however many sends are in flight. */
     struct tide__mpi_reqs rx, tx;
     size_t nposts;
+    uint64_t posts; /* receives preposted so far (their order: first_post) */
     atomic_size_t sending; /* sends and large receives in flight (read without the lock) */
     atomic_uint_fast64_t moves; /* sends and receives so far (--memory: is the rank moving?) */
     atomic_bool waiting;        /* frames wait for another rank's credit */
@@ -89,6 +91,7 @@ struct tide__mpi {
     size_t pack_cap;
     _Atomic(tide__compact_fn) cast_compact; /* merges casts' records (the progress layer) */
     unsigned polls; /* MPI_Testsome calls, to tell frames held across polls */
+    unsigned empty; /* passes in a row that moved and received nothing */
     /* The rank's counters (tide_comm_stats); the driver's under lock, the atomics by the
      * workers as they send. */
     tide_comm_stats stats;
