@@ -541,10 +541,11 @@ static bool progress_pass(struct tide__mpi *m, bool all)
         /* MPI_Testsome progresses MPI only when nothing had completed, and returns
          * without looking again: a frame that arrived in that progress would be seen a
          * whole pass later (the worker's loop in between). MPI_Test looks again after
-         * its progress, so an idle pass of a rank's only worker also tests the receive
-         * that the next small frame matches (receives of one tag from any source match
-         * in the order they were posted). With several workers, another one's pass
-         * comes sooner, and the second progress only made their passes longer. */
+         * its progress, so a waiting rank's only worker (its second empty pass in a
+         * row: a busy worker's step often makes one) also tests the receive that the
+         * next small frame matches (receives of one tag from any source match in the
+         * order they were posted). With several workers, another one's pass comes
+         * sooner, and the second progress only made their passes longer. */
         size_t i = first_post(m);
         int flag = 0;
         MPI_Status st;
