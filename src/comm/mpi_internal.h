@@ -157,6 +157,12 @@ bool tide__mpi_casts_flush(struct tide__mpi *m);
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
 /* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */
 void tide__mpi_progress_locked(struct tide__mpi *m);
+/* One pass of the driver, with the MPI lock held (mpi_driver.c): posts what the workers
+ * queued, hands on what arrived; with @p all the sends are tested too. True when it moved
+ * anything. */
+bool tide__mpi_pass(struct tide__mpi *m, bool all);
+/* Posts the receives a rank keeps preposted for small frames (at the transport's start). */
+void tide__mpi_post_initial(struct tide__mpi *m);
 /* Drives MPI if no other thread does right now: sends what workers queued, completes
  * sends, receives and delivers frames. Returns at once when another thread drives. */
 void tide__mpi_try_progress(struct tide__mpi *m, struct tide__mpi_worker *mw);
