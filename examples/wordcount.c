@@ -68,13 +68,6 @@ static const char *split(const char *s, tide_session *out, void *ctx)
     }
 }
 
-static void add_one(void *state, const void *record, void *ctx)
-{
-    (void)record;
-    (void)ctx;
-    ++*(uint64_t *)state;
-}
-
 /* Counts from different workers add up: each worker counts its own words first and
  * sends one count per distinct word (tide_aggregate's merge). */
 static void add_counts(void *state, const void *other, void *ctx)
@@ -165,8 +158,8 @@ static int run(tide_worker *w, void *arg)
     tide_stream *words = tide_read_files(scope, "wordcount", (const char *const *)o->files,
                                          (size_t)o->nfiles, TIDE_STR, split, NULL);
     tide_aggregate_ops count = { .state_size = sizeof(uint64_t), .hash = tide_hash_str,
-                                 .same_key = tide_same_str, .fold = add_one, .emit = emit_count,
-                                 .merge = add_counts };
+                                 .same_key = tide_same_str, .fold = tide_fold_count,
+                                 .emit = emit_count, .merge = add_counts };
     tide_stream *counts = tide_aggregate(words, &word_count_type, &count, NULL);
     tide_sink(counts, TIDE_EXCHANGE(tide_hash_zero, NULL), "Report", report, rp, report_free);
     tide_dataflow_end(scope);

@@ -115,6 +115,17 @@ static void map_all(const void *in, size_t n, void *out, void *ctx)
     (void)in, (void)n, (void)out, (void)ctx;
 }
 
+static bool same_u64(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+static void emit_none(const void *key, const void *state, tide_session *out, void *ctx)
+{
+    (void)key, (void)state, (void)out, (void)ctx;
+}
+
 static void free_sender(void *arg)
 {
     struct sender *s = arg;
@@ -237,6 +248,12 @@ static int run(tide_worker *w, void *arg)
     } else if (strcmp(which, "hash-u64-small") == 0) {
         tide_input *in;
         tide_exchange(tide_input_new(scope, TIDE_U32, &in), tide_hash_u64, NULL);
+    } else if (strcmp(which, "fold-count-small") == 0) {
+        tide_input *in;
+        tide_aggregate_ops ops = { .state_size = 4, .hash = tide_hash_u64,
+                                   .same_key = same_u64, .fold = tide_fold_count,
+                                   .emit = emit_none };
+        tide_aggregate(tide_input_new(scope, TIDE_U64, &in), TIDE_U64, &ops, NULL);
     } else if (strcmp(which, "desc-gap") == 0) {
         tide_input *in;
         tide_stream *st = tide_input_new(scope, TIDE_U64, &in);

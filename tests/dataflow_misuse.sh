@@ -30,6 +30,7 @@ delay-total-nested|DelayTotal: times in a nested scope are only partially ordere
 batch-hash-bytes|operator 'Exchange' input 0 exchanges bytes records by a batch hash, which needs fixed-size records
 map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records have no fixed size; use tide_map
 hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
+fold-count-small|tide_aggregate: tide_fold_count counts in a uint64_t state, and state_size is 4 bytes
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
 give-str-u64|operator 'Sender': tide_session_give_str on output 0, whose records are 'u64', not strings
 session-kept|operator 'Sender': tide_session_give on a session of output 0 after its operator's logic returned

@@ -99,6 +99,9 @@ typedef struct tide_aggregate_ops {
      *  pointers. */
     void (*merge)(void *state, const void *other, void *ctx);
 } tide_aggregate_ops;
+/** A fold that counts a key's records: adds one to its state, a uint64_t (state_size at
+ *  least 8 bytes). The aggregate recognizes it and counts inline, with no call per record. */
+void tide_fold_count(void *state, const void *record, void *ctx);
 /** See tide_aggregate_ops; @p ops is copied. */
 tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_aggregate_ops *ops,
                             void *ctx);

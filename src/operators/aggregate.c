@@ -189,10 +189,20 @@ static struct aggregate *aggregate_new(const tide_aggregate_ops *ops, void *ctx,
     return a;
 }
 
+void tide_fold_count(void *state, const void *record, void *ctx)
+{
+    (void)record;
+    (void)ctx;
+    ++*(uint64_t *)state;
+}
+
 tide_stream *tide_aggregate(tide_stream *s, const tide_type *out, const tide_aggregate_ops *ops,
                             void *ctx)
 {
     const tide_type *in = tide_stream_type(s);
+    if (ops->fold == tide_fold_count && ops->state_size < sizeof(uint64_t))
+        tide_abort("tide_aggregate: tide_fold_count counts in a uint64_t state, and "
+                   "state_size is %zu bytes", ops->state_size);
     if (!ops->merge || tide_worker_peers(tide_scope_worker(tide_stream_scope(s))) == 1) {
         struct aggregate *a = aggregate_new(ops, ctx, in, SINGLE);
         return tide_unary_notify(s, TIDE_EXCHANGE(ops->hash, ctx), "Aggregate", out,
