@@ -154,8 +154,11 @@ static int run(tide_worker *w, void *arg)
                         .shift = 64, .totals = &totals };
     if ((peers & (peers - 1)) == 0)
         j->shift = (unsigned)__builtin_ctzll(peers);
-    if (!(j->entry = calloc(j->nentries, sizeof *j->entry)))
-        tide_abort("hashjoin: out of memory for %" PRIu64 " keys", a->keys);
+    if (j->nentries > SIZE_MAX / sizeof *j->entry ||
+        !(j->entry = calloc(j->nentries, sizeof *j->entry)))
+        tide_abort("hashjoin: no memory for the entries of %" PRIu64 " keys (%zu bytes "
+                   "each, on every worker for its share of the keys below KEYS)",
+                   j->nentries, sizeof *j->entry);
     tide_input *in1, *in2;
     tide_scope *scope = tide_dataflow_begin(w, "hashjoin");
     tide_stream *s1 = tide_input_new(scope, &pair_type, &in1);

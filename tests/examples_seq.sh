@@ -106,6 +106,10 @@ for w in 2 3; do
 done
 expect_failure "pagerank with a bad edge list -n 2" "pagerank: $dir/bad2.txt:9: expected two node ids" \
   "$run" 2 "$e/pagerank" "$dir/bad2.txt" -w 1 --bind none
+# hashjoin keeps an entry per key below KEYS (its share on each worker): too many keys for
+# the memory is a message, not a crash
+expect_failure "hashjoin with 2^62 keys" "hashjoin: no memory for the entries of" \
+  timeout 20 "$e/hashjoin" 4611686018427387904 10 10 -w 2 --bind none
 for p in "bfs 10" "hashjoin 1 2" "unionfind 5 5 0" "loopdemo x 1" "distinct extra"; do
   set -- $p
   expect_failure "$p" "usage: $1" timeout 20 "$e/$@"
