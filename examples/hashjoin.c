@@ -64,6 +64,28 @@ static void keep(struct join *j, struct values *e, uint32_t side, uint64_t val)
     e->v[side][e->len[side]++] = val;
 }
 
+/* Joins a pair of input @p port (value @p val, entry @p e) with the other side's values
+ * of its key, writing the joined pairs in place (no call or check per pair), then keeps
+ * it for that side's later pairs. */
+static inline void join_one(struct join *j, tide_session *out, uint32_t port,
+                            struct values *e, uint64_t val, uint64_t *joined,
+                            uint64_t *checksum)
+{
+    const uint64_t *other = e->v[1 - port];
+    uint32_t len = e->len[1 - port];
+    uint64_t(*to)[2] = len ? tide_session_extend(out, len) : NULL;
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < len; k++) {
+        /* always (value of input 0, value of input 1) */
+        to[k][port] = val;
+        to[k][1 - port] = other[k];
+        sum += val * other[k];
+    }
+    *joined += len;
+    *checksum += sum;
+    keep(j, e, port, val);
+}
+
 /* One input batch per activation: the pairs it joins (about ten per input pair here) are
  * then read downstream before the next batch is joined, while they are still in cache,
  * and their buffers come back for the next; joining a round's whole input at once wrote
@@ -80,34 +102,30 @@ static void join_logic(tide_op *op, void *arg)
             const struct pair *p = tide_batch_records(b);
             size_t n = tide_batch_len(b);
             uint64_t joined = 0, checksum = 0;
-            enum { FAR = 24, NEAR = 12 }; /* as the single-threaded program's */
-            for (size_t i = 0; i < n; i++) {
-                /* the misses overlap: a pair's entry FAR pairs ahead, then NEAR pairs
-                 * ahead every line of the other side's values (about 20 values, 3 lines,
-                 * here) and where its own goes */
-                if (i + FAR < n)
-                    __builtin_prefetch(entry_of(j, p[i + FAR].key));
-                if (i + NEAR < n) {
-                    const struct values *e = entry_of(j, p[i + NEAR].key);
-                    for (uint32_t k = 0; k < e->len[1 - port]; k += 8)
-                        __builtin_prefetch(e->v[1 - port] + k);
-                    if (e->len[port])
-                        __builtin_prefetch(e->v[port] + e->len[port], 1);
+            enum { FAR = 24, NEAR = 12, CHUNK = 256 }; /* as the single thread's */
+            struct values *st[CHUNK]; /* the chunk's entries, each found once */
+            for (size_t c = 0; c < n; c += CHUNK) {
+                size_t m = n - c < CHUNK ? n - c : CHUNK;
+                for (size_t i = 0; i < m; i++) {
+                    st[i] = entry_of(j, p[c + i].key);
+                    if (i < FAR)
+                        __builtin_prefetch(st[i]);
                 }
-                struct values *e = entry_of(j, p[i].key);
-                uint64_t val = p[i].val;
-                const uint64_t *other = e->v[1 - port];
-                uint32_t k, len = e->len[1 - port];
-                /* its joined pairs written in place: no call or check per pair */
-                uint64_t(*to)[2] = len ? tide_session_extend(out, len) : NULL;
-                for (k = 0; k < len; k++) {
-                    /* always (value of input 0, value of input 1) */
-                    to[k][port] = val;
-                    to[k][1 - port] = other[k];
-                    checksum += val * other[k];
+                for (size_t i = 0; i < m; i++) {
+                    /* the misses overlap: a pair's entry FAR pairs ahead, then NEAR pairs
+                     * ahead every line of the other side's values (about 20 values, 3
+                     * lines, here) and where its own goes */
+                    if (i + FAR < m)
+                        __builtin_prefetch(st[i + FAR]);
+                    if (i + NEAR < m) {
+                        const struct values *e = st[i + NEAR];
+                        for (uint32_t k = 0; k < e->len[1 - port]; k += 8)
+                            __builtin_prefetch(e->v[1 - port] + k);
+                        if (e->len[port])
+                            __builtin_prefetch(e->v[port] + e->len[port], 1);
+                    }
+                    join_one(j, out, port, st[i], p[c + i].val, &joined, &checksum);
                 }
-                joined += len;
-                keep(j, e, port, val);
             }
             /* in registers meanwhile: a store per pair through j would alias the session's */
             j->totals->joined += joined;

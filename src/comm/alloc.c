@@ -586,7 +586,7 @@ void tide_allocator_mpi_enter(tide_allocator *a)
     tide__mpi_lock(&a->shared->mpi_lock);
     atomic_fetch_sub(&a->shared->mpi_waiters, 1);
     if (a->shared->mpi)
-        tide__mpi_progress_locked(a->shared->mpi);
+        tide__mpi_pass(a->shared->mpi, false);
 }
 
 void tide_allocator_mpi_leave(tide_allocator *a)

@@ -561,16 +561,6 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
     return true;
 }
 
-static bool progress(struct tide__mpi *m)
-{
-    return tide__mpi_pass(m, false);
-}
-
-void tide__mpi_progress_locked(struct tide__mpi *m)
-{
-    progress(m);
-}
-
 void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out)
 {
     *out = m->stats;
@@ -621,7 +611,7 @@ static void try_drive(struct tide__mpi *m, struct tide__mpi_worker *mw, bool sen
             send_pass(m);
             count_in_flight(m);
         } else {
-            progress(m);
+            tide__mpi_pass(m, false);
         }
         tide__mpi_unlock(m->lock);
     } while (!tide__spsc_empty(&mw->outbox) ||

@@ -155,8 +155,6 @@ tide_batch *tide__mpi_cast_unpack(struct tide__mpi *m, tide_batch *b, const char
 bool tide__mpi_casts_flush(struct tide__mpi *m);
 /* Frees the communicator and finalizes MPI when tide initialized it. */
 void tide__mpi_stop(MPI_Comm comm, bool finalize);
-/* One pass of the driver by a caller that holds the MPI lock: queued frames are sent. */
-void tide__mpi_progress_locked(struct tide__mpi *m);
 /* One pass of the driver, with the MPI lock held (mpi_driver.c): posts what the workers
  * queued, hands on what arrived; with @p all the sends are tested too. True when it moved
  * anything. */

@@ -183,6 +183,14 @@ static void *state_of(const struct tide__keyed *k, size_t j)
     return entry_of(k, k->slots[j]);
 }
 
+/* Adds @p record's key (hash @p h, known absent) with a zeroed state; returns the state. */
+static void *add_key(struct tide__keyed *k, uint64_t h, const void *record)
+{
+    if (2 * (k->used + 1) > k->nslots)
+        rebuild(k);
+    return insert(k, h, record);
+}
+
 /* @p len: the length of the string @p record when the table compares strings with
  * tide_same_str and the caller knows it, else SIZE_MAX. */
 static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record, size_t len,
@@ -199,9 +207,7 @@ static void *state_hashed(struct tide__keyed *k, uint64_t h, const void *record,
         if (!*fresh)
             return state_of(k, j);
     }
-    if (2 * (k->used + 1) > k->nslots)
-        rebuild(k);
-    return insert(k, h, record);
+    return add_key(k, h, record);
 }
 
 void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
@@ -238,7 +244,6 @@ fold_strs(struct tide__keyed *k, const unsigned char *data, size_t n,
           void (*fold)(void *state, const void *record, void *ctx), void *ctx)
 {
     size_t at = 0;
-    bool fresh;
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = tide__str_record(data + at, &len);
@@ -246,7 +251,7 @@ fold_strs(struct tide__keyed *k, const unsigned char *data, size_t n,
         uint64_t hr = tide__hash_strn(s, len);
         void *state = hit_str(k, hr, s, len);
         if (!state)
-            state = state_hashed(k, hr, &s, len, &fresh);
+            state = add_key(k, hr, &s);
         if (fold)
             fold(state, &s, ctx);
         else
@@ -279,7 +284,7 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
     if (k->ent_bytes <= FAR_ENTRIES) { /* in cache: a pipeline would only cost */
         for (size_t i = 0; i < n; i++) {
             uint64_t hr;
-            size_t len = SIZE_MAX;
+            size_t len;
             const void *r;
             const char *s;
             if (str) {
@@ -291,7 +296,7 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
                 r = tide__record_next(b, &at, value[0]);
                 hr = k->hash(r, k->ctx);
             }
-            fold(state_hashed(k, hr, r, same_str ? len : SIZE_MAX, &fresh), r, ctx);
+            fold(state_hashed(k, hr, r, SIZE_MAX, &fresh), r, ctx); /* (same_str: above) */
         }
         return;
     }
