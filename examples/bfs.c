@@ -89,7 +89,7 @@ static void visit(struct bfs *g, tide_op *op, tide_cap *cap, tide_batch *visits)
         uint64_t n64 = node;
         tide_session_give(reached, &n64);
         for (uint32_t e = g->offsets[local]; e < g->offsets[local + 1]; e++)
-            tide_session_give(next, &(struct visit){ g->targets[e], node });
+            *(struct visit *)tide_session_extend(next, 1) = (struct visit){ g->targets[e], node };
     }
 }
 
@@ -162,9 +162,8 @@ static int run(tide_worker *w, void *arg)
         tide_inspect(tide_count(tide_exchange(reached, tide_hash_zero, NULL)), print_level, NULL);
     tide_dataflow_end(scope);
     for (uint64_t i = g->me; i < a->edges; i += g->peers) { /* this worker's share */
-        struct edge e;
-        example_edge(i, a->nodes, &e.src, &e.dst);
-        tide_input_send(in, &e);
+        struct edge *e = tide_input_extend(in, 1); /* in place: see unionfind.c */
+        example_edge(i, a->nodes, &e->src, &e->dst);
     }
     tide_input_close(in);
     while (tide_worker_step(w))

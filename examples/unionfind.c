@@ -62,8 +62,8 @@ static void union_find(tide_op *op, void *arg)
             if (x == y)
                 continue;
             ++*f->joins;
-            if (out)
-                tide_session_give(out, &(struct edge){ x, y });
+            if (out) /* in place, as the input's edges are */
+                *(struct edge *)tide_session_extend(out, 1) = (struct edge){ x, y };
             example_unite(f->root, f->rank, x, y);
         }
     }
@@ -118,9 +118,10 @@ static int run(tide_worker *w, void *arg)
     tide_dataflow_end(scope);
     uint64_t left = a->batch; /* to send before the next epoch (no division per edge) */
     for (uint64_t i = me; i < a->edges; i += peers) {
-        struct edge e;
-        example_edge(i, a->nodes, &e.src, &e.dst);
-        tide_input_send(input, &e);
+        /* written where the input keeps it: a record built here and sent was read back
+         * as one word from its two fields' stores, which stalled (see tide_input_extend) */
+        struct edge *e = tide_input_extend(input, 1);
+        example_edge(i, a->nodes, &e->src, &e->dst);
         if (--left == 0) {
             left = a->batch;
             uint64_t next = tide_input_epoch(input) + 1;

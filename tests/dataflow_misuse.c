@@ -242,6 +242,20 @@ static int run(tide_worker *w, void *arg)
         tide_worker_step(w);
         tide_input_advance_to(in, 2);
         return 0;
+    } else if (strcmp(which, "input-extend-bytes") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_BYTES, &in));
+        tide_dataflow_end(scope);
+        tide_input_extend(in, 1);
+        return 0;
+    } else if (strcmp(which, "input-extend-closed") == 0) {
+        tide_input *in;
+        tide_probe_new(tide_input_new(scope, TIDE_U64, &in));
+        tide_dataflow_end(scope);
+        *(uint64_t *)tide_input_extend(in, 1) = 1;
+        tide_input_close(in);
+        tide_input_extend(in, 1);
+        return 0;
     } else if (strcmp(which, "batch-hash-bytes") == 0) {
         tide_input *in;
         tide_exchange_batch(tide_input_new(scope, TIDE_BYTES, &in), hash_all, NULL);

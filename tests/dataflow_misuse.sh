@@ -15,6 +15,8 @@ delay-backwards|operator 'Sender': cannot delay a capability from 5 to 3
 type-mismatch|dataflow 'misuse': type mismatch: 'ToStream' produces f64 records but 'loop variable 1' expects u64 records
 stuck-loop|Spinner
 input-backwards|advance_to(2) after advance_to(5)
+input-extend-bytes|input of dataflow 'misuse': tide_input_extend on bytes records, which have no fixed size (send them with tide_input_send)
+input-extend-closed|input handle: tide_input_extend after the input was closed
 scope-ended|dataflow 'misuse': tide_enter in scope 'Inner' after tide_scope_end()
 to-stream-no-value-size|ToStream: type blob is variable-length and does not give its value_size
 value-too-large|type 'wide', whose decoded values take 128 bytes: the operators decode into TIDE_VALUE_MAX (64) bytes

@@ -273,6 +273,91 @@ int df_give_n(tide_worker *w, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- extend in place */
+
+/* Records of two 32-bit fields (the shape tide_input_extend's note is about), written in
+ * place through the input and an operator's session: one at a time and in chunks, across
+ * the session's buffer size and the input's epochs, through two exchanges. */
+struct duo {
+    uint32_t a, b;
+};
+static TIDE_TYPE_POD(duo_type, struct duo);
+#define EXTEND_N 9000 /* records a worker sends per epoch (over 2 buffers of 32 KiB) */
+
+static uint64_t by_b(const void *r, void *ctx)
+{
+    (void)ctx;
+    return ((const struct duo *)r)->b;
+}
+
+/* Each record once by itself, and each batch again in one chunk with a + 1000000. */
+static void in_place_twice(tide_op *op, void *arg)
+{
+    (void)arg;
+    tide_cap *cap;
+    tide_batch *b;
+    while (tide_op_next(op, 0, &cap, &b)) {
+        tide_session *out = tide_op_session(op, 0, cap);
+        const struct duo *v = tide_batch_records(b);
+        size_t n = tide_batch_len(b);
+        for (size_t i = 0; i < n; i++)
+            *(struct duo *)tide_session_extend(out, 1) = v[i];
+        struct duo *chunk = tide_session_extend(out, n);
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = (struct duo){ v[i].a + 1000000, v[i].b };
+    }
+}
+
+static void sum_duos(const tide_time *t, const void *r, void *ctx)
+{
+    struct seen_sum *s = ctx;
+    const struct duo *d = r;
+    s->n++;
+    s->sum += (d->a * 31u + d->b) * (t->c[0] + 1);
+}
+
+int df_extend(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint32_t me = (uint32_t)tide_worker_index(w), peers = (uint32_t)tide_worker_peers(w);
+    struct seen_sum got = { 0, 0 };
+    tide_input *in;
+    tide_scope *scope = tide_dataflow_begin(w, "extend");
+    tide_stream *s = tide_exchange(tide_input_new(scope, &duo_type, &in), by_b, NULL);
+    s = tide_unary(s, TIDE_PIPELINE, "Twice", &duo_type, in_place_twice, NULL, NULL);
+    tide_probe *probe = tide_probe_new(
+        tide_inspect(tide_exchange(s, tide_hash_zero, NULL), sum_duos, &got));
+    tide_dataflow_end(scope);
+    for (uint64_t e = 0; e < 3; e++) {
+        struct duo *first = tide_input_extend(in, 500);
+        for (uint32_t i = 0; i < 500; i++)
+            first[i] = (struct duo){ me, i };
+        for (uint32_t i = 500; i < EXTEND_N; i++) {
+            struct duo *d = tide_input_extend(in, 1);
+            d->a = me;
+            d->b = i;
+        }
+        tide_input_advance_to(in, e + 1);
+        while (tide_probe_less_than(probe, e + 1))
+            tide_worker_step(w);
+    }
+    tide_input_close(in);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want_n = 0, want_sum = 0;
+    for (uint64_t e = 0; e < 3 && me == 0; e++)
+        for (uint32_t p = 0; p < peers; p++)
+            for (uint32_t i = 0; i < EXTEND_N; i++) {
+                want_n += 2;
+                want_sum += ((p * 31u + i) + ((p + 1000000) * 31u + i)) * (e + 1);
+            }
+    WORK_CHECK(w, got.n == want_n && got.sum == want_sum,
+               "worker %u: %llu records summing to %llu, want %llu and %llu", me,
+               (unsigned long long)got.n, (unsigned long long)got.sum,
+               (unsigned long long)want_n, (unsigned long long)want_sum);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- delay */
 
 /* Records x at epoch 0 are delayed to epoch x % 4; each must come out at that epoch, and

@@ -177,6 +177,17 @@ void tide__input_send(tide_input *in, const void *record)
     tide_session_give(tide_op_session(in->op, 0, in->cap), record);
 }
 
+void *tide__input_extend(tide_input *in, size_t n)
+{
+    check_open(in, "tide_input_extend");
+    const tide_type *type = in->op->out[0].type;
+    if (!type->size)
+        tide__fatal("input of dataflow '%s': tide_input_extend on %s records, which have no "
+                    "fixed size (send them with tide_input_send)", in->op->df->name,
+                    type->name);
+    return tide_session_extend(tide_op_session(in->op, 0, in->cap), n);
+}
+
 void tide_input_send_batch(tide_input *in, tide_batch **batch)
 {
     check_open(in, "tide_input_send_batch");

@@ -583,7 +583,7 @@ void tide_session_give_n(tide_session *s, const void *records, size_t n)
     }
 }
 
-void *tide_session_extend(tide_session *s, size_t n)
+void *tide__session_extend(tide_session *s, size_t n)
 {
     check_open_session(s, "tide_session_extend");
     size_t size = s->win.size;
