@@ -50,7 +50,8 @@ tide_stream *tide_exchange(tide_stream *s, tide_hash_fn hash, void *ctx);
 tide_stream *tide_exchange_batch(tide_stream *s, tide_hash_batch_fn hash_batch, void *ctx);
 
 /** Writes the output value for input record @p in into @p out (storage for one value of
- *  the output type: the record for fixed-size types, e.g. a const char * for TIDE_STR). */
+ *  the output type: for fixed-size types the record's place in the output, which the
+ *  function fills whole; e.g. a const char * for TIDE_STR). */
 typedef void (*tide_map_fn)(const void *in, void *out, void *ctx);
 /** One output record of type @p out per input record. */
 tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void *ctx);
