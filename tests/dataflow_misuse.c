@@ -55,6 +55,8 @@ static void misbehave(tide_op *op, void *arg)
         tide_cap_drop(&d);
     } else if (strcmp(which, "extend-bytes") == 0) {
         tide_session_extend(tide_op_session(op, 0, s->cap), 1);
+    } else if (strcmp(which, "extend-huge") == 0) { /* wraps n * 8: not taken inline */
+        tide_session_extend(tide_op_session(op, 0, s->cap), ((size_t)1 << 61) + 1);
     } else if (strcmp(which, "give-str-u64") == 0) {
         tide_session_give_str(tide_op_session(op, 0, s->cap), "abc", 3);
     } else if (strcmp(which, "table-get-n-str") == 0) {

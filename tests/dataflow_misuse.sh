@@ -34,6 +34,7 @@ map-batch-bytes|MapBatch: maps arrays of fixed-size records, and bytes records h
 hash-u64-small|operator 'Exchange' input 0 exchanges u32 records of 4 bytes by tide_hash_u64, which reads 8
 fold-count-small|tide_aggregate: tide_fold_count counts in a uint64_t state, and state_size is 4 bytes
 extend-bytes|operator 'Sender': tide_session_extend on variable-length records
+extend-huge|operator 'Sender': tide_session_extend of 2305843009213693953 records
 give-str-u64|operator 'Sender': tide_session_give_str on output 0, whose records are 'u64', not strings
 session-kept|operator 'Sender': tide_session_give on a session of output 0 after its operator's logic returned
 table-get-n-str|tide_table_get_n: its keys have no fixed size (use tide_table_get)

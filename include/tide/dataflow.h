@@ -500,9 +500,9 @@ static inline void *tide__window_extend(struct tide__window *w, size_t n)
     if (!w || !w->size)
         return NULL;
     unsigned char *wp = w->wp;
-    /* n below 2^32 keeps n * size from wrapping (records are far smaller than 2^32
-     * bytes) without a division */
-    if (n >= ((size_t)1 << 32) || n * w->size > (size_t)(w->end - wp))
+    /* n below 2^32 keeps n * size from wrapping in 64 bits (records are far smaller
+     * than 2^32 bytes) without a division */
+    if ((uint64_t)n >> 32 || (uint64_t)n * w->size > (uint64_t)(w->end - wp))
         return NULL;
     w->wp = wp + n * w->size;
     return wp;
