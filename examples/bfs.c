@@ -45,7 +45,7 @@ static void build_graph(struct bfs *g, tide_batch *edges)
 {
     const struct edge *e = edges ? tide_batch_records(edges) : NULL;
     size_t local = g->nodes / g->peers + 1, n = edges ? tide_batch_len(edges) : 0;
-    g->offsets = calloc(local + 1, sizeof *g->offsets);
+    g->offsets = example_zalloc(local + 1, sizeof *g->offsets);
     g->targets = malloc((n ? n : 1) * sizeof *g->targets);
     g->parent = malloc(local * sizeof *g->parent);
     if (!g->offsets || !g->targets || !g->parent)

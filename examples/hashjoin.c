@@ -173,7 +173,7 @@ static int run(tide_worker *w, void *arg)
     if ((peers & (peers - 1)) == 0)
         j->shift = (unsigned)__builtin_ctzll(peers);
     if (j->nentries > SIZE_MAX / sizeof *j->entry ||
-        !(j->entry = calloc(j->nentries, sizeof *j->entry)))
+        !(j->entry = example_zalloc(j->nentries, sizeof *j->entry)))
         tide_abort("hashjoin: no memory for the entries of %" PRIu64 " keys (%zu bytes "
                    "each, on every worker for its share of the keys below KEYS)",
                    j->nentries, sizeof *j->entry);

@@ -18,9 +18,10 @@
 
 #include "../examples/example.h"
 
+/* example_zalloc's pages, as the examples' (examples/example.h) */
 static void *xcalloc(size_t n, size_t size)
 {
-    void *p = calloc(n ? n : 1, size);
+    void *p = example_zalloc(n, size);
     if (!p) {
         fprintf(stderr, "examples_seq: out of memory\n");
         exit(1);
