@@ -34,13 +34,26 @@ void tide__memory_account(int64_t delta)
  * transparent huge pages are in "madvise" mode (Debian's default). */
 #define HUGE_BYTES ((size_t)2 << 20)
 
+/* Writes a byte of every page of zeroed memory fresh from the kernel. Tables are probed
+ * before they are written: a page of zeros read first maps the kernel's shared zero page,
+ * and the first write after copies it, a fault that flushes the TLBs of the cores running
+ * the process's other threads (wordcount -w 2: 1.2% of its time in those flushes, from
+ * the keyed table's inserts). Written first, a page is simply allocated. */
+static void first_touch(unsigned char *p, size_t bytes)
+{
+    for (size_t at = 0; at < bytes; at += 4096)
+        ((volatile unsigned char *)p)[at] = 0;
+}
+
 void *tide__table_alloc(size_t bytes, size_t *got)
 {
     if (bytes < HUGE_BYTES) {
         void *p = calloc(1, bytes ? bytes : 1);
         *got = bytes;
-        if (p)
+        if (p) {
+            first_touch(p, bytes);
             tide__memory_account((int64_t)bytes);
+        }
         return p;
     }
     if (bytes > SIZE_MAX - 2 * HUGE_BYTES)
@@ -58,6 +71,7 @@ void *tide__table_alloc(size_t bytes, size_t *got)
 #ifdef MADV_HUGEPAGE
     madvise(m + head, len, MADV_HUGEPAGE); /* advice: failing it costs only speed */
 #endif
+    first_touch(m + head, len); /* after the advice: huge pages from the first writes */
     *got = len;
     tide__memory_account((int64_t)len);
     return m + head;
