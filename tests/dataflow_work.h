@@ -21,6 +21,8 @@ int df_shapes(tide_worker *w, void *ctx);
 int df_give_n(tide_worker *w, void *ctx);
 /* tide_input_extend and tide_session_extend: records written in place, one and many */
 int df_extend(tide_worker *w, void *ctx);
+/* tide_map to fixed-size records past 256 bytes, mapped in place */
+int df_map_wide(tide_worker *w, void *ctx);
 int df_probe_with(tide_worker *w, void *ctx);
 int df_delay(tide_worker *w, void *ctx);
 int df_iter_accumulate(tide_worker *w, void *ctx);
@@ -73,6 +75,7 @@ int df_read_files(tide_worker *w, void *ctx);
     X(shapes, df_shapes)                                                                  \
     X(give_n, df_give_n)                                                                  \
     X(extend, df_extend)                                                                  \
+    X(map_wide, df_map_wide)                                                              \
     X(probe_with, df_probe_with)                                                          \
     X(delay, df_delay)                                                                    \
     X(iter_accumulate, df_iter_accumulate)                                                \

@@ -358,6 +358,53 @@ int df_extend(tide_worker *w, void *ctx)
     return 0;
 }
 
+/* tide_map to records of 320 bytes, which it writes in place (it refused past 256 bytes
+ * when it mapped through a temporary): every word of each record checked. */
+struct wide {
+    uint64_t v[40];
+};
+static TIDE_TYPE_POD(wide_type, struct wide);
+
+static void widen(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    struct wide *w = out;
+    for (uint64_t k = 0; k < 40; k++)
+        w->v[k] = *(const uint64_t *)in * 40 + k;
+}
+
+static void check_wide(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct seen_sum *s = ctx;
+    const struct wide *w = r;
+    bool whole = true;
+    for (uint64_t k = 0; k < 40; k++)
+        whole = whole && w->v[k] == w->v[0] + k;
+    s->n += whole; /* records whose words all agree */
+    s->sum += w->v[0] / 40;
+}
+
+int df_map_wide(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t numbers[3000];
+    for (uint64_t i = 0; i < 3000; i++)
+        numbers[i] = i;
+    struct seen_sum got = { 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "map_wide");
+    tide_stream *s = tide_map(tide_to_stream(scope, TIDE_U64, numbers, 3000), &wide_type, widen,
+                              NULL);
+    tide_inspect(s, check_wide, &got);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    WORK_CHECK(w, got.n == 3000 && got.sum == 2999 * 3000 / 2,
+               "%llu whole records summing to %llu, want 3000 and %d", (unsigned long long)got.n,
+               (unsigned long long)got.sum, 2999 * 3000 / 2);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- delay */
 
 /* Records x at epoch 0 are delayed to epoch x % 4; each must come out at that epoch, and

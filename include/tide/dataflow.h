@@ -700,7 +700,7 @@ void *tide__input_extend(tide_input *in, size_t n);
  * field by field is sent without a copy, where tide_input_send() reads it back from where
  * it was built: a record of two 32-bit fields just stored is read as one 64-bit word that
  * the processor cannot forward from the two stores, and waits for them (unionfind -w 1:
- * 0.88x the time with its edges written in place). Inline while the buffer has room.
+ * 0.87x the time with its edges written in place). Inline while the buffer has room.
  */
 static inline void *tide_input_extend(tide_input *in, size_t n)
 {

@@ -37,7 +37,7 @@ void tide__memory_account(int64_t delta)
 /* Writes a byte of every page of zeroed memory fresh from the kernel. Tables are probed
  * before they are written: a page of zeros read first maps the kernel's shared zero page,
  * and the first write after copies it, a fault that flushes the TLBs of the cores running
- * the process's other threads (wordcount -w 2: 1.2% of its time in those flushes, from
+ * the process's other threads (wordcount -w 2: 1.6% of its profile in those flushes, from
  * the keyed table's inserts). Written first, a page is simply allocated. */
 static void first_touch(unsigned char *p, size_t bytes)
 {

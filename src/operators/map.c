@@ -38,14 +38,14 @@ static void for_each_record(tide_op *op, const struct record_fn *r,
 
 static void map_each(const struct record_fn *r, const void *rec, tide_session *out)
 {
-    unsigned char value[256];
+    unsigned char value[TIDE__VALUE_BYTES]; /* a variable-length type's decoded value */
     ((tide_map_fn)r->fn)(rec, value, r->ctx);
     tide_session_give(out, value);
 }
 
-/* A fixed-size record is mapped straight into its place in the output: written to a
- * temporary and given, it was read back right after the function's stores, which stalls
- * when they were narrower than the copy's loads (see tide_input_extend). */
+/* A fixed-size record is mapped straight into its place in the output, whatever its size:
+ * written to a temporary and given, it was read back right after the function's stores,
+ * which stalls when they were narrower than the copy's loads (see tide_input_extend). */
 static void map_in_place_each(const struct record_fn *r, const void *rec, tide_session *out)
 {
     ((tide_map_fn)r->fn)(rec, tide_session_extend(out, 1), r->ctx);
@@ -56,8 +56,6 @@ static void map_fixed_run(tide_op *op, void *arg) { for_each_record(op, arg, map
 
 tide_stream *tide_map(tide_stream *s, const tide_type *out, tide_map_fn fn, void *ctx)
 {
-    if (out->size > 256)
-        tide_abort("Map: %s records are larger than 256 bytes; use tide_flat_map", out->name);
     return tide_unary(s, TIDE_PIPELINE, "Map", out, out->size ? map_fixed_run : map_run,
                       keep_fn((void (*)(void))fn, ctx), free);
 }
