@@ -39,6 +39,16 @@
 #define TIDE__RESTRICT restrict
 #endif
 
+/* Branch hints for the inline record paths: laid out with the common case falling
+ * through, a record's send is one taken branch (the caller's loop) instead of three. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TIDE__LIKELY(x) __builtin_expect(!!(x), 1)
+#define TIDE__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define TIDE__LIKELY(x) (x)
+#define TIDE__UNLIKELY(x) (x)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -469,23 +479,33 @@ struct tide__window {
  *  (nothing done) otherwise. */
 static inline bool tide__window_put(struct tide__window *TIDE__RESTRICT w, const void *record)
 {
-    if (!w)
+    if (TIDE__UNLIKELY(!w))
         return false;
     /* Read once, before the record is written: the copy's stores are of bytes, which
      * could be the window's own as far as the compiler knows, and reloading the window
      * after them chained each record to the last (restrict says they are not). */
     unsigned char *wp = w->wp;
     size_t size = w->size;
-    if (wp >= w->end)
+    if (TIDE__UNLIKELY(wp >= w->end))
         return false;
     /* Small records of whole words move a word at a time, inline: a size known only at
      * run time made memcpy a call per record (hashjoin -w 1: 16% of its time, for its
-     * 16-byte pairs). */
-    if (size == 8) {
-        memcpy(wp, record, 8);
+     * 16-byte pairs). The words are read as bytes (the record is the program's, of any
+     * type) and stored as uint64_t, into the library's buffer, which only the library
+     * and the receiving operators (through tide_batch_records(), after library calls)
+     * read: a byte store could alias anything, so the caller's loop reloaded its
+     * variables whose address it had given away (an input handle, its bound) after
+     * every record. */
+    if (TIDE__LIKELY(size == 8)) {
+        uint64_t v;
+        memcpy(&v, record, 8);
+        *(uint64_t *)(void *)wp = v;
     } else if (size % 8 == 0 && size <= 64) {
-        for (size_t k = 0; k < size; k += 8)
-            memcpy(wp + k, (const unsigned char *)record + k, 8);
+        for (size_t k = 0; k < size; k += 8) {
+            uint64_t v;
+            memcpy(&v, (const unsigned char *)record + k, 8);
+            *(uint64_t *)(void *)(wp + k) = v;
+        }
     } else {
         memcpy(wp, record, size);
     }
@@ -497,12 +517,12 @@ static inline bool tide__window_put(struct tide__window *TIDE__RESTRICT w, const
  *  them; NULL (nothing done) if it has not that much (or holds variable-length records). */
 static inline void *tide__window_extend(struct tide__window *w, size_t n)
 {
-    if (!w || !w->size)
+    if (TIDE__UNLIKELY(!w || !w->size))
         return NULL;
     unsigned char *wp = w->wp;
     /* n below 2^32 keeps n * size from wrapping in 64 bits (records are far smaller
      * than 2^32 bytes) without a division */
-    if ((uint64_t)n >> 32 || (uint64_t)n * w->size > (uint64_t)(w->end - wp))
+    if (TIDE__UNLIKELY((uint64_t)n >> 32 || (uint64_t)n * w->size > (uint64_t)(w->end - wp)))
         return NULL;
     w->wp = wp + n * w->size;
     return wp;
@@ -512,7 +532,7 @@ void tide__session_give(tide_session *s, const void *record);
 /** Sends one record (copied, or encoded for variable-length types). */
 static inline void tide_session_give(tide_session *s, const void *record)
 {
-    if (!tide__window_put((struct tide__window *)(void *)s, record))
+    if (TIDE__UNLIKELY(!tide__window_put((struct tide__window *)(void *)s, record)))
         tide__session_give(s, record);
 }
 /** Not for programs: the longest string tide_session_give_str() writes inline. */
@@ -525,7 +545,7 @@ static inline bool tide__window_put_str(struct tide__window *TIDE__RESTRICT w,
 {
     unsigned char *at = w->swp;
     size_t need = 4 + ((len + 4) & ~(size_t)3);
-    if (len > TIDE__STR_INLINE || need > w->sroom)
+    if (TIDE__UNLIKELY(len > TIDE__STR_INLINE || need > w->sroom))
         return false;
     uint32_t len32 = (uint32_t)len + 1;
     memcpy(at, &len32, 4);
@@ -554,7 +574,7 @@ void tide__session_give_str(tide_session *s, const char *str, size_t len);
  *  without a strlen or a terminated copy of each (short ones inline, with no call). */
 static inline void tide_session_give_str(tide_session *s, const char *str, size_t len)
 {
-    if (!tide__window_put_str((struct tide__window *)(void *)s, str, len))
+    if (TIDE__UNLIKELY(!tide__window_put_str((struct tide__window *)(void *)s, str, len)))
         tide__session_give_str(s, str, len);
 }
 /** Sends @p n fixed-size records stored contiguously at @p records. */
@@ -571,7 +591,7 @@ void *tide__session_extend(tide_session *s, size_t n);
 static inline void *tide_session_extend(tide_session *s, size_t n)
 {
     void *at = tide__window_extend((struct tide__window *)(void *)s, n);
-    return at ? at : tide__session_extend(s, n);
+    return TIDE__LIKELY(at != NULL) ? at : tide__session_extend(s, n);
 }
 /** Sends a whole batch of the output's type: ownership passes (a batch from tide_op_next
  *  too, which moves without a copy); *batch is left NULL. */
@@ -690,7 +710,7 @@ void tide__input_send(tide_input *in, const void *record);
  *  data asks tide_worker_has_room() between chunks. */
 static inline void tide_input_send(tide_input *in, const void *record)
 {
-    if (!tide__window_put(*(struct tide__window **)in, record))
+    if (TIDE__UNLIKELY(!tide__window_put(*(struct tide__window **)in, record)))
         tide__input_send(in, record);
 }
 void *tide__input_extend(tide_input *in, size_t n);
@@ -705,7 +725,7 @@ void *tide__input_extend(tide_input *in, size_t n);
 static inline void *tide_input_extend(tide_input *in, size_t n)
 {
     void *at = tide__window_extend(*(struct tide__window **)in, n);
-    return at ? at : tide__input_extend(in, n);
+    return TIDE__LIKELY(at != NULL) ? at : tide__input_extend(in, n);
 }
 /** Sends a batch (ownership passes; *batch left NULL). */
 void tide_input_send_batch(tide_input *in, tide_batch **batch);
