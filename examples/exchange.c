@@ -25,9 +25,15 @@ static int run(tide_worker *w, void *arg)
     tide_probe *probe = tide_probe_new(tide_exchange(s, tide_hash_u64, NULL));
     tide_dataflow_end(scope);
     double start = example_now();
-    for (uint64_t round = 0; round < a->rounds; round++) {
-        for (uint64_t i = 0; i < a->batch; i++)
-            tide_input_send(input, &i);
+    /* The bound in a local and a copy of the counter given: the record's store may write
+     * any uint64_t the compiler cannot see is private (a->batch), and a counter whose
+     * address is given lives in memory, a load and a store a record. */
+    const uint64_t batch = a->batch, rounds = a->rounds;
+    for (uint64_t round = 0; round < rounds; round++) {
+        for (uint64_t i = 0; i < batch; i++) {
+            uint64_t record = i;
+            tide_input_send(input, &record);
+        }
         tide_input_advance_to(input, round + 1);
         while (tide_probe_less_than(probe, tide_input_epoch(input)))
             tide_worker_step(w);
