@@ -556,6 +556,103 @@ int work_stress(tide_allocator *a, void *ctx)
     return 0;
 }
 
+/* ---------------------------------------------------------------- laps */
+
+/* Every worker sends LAPS_BYTES to every other worker in batches of 1 to 1024 records
+ * (small frames, which go through the shared rings between ranks of a node), enough to
+ * go round a ring (1 MiB at most) several times, and fill it: frames that find it full
+ * go by MPI and must come back in order. Each record looks like a ring's record word
+ * (a lap from 1 to 8 above a small byte count), which a ring that took old bytes for a
+ * record would read as one. The receiver checks every record and the order. */
+#define LAPS_BYTES (3u << 20)
+
+static uint64_t laps_word(uint64_t src, uint64_t seq, size_t j)
+{
+    return ((uint64_t)((seq + j) % 8 + 1) << 32) | (8 * ((src + seq + j) % 64));
+}
+
+struct laps_st {
+    uint64_t *next; /* per source: the sequence number expected */
+    size_t remaining;
+};
+
+static int laps_check(tide_allocator *a, tide_batch *b, void *arg)
+{
+    struct laps_st *st = arg;
+    uint64_t *m = tide_batch_meta(b), src = m[0], seq = m[1];
+    if (src >= tide_allocator_peers(a) || seq != st->next[src])
+        FAIL(a, "laps: batch %" PRIu64 " from %" PRIu64 " out of order", seq, src);
+    st->next[src]++;
+    const uint64_t *v = tide_batch_records(b);
+    for (size_t j = 0; j < tide_batch_len(b); j++)
+        if (v[j] != laps_word(src, seq, j))
+            FAIL(a, "laps: batch %" PRIu64 " from %" PRIu64 ": record %zu is %#" PRIx64, seq,
+                 src, j, v[j]);
+    st->remaining--;
+    return 0;
+}
+
+/* The batches worker @p src sends worker @p dst, and their lengths, from one seed. */
+static size_t laps_len(uint64_t *seed) { return 1 + (size_t)(rng(seed) % 1024); }
+
+static size_t laps_count(uint64_t src, uint64_t dst)
+{
+    uint64_t seed = src * 7919 + dst, bytes = 0;
+    size_t n = 0;
+    while (bytes < LAPS_BYTES) {
+        bytes += 8 * laps_len(&seed);
+        n++;
+    }
+    return n;
+}
+
+int work_laps(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_allocator_index(a), peers = tide_allocator_peers(a);
+    tide_push **push;
+    tide_pull *pull;
+    tide_allocator_allocate(a, TIDE_U64, &push, &pull);
+    struct laps_st st = { calloc(peers, sizeof(uint64_t)), 0 };
+    for (size_t src = 0; src < peers; src++)
+        if (src != me)
+            st.remaining += laps_count(src, me);
+    tide_batch *b = NULL;
+    for (size_t dst = 0; dst < peers; dst++) {
+        if (dst == me)
+            continue;
+        uint64_t seed = me * 7919 + dst;
+        size_t n = laps_count(me, dst);
+        for (size_t k = 0; k < n; k++) {
+            if (!b)
+                b = tide_batch_new(TIDE_U64, 0);
+            size_t len = laps_len(&seed);
+            uint64_t *v = tide_batch_extend(b, len);
+            for (size_t j = 0; j < len; j++)
+                v[j] = laps_word(me, k, j);
+            uint64_t *m = tide_batch_meta(b);
+            m[0] = me, m[1] = k;
+            tide_push_send(push[dst], &b);
+            if (k % 64 == 63) {
+                /* take what came meanwhile, without waiting: the others send too */
+                tide_batch *in = NULL;
+                tide_allocator_receive(a);
+                while (tide_pull_recv(pull, &in))
+                    if (laps_check(a, in, &st)) {
+                        tide_batch_free(in);
+                        return 1;
+                    }
+                tide_allocator_release(a);
+            }
+        }
+        tide_push_send(push[dst], NULL);
+    }
+    tide_batch_free(b);
+    int rc = pump(a, pull, laps_check, &st, &st.remaining);
+    free(st.next);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- recycling */
 
 size_t work_small_records = 16, work_large_records = 16384;

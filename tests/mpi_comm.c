@@ -44,6 +44,30 @@ static int identity(tide_allocator *a, void *ctx)
 
 WORK_TEST(identity, identity, NULL)
 
+/* Whether every rank runs with --shm on (they share one node in the tests). */
+static int all_shm;
+
+/* The laps again, then the rank's counters: frames between ranks went through the
+ * shared rings when every rank has them on, never otherwise (one rank with --shm off
+ * turns them off for the node, and nothing hangs). */
+static int shm_used(tide_allocator *a, void *ctx)
+{
+    if (work_laps(a, ctx) != 0)
+        return 1;
+    tide_comm_stats st;
+    tide_comm_stats_get(a, &st);
+    bool want = all_shm && tide_allocator_ranks(a) > 1;
+    if (want != (st.shm_frames > 0) || (st.shm_frames > 0) != (st.shm_bytes > 0)) {
+        fprintf(stderr, "rank %zu: %llu frames (%llu bytes) through the shared rings, %s\n",
+                tide_allocator_rank(a), (unsigned long long)st.shm_frames,
+                (unsigned long long)st.shm_bytes, want ? "expected some" : "expected none");
+        return 1;
+    }
+    return 0;
+}
+
+WORK_TEST(shm_used, shm_used, NULL)
+
 /* A worker's own MPI calls between tide messages: each worker exchanges a value with the
  * worker of the same thread index on the neighbouring ranks, inside mpi_enter/leave, then
  * tide channels still work. */
@@ -150,6 +174,8 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    int shm = cfg.shm;
+    MPI_Allreduce(&shm, &all_shm, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     if (argc > 1) {
         tide_comm_fn fn = strcmp(argv[1], "misuse-type") == 0      ? misuse_type
                           : strcmp(argv[1], "misuse-channel") == 0 ? misuse_channel
@@ -168,6 +194,7 @@ int main(int argc, char **argv)
 #define ADD_WORK_TEST(name, fn, ctx) tcase_add_test(tc, test_##name);
     COMM_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_own_mpi);
+    tcase_add_test(tc, test_shm_used);
     int failed = run_suite("mpi_comm", tc, CK_NOFORK);
     /* A failure on any rank fails every rank, so mpirun's exit code is enough. */
     int any = 0;

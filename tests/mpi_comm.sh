@@ -8,6 +8,12 @@ every_shape "$prog"
 # A communication thread per rank instead of workers driving MPI.
 shape 2 "$prog" -w 2 --progress thread
 shape 3 "$prog" -w 1 --progress thread
+# Everything through MPI, and a node where one rank turns the shared rings off for all.
+shape 2 "$prog" -w 2 --shm off
+echo "== mpi_comm: 3 ranks, rank 1 with --shm off"
+if ! "$run" 1 "$prog" --bind none : -n 1 "$prog" --bind none --shm off : -n 1 "$prog" --bind none \
+     >"$out" 2>&1; then cat "$out"; fail "3 ranks, rank 1 with --shm off"
+else grep -m1 'Checks:' "$out"; fi
 
 expect_failure "mismatched -w across ranks" "ranks disagree on the number of workers" \
   env TIDE_TEST_TIMEOUT=30 "$run" 1 "$prog" -w 1 --bind none : -n 1 "$prog" -w 2 --bind none

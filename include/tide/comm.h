@@ -183,6 +183,9 @@ typedef struct tide_config {
                                tracker per dataflow when the rank has at least W workers
                                (each applies every update to its own below; 0: never).
                                Default TIDE_SHARE_WORKERS */
+    bool shm;             /**< --shm on|off: small frames between ranks of one node go
+                               through rings in memory the node's ranks share (MPI's shared
+                               window) instead of MPI messages; on by default */
     const char *dot;      /**< --dot FILE: worker 0 writes each dataflow's graph there
                                (Graphviz DOT) when it is built; NULL: none. Points into
                                argv when parsed. */
@@ -209,14 +212,14 @@ typedef struct tide_config {
 
 /**
  * Defaults: workers from TIDE_WORKERS, else SLURM_CPUS_PER_TASK, else 1; bind core;
- * progress mode demand; progress tree by the number of ranks (-1).
+ * progress mode demand; progress tree by the number of ranks (-1); shared rings on.
  * Returns TIDE_EINVAL (message in cfg->error) when one of those variables is malformed.
  */
 int tide_config_init(tide_config *cfg);
 /**
  * Parses and removes tide's options from argv (-w N, --workers[=]N, --bind[=]MODE,
  * --report-bindings, --stats, --progress[=]workers|thread, --progress-mode[=]eager|demand,
- * --progress-tree[=]K, --progress-share[=]W, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE,
+ * --progress-tree[=]K, --progress-share[=]W, --shm[=]on|off, --dot[=]FILE, --watch[=]SECONDS, --trace[=]FILE, --memory[=]SIZE,
  * --spill-dir[=]DIR),
  * leaving the program's own arguments in order and
  * argv[*argc] NULL.
@@ -263,6 +266,9 @@ typedef struct tide_comm_stats {
                                   worker (endpoints, sequence numbers, frame slots) now;
                                   a closed channel's are given back */
     uint64_t peer_bytes_peak; /**< the most peer_bytes was at any time */
+    uint64_t shm_frames;     /**< frames to ranks of this node written to their shared
+                                  rings instead (--shm), not counted in sends */
+    uint64_t shm_bytes;      /**< bytes of those frames */
 } tide_comm_stats;
 /** Fills *out with the counters of @p a's rank so far (a consistent snapshot is taken
  *  under the rank's MPI lock, so call it outside hot loops). */

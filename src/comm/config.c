@@ -102,6 +102,17 @@ static int parse_share(tide_config *cfg, const char *text)
     return 0;
 }
 
+static int parse_shm(tide_config *cfg, const char *text)
+{
+    if (strcmp(text, "on") == 0)
+        cfg->shm = true;
+    else if (strcmp(text, "off") == 0)
+        cfg->shm = false;
+    else
+        return fail(cfg, "--shm: '%s' is not one of on, off", text);
+    return 0;
+}
+
 /* Watch intervals: longer than a day is surely a typo; shorter than 10 ms would spend the
  * job on its own status. */
 static int parse_watch(tide_config *cfg, const char *text)
@@ -155,6 +166,7 @@ int tide_config_init(tide_config *cfg)
     cfg->progress_mode = TIDE_PROGRESS_DEMAND; /* fewer messages, never slower measured */
     cfg->progress_tree = -1;
     cfg->progress_share = TIDE_SHARE_WORKERS;
+    cfg->shm = true;
     const char *w = getenv("TIDE_WORKERS");
     if (w && *w)
         return parse_workers(cfg, "TIDE_WORKERS", w);
@@ -213,6 +225,8 @@ int tide_config_from_args(tide_config *cfg, int *argc, char **argv)
         } else if (long_opt(argv, n, &i, "--progress-share", &value)) {
             rc = value ? parse_share(cfg, value)
                        : fail(cfg, "--progress-share needs a number of workers (0: never)");
+        } else if (long_opt(argv, n, &i, "--shm", &value)) {
+            rc = value ? parse_shm(cfg, value) : fail(cfg, "--shm needs one of on, off");
         } else if (long_opt(argv, n, &i, "--dot", &value)) {
             if (value && *value)
                 cfg->dot = value;

@@ -135,14 +135,31 @@ void tide__mpi_post_send(struct tide__mpi *m, tide_batch *f)
         tide__mpi_post_now(m, f);
 }
 
+/* A frame whose send completed goes back to whoever filled it. */
+static void sent(struct tide__mpi *m, tide_batch *f)
+{
+    if (f->owner == TIDE__DRIVER_OWNED)
+        tide__mpi_pool_put(m, f);
+    else if (tide__spsc_push(&m->w[f->owner].sent, f) != 0)
+        tide_batch_free(f);
+}
+
 void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
+    /* Numbered here, under the lock, in the order the sends are posted: that is the order
+     * in which they match the peer's receives (or are written to its ring). */
+    if (f->mpi_tag == TIDE__TAG_SMALL) {
+        tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
+        if (m->shm && tide__mpi_shm_send(m, f)) {
+            m->stats.shm_frames++;
+            m->stats.shm_bytes += f->bytes;
+            m->frames_to[f->peer_rank]++;
+            sent(m, f);
+            return;
+        }
+    }
     size_t i = add_slot(m, &m->tx);
     m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
-    /* Numbered here, under the lock, in the order the sends are posted: that is the order
-     * in which they match the peer's receives. */
-    if (f->mpi_tag == TIDE__TAG_SMALL)
-        tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
     m->stats.sends++;
     m->stats.send_bytes += f->bytes;
     if (MPI_Isend(f->base, (int)f->bytes, MPI_BYTE, f->peer_rank, f->mpi_tag, m->comm,
@@ -386,6 +403,15 @@ static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, i
     }
 }
 
+/* A frame taken from a shared ring (mpi_shm.c): as a small frame MPI delivered. */
+static void shm_got(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+{
+    m->stats.recvs++;
+    m->stats.recv_bytes += count;
+    m->frames_from[src]++;
+    small_complete(m, buf, count, src);
+}
+
 static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src)
 {
     struct tide__msg_hdr promised = {
@@ -435,10 +461,7 @@ static bool poll_sends(struct tide__mpi *m, bool now)
         return false;
     for (int k = 0; k < out; k++) {
         struct tide__mpi_slot *sl = &m->tx.slots[m->tx.done[k]];
-        if (sl->buf->owner == TIDE__DRIVER_OWNED)
-            tide__mpi_pool_put(m, sl->buf);
-        else if (tide__spsc_push(&m->w[sl->buf->owner].sent, sl->buf) != 0)
-            tide_batch_free(sl->buf);
+        sent(m, sl->buf);
         sl->buf = NULL;
     }
     compact(&m->tx, 0);
@@ -520,12 +543,19 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
             post_receive(m, i);
     int out = 0;
     m->polls++;
+    bool got = m->shm && tide__mpi_shm_poll(m, shm_got);
     struct tide__mpi_reqs *q = &m->rx;
+    /* A waiting rank whose frames come through the rings looks at them at every pass and
+     * at MPI every fourth: MPI's poll is most of an empty pass. */
+    if (m->shm && !got && !moved && m->empty > 1 && m->polls % 4) {
+        m->empty++;
+        return pass_idle(m, all, moved);
+    }
     if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
     if (out == MPI_UNDEFINED)
         out = 0;
-    if (out || moved)
+    if (out || moved || got)
         m->empty = 0;
     else if (m->nlocal == 1 && ++m->empty > 1) {
         /* MPI_Testsome progresses MPI only when nothing had completed, and returns
@@ -547,7 +577,7 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
             out = 1;
         }
     }
-    if (out == 0)
+    if (out == 0 && !got)
         return pass_idle(m, all, moved);
     /* Completions come in any order; small_complete() restores each sender's. */
     for (int k = 0; k < out; k++)

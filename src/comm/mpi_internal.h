@@ -100,6 +100,9 @@ struct tide__mpi {
     /* --memory: flow control between ranks (mpi_credit.c; NULL without a budget) */
     struct tide__mpi_credit *credit;
     bool stopping; /* the workers have returned: the transport is being shut down */
+    /* --shm: small frames to ranks of this node through shared rings (mpi_shm.c; NULL
+     * when off or alone on the node) */
+    struct tide__shm *shm;
 };
 
 /* Starts MPI when asked or launched by mpirun/srun, checks that every rank runs the same
@@ -140,6 +143,18 @@ void tide__mpi_credit_received(struct tide__mpi *m, int src, uint64_t bytes);
 void tide__mpi_credit_apply(struct tide__mpi *m, int src, uint64_t bytes);
 bool tide__mpi_credit_send(struct tide__mpi *m);
 size_t tide__mpi_credit_blocked(const struct tide__mpi *m);
+/* mpi_shm.c. init (collective over the transport's communicator) shares rings with the
+ * other ranks of the node when all of them @p want to, free (collective too) lets them
+ * go; failures are fatal. The driver's (lock held):
+ * send copies small frame @p f into its rank's ring (false: not a rank of this node, or
+ * its ring is full); poll hands each frame waiting in this rank's rings to @p got (a
+ * pooled buffer, its bytes and source rank) and says whether there was any. */
+typedef void (*tide__shm_frame_fn)(struct tide__mpi *m, tide_batch *buf, size_t bytes,
+                                   int src);
+void tide__mpi_shm_init(struct tide__mpi *m, bool want);
+void tide__mpi_shm_free(struct tide__mpi *m);
+bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f);
+bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got);
 /* mpi_cast.c, the driver's (lock held). Sends the casts workers queued; true if any. */
 bool tide__mpi_casts_send(struct tide__mpi *m);
 /* Tree mode: sets up the rank's neighbours for arity @p k (0: no tree); frees it all. */

@@ -61,6 +61,8 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, const tide_co
     MPI_Comm_size(comm, &m->ranks);
     m->nlocal = s->nlocal;
     m->shared = s;
+    /* first, collective: every rank reaches it, whatever fails on one of them later */
+    tide__mpi_shm_init(m, cfg->shm);
     m->lock = &s->mpi_lock;
     m->w = tide__calloc_aligned(s->nlocal, sizeof *m->w);
     m->held = calloc((size_t)m->ranks, sizeof *m->held);
@@ -101,6 +103,7 @@ int tide__mpi_transport_new(struct tide__shared *s, MPI_Comm comm, const tide_co
     }
     return 0;
 nomem:
+    tide__mpi_shm_free(m);
     tide__mpi_tree_free(m);
     free(m->w);
     free(m->held);
@@ -210,6 +213,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
     }
     tide__fifo_free_all(&m->casts);
     pthread_mutex_destroy(&m->casts_mu);
+    tide__mpi_shm_free(m); /* collective: every rank is past its last frame */
     tide__mpi_tree_free(m);
     tide__mpi_credit_free(m);
     reqs_free(&m->rx);
