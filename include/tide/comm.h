@@ -269,6 +269,8 @@ typedef struct tide_comm_stats {
     uint64_t shm_frames;     /**< frames to ranks of this node written to their shared
                                   rings instead (--shm), not counted in sends */
     uint64_t shm_bytes;      /**< bytes of those frames */
+    uint64_t shm_waits;      /**< of those, frames that found their ring full and waited
+                                  in the sending rank for its receiver to make room */
 } tide_comm_stats;
 /** Fills *out with the counters of @p a's rank so far (a consistent snapshot is taken
  *  under the rank's MPI lock, so call it outside hot loops). */

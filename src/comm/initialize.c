@@ -60,7 +60,7 @@ static void print_stats(const struct tide_guards *g, const tide_comm_stats *st)
             "tide stats: rank %d workers %zu startup_us %.0f rss_start_kib %ld rss_end_kib %ld "
             "rss_peak_kib %ld sends %llu send_bytes %llu recvs %llu recv_bytes %llu "
             "progress_msgs %llu progress_bytes %llu reordered %llu max_requests %llu "
-            "peer_bytes %llu peer_bytes_peak %llu shm_frames %llu shm_bytes %llu\n",
+            "peer_bytes %llu peer_bytes_peak %llu shm_frames %llu shm_bytes %llu shm_waits %llu\n",
             g->rank, g->n, (double)g->startup_ns / 1e3, g->rss_start_kib, tide__status_kib("VmRSS"),
             tide__status_kib("VmHWM"), (unsigned long long)st->sends,
             (unsigned long long)st->send_bytes, (unsigned long long)st->recvs,
@@ -68,7 +68,7 @@ static void print_stats(const struct tide_guards *g, const tide_comm_stats *st)
             (unsigned long long)st->progress_bytes, (unsigned long long)st->reordered,
             (unsigned long long)st->max_requests, (unsigned long long)st->peer_bytes,
             (unsigned long long)st->peer_bytes_peak, (unsigned long long)st->shm_frames,
-            (unsigned long long)st->shm_bytes);
+            (unsigned long long)st->shm_bytes, (unsigned long long)st->shm_waits);
 }
 
 /* ---------------------------------------------------------------- MPI start */

@@ -98,7 +98,8 @@ static size_t add_slot(struct tide__mpi *m, struct tide__mpi_reqs *q)
 static void count_in_flight(struct tide__mpi *m)
 {
     size_t blocked = m->credit ? tide__mpi_credit_blocked(m) : 0;
-    size_t n = m->tx.n + m->rx.n - m->nposts + blocked;
+    /* frames waiting for room in a ring count: a parked worker keeps polling for them */
+    size_t n = m->tx.n + m->rx.n - m->nposts + blocked + tide__mpi_shm_waiting(m);
     atomic_store_explicit(&m->waiting, blocked > 0, memory_order_relaxed);
     if (m->rx.n + m->tx.n > m->stats.max_requests)
         m->stats.max_requests = m->rx.n + m->tx.n;
@@ -144,6 +145,14 @@ static void sent(struct tide__mpi *m, tide_batch *f)
         tide_batch_free(f);
 }
 
+void tide__mpi_frame_sent(struct tide__mpi *m, tide_batch *f)
+{
+    m->stats.shm_frames++;
+    m->stats.shm_bytes += f->bytes;
+    m->frames_to[f->peer_rank]++;
+    sent(m, f);
+}
+
 void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
     /* Numbered here, under the lock, in the order the sends are posted: that is the order
@@ -151,10 +160,7 @@ void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
     if (f->mpi_tag == TIDE__TAG_SMALL) {
         tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
         if (m->shm && tide__mpi_shm_send(m, f)) {
-            m->stats.shm_frames++;
-            m->stats.shm_bytes += f->bytes;
-            m->frames_to[f->peer_rank]++;
-            sent(m, f);
+            count_in_flight(m);
             return;
         }
     }
@@ -475,6 +481,8 @@ static bool send_pass(struct tide__mpi *m)
     /* The flow control's and the casts' calls are skipped when they have nothing to do:
      * a poll loop makes this pass millions of times. */
     bool moved = m->credit && tide__mpi_credit_send(m);
+    if (tide__mpi_shm_waiting(m))
+        moved |= tide__mpi_shm_flush(m);
     if (atomic_load_explicit(&m->ncasts, memory_order_relaxed))
         moved |= tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {

@@ -146,8 +146,8 @@ size_t tide__mpi_credit_blocked(const struct tide__mpi *m);
 /* mpi_shm.c. init (collective over the transport's communicator) shares rings with the
  * other ranks of the node when all of them @p want to, free (collective too) lets them
  * go; failures are fatal. The driver's (lock held):
- * send copies small frame @p f into its rank's ring (false: not a rank of this node, or
- * its ring is full); poll hands each frame waiting in this rank's rings to @p got (a
+ * send takes small frame @p f for a rank of this node (false: not one), which goes
+ * through its ring now or, when that is full, in order later; poll hands each frame waiting in this rank's rings to @p got (a
  * pooled buffer, its bytes and source rank) and says whether there was any. */
 typedef void (*tide__shm_frame_fn)(struct tide__mpi *m, tide_batch *buf, size_t bytes,
                                    int src);
@@ -155,6 +155,12 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want);
 void tide__mpi_shm_free(struct tide__mpi *m);
 bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f);
 bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got);
+/* The driver's: writes the frames that wait for room in a ring (true if any); how many
+ * wait (0 without rings). */
+bool tide__mpi_shm_flush(struct tide__mpi *m);
+size_t tide__mpi_shm_waiting(const struct tide__mpi *m);
+/* mpi_driver.c: frame @p f went through a ring: counted, and back to whoever filled it. */
+void tide__mpi_frame_sent(struct tide__mpi *m, tide_batch *f);
 /* mpi_cast.c, the driver's (lock held). Sends the casts workers queued; true if any. */
 bool tide__mpi_casts_send(struct tide__mpi *m);
 /* Tree mode: sets up the rank's neighbours for arity @p k (0: no tree); frees it all. */

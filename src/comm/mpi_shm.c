@@ -51,6 +51,8 @@ struct tide__shm {
     _Atomic uint64_t **bells;   /* by node index: its bell */
     uint64_t *tail;             /* by node index: bytes I wrote to my ring there */
     uint64_t *seen;             /* by node index: its head when I last read it */
+    struct tide__fifo *wait;    /* by node index: frames for it that found its ring full */
+    size_t nwait;               /* frames in those queues */
     uint64_t rung;              /* my bell when last looked at */
     bool bell;                  /* rung by senders (large nodes); else every ring is read */
 };
@@ -121,7 +123,9 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
     s->bells = malloc((size_t)nnode * sizeof *s->bells);
     s->tail = calloc((size_t)nnode, sizeof *s->tail);
     s->seen = calloc((size_t)nnode, sizeof *s->seen);
-    if (!s->node_of || !s->rank_of || !s->to || !s->from || !s->bells || !s->tail || !s->seen)
+    s->wait = calloc((size_t)nnode, sizeof *s->wait);
+    if (!s->node_of || !s->rank_of || !s->to || !s->from || !s->bells || !s->tail || !s->seen ||
+        !s->wait)
         tide__fatal("out of memory setting up shared memory on rank %d", m->rank);
     /* Every index of a ring zero before any rank writes one: the window is not. */
     memset(mine, 0, bytes);
@@ -148,7 +152,8 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
     tide__mpi_peer_bytes(m, (int64_t)((size_t)m->ranks * sizeof *s->node_of +
                                       (size_t)nnode * (sizeof *s->rank_of + sizeof *s->to +
                                                        sizeof *s->from + sizeof *s->bells +
-                                                       sizeof *s->tail + sizeof *s->seen)));
+                                                       sizeof *s->tail + sizeof *s->seen +
+                                                       sizeof *s->wait)));
 }
 
 void tide__mpi_shm_free(struct tide__mpi *m)
@@ -164,8 +169,11 @@ void tide__mpi_shm_free(struct tide__mpi *m)
     free(s->to);
     free(s->from);
     free(s->bells);
+    for (int i = 0; i < s->nnode; i++)
+        tide__fifo_free_all(&s->wait[i]);
     free(s->tail);
     free(s->seen);
+    free(s->wait);
     free(s);
     m->shm = NULL;
 }
@@ -196,20 +204,16 @@ static uint64_t record_word(uint64_t at, size_t size, uint64_t len)
     return (((at / size + 1) & 0xffffffffu) << 32) | len;
 }
 
-bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f)
+/* Writes frame @p f to ring @p i if it has room for it (and for the next record's word). */
+static bool ring_put(struct tide__shm *s, int i, tide_batch *f)
 {
-    struct tide__shm *s = m->shm;
-    int i = s->node_of[f->peer_rank];
-    if (i < 0)
-        return false;
     uint64_t tail = s->tail[i], len = f->bytes, need = 8 + TIDE__PAD8(len);
     size_t size = s->ring_bytes;
-    /* room for the record and the next one's word, zeroed below */
     if (need + 8 > size - (tail - s->seen[i])) {
         struct shm_ring_hdr *h = (struct shm_ring_hdr *)(void *)s->to[i];
         s->seen[i] = atomic_load_explicit(&h->head, memory_order_acquire);
         if (need + 8 > size - (tail - s->seen[i]))
-            return false; /* full: MPI carries it, and its number puts it back in order */
+            return false;
     }
     unsigned char *data = s->to[i] + sizeof(struct shm_ring_hdr);
     ring_write(data, size, tail + 8, f->base, (size_t)len);
@@ -223,6 +227,46 @@ bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f)
     if (s->bell)
         atomic_fetch_add_explicit(s->bells[i], 1, memory_order_release);
     return true;
+}
+
+bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f)
+{
+    struct tide__shm *s = m->shm;
+    int i = s->node_of[f->peer_rank];
+    if (i < 0)
+        return false;
+    /* A full ring's frames wait here, in order, rather than go by MPI: the receiver
+     * would hold every later frame from the ring until MPI's came (a search per frame
+     * in its list of early ones), and a stream fills its ring all the time. */
+    if (s->wait[i].head || !ring_put(s, i, f)) {
+        tide__fifo_put(&s->wait[i], f);
+        s->nwait++;
+        m->stats.shm_waits++;
+        return true;
+    }
+    tide__mpi_frame_sent(m, f);
+    return true;
+}
+
+bool tide__mpi_shm_flush(struct tide__mpi *m)
+{
+    struct tide__shm *s = m->shm;
+    bool moved = false;
+    for (int i = 0; s->nwait && i < s->nnode; i++) {
+        tide_batch *f;
+        while (s->wait[i].head && ring_put(s, i, s->wait[i].head)) {
+            f = tide__fifo_take(&s->wait[i]);
+            s->nwait--;
+            tide__mpi_frame_sent(m, f);
+            moved = true;
+        }
+    }
+    return moved;
+}
+
+size_t tide__mpi_shm_waiting(const struct tide__mpi *m)
+{
+    return m->shm ? m->shm->nwait : 0;
 }
 
 bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got)

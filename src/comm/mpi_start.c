@@ -162,7 +162,7 @@ void tide__mpi_transport_free(struct tide__shared *s, tide_comm_stats *final)
             tide__mpi_pass(m, true);
             MPI_Test(&req, &done, MPI_STATUS_IGNORE);
             bool all = done && m->rx.n == m->nposts && m->tx.n == 0 &&
-                       !tide__mpi_credit_blocked(m);
+                       !tide__mpi_credit_blocked(m) && !tide__mpi_shm_waiting(m);
             for (int r = 0; all && r < m->ranks; r++)
                 all = m->frames_from[r] >= expect[r];
             if (all)
