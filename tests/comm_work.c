@@ -558,7 +558,7 @@ int work_stress(tide_allocator *a, void *ctx)
 
 /* ---------------------------------------------------------------- laps */
 
-/* Every worker sends LAPS_BYTES to every other worker in batches of 1 to 1024 records
+/* Every worker sends laps_bytes() to every other worker in batches of 1 to 1024 records
  * (small frames, which go through the shared rings between ranks of a node), enough to
  * go round a ring (1 MiB at most) several times, and fill it: frames that find it full
  * wait for room and must come in order. Each record looks like a ring's record word
@@ -566,7 +566,12 @@ int work_stress(tide_allocator *a, void *ctx)
  * record would read as one. The receiver checks every record and the order. With a
  * non-NULL @p ctx, a worker sends everything before it receives anything, so that the
  * rings between ranks fill for certain. */
-#define LAPS_BYTES (3u << 20)
+/* per pair of workers: 3 MiB, or 12 MiB over all its peers when a worker has more than 4
+ * (a ring is then 256 KiB at most: 16 ranks still go round theirs three times) */
+static uint64_t laps_bytes(size_t peers)
+{
+    return peers <= 4 ? 3u << 20 : (12u << 20) / (peers - 1);
+}
 
 static uint64_t laps_word(uint64_t src, uint64_t seq, size_t j)
 {
@@ -597,11 +602,11 @@ static int laps_check(tide_allocator *a, tide_batch *b, void *arg)
 /* The batches worker @p src sends worker @p dst, and their lengths, from one seed. */
 static size_t laps_len(uint64_t *seed) { return 1 + (size_t)(rng(seed) % 1024); }
 
-static size_t laps_count(uint64_t src, uint64_t dst)
+static size_t laps_count(uint64_t src, uint64_t dst, size_t peers)
 {
     uint64_t seed = src * 7919 + dst, bytes = 0;
     size_t n = 0;
-    while (bytes < LAPS_BYTES) {
+    while (bytes < laps_bytes(peers)) {
         bytes += 8 * laps_len(&seed);
         n++;
     }
@@ -617,13 +622,13 @@ int work_laps(tide_allocator *a, void *ctx)
     struct laps_st st = { calloc(peers, sizeof(uint64_t)), 0 };
     for (size_t src = 0; src < peers; src++)
         if (src != me)
-            st.remaining += laps_count(src, me);
+            st.remaining += laps_count(src, me, peers);
     tide_batch *b = NULL;
     for (size_t dst = 0; dst < peers; dst++) {
         if (dst == me)
             continue;
         uint64_t seed = me * 7919 + dst;
-        size_t n = laps_count(me, dst);
+        size_t n = laps_count(me, dst, peers);
         for (size_t k = 0; k < n; k++) {
             if (!b)
                 b = tide_batch_new(TIDE_U64, 0);

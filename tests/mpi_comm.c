@@ -49,7 +49,7 @@ static int all_shm;
 
 /* The laps again, every worker sending all before receiving, then the rank's counters:
  * frames between ranks went through the shared rings when every rank has them on, and
- * some waited for room (3 MiB per pair of workers, rings of 1 MiB at most), never
+ * some waited for room (each pair of workers sends three rings' worth or more), never
  * otherwise (one rank with --shm off turns them off for the node, and nothing hangs). */
 static int shm_used(tide_allocator *a, void *ctx)
 {
@@ -64,9 +64,10 @@ static int shm_used(tide_allocator *a, void *ctx)
         (st.shm_frames > 0) != (st.shm_bytes > 0)) {
         fprintf(stderr,
                 "rank %zu: %llu frames (%llu bytes) through the shared rings, %llu of them "
-                "waited for room; %s\n",
+                "waited for room, %llu MPI sends, %llu frames received; %s\n",
                 tide_allocator_rank(a), (unsigned long long)st.shm_frames,
                 (unsigned long long)st.shm_bytes, (unsigned long long)st.shm_waits,
+                (unsigned long long)st.sends, (unsigned long long)st.recvs,
                 want ? "expected some of each" : "expected none");
         return 1;
     }

@@ -13,8 +13,9 @@
  * and went by MPI is put back in order by small_complete() like any frame that overtook
  * another. Large payloads, casts along a tree and ranks of other nodes stay on MPI.
  *
- * Memory: a ring per pair of ranks of a node, SHM_RANK_BYTES per rank in all (at least
- * two largest frames a ring), so a node of many ranks has small rings, never more.
+ * Memory: a ring per pair of ranks of a node, SHM_RANK_BYTES per rank in all, a ring
+ * between 128 KiB (a largest frame) and 1 MiB, so a node of many ranks has small rings.
+ * Pages of a ring are touched only as it fills: a pair that never talks costs none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct tide__shm {
     size_t nwait;               /* frames in those queues */
     uint64_t rung;              /* my bell when last looked at */
     bool bell;                  /* rung by senders (large nodes); else every ring is read */
+    bool more;                  /* the last poll left frames in a ring (SHM_TAKE) */
 };
 
 /* Up to this many ranks on a node, a receiver reads every ring's next word at each pass
@@ -63,9 +65,13 @@ struct tide__shm {
  * receiver's reads. */
 #define SHM_NO_BELL 8
 
+/* Frames a pass takes from one ring at most (as many as the preposted receives MPI's
+ * poll can complete, 4, would be too few for a ring's bursts of small frames). */
+#define SHM_TAKE 32
+
 static size_t ring_size(int nnode)
 {
-    size_t min = 2 * (size_t)TIDE__POST_BYTES + 64, r = 1;
+    size_t min = (size_t)TIDE__POST_BYTES + 64, r = 1;
     size_t want = SHM_RANK_BYTES / (size_t)nnode;
     if (want < min)
         want = min;
@@ -76,9 +82,18 @@ static size_t ring_size(int nnode)
     return r;
 }
 
+/* A rank's part, and a cache line to align it with: MPI gives 8-byte alignment (Open
+ * MPI's parts start 8 bytes into a line), and a mapping keeps an address's offset in its
+ * page, so every rank aligns a part it sees the same way. */
 static size_t part_bytes(int nnode, size_t ring)
 {
-    return sizeof(struct shm_ring_hdr) + (size_t)nnode * (sizeof(struct shm_ring_hdr) + ring);
+    return CACHE_LINE + sizeof(struct shm_ring_hdr) +
+           (size_t)nnode * (sizeof(struct shm_ring_hdr) + ring);
+}
+
+static unsigned char *line_up(unsigned char *p)
+{
+    return p + ((CACHE_LINE - (uintptr_t)p % CACHE_LINE) % CACHE_LINE);
 }
 
 void tide__mpi_shm_init(struct tide__mpi *m, bool want)
@@ -115,6 +130,7 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
         MPI_SUCCESS)
         tide__fatal("rank %d: MPI_Win_allocate_shared of %zu bytes failed", m->rank, bytes);
     MPI_Info_free(&info);
+    mine = line_up(mine);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
     s->node_of = malloc((size_t)m->ranks * sizeof *s->node_of);
     s->rank_of = malloc((size_t)nnode * sizeof *s->rank_of);
@@ -127,8 +143,14 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
     if (!s->node_of || !s->rank_of || !s->to || !s->from || !s->bells || !s->tail || !s->seen ||
         !s->wait)
         tide__fatal("out of memory setting up shared memory on rank %d", m->rank);
-    /* Every index of a ring zero before any rank writes one: the window is not. */
-    memset(mine, 0, bytes);
+    /* The indices and the first word of every ring zero before any rank writes (MPI does
+     * not promise a zeroed window); a sender zeroes each later word before the receiver
+     * reaches it, so the rest is left untouched until used. */
+    size_t stride = sizeof(struct shm_ring_hdr) + s->ring_bytes;
+    memset(mine, 0, sizeof(struct shm_ring_hdr));
+    for (int i = 0; i < nnode; i++)
+        memset(mine + sizeof(struct shm_ring_hdr) + (size_t)i * stride, 0,
+               sizeof(struct shm_ring_hdr) + 8);
     MPI_Win_sync(s->win);
     if (MPI_Allgather(&m->rank, 1, MPI_INT, s->rank_of, 1, MPI_INT, node) != MPI_SUCCESS)
         tide__fatal("rank %d: MPI_Allgather on the node failed", m->rank);
@@ -140,9 +162,9 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
         int unit;
         unsigned char *part;
         MPI_Win_shared_query(s->win, i, &size, &unit, &part);
+        part = line_up(part);
         s->bells[i] = &((struct shm_ring_hdr *)(void *)part)->head;
         unsigned char *rings = part + sizeof(struct shm_ring_hdr);
-        size_t stride = sizeof(struct shm_ring_hdr) + s->ring_bytes;
         s->to[i] = rings + (size_t)me * stride;
         s->from[i] = mine + sizeof(struct shm_ring_hdr) + (size_t)i * stride;
     }
@@ -274,10 +296,11 @@ bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got)
     struct tide__shm *s = m->shm;
     if (s->bell) {
         uint64_t rung = atomic_load_explicit(s->bells[s->me], memory_order_acquire);
-        if (rung == s->rung)
+        if (rung == s->rung && !s->more)
             return false;
         s->rung = rung;
     }
+    s->more = false;
     bool any = false;
     size_t size = s->ring_bytes;
     for (int i = 0; i < s->nnode; i++) {
@@ -286,10 +309,18 @@ bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got)
         struct shm_ring_hdr *h = (struct shm_ring_hdr *)(void *)s->from[i];
         const unsigned char *data = s->from[i] + sizeof *h;
         uint64_t head = atomic_load_explicit(&h->head, memory_order_relaxed);
-        for (;;) {
+        /* A bounded share per pass: a ring its sender keeps filling would otherwise hold
+         * the pass (and the rank's own sends behind it) for the whole stream (mpi_comm's
+         * shm_used under ASan with a communication thread: a rank took all 2313 of its
+         * peer's frames before posting one of its own). */
+        for (int taken = 0;; taken++) {
             uint64_t w = atomic_load_explicit(ring_word(data, size, head), memory_order_acquire);
             if (!w)
                 break;
+            if (taken == SHM_TAKE) {
+                s->more = true; /* looked at again next pass, bell or not */
+                break;
+            }
             uint64_t len = w & 0xffffffffu;
             if (w >> 32 != record_word(head, size, 0) >> 32 || len > TIDE__POST_BYTES)
                 tide__fatal("rank %d: the shared ring from rank %d is corrupt at byte %llu "
