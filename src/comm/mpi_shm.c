@@ -96,22 +96,45 @@ static unsigned char *line_up(unsigned char *p)
     return p + ((CACHE_LINE - (uintptr_t)p % CACHE_LINE) % CACHE_LINE);
 }
 
-void tide__mpi_shm_init(struct tide__mpi *m, bool want)
+/* The rings outlive a transport: MPICH's MPI_Win_allocate_shared took 50 ms here
+ * whatever the size (Open MPI's 0.2 ms), which every tide_execute would pay. The first
+ * transport that uses them makes them; the next ones find them as the last left them
+ * (every frame taken: a transport stops only when all have arrived); MPI_Finalize frees
+ * them through an attribute of MPI_COMM_SELF, whose deletion comes first in it. Every
+ * transport's communicator is a copy of MPI_COMM_WORLD, so the ranks stay the same. */
+static struct tide__shm *kept;
+static int kept_key = MPI_KEYVAL_INVALID;
+
+static void shm_destroy(struct tide__shm *s)
 {
-    MPI_Comm node;
-    if (MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
-        MPI_SUCCESS)
-        tide__fatal("rank %d: MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed", m->rank);
-    int nnode, me, wanted = want, all = 0;
-    MPI_Comm_size(node, &nnode);
-    MPI_Comm_rank(node, &me);
-    /* a node's rings are every rank's there or none */
-    if (MPI_Allreduce(&wanted, &all, 1, MPI_INT, MPI_LAND, node) != MPI_SUCCESS)
-        tide__fatal("rank %d: MPI_Allreduce on the node failed", m->rank);
-    if (nnode < 2 || !all) {
-        MPI_Comm_free(&node);
-        return;
-    }
+    MPI_Win_unlock_all(s->win);
+    MPI_Win_free(&s->win);
+    MPI_Comm_free(&s->node);
+    for (int i = 0; i < s->nnode; i++)
+        tide__fifo_free_all(&s->wait[i]);
+    free(s->node_of);
+    free(s->rank_of);
+    free(s->to);
+    free(s->from);
+    free(s->bells);
+    free(s->tail);
+    free(s->seen);
+    free(s->wait);
+    free(s);
+}
+
+static int shm_at_finalize(MPI_Comm comm, int key, void *value, void *extra)
+{
+    (void)comm, (void)key, (void)value, (void)extra;
+    if (kept)
+        shm_destroy(kept);
+    kept = NULL;
+    return MPI_SUCCESS;
+}
+
+/* Collective over @p node: the rings of this node's @p nnode ranks, this one @p me. */
+static struct tide__shm *shm_create(struct tide__mpi *m, MPI_Comm node, int nnode, int me)
+{
     struct tide__shm *s = calloc(1, sizeof *s);
     if (!s)
         tide__fatal("out of memory setting up shared memory on rank %d", m->rank);
@@ -170,7 +193,38 @@ void tide__mpi_shm_init(struct tide__mpi *m, bool want)
     }
     MPI_Win_sync(s->win);
     MPI_Barrier(node); /* zeroed everywhere before any rank sends */
-    m->shm = s;
+    if (kept_key == MPI_KEYVAL_INVALID &&
+        MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, shm_at_finalize, &kept_key, NULL) !=
+            MPI_SUCCESS)
+        tide__fatal("rank %d: MPI_Comm_create_keyval failed", m->rank);
+    MPI_Comm_set_attr(MPI_COMM_SELF, kept_key, s);
+    return s;
+}
+
+void tide__mpi_shm_init(struct tide__mpi *m, bool want)
+{
+    MPI_Comm node;
+    int nnode, me, wanted = want, all = 0;
+    if (kept) {
+        node = kept->node;
+    } else if (MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
+               MPI_SUCCESS) {
+        tide__fatal("rank %d: MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed", m->rank);
+    }
+    MPI_Comm_size(node, &nnode);
+    MPI_Comm_rank(node, &me);
+    /* a node's rings are every rank's there or none (collective whether kept or not: the
+     * ranks of a node made them together, or none did) */
+    if (MPI_Allreduce(&wanted, &all, 1, MPI_INT, MPI_LAND, node) != MPI_SUCCESS)
+        tide__fatal("rank %d: MPI_Allreduce on the node failed", m->rank);
+    if (nnode < 2 || !all) {
+        if (!kept)
+            MPI_Comm_free(&node);
+        return;
+    }
+    if (!kept)
+        kept = shm_create(m, node, nnode, me);
+    struct tide__shm *s = m->shm = kept;
     tide__mpi_peer_bytes(m, (int64_t)((size_t)m->ranks * sizeof *s->node_of +
                                       (size_t)nnode * (sizeof *s->rank_of + sizeof *s->to +
                                                        sizeof *s->from + sizeof *s->bells +
@@ -183,21 +237,10 @@ void tide__mpi_shm_free(struct tide__mpi *m)
     struct tide__shm *s = m->shm;
     if (!s)
         return;
-    MPI_Win_unlock_all(s->win);
-    MPI_Win_free(&s->win);
-    MPI_Comm_free(&s->node);
-    free(s->node_of);
-    free(s->rank_of);
-    free(s->to);
-    free(s->from);
-    free(s->bells);
-    for (int i = 0; i < s->nnode; i++)
-        tide__fifo_free_all(&s->wait[i]);
-    free(s->tail);
-    free(s->seen);
-    free(s->wait);
-    free(s);
-    m->shm = NULL;
+    if (s->nwait)
+        tide__fatal("rank %d: %zu frames still wait for room in a shared ring at the end",
+                    m->rank, s->nwait);
+    m->shm = NULL; /* kept for the next transport (see kept) */
 }
 
 /* Copies @p n bytes into / out of a ring at byte position @p at, wrapping at its end. */
