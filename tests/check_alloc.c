@@ -212,6 +212,37 @@ START_TEST(test_spare_bounds)
 }
 END_TEST
 
+/* A pool hands out the buffer that fits a request most tightly among its first 64, or
+ * its first (to be grown) when none fits. */
+START_TEST(test_pool_fit)
+{
+    struct tide__fifo f = { 0 };
+    size_t caps[] = { 1u << 20, 256, 64u << 10, 128u << 10, 128u << 10, 512u << 10 };
+    tide_batch *b[6];
+    for (int i = 0; i < 6; i++) {
+        b[i] = tide_batch_new(NULL, caps[i]);
+        ck_assert_ptr_nonnull(b[i]);
+        tide__fifo_put(&f, b[i]);
+    }
+    /* 100 KiB: the first of the 128 KiB ones, not the 512 KiB or 1 MiB one before it */
+    tide_batch *got = tide__fifo_take_fit(&f, 100u << 10);
+    ck_assert_ptr_eq(got, b[3]);
+    tide__fifo_put(&f, got); /* now last */
+    /* 60 KiB: the 64 KiB one */
+    ck_assert_ptr_eq(tide__fifo_take_fit(&f, 60u << 10), b[2]);
+    /* 300 KiB: the 512 KiB one, though the 1 MiB one comes first */
+    ck_assert_ptr_eq(tide__fifo_take_fit(&f, 300u << 10), b[5]);
+    /* 4 MiB: none fits, so the first, to be grown */
+    ck_assert_ptr_eq(tide__fifo_take_fit(&f, 4u << 20), b[0]);
+    ck_assert_uint_eq(f.count, 3); /* the 256-byte one and both of 128 KiB */
+    tide_batch_free(b[0]);
+    tide_batch_free(b[2]);
+    tide_batch_free(b[5]);
+    tide__fifo_free_all(&f);
+    ck_assert_uint_eq(f.count, 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("backends");
@@ -224,5 +255,6 @@ int main(void)
     tcase_add_test(tc, test_mpi_sections_exclude);
     tcase_add_test(tc, test_channel_limit);
     tcase_add_test(tc, test_spare_bounds);
+    tcase_add_test(tc, test_pool_fit);
     return run_suite("alloc", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
