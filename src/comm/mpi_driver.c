@@ -481,8 +481,10 @@ static bool send_pass(struct tide__mpi *m)
     /* The flow control's and the casts' calls are skipped when they have nothing to do:
      * a poll loop makes this pass millions of times. */
     bool moved = m->credit && tide__mpi_credit_send(m);
-    if (tide__mpi_shm_waiting(m))
-        moved |= tide__mpi_shm_flush(m);
+    if (tide__mpi_shm_waiting(m) && tide__mpi_shm_flush(m)) {
+        moved = true;
+        count_in_flight(m); /* fewer wait: a parked worker may stop polling for them */
+    }
     if (atomic_load_explicit(&m->ncasts, memory_order_relaxed))
         moved |= tide__mpi_casts_send(m);
     for (size_t i = 0; i < m->nlocal; i++) {

@@ -25,10 +25,15 @@ static void *driver_main(void *arg)
         }
         tide__mpi_lock(m->lock);
         bool moved = tide__mpi_pass(m, false);
+        bool waiting = tide__mpi_shm_waiting(m) > 0;
         tide__mpi_unlock(m->lock);
-        if (moved) {
+        if (moved || waiting) {
+            /* Frames waiting for room in a ring keep it polling, yielding: the receiver
+             * may make room any moment, and a nap would leave them waiting for it. */
             idle_since = 0;
             nap = 20000;
+            if (!moved)
+                sched_yield();
             continue;
         }
         /* MPI cannot wake us, and a message from another rank is usually answered within
