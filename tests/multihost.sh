@@ -117,6 +117,17 @@ awk -F'\t' '$3 > 0 { c[$2] += $3; s[$2] += $4; if ($5 > m[$2]) m[$2] = $5 }
   END { for (t in c) print t, c[t], s[t], m[t] }' "$d/raw" | sort -n >"$d/got-pr"
 check "pagerank across 2 hosts, 2 ranks x 2 workers" "$d/want-pr" "$d/got-pr"
 
+# Two ranks on each host: a rank's frames go through the shared rings to the rank of its
+# host and through MPI (TCP) to the other two, in one job (--stats counts both ways).
+across 4 "$build/examples/pagerank" 1000 5000 -w 1 --bind none --stats >"$d/raw" ||
+  { cat "$d/mpirun.log"; fail "pagerank on 4 ranks, 2 a host, exited non-zero"; }
+awk -F'\t' '$3 > 0 { c[$2] += $3; s[$2] += $4; if ($5 > m[$2]) m[$2] = $5 }
+  END { for (t in c) print t, c[t], s[t], m[t] }' "$d/raw" | sort -n >"$d/got-pr"
+check "pagerank on 4 ranks, 2 a host" "$d/want-pr" "$d/got-pr"
+mixed=$(grep -c 'tide stats: .* sends [1-9][0-9]* .* shm_frames [1-9]' "$d/stderr")
+if [ "$mixed" = 4 ]; then echo "ok: each of the 4 ranks sent through MPI and through its host's rings"
+else grep 'tide stats' "$d/stderr"; fail "pagerank on 4 ranks, 2 a host: $mixed of 4 ranks sent both ways"; fi
+
 # An input file that only one host has: the rank on the other stops the whole job.
 mkdir -p "$d/only-a"
 cp "$src/examples/data/rivers.txt" "$d/only-a/"
