@@ -409,12 +409,18 @@ static void small_complete(struct tide__mpi *m, tide_batch *buf, size_t count, i
     }
 }
 
-/* A frame taken from a shared ring (mpi_shm.c): as a small frame MPI delivered. */
-static void shm_got(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+/* A frame of @p count bytes from @p src arrived (MPI's or a shared ring's): counted. */
+static void arrived(struct tide__mpi *m, size_t count, int src)
 {
     m->stats.recvs++;
     m->stats.recv_bytes += count;
     m->frames_from[src]++;
+}
+
+/* A frame taken from a shared ring (mpi_shm.c): as a small frame MPI delivered. */
+static void shm_got(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
+{
+    arrived(m, count, src);
     small_complete(m, buf, count, src);
 }
 
@@ -511,13 +517,11 @@ static void receive_done(struct tide__mpi *m, size_t i, const MPI_Status *st)
     tide_batch *buf = q->slots[i].buf;
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);
-    m->stats.recvs++;
-    m->stats.recv_bytes += (uint64_t)count;
     if (q->slots[i].kind == SLOT_POST) {
-        m->frames_from[st->MPI_SOURCE]++;
+        arrived(m, (size_t)count, st->MPI_SOURCE);
         small_complete(m, buf, (size_t)count, st->MPI_SOURCE);
     } else {
-        m->frames_from[q->slots[i].peer]++;
+        arrived(m, (size_t)count, q->slots[i].peer);
         large_complete(m, buf, (size_t)count, q->slots[i].peer);
     }
     q->slots[i].buf = NULL;

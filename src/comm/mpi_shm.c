@@ -7,11 +7,12 @@
  * (request, matching, progress), and tide's driver paid it again on top of its own. So
  * the ranks of a node share one MPI window (MPI_Win_allocate_shared on the node's
  * communicator): each rank's part is a bell and one ring per sender of its node. A small
- * frame to a rank of the node is copied into the ring, its end published, the bell rung;
- * the receiver's pass reads its one bell, and when it changed, takes what every ring
- * holds. Frames keep their per-pair numbers (seq), so a frame that found its ring full
- * and went by MPI is put back in order by small_complete() like any frame that overtook
- * another. Large payloads, casts along a tree and ranks of other nodes stay on MPI.
+ * frame to a rank of the node is copied into its ring (a tree's casts and the flow
+ * control's credits too: they are small frames); the receiver's pass reads the word
+ * where each ring's next record starts (with more than SHM_NO_BELL ranks a node, only
+ * when its bell changed). Frames keep their per-pair numbers (seq), which
+ * small_complete() checks as for MPI's; a frame that finds its ring full waits in the
+ * sending driver, in order. Announced payloads and ranks of other nodes stay on MPI.
  *
  * Memory: a ring per pair of ranks of a node, SHM_RANK_BYTES per rank in all, a ring
  * between 128 KiB (a largest frame) and 1 MiB, so a node of many ranks has small rings.
@@ -22,7 +23,7 @@
 
 #include "mpi_internal.h"
 
-/* The rings of one rank together (before the minimum of two frames each). */
+/* The rings of one rank together (before a ring's minimum, one largest frame). */
 #define SHM_RANK_BYTES (4u << 20)
 /* No ring larger: a ring holds what its receiver has not taken yet, which a waiting
  * sender's peer takes within a pass. */
