@@ -88,7 +88,10 @@ static int run(tide_worker *w, void *ctx)
             tide_cap_drop(&at3);
         }
     }
-    printf("worker %zu: waiting\n", tide_worker_index(w)); /* tests/watch.sh signals now */
+    /* tests/watch.sh signals now, each rank at the pid given here (looking ranks up by
+     * their command line once found none in CI under ASan, twice) */
+    printf("worker %zu: pid %ld\nworker %zu: waiting\n", tide_worker_index(w), (long)getpid(),
+           tide_worker_index(w));
     fflush(stdout);
     double until = now() + seconds;
     bool reported = strcmp(which, "report") != 0;
