@@ -546,6 +546,15 @@ static bool pass_idle(struct tide__mpi *m, bool all, bool moved)
     return poll_sends(m, all || !moved) || moved;
 }
 
+/* The end of a pass that received frames. */
+static bool pass_received(struct tide__mpi *m, bool all)
+{
+    tide__mpi_casts_flush(m); /* what this pass received goes on along the tree at once */
+    count_in_flight(m);
+    poll_sends(m, all);
+    return true;
+}
+
 /* (mpi_internal.h) */
 bool tide__mpi_pass(struct tide__mpi *m, bool all)
 {
@@ -560,10 +569,16 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
     bool got = m->shm && tide__mpi_shm_poll(m, shm_got);
     struct tide__mpi_reqs *q = &m->rx;
     /* A waiting rank whose frames come through the rings looks at them at every pass and
-     * at MPI every fourth: MPI's poll is most of an empty pass. */
-    if (m->shm && !got && !moved && m->empty > 1 && m->polls % 4) {
-        m->empty++;
-        return pass_idle(m, all, moved);
+     * at MPI every fourth: MPI's poll is most of an empty pass. Nor does a pass that took
+     * frames from the rings poll MPI (but every fourth): their batches wait in the
+     * workers' inboxes until the pass ends. */
+    if (m->shm && (got || (!moved && m->empty > 1)) && m->polls % 4) {
+        if (!got) {
+            m->empty++;
+            return pass_idle(m, all, moved);
+        }
+        m->empty = 0;
+        return pass_received(m, all);
     }
     if (MPI_Testsome((int)q->n, q->reqs, &out, q->done, q->statuses) != MPI_SUCCESS)
         tide__fatal("MPI_Testsome failed on rank %d", m->rank);
@@ -599,10 +614,7 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
          * request and may move the slot array. */
         receive_done(m, (size_t)q->done[k], &q->statuses[k]);
     compact(q, m->nposts);
-    tide__mpi_casts_flush(m); /* what this pass received goes on along the tree at once */
-    count_in_flight(m);
-    poll_sends(m, all);
-    return true;
+    return pass_received(m, all);
 }
 
 void tide__mpi_stats_locked(struct tide__mpi *m, tide_comm_stats *out)
