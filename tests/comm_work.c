@@ -661,6 +661,74 @@ int work_laps(tide_allocator *a, void *ctx)
 
 /* ---------------------------------------------------------------- recycling */
 
+/* ---------------------------------------------------------------- payloads */
+
+/* Every worker sends every other worker PAYLOADS_N batches of 70 to 119 KiB: past a
+ * small frame, so each is announced and its payload follows on its own (through the
+ * shared ring between ranks of a node, up to half a ring: 128 KiB rings hold none, 256
+ * KiB rings all). Every word and the order are checked. */
+#define PAYLOADS_N 8
+
+static size_t payloads_len(uint64_t src, uint64_t k)
+{
+    return (70 * 1024 + (size_t)((src * 7 + k) % 8) * 7 * 1024) / 8;
+}
+
+struct payloads_st {
+    uint64_t *next;
+    size_t remaining;
+};
+
+static int payloads_check(tide_allocator *a, tide_batch *b, void *arg)
+{
+    struct payloads_st *st = arg;
+    uint64_t *m = tide_batch_meta(b), src = m[0], k = m[1];
+    if (src >= tide_allocator_peers(a) || k != st->next[src])
+        FAIL(a, "payloads: batch %" PRIu64 " from %" PRIu64 " out of order", k, src);
+    st->next[src]++;
+    if (tide_batch_len(b) != payloads_len(src, k))
+        FAIL(a, "payloads: batch %" PRIu64 " from %" PRIu64 ": %zu records", k, src,
+             tide_batch_len(b));
+    const uint64_t *v = tide_batch_records(b);
+    for (size_t j = 0; j < tide_batch_len(b); j++)
+        if (v[j] != mix(src << 40 | k << 32 | j))
+            FAIL(a, "payloads: batch %" PRIu64 " from %" PRIu64 ": record %zu differs", k, src,
+                 j);
+    st->remaining--;
+    return 0;
+}
+
+int work_payloads(tide_allocator *a, void *ctx)
+{
+    (void)ctx;
+    size_t me = tide_allocator_index(a), peers = tide_allocator_peers(a);
+    tide_push **push;
+    tide_pull *pull;
+    tide_allocator_allocate(a, TIDE_U64, &push, &pull);
+    struct payloads_st st = { calloc(peers, sizeof(uint64_t)), (peers - 1) * PAYLOADS_N };
+    tide_batch *b = NULL;
+    for (size_t dst = 0; dst < peers; dst++) {
+        if (dst == me)
+            continue;
+        for (uint64_t k = 0; k < PAYLOADS_N; k++) {
+            if (!b)
+                b = tide_batch_new(TIDE_U64, 0);
+            size_t len = payloads_len(me, k);
+            uint64_t *v = tide_batch_extend(b, len);
+            for (size_t j = 0; j < len; j++)
+                v[j] = mix((uint64_t)me << 40 | k << 32 | j);
+            uint64_t *m = tide_batch_meta(b);
+            m[0] = me, m[1] = k;
+            tide_push_send(push[dst], &b);
+        }
+        tide_push_send(push[dst], NULL);
+    }
+    tide_batch_free(b);
+    int rc = pump(a, pull, payloads_check, &st, &st.remaining);
+    free(st.next);
+    return rc;
+}
+
 size_t work_small_records = 16, work_large_records = 16384;
 
 int work_recycling(tide_allocator *a, void *ctx)

@@ -12,6 +12,7 @@ int work_many_channels(tide_allocator *a, void *ctx);
 int work_variable(tide_allocator *a, void *ctx);
 int work_stress(tide_allocator *a, void *ctx);
 int work_laps(tide_allocator *a, void *ctx);
+int work_payloads(tide_allocator *a, void *ctx);
 /* ctx: a size_t record count per batch (small ones coalesce, large ones go in place). */
 int work_recycling(tide_allocator *a, void *ctx);
 int work_park_wake(tide_allocator *a, void *ctx);
@@ -30,6 +31,7 @@ extern size_t work_small_records, work_large_records;
     X(variable, work_variable, NULL)                                                      \
     X(stress, work_stress, NULL)                                                          \
     X(laps, work_laps, NULL)                                                              \
+    X(payloads, work_payloads, NULL)                                                      \
     X(recycling_small, work_recycling, &work_small_records)                               \
     X(recycling_large, work_recycling, &work_large_records)                               \
     X(park_wake, work_park_wake, NULL)                                                    \

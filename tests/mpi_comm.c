@@ -76,6 +76,29 @@ static int shm_used(tide_allocator *a, void *ctx)
 
 WORK_TEST(shm_used, shm_used, NULL)
 
+/* Announced payloads of up to half a ring go through the rings too: with rings on every
+ * rank (up to 16 a node, whose rings of 256 KiB hold 119 KiB payloads), nothing goes
+ * through MPI. */
+static int shm_payloads(tide_allocator *a, void *ctx)
+{
+    if (work_payloads(a, ctx) != 0)
+        return 1;
+    tide_comm_stats st;
+    tide_comm_stats_get(a, &st);
+    bool rings = all_shm && tide_allocator_ranks(a) > 1 && tide_allocator_ranks(a) <= 16;
+    bool mpi = !all_shm && tide_allocator_ranks(a) > 1;
+    if ((rings && st.sends != 0) || (mpi && st.sends == 0)) {
+        fprintf(stderr, "rank %zu: %llu MPI sends, %llu frames through the shared rings; %s\n",
+                tide_allocator_rank(a), (unsigned long long)st.sends,
+                (unsigned long long)st.shm_frames,
+                rings ? "expected everything through the rings" : "expected MPI sends");
+        return 1;
+    }
+    return 0;
+}
+
+WORK_TEST(shm_payloads, shm_payloads, NULL)
+
 /* A worker's own MPI calls between tide messages: each worker exchanges a value with the
  * worker of the same thread index on the neighbouring ranks, inside mpi_enter/leave, then
  * tide channels still work. */
@@ -203,6 +226,7 @@ int main(int argc, char **argv)
     COMM_WORK_TESTS(ADD_WORK_TEST)
     tcase_add_test(tc, test_own_mpi);
     tcase_add_test(tc, test_shm_used);
+    tcase_add_test(tc, test_shm_payloads);
     int failed = run_suite("mpi_comm", tc, CK_NOFORK);
     /* A failure on any rank fails every rank, so mpirun's exit code is enough. */
     int any = 0;

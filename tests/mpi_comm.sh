@@ -47,8 +47,13 @@ channel|a channel id past the channels a job may allocate
 padwrap|claims more bytes than its frame holds
 announce-huge|announced batch too large for one MPI message
 announce-mismatch|a large payload whose header differs from its announce
+ring-orphan|a payload in the shared ring that no announce awaits
 str-nonul|a string without its terminating NUL
 str-past|a record longer than the rest of the batch
 packed|(5 bytes): a packed number not in its shortest form
 MODES
+# (the payload above came through the shared ring; here through MPI)
+expect_failure "forged frame: announce-mismatch, --shm off" \
+  "a large payload whose header differs from its announce" \
+  env TIDE_TEST_TIMEOUT=30 "$run" 2 "$wire" announce-mismatch --bind none --shm off
 exit $status

@@ -29,8 +29,29 @@ static void send_frame(tide_allocator *a, struct tide__mpi *m, const struct tide
     if (n)
         memcpy(frame + sizeof fh + hb, payload, n);
     tide_allocator_mpi_enter(a);
-    MPI_Send(frame, (int)bytes, MPI_BYTE, 1, tag, m->comm);
+    if (strncmp(mode, "announce-mismatch", 17) == 0 || strcmp(mode, "ring-orphan") == 0) {
+        /* through the driver, as the transport sends: a payload that a shared ring
+         * carries must come through it, after its announce */
+        tide_batch *f = tide_batch_new(NULL, bytes);
+        if (!f || tide__batch_reserve(f, bytes) != 0)
+            abort();
+        memcpy(f->base, frame, bytes);
+        f->bytes = bytes;
+        f->peer_rank = 1;
+        f->mpi_tag = tag;
+        f->owner = TIDE__DRIVER_OWNED;
+        tide__mpi_post_now(m, f);
+    } else {
+        MPI_Send(frame, (int)bytes, MPI_BYTE, 1, tag, m->comm);
+    }
     tide_allocator_mpi_leave(a);
+}
+
+/* The tag a payload of @p n bytes goes on, as the transport picks it. */
+static int payload_tag(struct tide__mpi *m, size_t n)
+{
+    return tide__mpi_shm_carries(m, 1, TIDE__HEADROOM + TIDE__PAD8(n)) ? TIDE__TAG_RING
+                                                                      : TIDE__TAG_LARGE_BASE;
 }
 
 static int forge(tide_allocator *a, void *ctx)
@@ -92,7 +113,7 @@ static int forge(tide_allocator *a, void *ctx)
         mh.nbytes = 5;
         memcpy(payload, "\x80\x00\x00\x00\x02", 5);
     }
-    if (strcmp(mode, "announce-mismatch") == 0) {
+    if (strncmp(mode, "announce-mismatch", 17) == 0) {
         /* an announce of 16 bytes, then a payload that claims another channel */
         mh.flags = TIDE__MSG_ANNOUNCE;
         mh.nrecords = 2;
@@ -101,7 +122,14 @@ static int forge(tide_allocator *a, void *ctx)
         unsigned char sixteen[16] = { 0 };
         mh.flags = 0;
         mh.channel = 5;
-        send_frame(a, m, &mh, sixteen, sizeof sixteen, TIDE__TAG_LARGE_BASE);
+        send_frame(a, m, &mh, sixteen, sizeof sixteen, payload_tag(m, sizeof sixteen));
+        return 0;
+    }
+    if (strcmp(mode, "ring-orphan") == 0) {
+        /* a payload through the shared ring that nothing announced */
+        if (payload_tag(m, sizeof payload) != TIDE__TAG_RING)
+            return 1;
+        send_frame(a, m, &mh, payload, sizeof payload, TIDE__TAG_RING);
         return 0;
     }
     bool announced = mh.flags & TIDE__MSG_ANNOUNCE;

@@ -172,7 +172,9 @@ static void send_msg(struct remote_chan *rc, size_t dst, uint32_t flags, tide_ba
         struct tide__msg_hdr note = mh;
         note.flags |= TIDE__MSG_ANNOUNCE;
         append(ml, rank, &note, NULL, 0);
-        tag = TIDE__TAG_LARGE_BASE + (int)(ml->mw - ml->m->w);
+        tag = tide__mpi_shm_carries(ml->m, rank, TIDE__HEADROOM + padded)
+                  ? TIDE__TAG_RING
+                  : TIDE__TAG_LARGE_BASE + (int)(ml->mw - ml->m->w);
     }
     flush_frame(ml, rank); /* keeps this sender's messages in order */
     memset(tide__batch_data(b) + b->bytes, 0, padded - b->bytes);

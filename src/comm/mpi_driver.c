@@ -157,12 +157,15 @@ void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
     /* Numbered here, under the lock, in the order the sends are posted: that is the order
      * in which they match the peer's receives (or are written to its ring). */
-    if (f->mpi_tag == TIDE__TAG_SMALL) {
-        tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
+    if (f->mpi_tag == TIDE__TAG_SMALL || f->mpi_tag == TIDE__TAG_RING) {
+        if (f->mpi_tag == TIDE__TAG_SMALL)
+            tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
         if (m->shm && tide__mpi_shm_send(m, f)) {
             count_in_flight(m);
             return;
         }
+        if (f->mpi_tag == TIDE__TAG_RING)
+            tide__fatal("rank %d: a payload for a shared ring with no rings", m->rank);
     }
     size_t i = add_slot(m, &m->tx);
     m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
@@ -313,6 +316,7 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     size_t total = TIDE__HEADROOM + TIDE__PAD8(mh->nbytes); /* bounded by tide__wire_message */
     tide_batch *b = tide__mpi_pool_get(m, TIDE__PAD8(mh->nbytes));
     b->peer_rank = -1; /* not complete: deliveries from src wait behind it */
+    b->mpi_tag = 0;
     /* The payload is checked against its announce on arrival: keep the announce where the
      * payload's own header will land. */
     b->len = mh->nrecords;
@@ -321,6 +325,13 @@ static void announce(struct tide__mpi *m, int src, const struct tide__msg_hdr *m
     b->meta[1] = (uint64_t)mh->src << 32 | mh->dst;
     b->meta[2] = mh->seq;
     b->meta[3] = mh->flags;
+    /* A worker's payload comes through the ring from src when it fits (its sender decided
+     * alike), after this announce: ring_payload_buffer() finds this buffer for it. */
+    if (!(mh->flags & TIDE__MSG_FANOUT) && tide__mpi_shm_carries(m, src, total)) {
+        b->mpi_tag = TIDE__TAG_RING;
+        tide__fifo_put(&m->held[src], b);
+        return;
+    }
     size_t i = add_slot(m, &m->rx);
     m->rx.slots[i] = (struct tide__mpi_slot){ b, SLOT_LARGE, src, 0 };
     int tag = TIDE__TAG_LARGE_BASE + (mh->flags & TIDE__MSG_FANOUT
@@ -423,6 +434,36 @@ static void shm_got(struct tide__mpi *m, tide_batch *buf, size_t count, int src)
     arrived(m, count, src);
     small_complete(m, buf, count, src);
 }
+
+static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src);
+
+/* Where a payload of @p count bytes from @p src's ring goes: the buffer of the first
+ * announce from its sending worker still waiting for one (a worker's payloads follow its
+ * announces in order; other workers' frames of the same rank may come between). */
+static tide_batch *ring_payload_buffer(struct tide__mpi *m, int src, const unsigned char *hdrs,
+                                       size_t count)
+{
+    struct tide__msg_hdr mh;
+    memcpy(&mh, hdrs + sizeof(struct tide__frame_hdr), sizeof mh);
+    for (tide_batch *b = m->held[src].head; b; b = b->next) {
+        if (b->peer_rank != -1 || b->mpi_tag != TIDE__TAG_RING ||
+            (uint32_t)(b->meta[1] >> 32) != mh.src)
+            continue;
+        if (count > TIDE__HEADROOM + TIDE__PAD8(b->bytes))
+            bad_frame(m, src, "a payload larger than its announce");
+        b->mpi_tag = 0;
+        return b;
+    }
+    bad_frame(m, src, "a payload in the shared ring that no announce awaits");
+}
+
+static void ring_payload(struct tide__mpi *m, tide_batch *b, size_t count, int src)
+{
+    arrived(m, count, src);
+    large_complete(m, b, count, src);
+}
+
+static const struct tide__shm_sink shm_sink = { shm_got, ring_payload_buffer, ring_payload };
 
 static void large_complete(struct tide__mpi *m, tide_batch *b, size_t count, int src)
 {
@@ -566,7 +607,7 @@ bool tide__mpi_pass(struct tide__mpi *m, bool all)
             post_receive(m, i);
     int out = 0;
     m->polls++;
-    bool got = m->shm && tide__mpi_shm_poll(m, shm_got);
+    bool got = m->shm && tide__mpi_shm_poll(m, &shm_sink);
     struct tide__mpi_reqs *q = &m->rx;
     /* A waiting rank whose frames come through the rings looks at them at every pass and
      * at MPI every fourth: MPI's poll is most of an empty pass. Nor does a pass that took

@@ -10,6 +10,7 @@
 #include "alloc_internal.h"
 
 #define TIDE__TAG_SMALL 17      /* frames of at most TIDE__POST_BYTES */
+#define TIDE__TAG_RING 16       /* (not an MPI tag) an announced payload for a shared ring */
 #define TIDE__TAG_LARGE_BASE 32 /* + the sending worker's thread index: announced payloads;
                                   + workers per rank: the rank's announced casts */
 
@@ -145,16 +146,25 @@ bool tide__mpi_credit_send(struct tide__mpi *m);
 size_t tide__mpi_credit_blocked(const struct tide__mpi *m);
 /* mpi_shm.c. init (collective over the transport's communicator) shares rings with the
  * other ranks of the node when all of them @p want to, free (collective too) lets them
- * go; failures are fatal. The driver's (lock held):
- * send takes small frame @p f for a rank of this node (false: not one), which goes
- * through its ring now or, when that is full, in order later; poll hands each frame waiting in this rank's rings to @p got (a
- * pooled buffer, its bytes and source rank) and says whether there was any. */
-typedef void (*tide__shm_frame_fn)(struct tide__mpi *m, tide_batch *buf, size_t bytes,
-                                   int src);
+ * go; failures are fatal. carries says whether an announced payload of @p bytes (its
+ * headers included) to or from @p rank goes through a ring (both ends decide alike; any
+ * thread, while the transport runs). The driver's (lock held):
+ * send takes small frame @p f for a rank of this node (false: not one), or a payload
+ * tagged TIDE__TAG_RING, which goes through its ring now or, when that is full, in order
+ * later; poll hands what waits in this rank's rings to @p sink and says whether there
+ * was any: a small frame in a pooled buffer, or a payload into the buffer that
+ * sink->payload_buffer finds for its headers (the TIDE__HEADROOM bytes it starts with). */
+struct tide__shm_sink {
+    void (*frame)(struct tide__mpi *m, tide_batch *buf, size_t bytes, int src);
+    tide_batch *(*payload_buffer)(struct tide__mpi *m, int src, const unsigned char *hdrs,
+                                  size_t bytes);
+    void (*payload)(struct tide__mpi *m, tide_batch *buf, size_t bytes, int src);
+};
 void tide__mpi_shm_init(struct tide__mpi *m, bool want);
 void tide__mpi_shm_free(struct tide__mpi *m);
+bool tide__mpi_shm_carries(const struct tide__mpi *m, int rank, size_t bytes);
 bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f);
-bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got);
+bool tide__mpi_shm_poll(struct tide__mpi *m, const struct tide__shm_sink *sink);
 /* The driver's: writes the frames that wait for room in a ring (true if any); how many
  * wait (0 without rings). */
 bool tide__mpi_shm_flush(struct tide__mpi *m);

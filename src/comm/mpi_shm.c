@@ -12,7 +12,9 @@
  * where each ring's next record starts (with more than SHM_NO_BELL ranks a node, only
  * when its bell changed). Frames keep their per-pair numbers (seq), which
  * small_complete() checks as for MPI's; a frame that finds its ring full waits in the
- * sending driver, in order. Announced payloads and ranks of other nodes stay on MPI.
+ * sending driver, in order. An announced payload of up to half a ring goes through it
+ * too, after its announce, marked in its record's word; larger ones and ranks of other
+ * nodes stay on MPI.
  *
  * Memory: a ring per pair of ranks of a node, SHM_RANK_BYTES per rank in all, a ring
  * between 128 KiB (a largest frame) and 1 MiB, so a node of many ranks has small rings.
@@ -313,6 +315,17 @@ static uint64_t record_word(uint64_t at, size_t size, uint64_t len)
     return (((at / size + 1) & 0xffffffffu) << 32) | len;
 }
 
+/* In a record's byte count: the record is an announced payload, not a small frame. */
+#define SHM_PAYLOAD (1u << 31)
+
+/* (mpi_internal.h) Up to half a ring: a payload then never waits for more room than the
+ * ring has, and small frames still fit beside it. */
+bool tide__mpi_shm_carries(const struct tide__mpi *m, int rank, size_t bytes)
+{
+    const struct tide__shm *s = m->shm;
+    return s && s->node_of[rank] >= 0 && 8 + TIDE__PAD8(bytes) + 8 <= s->ring_bytes / 2;
+}
+
 /* Writes frame @p f to ring @p i if it has room for it (and for the next record's word). */
 static bool ring_put(struct tide__shm *s, int i, tide_batch *f)
 {
@@ -330,7 +343,8 @@ static bool ring_put(struct tide__shm *s, int i, tide_batch *f)
      * was written there then (a frame's bytes, which could look like a word of this lap),
      * and the receiver must find nothing there until the next record is written. */
     atomic_store_explicit(ring_word(data, size, tail + need), 0, memory_order_relaxed);
-    atomic_store_explicit(ring_word(data, size, tail), record_word(tail, size, len),
+    uint64_t kind = f->mpi_tag == TIDE__TAG_RING ? SHM_PAYLOAD : 0;
+    atomic_store_explicit(ring_word(data, size, tail), record_word(tail, size, len | kind),
                           memory_order_release);
     s->tail[i] = tail + need;
     if (s->bell)
@@ -342,8 +356,12 @@ bool tide__mpi_shm_send(struct tide__mpi *m, tide_batch *f)
 {
     struct tide__shm *s = m->shm;
     int i = s->node_of[f->peer_rank];
-    if (i < 0)
+    if (i < 0) {
+        if (f->mpi_tag == TIDE__TAG_RING)
+            tide__fatal("rank %d: a payload for a shared ring to rank %d, of another node",
+                        m->rank, f->peer_rank);
         return false;
+    }
     /* A full ring's frames wait here, in order, rather than go by MPI: the receiver
      * would hold every later frame from the ring until MPI's came (a search per frame
      * in its list of early ones), and a stream fills its ring all the time. */
@@ -378,7 +396,7 @@ size_t tide__mpi_shm_waiting(const struct tide__mpi *m)
     return m->shm ? m->shm->nwait : 0;
 }
 
-bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got)
+bool tide__mpi_shm_poll(struct tide__mpi *m, const struct tide__shm_sink *sink)
 {
     struct tide__shm *s = m->shm;
     if (s->bell) {
@@ -408,19 +426,29 @@ bool tide__mpi_shm_poll(struct tide__mpi *m, tide__shm_frame_fn got)
                 s->more = true; /* looked at again next pass, bell or not */
                 break;
             }
-            uint64_t len = w & 0xffffffffu;
-            if (w >> 32 != record_word(head, size, 0) >> 32 || len > TIDE__POST_BYTES)
+            uint64_t len = w & ~(uint64_t)SHM_PAYLOAD & 0xffffffffu;
+            bool payload = w & SHM_PAYLOAD;
+            if (w >> 32 != record_word(head, size, 0) >> 32 ||
+                (payload ? len < TIDE__HEADROOM || !tide__mpi_shm_carries(m, s->rank_of[i], len)
+                         : len > TIDE__POST_BYTES))
                 tide__fatal("rank %d: the shared ring from rank %d is corrupt at byte %llu "
-                            "(word %#llx: a lap other than %llu, or more than a small frame)",
+                            "(word %#llx: a lap other than %llu, or a size no record has)",
                             m->rank, s->rank_of[i], (unsigned long long)head,
                             (unsigned long long)w,
                             (unsigned long long)(record_word(head, size, 0) >> 32));
-            tide_batch *buf = tide__mpi_pool_get(m, TIDE__POST_BYTES);
+            tide_batch *buf;
+            if (payload) {
+                unsigned char hdrs[TIDE__HEADROOM];
+                ring_read(data, size, head + 8, hdrs, sizeof hdrs);
+                buf = sink->payload_buffer(m, s->rank_of[i], hdrs, (size_t)len);
+            } else {
+                buf = tide__mpi_pool_get(m, TIDE__POST_BYTES);
+            }
             ring_read(data, size, head + 8, buf->base, (size_t)len);
             head += 8 + TIDE__PAD8(len);
             /* given back before the frame is handled: handling it may send to that rank */
             atomic_store_explicit(&h->head, head, memory_order_release);
-            got(m, buf, (size_t)len, s->rank_of[i]);
+            (payload ? sink->payload : sink->frame)(m, buf, (size_t)len, s->rank_of[i]);
             any = true;
         }
     }
