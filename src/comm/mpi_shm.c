@@ -257,7 +257,7 @@ void tide__mpi_shm_free(struct tide__mpi *m)
  * stores must take each line back from the receiver's cache first: comm_bench's stream of
  * 64 KiB batches ran at 2-3 GB/s in about one run in six (the two cores' caches farther
  * apart, the likely reason on this VM, whose cores the host places anew), 9-21 GB/s in
- * the others; with these stores, 11-15 GB/s in 20 runs of 20. The fence orders them
+ * the others; with these stores, 10.9-16.2 GB/s in 30 runs of 30. The fence orders them
  * before the record's word. */
 static void copy_past_caches(unsigned char *dst, const unsigned char *src, size_t n)
 {
