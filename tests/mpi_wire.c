@@ -29,7 +29,7 @@ static void send_frame(tide_allocator *a, struct tide__mpi *m, const struct tide
     if (n)
         memcpy(frame + sizeof fh + hb, payload, n);
     tide_allocator_mpi_enter(a);
-    if (strncmp(mode, "announce-mismatch", 17) == 0 || strcmp(mode, "ring-orphan") == 0) {
+    if (strcmp(mode, "announce-mismatch") == 0 || strcmp(mode, "ring-orphan") == 0) {
         /* through the driver, as the transport sends: a payload that a shared ring
          * carries must come through it, after its announce */
         tide_batch *f = tide_batch_new(NULL, bytes);
@@ -113,7 +113,7 @@ static int forge(tide_allocator *a, void *ctx)
         mh.nbytes = 5;
         memcpy(payload, "\x80\x00\x00\x00\x02", 5);
     }
-    if (strncmp(mode, "announce-mismatch", 17) == 0) {
+    if (strcmp(mode, "announce-mismatch") == 0) {
         /* an announce of 16 bytes, then a payload that claims another channel */
         mh.flags = TIDE__MSG_ANNOUNCE;
         mh.nrecords = 2;

@@ -157,16 +157,16 @@ void tide__mpi_post_now(struct tide__mpi *m, tide_batch *f)
 {
     /* Numbered here, under the lock, in the order the sends are posted: that is the order
      * in which they match the peer's receives (or are written to its ring). */
-    if (f->mpi_tag == TIDE__TAG_SMALL || f->mpi_tag == TIDE__TAG_RING) {
-        if (f->mpi_tag == TIDE__TAG_SMALL)
-            tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
-        if (m->shm && tide__mpi_shm_send(m, f)) {
-            count_in_flight(m);
-            return;
-        }
-        if (f->mpi_tag == TIDE__TAG_RING)
-            tide__fatal("rank %d: a payload for a shared ring with no rings", m->rank);
+    if (f->mpi_tag == TIDE__TAG_SMALL)
+        tide__frame_hdr(f)->seq = m->seq_to[f->peer_rank]++;
+    if ((f->mpi_tag == TIDE__TAG_SMALL || f->mpi_tag == TIDE__TAG_RING) && m->shm &&
+        tide__mpi_shm_send(m, f)) {
+        count_in_flight(m);
+        return;
     }
+    if (f->mpi_tag == TIDE__TAG_RING)
+        tide__fatal("rank %d: a payload for a shared ring to rank %d, which shares none",
+                    m->rank, f->peer_rank);
     size_t i = add_slot(m, &m->tx);
     m->tx.slots[i] = (struct tide__mpi_slot){ f, SLOT_SEND, f->peer_rank, 0 };
     m->stats.sends++;
