@@ -229,6 +229,51 @@ START_TEST(test_buffers_across_workers)
 }
 END_TEST
 
+/* A batch that grows past 2 MiB moves to a mapping of its own, and then to larger ones by
+ * moving its pages (tide__bufpool_realloc): every record must survive each move, with the
+ * pool off (no budget) and on (--memory, sizes rounded to its classes). */
+static int grow_and_check(void)
+{
+    tide_batch *b = tide_batch_new(TIDE_U64, 0);
+    if (!b)
+        return 1;
+    const uint64_t chunk = 100000, total = 50 * chunk; /* 40 MB in 800 KB steps */
+    for (uint64_t at = 0; at < total; at += chunk) {
+        uint64_t *r = tide_batch_extend(b, chunk);
+        if (!r)
+            return 1;
+        for (uint64_t i = 0; i < chunk; i++)
+            r[i] = (at + i) * 2654435761u;
+    }
+    const uint64_t *r = tide_batch_records(b);
+    uint64_t wrong = tide_batch_len(b) != total;
+    for (uint64_t i = 0; !wrong && i < total; i++)
+        wrong += r[i] != i * 2654435761u;
+    tide_batch_free(b);
+    return wrong != 0;
+}
+
+static int big_worker(tide_worker *w, void *arg)
+{
+    (void)w;
+    *(int *)arg = grow_and_check();
+    return 0;
+}
+
+START_TEST(test_big_buffers)
+{
+    uint64_t held = tide_memory_held();
+    ck_assert_int_eq(grow_and_check(), 0);
+    ck_assert_uint_eq(tide_memory_held(), held);
+    tide_config cfg = check_threads(1);
+    cfg.memory = (uint64_t)1 << 30;
+    int failed = -1;
+    ck_assert_int_eq(tide_execute(&cfg, big_worker, &failed), 0);
+    ck_assert_int_eq(failed, 0);
+    ck_assert_uint_eq(tide_memory_held(), held);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("batch");
@@ -240,5 +285,6 @@ int main(void)
     tcase_add_test(tc, test_allocation_counter);
     tcase_add_test(tc, test_spare_buffer);
     tcase_add_test(tc, test_buffers_across_workers);
+    tcase_add_test(tc, test_big_buffers);
     return run_suite("batch", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -59,22 +59,13 @@ void *tide__table_alloc(size_t bytes, size_t *got)
     if (bytes > SIZE_MAX - 2 * HUGE_BYTES)
         return NULL;
     size_t len = (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
-    unsigned char *m = mmap(NULL, len + HUGE_BYTES, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
+    unsigned char *m = tide__huge_map(len);
+    if (!m)
         return NULL;
-    /* aligned: the mapping's ends beyond the aligned range go back */
-    size_t head = (HUGE_BYTES - (uintptr_t)m % HUGE_BYTES) % HUGE_BYTES;
-    if (head)
-        munmap(m, head);
-    munmap(m + head + len, HUGE_BYTES - head); /* (head < HUGE_BYTES: never empty) */
-#ifdef MADV_HUGEPAGE
-    madvise(m + head, len, MADV_HUGEPAGE); /* advice: failing it costs only speed */
-#endif
-    first_touch(m + head, len); /* after the advice: huge pages from the first writes */
+    first_touch(m, len); /* after the advice: huge pages from the first writes */
     *got = len;
     tide__memory_account((int64_t)len);
-    return m + head;
+    return m;
 }
 
 void tide__table_free(void *p, size_t got)
@@ -85,7 +76,7 @@ void tide__table_free(void *p, size_t got)
     if (got < HUGE_BYTES)
         free(p);
     else
-        munmap(p, got);
+        tide__huge_unmap(p, got);
 }
 
 uint64_t tide_memory_held(void)
