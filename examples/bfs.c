@@ -46,8 +46,8 @@ static void build_graph(struct bfs *g, tide_batch *edges)
     const struct edge *e = edges ? tide_batch_records(edges) : NULL;
     size_t local = g->nodes / g->peers + 1, n = edges ? tide_batch_len(edges) : 0;
     g->offsets = example_zalloc(local + 1, sizeof *g->offsets);
-    g->targets = malloc((n ? n : 1) * sizeof *g->targets);
-    g->parent = malloc(local * sizeof *g->parent);
+    g->targets = example_zalloc(n ? n : 1, sizeof *g->targets);
+    g->parent = example_zalloc(local, sizeof *g->parent);
     if (!g->offsets || !g->targets || !g->parent)
         tide_abort("bfs: out of memory");
     memset(g->parent, 0xff, local * sizeof *g->parent);
@@ -164,6 +164,8 @@ static int run(tide_worker *w, void *arg)
     for (uint64_t i = g->me; i < a->edges; i += g->peers) { /* this worker's share */
         struct edge *e = tide_input_extend(in, 1); /* in place: see unionfind.c */
         example_edge(i, a->nodes, &e->src, &e->dst);
+        if (i % (1 << 16) == g->me)
+            tide_worker_step(w);
     }
     tide_input_close(in);
     while (tide_worker_step(w))

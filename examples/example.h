@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <tide.h>
@@ -83,11 +84,30 @@ static inline void example_unite(uint32_t *root, uint8_t *rank, uint32_t x, uint
  * page of calloc's zeros that is read first maps the kernel's shared zero page, and the
  * first write after copies it: a fault that flushes the TLBs of the cores running the
  * process's other threads, which then miss on their next lookups (unionfind -w 2: 6.5%
- * of its time in those flushes, 0.92x the time with its ranks allocated here). */
+ * of its time in those flushes, 0.92x the time with its ranks allocated here). From 2 MiB
+ * it is aligned to 2 MiB and asked for in huge pages, as tide's own large buffers are: one
+ * fault per 2 MiB where a virtual machine pays some 7 us per 4 KiB page (the single-threaded
+ * programs of tests/examples_seq.c allocate here too: bfs 0.75x their time). Free with
+ * free(). */
+#define EXAMPLE_HUGE ((size_t)2 << 20)
 static inline void *example_zalloc(size_t n, size_t size)
 {
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t bytes = n * size;
+    if (bytes >= EXAMPLE_HUGE && bytes <= SIZE_MAX - EXAMPLE_HUGE) {
+        size_t whole = (bytes + EXAMPLE_HUGE - 1) & ~(EXAMPLE_HUGE - 1);
+        unsigned char *p = aligned_alloc(EXAMPLE_HUGE, whole);
+        if (p) {
+#ifdef MADV_HUGEPAGE
+            madvise(p, whole, MADV_HUGEPAGE); /* advice: failing it costs only speed */
+#endif
+            memset(p, 0, bytes);
+        }
+        return p;
+    }
     unsigned char *p = calloc(n ? n : 1, size ? size : 1);
-    for (size_t at = 0; p && at < n * size; at += 4096) /* calloc checked n * size */
+    for (size_t at = 0; p && at < bytes; at += 4096)
         ((volatile unsigned char *)p)[at] = 0;
     return p;
 }

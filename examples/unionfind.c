@@ -84,7 +84,8 @@ static void stage_free(void *arg)
 static struct forest *forest_new(uint64_t nodes, uint64_t *joins)
 {
     struct forest *f = malloc(sizeof *f);
-    if (!f || !(f->root = malloc(nodes * sizeof *f->root)) || !(f->rank = example_zalloc(nodes, 1)))
+    if (!f || !(f->root = example_zalloc(nodes, sizeof *f->root)) ||
+        !(f->rank = example_zalloc(nodes, 1)))
         tide_abort("unionfind: out of memory for %" PRIu64 " nodes", nodes);
     for (uint64_t i = 0; i < nodes; i++)
         f->root[i] = (uint32_t)i;

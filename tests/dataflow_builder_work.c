@@ -253,7 +253,7 @@ int df_capset_join(tide_worker *w, void *ctx)
  * state per time (tide_stash_state), which must agree with the records stashed; the states
  * of odd epochs are left in the stash, whose free function must free them. Even epochs
  * bring STASH_BIG more values on input 0, in batches large enough for the stash to keep
- * them without a copy, joined with the small ones when taken; at even epochs the operator
+ * the first without a copy, the others and the small ones copied onto it; at even epochs the operator
  * also gives each port-0 batch on after stashing it (tide_session_give_batch), which must
  * leave the stash its records. */
 #define SUMMARY (1ull << 63)

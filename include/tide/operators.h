@@ -249,8 +249,9 @@ typedef struct tide_stash tide_stash;
 tide_stash *tide_stash_new(void);
 /** Appends the records of @p batch at the time of @p cap, for input port @p port; all
  *  batches at one port must have one type. The batch stays the caller's to read (and to
- *  give on with tide_session_give_batch()), but not to change: the batch tide_op_next()
- *  gave, when it fills most of its buffer, is kept as it is instead of copied. */
+ *  give on with tide_session_give_batch()), but not to change: the first batch at a time
+ *  and port, when tide_op_next() gave it and it fills most of its buffer, is kept as it is
+ *  instead of copied; the later ones are copied onto its end. */
 void tide_stash_add(tide_stash *s, uint32_t port, const tide_cap *cap, tide_batch *batch);
 /** The earliest stashed time that none of @p op's input frontiers can still reach: true
  *  with its capability in *cap (owned: drop it); its records are then had with
