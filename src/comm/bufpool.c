@@ -61,11 +61,8 @@ static void init_locks(void)
 
 static size_t page_round(size_t bytes)
 {
-    static size_t page;
-    if (!page) {
-        long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
-    }
+    long p = sysconf(_SC_PAGESIZE); /* glibc keeps it: no system call */
+    size_t page = p > 0 ? (size_t)p : 4096;
     return (bytes + page - 1) & ~(page - 1);
 }
 
