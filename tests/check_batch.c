@@ -229,9 +229,9 @@ START_TEST(test_buffers_across_workers)
 }
 END_TEST
 
-/* A batch that grows past 2 MiB moves to a mapping of its own, and then to larger ones by
- * moving its pages (tide__bufpool_realloc): every record must survive each move, with the
- * pool off (no budget) and on (--memory, sizes rounded to its classes). */
+/* A batch that grows past 2 MiB moves to a mapping of its own, and then to larger ones
+ * (tide__bufpool_realloc): every record must survive each move, with the pool off (no
+ * budget) and on (--memory, sizes rounded to its classes). */
 static int grow_and_check(void)
 {
     tide_batch *b = tide_batch_new(TIDE_U64, 0);

@@ -11,8 +11,8 @@
  * it holds at once. Off without --memory: the per-thread arenas are faster where memory is
  * not bounded.
  */
-/* MAP_ANONYMOUS, madvise and mremap, which strict C11 hides */
-#define _GNU_SOURCE
+/* MAP_ANONYMOUS and madvise, which strict C11 hides */
+#define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -51,8 +51,7 @@ static void init_locks(void)
 }
 
 /* A buffer of 2 MiB and more is mapped on its own, aligned to 2 MiB and in transparent
- * huge pages (asked for with MADV_HUGEPAGE, which Debian's "madvise" mode needs), and grows
- * by moving its pages to a larger mapping. Where a page fault is dear, as in a virtual
+ * huge pages (asked for with MADV_HUGEPAGE, which Debian's "madvise" mode needs). Where a page fault is dear, as in a virtual
  * machine (some 7 us each on a 2-core VM here), the 4 KiB faults of the large batches an
  * operator gathers cost a worker much of its lead: pagerank 100000 1000000 -w 1 took 65,000
  * faults and 0.45 s of system time; in huge pages 36,000 and 0.87x the time (bfs 0.79x).
@@ -107,8 +106,11 @@ static void buffer_free(unsigned char *base, size_t size)
 }
 
 /* @p base (@p had bytes) as a buffer of @p size bytes holding its first @p keep bytes; NULL
- * (and @p base untouched) when out of memory. A big buffer's pages move to a new mapping
- * without a copy, huge pages whole (both ends are aligned). */
+ * (and @p base untouched) when out of memory. A big buffer is copied to its new mapping:
+ * moving its pages there instead (mremap with MREMAP_FIXED) made a job under MPICH wait
+ * forever now and then (mpi_dataflow -n 3 -w 2 with a progress tree: 3 runs of 32, none
+ * of 40 with the copy; not explained: MPICH's UCX hooks the process's mapping calls). The
+ * copy costs a doubling buffer one pass over what it holds. */
 static unsigned char *buffer_realloc(unsigned char *base, size_t had, size_t keep, size_t size)
 {
     if (!base)
@@ -119,14 +121,7 @@ static unsigned char *buffer_realloc(unsigned char *base, size_t had, size_t kee
     if (!to)
         return NULL;
     keep = keep < had ? keep : had;
-    keep = keep < size ? keep : size;
-#ifdef MREMAP_FIXED
-    size_t moved = page_round(had);
-    if (had >= BIG_BYTES && page_round(size) >= moved &&
-        mremap(base, moved, moved, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
-        return to; /* the old mapping is gone with the move */
-#endif
-    memcpy(to, base, keep);
+    memcpy(to, base, keep < size ? keep : size);
     buffer_free(base, had);
     return to;
 }
@@ -231,7 +226,7 @@ unsigned char *tide__bufpool_realloc(unsigned char *base, size_t had, size_t kee
 {
     size_t size = tide__bufpool_size(bytes);
     unsigned char *to = take_kept(size);
-    if (!to) /* in place where it can, a big one by moving its pages */
+    if (!to) /* small ones in place where they can */
         return buffer_realloc(base, had, keep, size);
     if (base) {
         memcpy(to, base, keep < had ? keep : had);
