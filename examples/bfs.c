@@ -161,10 +161,14 @@ static int run(tide_worker *w, void *arg)
     if (a->levels) /* the reached nodes counted at worker 0 */
         tide_inspect(tide_count(tide_exchange(reached, tide_hash_zero, NULL)), print_level, NULL);
     tide_dataflow_end(scope);
-    for (uint64_t i = g->me; i < a->edges; i += g->peers) { /* this worker's share */
+    /* This worker's share, stepping now and then: the BFS operator takes the exchanged
+     * edges in as they come and their batches go back, where 80 MB of them waiting at once
+     * cost a page fault per 4 KiB (doc/architecture.md, COST). */
+    uint64_t made = 0;
+    for (uint64_t i = g->me; i < a->edges; i += g->peers) {
         struct edge *e = tide_input_extend(in, 1); /* in place: see unionfind.c */
         example_edge(i, a->nodes, &e->src, &e->dst);
-        if (i % (1 << 16) == g->me)
+        if (++made % 65536 == 0)
             tide_worker_step(w);
     }
     tide_input_close(in);
