@@ -87,7 +87,7 @@ static inline void example_unite(uint32_t *root, uint8_t *rank, uint32_t x, uint
  * of its time in those flushes, 0.92x the time with its ranks allocated here). From 2 MiB
  * it is aligned to 2 MiB and asked for in huge pages, as tide's own large buffers are: one
  * fault per 2 MiB where a virtual machine pays some 7 us per 4 KiB page (the single-threaded
- * programs of tests/examples_seq.c allocate here too: bfs 0.75x their time). Free with
+ * programs of tests/examples_seq.c allocate here too: bfs 0.70x its time). Free with
  * free(). */
 #define EXAMPLE_HUGE ((size_t)2 << 20)
 static inline void *example_zalloc(size_t n, size_t size)
