@@ -109,8 +109,10 @@ static void buffer_free(unsigned char *base, size_t size)
  * (and @p base untouched) when out of memory. A big buffer is copied to its new mapping:
  * moving its pages there instead (mremap with MREMAP_FIXED) made a job under MPICH wait
  * forever now and then (mpi_dataflow -n 3 -w 2 with a progress tree: 3 runs of 32, none
- * of 40 with the copy; not explained: MPICH's UCX hooks the process's mapping calls). The
- * copy costs a doubling buffer one pass over what it holds. */
+ * of 40 with the copy). MPICH's UCX (1.13, Debian 12) replaces mremap with a hook of four
+ * arguments (ucm_mremap in <ucm/api/ucm.h>), so MREMAP_FIXED's target address is not
+ * passed on and the pages land wherever a stray register says. The copy costs a doubling
+ * buffer one pass over what it holds. */
 static unsigned char *buffer_realloc(unsigned char *base, size_t had, size_t keep, size_t size)
 {
     if (!base)
