@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* MAP_ANONYMOUS and madvise, which strict C11 hides */
-#define _DEFAULT_SOURCE
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "batch_internal.h"
 #include "bufpool_internal.h"
