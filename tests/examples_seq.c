@@ -381,10 +381,15 @@ static void loopdemo(uint64_t rate, uint64_t seconds)
 /* ---------------------------------------------------------------- pagerank */
 
 /* A vertex's out-edges as (target, multiplicity) sorted by target, its rank and the rank
- * change it has not applied yet. */
+ * change it has not applied yet. A target and its multiplicity lie together, as in the
+ * example's lists (one miss per list, where two arrays made two). */
+struct out_edge {
+    uint64_t dst;
+    int64_t mult;
+};
+
 struct vertex {
-    uint64_t *dst;
-    int64_t *mult;
+    struct out_edge *e;
     size_t len, cap;
     int64_t rank, pending;
 };
@@ -397,7 +402,7 @@ static void pass_on(const struct vertex *v, int64_t sign, int64_t *d)
         return;
     int64_t degree = (int64_t)v->len, all = v->rank * 5 / 6;
     for (int64_t i = 0; i < degree; i++)
-        d[v->dst[i]] += sign * v->mult[i] * (all / degree + (i < all % degree));
+        d[v->e[i].dst] += sign * v->e[i].mult * (all / degree + (i < all % degree));
 }
 
 /* Adds into @p d what @p v passes on changes by when its rank moves from @p from to @p to,
@@ -410,34 +415,29 @@ static void pass_diff(const struct vertex *v, int64_t from, int64_t to, int64_t 
     int64_t was_share = was / degree, was_extra = was % degree;
     int64_t now_share = now / degree, now_extra = now % degree;
     for (int64_t i = 0; i < degree; i++)
-        d[v->dst[i]] +=
-            v->mult[i] * ((now_share + (i < now_extra)) - (was_share + (i < was_extra)));
+        d[v->e[i].dst] +=
+            v->e[i].mult * ((now_share + (i < now_extra)) - (was_share + (i < was_extra)));
 }
 
 static void change_edge(struct vertex *v, uint64_t dst, int64_t diff)
 {
     size_t i = 0;
-    while (i < v->len && v->dst[i] < dst)
+    while (i < v->len && v->e[i].dst < dst)
         i++;
-    if (i < v->len && v->dst[i] == dst) {
-        if ((v->mult[i] += diff) == 0) {
-            memmove(v->dst + i, v->dst + i + 1, (v->len - i - 1) * 8);
-            memmove(v->mult + i, v->mult + i + 1, (v->len - i - 1) * 8);
+    if (i < v->len && v->e[i].dst == dst) {
+        if ((v->e[i].mult += diff) == 0) {
+            memmove(v->e + i, v->e + i + 1, (v->len - i - 1) * sizeof *v->e);
             v->len--;
         }
         return;
     }
     if (v->len == v->cap) {
         v->cap = v->cap ? 2 * v->cap : 4;
-        v->dst = realloc(v->dst, v->cap * 8);
-        v->mult = realloc(v->mult, v->cap * 8);
-        if (!v->dst || !v->mult)
+        if (!(v->e = realloc(v->e, v->cap * sizeof *v->e)))
             exit(1);
     }
-    memmove(v->dst + i + 1, v->dst + i, (v->len - i) * 8);
-    memmove(v->mult + i + 1, v->mult + i, (v->len - i) * 8);
-    v->dst[i] = dst;
-    v->mult[i] = diff;
+    memmove(v->e + i + 1, v->e + i, (v->len - i) * sizeof *v->e);
+    v->e[i] = (struct out_edge){ dst, diff };
     v->len++;
 }
 
@@ -462,8 +462,7 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
             if (i + 16 < n[t])
                 __builtin_prefetch(&v[c[i + 16].src]);
             if (i + 8 < n[t]) {
-                __builtin_prefetch(v[c[i + 8].src].dst);
-                __builtin_prefetch(v[c[i + 8].src].mult);
+                __builtin_prefetch(v[c[i + 8].src].e);
             }
             struct vertex *s = &v[changes[t][i].src];
             pass_on(s, -1, next);
@@ -473,10 +472,8 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
         uint64_t count = 0;
         int64_t sum = 0, max = 0;
         for (uint64_t k = 0; k < nodes; k++) {
-            if (k + 8 < nodes && now[k + 8]) {
-                __builtin_prefetch(v[k + 8].dst);
-                __builtin_prefetch(v[k + 8].mult);
-            }
+            if (k + 8 < nodes && now[k + 8])
+                __builtin_prefetch(v[k + 8].e);
             if (!now[k])
                 continue;
             int64_t size = now[k] < 0 ? -now[k] : now[k];
@@ -502,7 +499,7 @@ static void pagerank(uint64_t nodes, struct edge_change **changes, size_t *n, ui
             more = now[k] != 0;
     }
     for (uint64_t i = 0; i < nodes; i++)
-        free(v[i].dst), free(v[i].mult);
+        free(v[i].e);
     free(v), free(now), free(next);
 }
 

@@ -26,6 +26,10 @@ check() {
 }
 check "pagerank -w 2" timeout 120 "$b/examples/pagerank" 2000 10000 -w 2 --bind none
 check "pagerank -w 3" timeout 120 "$b/examples/pagerank" 2000 10000 -w 3 --bind none
+# a batch per edge and per vertex, as timely's example sends them: the same sums
+check "pagerank --per-edge -w 1" timeout 120 "$b/examples/pagerank" 2000 10000 --per-edge -w 1 --bind none
+check "pagerank --per-edge -w 2" timeout 120 "$b/examples/pagerank" 2000 10000 --per-edge -w 2 --bind none
+check "mpirun -n 3 pagerank --per-edge -w 2" per_rank 3 "$b/examples/pagerank" 2000 10000 --per-edge -w 2 --bind none
 check "mpirun -n 2 pagerank -w 1" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 1 --bind none
 check "mpirun -n 2 pagerank -w 2" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 2 --bind none
 check "mpirun -n 3 pagerank -w 2 --progress-mode eager" per_rank 3 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --progress-mode eager
@@ -33,6 +37,7 @@ check "pagerank -w 2 --memory 1M" timeout 120 "$b/examples/pagerank" 2000 10000 
 check "mpirun -n 2 pagerank -w 2 --memory 1M" per_rank 2 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --memory 1M
 check "mpirun -n 3 pagerank -w 2 --progress-tree 2" per_rank 3 "$b/examples/pagerank" 2000 10000 -w 2 --bind none --progress-tree 2
 expect_failure "pagerank without EDGES" "usage: pagerank NODES EDGES" timeout 20 "$b/examples/pagerank" 10
+expect_failure "pagerank with --per-edge first" "usage: pagerank NODES EDGES" timeout 20 "$b/examples/pagerank" --per-edge 10 20
 # bad edge lists: each names what is wrong, nothing hangs
 bad=$(mktemp -d); trap 'rm -rf "$bad" "$got" "$want" "$out"' EXIT
 : >"$bad/empty"; printf '1 2\n3 -5\n' >"$bad/negative"
