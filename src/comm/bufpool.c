@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bufpool_internal.h"
+#include "slab_internal.h"
 #include "wire_internal.h"
 
 /* Sizes are TIDE__HEADROOM + a power of two, as batches ask for them (their capacities
@@ -91,33 +92,55 @@ void tide__huge_unmap(void *p, size_t bytes)
         munmap(p, page_round(bytes));
 }
 
-/* A buffer of @p size bytes: mapped when big, else malloc's. */
+/* Where a buffer of @p size bytes comes from (and goes back to): malloc below the slab's
+ * sizes and between them and big ones, the slab, or a mapping of its own. */
+enum source { MALLOC, SLAB, MAPPED };
+
+static enum source source_of(size_t size)
+{
+    return size >= BIG_BYTES ? MAPPED : tide__slab_fits(size) ? SLAB : MALLOC;
+}
+
 static unsigned char *buffer_alloc(size_t size)
 {
-    return size >= BIG_BYTES ? tide__huge_map(size) : malloc(size);
+    switch (source_of(size)) {
+    case MAPPED:
+        return tide__huge_map(size);
+    case SLAB:
+        return tide__slab_alloc(size);
+    default:
+        return malloc(size);
+    }
 }
 
 static void buffer_free(unsigned char *base, size_t size)
 {
-    if (size >= BIG_BYTES)
+    switch (source_of(size)) {
+    case MAPPED:
         tide__huge_unmap(base, size);
-    else
+        break;
+    case SLAB:
+        tide__slab_free(base, size);
+        break;
+    default:
         free(base);
+    }
 }
 
 /* @p base (@p had bytes) as a buffer of @p size bytes holding its first @p keep bytes; NULL
- * (and @p base untouched) when out of memory. A big buffer is copied to its new mapping:
- * moving its pages there instead (mremap with MREMAP_FIXED) made a job under MPICH wait
- * forever now and then (mpi_dataflow -n 3 -w 2 with a progress tree: 3 runs of 32, none
- * of 40 with the copy). MPICH's UCX (1.13, Debian 12) replaces mremap with a hook of four
- * arguments (ucm_mremap in <ucm/api/ucm.h>), so MREMAP_FIXED's target address is not
- * passed on and the pages land wherever a stray register says. The copy costs a doubling
- * buffer one pass over what it holds. */
+ * (and @p base untouched) when out of memory. malloc's in place where it can; the others
+ * are copied to a new buffer. A big buffer's pages are not moved instead (mremap with
+ * MREMAP_FIXED): that made a job under MPICH wait forever now and then (mpi_dataflow -n 3
+ * -w 2 with a progress tree: 3 runs of 32, none of 40 with the copy). MPICH's UCX (1.13,
+ * Debian 12) replaces mremap with a hook of four arguments (ucm_mremap in
+ * <ucm/api/ucm.h>), so MREMAP_FIXED's target address is not passed on and the pages land
+ * wherever a stray register says. The copy costs a doubling buffer one pass over what it
+ * holds. */
 static unsigned char *buffer_realloc(unsigned char *base, size_t had, size_t keep, size_t size)
 {
     if (!base)
         return buffer_alloc(size);
-    if (had < BIG_BYTES && size < BIG_BYTES)
+    if (source_of(had) == MALLOC && source_of(size) == MALLOC)
         return realloc(base, size);
     unsigned char *to = buffer_alloc(size);
     if (!to)

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Why the library cuts its own medium buffers: the batches in flight between operators
+ * (a session's 32 KiB, staging's 64 KiB) came from the worker threads' glibc arenas, in
+ * 4 KiB pages, and a dataflow that holds a round's records at once (bfs's visits of a
+ * level, pagerank's first round) touched each page of them afresh, a fault each: bfs
+ * 1000000 10000000 -w 1 took 13,000 faults where its single-threaded program took 200,
+ * on a VM where a fault costs some 7 us. Here they come from chunks of 2 MiB, aligned and
+ * advised into huge pages (one fault each), kept while any block in them is in use, and a
+ * block freed by any thread (batches cross threads) serves the next of its size on any
+ * thread. A chunk's header sits in its first 64 bytes, so a block finds its chunk by
+ * rounding its address down.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "alloc_internal.h"
+#include "bufpool_internal.h"
+#include "slab_internal.h"
+#include "wire_internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* Blocks not handed out, and a block's bytes past what was asked, are poisoned, so that
+ * AddressSanitizer sees overruns and uses after free as it does for malloc's. */
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define CHUNK ((size_t)2 << 20)
+#define HEADER 64
+#define CLASSES 5 /* 16 KiB << 0..4 of data, each with its headroom */
+
+struct block {
+    struct block *next;
+};
+
+struct chunk {
+    struct chunk *next, *prev; /* among its class's open chunks, or the empty ones */
+    struct block *freed;       /* blocks given back, to hand out first */
+    unsigned cls, live, carved; /* blocks in use; blocks cut so far (the rest untouched) */
+};
+_Static_assert(sizeof(struct chunk) <= HEADER, "a chunk's header fits its first line");
+
+/* A class's open chunks have a block to give (freed or not yet cut). */
+static struct {
+    pthread_mutex_t mu;
+    struct chunk *open;
+} classes[CLASSES] = {
+    { PTHREAD_MUTEX_INITIALIZER, NULL }, { PTHREAD_MUTEX_INITIALIZER, NULL },
+    { PTHREAD_MUTEX_INITIALIZER, NULL }, { PTHREAD_MUTEX_INITIALIZER, NULL },
+    { PTHREAD_MUTEX_INITIALIZER, NULL },
+};
+
+/* Empty chunks kept for reuse, and how many chunks are mapped in all. */
+static pthread_mutex_t empty_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct chunk *empty;
+static size_t nempty, nchunks;
+
+/* A block's bytes: its class's data and headroom, rounded up to a cache line. */
+static size_t block_bytes(unsigned c)
+{
+    return (TIDE__HEADROOM + (TIDE__SLAB_MIN << c) + 63) & ~(size_t)63;
+}
+
+static unsigned blocks_per_chunk(unsigned c) { return (unsigned)((CHUNK - HEADER) / block_bytes(c)); }
+
+bool tide__slab_fits(size_t bytes)
+{
+    return bytes >= TIDE__SLAB_MIN && bytes <= block_bytes(CLASSES - 1);
+}
+
+/* The smallest class whose blocks hold @p bytes (tide__slab_fits). */
+static unsigned class_of(size_t bytes)
+{
+    unsigned c = 0;
+    while (block_bytes(c) < bytes)
+        c++;
+    return c;
+}
+
+static void unlink_chunk(struct chunk **list, struct chunk *ch)
+{
+    if (ch->prev)
+        ch->prev->next = ch->next;
+    else
+        *list = ch->next;
+    if (ch->next)
+        ch->next->prev = ch->prev;
+    ch->next = ch->prev = NULL;
+}
+
+static void push_chunk(struct chunk **list, struct chunk *ch)
+{
+    ch->prev = NULL;
+    ch->next = *list;
+    if (*list)
+        (*list)->prev = ch;
+    *list = ch;
+}
+
+/* An empty chunk: a kept one, else a new mapping (NULL when out of memory). */
+static struct chunk *chunk_get(void)
+{
+    pthread_mutex_lock(&empty_mu);
+    struct chunk *ch = empty;
+    if (ch) {
+        unlink_chunk(&empty, ch);
+        nempty--;
+    }
+    pthread_mutex_unlock(&empty_mu);
+    if (ch)
+        return ch;
+    unsigned char *m = tide__huge_map(CHUNK);
+    if (!m)
+        return NULL;
+    POISON(m + HEADER, CHUNK - HEADER);
+    pthread_mutex_lock(&empty_mu);
+    nchunks++;
+    pthread_mutex_unlock(&empty_mu);
+    return (struct chunk *)(void *)m;
+}
+
+/* Keeps an emptied chunk for reuse, or unmaps it when enough are kept. */
+static void chunk_put(struct chunk *ch)
+{
+    pthread_mutex_lock(&empty_mu);
+    bool keep = nempty < TIDE__SLAB_KEEP_EMPTY;
+    if (keep) {
+        push_chunk(&empty, ch);
+        nempty++;
+    } else {
+        nchunks--;
+    }
+    pthread_mutex_unlock(&empty_mu);
+    if (!keep) {
+        UNPOISON(ch, CHUNK); /* a later mapping here starts clean */
+        tide__huge_unmap(ch, CHUNK);
+    }
+}
+
+unsigned char *tide__slab_alloc(size_t bytes)
+{
+    unsigned c = class_of(bytes);
+    pthread_mutex_lock(&classes[c].mu);
+    struct chunk *ch = classes[c].open;
+    if (!ch) {
+        if (!(ch = chunk_get())) {
+            pthread_mutex_unlock(&classes[c].mu);
+            return NULL;
+        }
+        *ch = (struct chunk){ .cls = c };
+        push_chunk(&classes[c].open, ch);
+    }
+    struct block *b = ch->freed;
+    if (b) {
+        UNPOISON(b, sizeof *b);
+        ch->freed = b->next;
+    } else {
+        b = (struct block *)(void *)((unsigned char *)ch + HEADER + ch->carved++ * block_bytes(c));
+    }
+    ch->live++;
+    if (!ch->freed && ch->carved == blocks_per_chunk(c))
+        unlink_chunk(&classes[c].open, ch); /* full */
+    pthread_mutex_unlock(&classes[c].mu);
+    UNPOISON(b, bytes);
+    return (unsigned char *)b;
+}
+
+void tide__slab_free(unsigned char *p, size_t bytes)
+{
+    unsigned c = class_of(bytes);
+    struct chunk *ch = (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+    struct block *b = (struct block *)(void *)p;
+    pthread_mutex_lock(&classes[c].mu);
+    if (ch->cls != c)
+        tide__fatal("a batch buffer of %zu bytes given back as one of another size", bytes);
+    bool was_full = !ch->freed && ch->carved == blocks_per_chunk(c);
+    UNPOISON(b, sizeof *b);
+    b->next = ch->freed;
+    ch->freed = b;
+    POISON(b, block_bytes(c));
+    if (was_full)
+        push_chunk(&classes[c].open, ch);
+    bool emptied = --ch->live == 0;
+    if (emptied)
+        unlink_chunk(&classes[c].open, ch);
+    pthread_mutex_unlock(&classes[c].mu);
+    if (emptied)
+        chunk_put(ch);
+}
+
+struct tide__slab_stats tide__slab_stats(void)
+{
+    pthread_mutex_lock(&empty_mu);
+    struct tide__slab_stats s = { nchunks, nempty };
+    pthread_mutex_unlock(&empty_mu);
+    return s;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TIDE_SLAB_INTERNAL_H
+#define TIDE_SLAB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Batch buffers of medium size (TIDE__SLAB_MIN to TIDE__SLAB_MAX bytes: sessions' and
+ * staging's 32 and 64 KiB, a stash's first doublings) come from 2 MiB chunks of the
+ * library's own, mapped in transparent huge pages and cut into blocks of one size each;
+ * a block freed by any thread serves the next of its size on any thread. Smaller ones are
+ * malloc's, larger ones mapped on their own (bufpool.c). */
+#define TIDE__SLAB_MIN ((size_t)16 << 10)
+#define TIDE__SLAB_MAX ((size_t)256 << 10)
+
+/* Whether a buffer of @p bytes comes from the slab (and so goes back to it). */
+bool tide__slab_fits(size_t bytes);
+/* A block of at least @p bytes (tide__slab_fits), or NULL when out of memory. */
+unsigned char *tide__slab_alloc(size_t bytes);
+/* Gives back @p p, from tide__slab_alloc(@p bytes). */
+void tide__slab_free(unsigned char *p, size_t bytes);
+
+/* What the slab holds, for tests: chunks mapped, of which empty ones kept for reuse. */
+struct tide__slab_stats {
+    size_t chunks, empty;
+};
+struct tide__slab_stats tide__slab_stats(void);
+/* Empty chunks kept mapped for the next blocks at most (more are unmapped). */
+#define TIDE__SLAB_KEEP_EMPTY 16
+
+#endif

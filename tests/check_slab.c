@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* The slab of medium batch buffers (src/comm/slab.c): blocks hold what is written to
+ * them whatever their size, are reused, go back to any thread, and chunks emptied beyond
+ * the few kept are unmapped. */
+#include "check_main.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "slab_internal.h"
+
+/* Sizes across every class and its edges. */
+static const size_t sizes[] = { 16 << 10, (16 << 10) + 120, 20000, 33 << 10, 64 << 10,
+                                (64 << 10) + 100, 100000, 128 << 10, 200000, 256 << 10,
+                                (256 << 10) + 120 };
+#define NSIZES (sizeof sizes / sizeof *sizes)
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i += 61)
+        p[i] = (unsigned char)(seed * 31 + i);
+    p[n - 1] = (unsigned char)seed;
+}
+
+static int holds(const unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i += 61)
+        if (p[i] != (unsigned char)(seed * 31 + i))
+            return 0;
+    return p[n - 1] == (unsigned char)seed;
+}
+
+START_TEST(test_fits)
+{
+    ck_assert(!tide__slab_fits(TIDE__SLAB_MIN - 1));
+    ck_assert(tide__slab_fits(TIDE__SLAB_MIN));
+    ck_assert(tide__slab_fits(TIDE__SLAB_MAX));
+    ck_assert(tide__slab_fits(sizes[NSIZES - 1])); /* with a batch's 120 bytes of headroom */
+    ck_assert(!tide__slab_fits(2 * TIDE__SLAB_MAX)); /* malloc's, then mapped */
+}
+END_TEST
+
+/* Many blocks of every size at once, each written whole and checked after all the others
+ * were written (blocks do not overlap); freed out of order, then every chunk is empty and
+ * at most TIDE__SLAB_KEEP_EMPTY stay mapped. */
+START_TEST(test_blocks_hold_data)
+{
+    enum { PER = 40 };
+    static unsigned char *p[NSIZES][PER];
+    for (unsigned r = 0; r < 2; r++) { /* the second round reuses what the first freed */
+        for (size_t s = 0; s < NSIZES; s++)
+            for (unsigned k = 0; k < PER; k++) {
+                ck_assert(tide__slab_fits(sizes[s]));
+                p[s][k] = tide__slab_alloc(sizes[s]);
+                ck_assert_ptr_nonnull(p[s][k]);
+                ck_assert_uint_eq((uintptr_t)p[s][k] % 64, 0);
+                memset(p[s][k], 0, sizes[s]);
+                fill(p[s][k], sizes[s], (unsigned)(s * PER + k + r));
+            }
+        for (size_t s = 0; s < NSIZES; s++)
+            for (unsigned k = 0; k < PER; k++)
+                ck_assert(holds(p[s][k], sizes[s], (unsigned)(s * PER + k + r)));
+        for (unsigned k = 0; k < PER; k += 2) /* odd ones first, then even */
+            for (size_t s = 0; s < NSIZES; s++)
+                tide__slab_free(p[s][k + 1], sizes[s]);
+        for (unsigned k = 0; k < PER; k += 2)
+            for (size_t s = 0; s < NSIZES; s++)
+                tide__slab_free(p[s][k], sizes[s]);
+        struct tide__slab_stats st = tide__slab_stats();
+        ck_assert_uint_eq(st.chunks, st.empty);
+        ck_assert_uint_le(st.empty, TIDE__SLAB_KEEP_EMPTY);
+    }
+}
+END_TEST
+
+/* A block freed is the next one of its size handed out; a freed block of another size
+ * is not. */
+START_TEST(test_reuse)
+{
+    unsigned char *keep = tide__slab_alloc(64 << 10); /* so its chunk stays open */
+    unsigned char *a = tide__slab_alloc(64 << 10);
+    tide__slab_free(a, 64 << 10);
+    unsigned char *b = tide__slab_alloc(32 << 10);
+    ck_assert_ptr_ne(a, b);
+    unsigned char *c = tide__slab_alloc(64 << 10);
+    ck_assert_ptr_eq(a, c);
+    tide__slab_free(b, 32 << 10);
+    tide__slab_free(c, 64 << 10);
+    tide__slab_free(keep, 64 << 10);
+}
+END_TEST
+
+/* Blocks made on one thread and freed on another, both threads at it at once: each block
+ * arrives holding what its maker wrote. */
+enum { HANDED = 4000, RING = 64 };
+struct hand_off {
+    unsigned char *block[RING];
+    size_t size[RING];
+    atomic_size_t made, taken;
+    int bad;
+};
+
+static void *taker(void *arg)
+{
+    struct hand_off *h = arg;
+    for (size_t i = 0; i < HANDED; i++) {
+        while (atomic_load(&h->made) == i)
+            sched_yield();
+        unsigned char *p = h->block[i % RING];
+        size_t n = h->size[i % RING];
+        if (!holds(p, n, (unsigned)i))
+            h->bad++;
+        tide__slab_free(p, n);
+        unsigned char *own = tide__slab_alloc(n); /* and some of the taker's own */
+        fill(own, n, 7);
+        if (!holds(own, n, 7))
+            h->bad++;
+        tide__slab_free(own, n);
+        atomic_store(&h->taken, i + 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_across_threads)
+{
+    static struct hand_off h;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, taker, &h), 0);
+    for (size_t i = 0; i < HANDED; i++) {
+        while (i - atomic_load(&h.taken) >= RING)
+            sched_yield();
+        size_t n = sizes[i % NSIZES];
+        unsigned char *p = tide__slab_alloc(n);
+        ck_assert_ptr_nonnull(p);
+        fill(p, n, (unsigned)i);
+        h.block[i % RING] = p;
+        h.size[i % RING] = n;
+        atomic_store(&h.made, i + 1);
+    }
+    pthread_join(t, NULL);
+    ck_assert_int_eq(h.bad, 0);
+    struct tide__slab_stats st = tide__slab_stats();
+    ck_assert_uint_eq(st.chunks, st.empty);
+}
+END_TEST
+
+int main(void)
+{
+    TCase *tc = tcase_create("slab");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_fits);
+    tcase_add_test(tc, test_blocks_hold_data);
+    tcase_add_test(tc, test_reuse);
+    tcase_add_test(tc, test_across_threads);
+    return run_suite("slab", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
