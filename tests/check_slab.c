@@ -44,7 +44,8 @@ END_TEST
 
 /* Many blocks of every size at once, each written whole and checked after all the others
  * were written (blocks do not overlap); freed out of order, then every chunk is empty and
- * at most TIDE__SLAB_KEEP_EMPTY stay mapped. */
+ * at most TIDE__SLAB_KEEP_EMPTY stay mapped (all from node 0's chunks, whichever node the
+ * test runs on). */
 START_TEST(test_blocks_hold_data)
 {
     enum { PER = 40 };
@@ -53,7 +54,7 @@ START_TEST(test_blocks_hold_data)
         for (size_t s = 0; s < NSIZES; s++)
             for (unsigned k = 0; k < PER; k++) {
                 ck_assert(tide__slab_fits(sizes[s]));
-                p[s][k] = tide__slab_alloc(sizes[s]);
+                p[s][k] = tide__slab_alloc_on(sizes[s], 0);
                 ck_assert_ptr_nonnull(p[s][k]);
                 ck_assert_uint_eq((uintptr_t)p[s][k] % 64, 0);
                 memset(p[s][k], 0, sizes[s]);
@@ -76,19 +77,42 @@ START_TEST(test_blocks_hold_data)
 END_TEST
 
 /* A block freed is the next one of its size handed out; a freed block of another size
- * is not. */
+ * is not (node 0's, so that the thread's moves between nodes cannot matter). */
 START_TEST(test_reuse)
 {
-    unsigned char *keep = tide__slab_alloc(64 << 10); /* so its chunk stays open */
-    unsigned char *a = tide__slab_alloc(64 << 10);
+    unsigned char *keep = tide__slab_alloc_on(64 << 10, 0); /* so its chunk stays open */
+    unsigned char *a = tide__slab_alloc_on(64 << 10, 0);
     tide__slab_free(a, 64 << 10);
-    unsigned char *b = tide__slab_alloc(32 << 10);
+    unsigned char *b = tide__slab_alloc_on(32 << 10, 0);
     ck_assert_ptr_ne(a, b);
-    unsigned char *c = tide__slab_alloc(64 << 10);
+    unsigned char *c = tide__slab_alloc_on(64 << 10, 0);
     ck_assert_ptr_eq(a, c);
     tide__slab_free(b, 32 << 10);
     tide__slab_free(c, 64 << 10);
     tide__slab_free(keep, 64 << 10);
+}
+END_TEST
+
+/* A node's blocks go back to its chunks: a block freed on node 1's chunk is the next of
+ * its size there, and never one of node 0's. */
+START_TEST(test_nodes_apart)
+{
+    size_t n = 64 << 10;
+    unsigned char *keep0 = tide__slab_alloc_on(n, 0), *keep1 = tide__slab_alloc_on(n, 1);
+    unsigned char *a = tide__slab_alloc_on(n, 1);
+    tide__slab_free(a, n);
+    unsigned char *b = tide__slab_alloc_on(n, 0);
+    ck_assert_ptr_ne(a, b);
+    ck_assert_uint_ne((uintptr_t)b >> 21, (uintptr_t)a >> 21); /* another chunk */
+    ck_assert_uint_eq((uintptr_t)b >> 21, (uintptr_t)keep0 >> 21);
+    unsigned char *c = tide__slab_alloc_on(n, 1 + TIDE__SLAB_NODES); /* node 1's lists */
+    ck_assert_ptr_eq(a, c);
+    tide__slab_free(b, n);
+    tide__slab_free(c, n);
+    tide__slab_free(keep0, n);
+    tide__slab_free(keep1, n);
+    struct tide__slab_stats st = tide__slab_stats();
+    ck_assert_uint_eq(st.chunks, st.empty);
 }
 END_TEST
 
@@ -153,6 +177,7 @@ int main(void)
     tcase_add_test(tc, test_fits);
     tcase_add_test(tc, test_blocks_hold_data);
     tcase_add_test(tc, test_reuse);
+    tcase_add_test(tc, test_nodes_apart);
     tcase_add_test(tc, test_across_threads);
     return run_suite("slab", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

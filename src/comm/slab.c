@@ -8,10 +8,19 @@
  * on a VM where a fault costs some 7 us. Here they come from chunks of 2 MiB, aligned and
  * advised into huge pages (one fault each), kept while any block in them is in use, and a
  * block freed by any thread (batches cross threads) serves the next of its size on any
- * thread. A chunk's header sits in its first 64 bytes, so a block finds its chunk by
- * rounding its address down.
+ * thread of its NUMA node. A chunk's header sits in its first 64 bytes, so a block finds
+ * its chunk by rounding its address down.
+ *
+ * Per NUMA node: glibc's arenas are the threads', so a worker's batches were pages it had
+ * touched first, on its own node; a slab shared by the whole rank would hand a worker on
+ * one socket blocks last written on the other. Each node has its lists (the node of the
+ * allocating thread's CPU at the time, which a pinned worker keeps), and a chunk's pages
+ * are first touched by a thread of its node.
  */
+/* getcpu (glibc 2.29 and later) */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -42,24 +51,41 @@ struct block {
 struct chunk {
     struct chunk *next, *prev; /* among its class's open chunks, or the empty ones */
     struct block *freed;       /* blocks given back, to hand out first */
-    unsigned cls, live, carved; /* blocks in use; blocks cut so far (the rest untouched) */
+    unsigned node, cls;        /* its lists */
+    unsigned live, carved;     /* blocks in use; blocks cut so far (the rest untouched) */
 };
 _Static_assert(sizeof(struct chunk) <= HEADER, "a chunk's header fits its first line");
 
-/* A class's open chunks have a block to give (freed or not yet cut). */
+/* Per node (nodes past TIDE__SLAB_NODES share lists, modulo) and class: the chunks that
+ * have a block to give (freed, or not yet cut). */
 static struct {
     pthread_mutex_t mu;
     struct chunk *open;
-} classes[CLASSES] = {
-    { PTHREAD_MUTEX_INITIALIZER, NULL }, { PTHREAD_MUTEX_INITIALIZER, NULL },
-    { PTHREAD_MUTEX_INITIALIZER, NULL }, { PTHREAD_MUTEX_INITIALIZER, NULL },
-    { PTHREAD_MUTEX_INITIALIZER, NULL },
-};
+} classes[TIDE__SLAB_NODES][CLASSES];
 
-/* Empty chunks kept for reuse, and how many chunks are mapped in all. */
+/* Per node: empty chunks kept for reuse; and how many chunks are mapped in all. */
 static pthread_mutex_t empty_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct chunk *empty;
-static size_t nempty, nchunks;
+static struct chunk *empty[TIDE__SLAB_NODES];
+static size_t nempty[TIDE__SLAB_NODES], nchunks;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_locks(void)
+{
+    for (unsigned n = 0; n < TIDE__SLAB_NODES; n++)
+        for (unsigned c = 0; c < CLASSES; c++)
+            pthread_mutex_init(&classes[n][c].mu, NULL);
+}
+
+/* The NUMA node of the CPU this thread runs on (0 where the C library cannot tell). */
+static unsigned current_node(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    unsigned cpu, node;
+    if (getcpu(&cpu, &node) == 0)
+        return node % TIDE__SLAB_NODES;
+#endif
+    return 0;
+}
 
 /* A block's bytes: its class's data and headroom, rounded up to a cache line. */
 static size_t block_bytes(unsigned c)
@@ -103,14 +129,15 @@ static void push_chunk(struct chunk **list, struct chunk *ch)
     *list = ch;
 }
 
-/* An empty chunk: a kept one, else a new mapping (NULL when out of memory). */
-static struct chunk *chunk_get(void)
+/* An empty chunk of node @p node: a kept one, else a new mapping (NULL when out of
+ * memory), whose pages the caller, on that node, touches first. */
+static struct chunk *chunk_get(unsigned node)
 {
     pthread_mutex_lock(&empty_mu);
-    struct chunk *ch = empty;
+    struct chunk *ch = empty[node];
     if (ch) {
-        unlink_chunk(&empty, ch);
-        nempty--;
+        unlink_chunk(&empty[node], ch);
+        nempty[node]--;
     }
     pthread_mutex_unlock(&empty_mu);
     if (ch)
@@ -125,14 +152,14 @@ static struct chunk *chunk_get(void)
     return (struct chunk *)(void *)m;
 }
 
-/* Keeps an emptied chunk for reuse, or unmaps it when enough are kept. */
+/* Keeps an emptied chunk for reuse on its node, or unmaps it when enough are kept there. */
 static void chunk_put(struct chunk *ch)
 {
     pthread_mutex_lock(&empty_mu);
-    bool keep = nempty < TIDE__SLAB_KEEP_EMPTY;
+    bool keep = nempty[ch->node] < TIDE__SLAB_KEEP_EMPTY;
     if (keep) {
-        push_chunk(&empty, ch);
-        nempty++;
+        push_chunk(&empty[ch->node], ch);
+        nempty[ch->node]++;
     } else {
         nchunks--;
     }
@@ -143,18 +170,24 @@ static void chunk_put(struct chunk *ch)
     }
 }
 
-unsigned char *tide__slab_alloc(size_t bytes)
+unsigned char *tide__slab_alloc(size_t bytes) { return tide__slab_alloc_on(bytes, current_node()); }
+
+unsigned char *tide__slab_alloc_on(size_t bytes, unsigned node)
 {
+    pthread_once(&once, init_locks);
     unsigned c = class_of(bytes);
-    pthread_mutex_lock(&classes[c].mu);
-    struct chunk *ch = classes[c].open;
+    node %= TIDE__SLAB_NODES;
+    pthread_mutex_t *mu = &classes[node][c].mu;
+    struct chunk **open = &classes[node][c].open;
+    pthread_mutex_lock(mu);
+    struct chunk *ch = *open;
     if (!ch) {
-        if (!(ch = chunk_get())) {
-            pthread_mutex_unlock(&classes[c].mu);
+        if (!(ch = chunk_get(node))) {
+            pthread_mutex_unlock(mu);
             return NULL;
         }
-        *ch = (struct chunk){ .cls = c };
-        push_chunk(&classes[c].open, ch);
+        *ch = (struct chunk){ .node = node, .cls = c };
+        push_chunk(open, ch);
     }
     struct block *b = ch->freed;
     if (b) {
@@ -165,8 +198,8 @@ unsigned char *tide__slab_alloc(size_t bytes)
     }
     ch->live++;
     if (!ch->freed && ch->carved == blocks_per_chunk(c))
-        unlink_chunk(&classes[c].open, ch); /* full */
-    pthread_mutex_unlock(&classes[c].mu);
+        unlink_chunk(open, ch); /* full */
+    pthread_mutex_unlock(mu);
     UNPOISON(b, bytes);
     return (unsigned char *)b;
 }
@@ -176,7 +209,13 @@ void tide__slab_free(unsigned char *p, size_t bytes)
     unsigned c = class_of(bytes);
     struct chunk *ch = (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
     struct block *b = (struct block *)(void *)p;
-    pthread_mutex_lock(&classes[c].mu);
+    /* The chunk's node is fixed while it has blocks in use: the block's hand-off to this
+     * thread ordered its write before this read. */
+    unsigned node = ch->node;
+    if (node >= TIDE__SLAB_NODES)
+        tide__fatal("a batch buffer of %zu bytes given back was not the library's", bytes);
+    pthread_mutex_t *mu = &classes[node][c].mu;
+    pthread_mutex_lock(mu);
     if (ch->cls != c)
         tide__fatal("a batch buffer of %zu bytes given back as one of another size", bytes);
     bool was_full = !ch->freed && ch->carved == blocks_per_chunk(c);
@@ -185,11 +224,11 @@ void tide__slab_free(unsigned char *p, size_t bytes)
     ch->freed = b;
     POISON(b, block_bytes(c));
     if (was_full)
-        push_chunk(&classes[c].open, ch);
+        push_chunk(&classes[node][c].open, ch);
     bool emptied = --ch->live == 0;
     if (emptied)
-        unlink_chunk(&classes[c].open, ch);
-    pthread_mutex_unlock(&classes[c].mu);
+        unlink_chunk(&classes[node][c].open, ch);
+    pthread_mutex_unlock(mu);
     if (emptied)
         chunk_put(ch);
 }
@@ -197,7 +236,9 @@ void tide__slab_free(unsigned char *p, size_t bytes)
 struct tide__slab_stats tide__slab_stats(void)
 {
     pthread_mutex_lock(&empty_mu);
-    struct tide__slab_stats s = { nchunks, nempty };
+    struct tide__slab_stats s = { nchunks, 0 };
+    for (unsigned n = 0; n < TIDE__SLAB_NODES; n++)
+        s.empty += nempty[n];
     pthread_mutex_unlock(&empty_mu);
     return s;
 }

@@ -13,11 +13,17 @@
 #define TIDE__SLAB_MIN ((size_t)16 << 10)
 #define TIDE__SLAB_MAX ((size_t)256 << 10)
 
+/* NUMA nodes told apart: each has its own chunks (nodes past this share, modulo). */
+#define TIDE__SLAB_NODES 8
+
 /* Whether a buffer of @p bytes comes from the slab (and so goes back to it). */
 bool tide__slab_fits(size_t bytes);
-/* A block of at least @p bytes (tide__slab_fits), or NULL when out of memory. */
+/* A block of at least @p bytes (tide__slab_fits) from the chunks of the NUMA node this
+ * thread runs on, or NULL when out of memory. */
 unsigned char *tide__slab_alloc(size_t bytes);
-/* Gives back @p p, from tide__slab_alloc(@p bytes). */
+/* The same from node @p node's chunks (for tests). */
+unsigned char *tide__slab_alloc_on(size_t bytes, unsigned node);
+/* Gives back @p p, from tide__slab_alloc(@p bytes), to its chunk, on any thread. */
 void tide__slab_free(unsigned char *p, size_t bytes);
 
 /* What the slab holds, for tests: chunks mapped, of which empty ones kept for reuse. */
@@ -25,7 +31,7 @@ struct tide__slab_stats {
     size_t chunks, empty;
 };
 struct tide__slab_stats tide__slab_stats(void);
-/* Empty chunks kept mapped for the next blocks at most (more are unmapped). */
+/* Empty chunks kept mapped per node for the next blocks at most (more are unmapped). */
 #define TIDE__SLAB_KEEP_EMPTY 16
 
 #endif
