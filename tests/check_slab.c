@@ -5,6 +5,7 @@
 #include "check_main.h"
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -116,6 +117,15 @@ START_TEST(test_nodes_apart)
 }
 END_TEST
 
+/* A block given back at another size than it was asked for stops the process (rather
+ * than going to the other size's lists, from which it would be handed out twice). */
+START_TEST(test_wrong_size)
+{
+    unsigned char *p = tide__slab_alloc_on(64 << 10, 0);
+    tide__slab_free(p, 16 << 10);
+}
+END_TEST
+
 /* Blocks made on one thread and freed on another, both threads at it at once: each block
  * arrives holding what its maker wrote. */
 enum { HANDED = 4000, RING = 64 };
@@ -178,6 +188,7 @@ int main(void)
     tcase_add_test(tc, test_blocks_hold_data);
     tcase_add_test(tc, test_reuse);
     tcase_add_test(tc, test_nodes_apart);
+    tcase_add_test_raise_signal(tc, test_wrong_size, SIGABRT);
     tcase_add_test(tc, test_across_threads);
     return run_suite("slab", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

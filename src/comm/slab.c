@@ -22,9 +22,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "alloc_internal.h"
 #include "bufpool_internal.h"
 #include "slab_internal.h"
 #include "wire_internal.h"
@@ -170,6 +170,18 @@ static void chunk_put(struct chunk *ch)
     }
 }
 
+/* A block given back that its chunk does not know at that size: the library's own bug
+ * (its callers free with the size they allocated with), or memory overwritten. Stops here,
+ * where carrying on would hand the block out twice. (No tide__fatal: the slab stays a
+ * leaf, which the wire's fuzz target links alone.) */
+static _Noreturn void misfreed(const unsigned char *p, size_t bytes)
+{
+    fprintf(stderr, "tide: fatal: a batch buffer of %zu bytes at %p given back to the wrong "
+                    "chunk (the library's bug, or memory overwritten)\n",
+            bytes, (const void *)p);
+    abort();
+}
+
 unsigned char *tide__slab_alloc(size_t bytes) { return tide__slab_alloc_on(bytes, current_node()); }
 
 unsigned char *tide__slab_alloc_on(size_t bytes, unsigned node)
@@ -212,12 +224,10 @@ void tide__slab_free(unsigned char *p, size_t bytes)
     /* The chunk's node is fixed while it has blocks in use: the block's hand-off to this
      * thread ordered its write before this read. */
     unsigned node = ch->node;
-    if (node >= TIDE__SLAB_NODES)
-        tide__fatal("a batch buffer of %zu bytes given back was not the library's", bytes);
+    if (node >= TIDE__SLAB_NODES || ch->cls != c)
+        misfreed(p, bytes);
     pthread_mutex_t *mu = &classes[node][c].mu;
     pthread_mutex_lock(mu);
-    if (ch->cls != c)
-        tide__fatal("a batch buffer of %zu bytes given back as one of another size", bytes);
     bool was_full = !ch->freed && ch->carved == blocks_per_chunk(c);
     UNPOISON(b, sizeof *b);
     b->next = ch->freed;
