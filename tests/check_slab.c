@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "slab_internal.h"
@@ -117,6 +119,58 @@ START_TEST(test_nodes_apart)
 }
 END_TEST
 
+/* Whether the mapping that holds @p addr has VmFlags @p flag in /proc/self/smaps (-1: no
+ * smaps to read). */
+static int vm_flag(const void *addr, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    bool in = false;
+    int has = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            char want[8];
+            snprintf(want, sizeof want, " %s", flag);
+            has = strstr(line, want) != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return has;
+}
+
+/* Past the bound on huge chunks, chunks come in 4 KiB pages (advised so), and the count
+ * of huge ones follows chunks mapped and unmapped. */
+START_TEST(test_huge_bound)
+{
+    tide__slab_set_huge_chunks(2);
+    enum { PER_CHUNK = 7, CHUNKS = 4 }; /* blocks of 256 KiB: 7 a chunk */
+    static unsigned char *p[PER_CHUNK * CHUNKS];
+    size_t n = 256 << 10;
+    for (int i = 0; i < PER_CHUNK * CHUNKS; i++)
+        ck_assert_ptr_nonnull(p[i] = tide__slab_alloc_on(n, 0));
+    struct tide__slab_stats st = tide__slab_stats();
+    ck_assert_uint_eq(st.chunks, CHUNKS);
+    ck_assert_uint_eq(st.huge, 2);
+    if (vm_flag(p[0], "hg") >= 0) {
+        ck_assert_int_eq(vm_flag(p[0], "hg"), 1);
+        ck_assert_int_eq(vm_flag(p[PER_CHUNK], "hg"), 1);
+        ck_assert_int_eq(vm_flag(p[2 * PER_CHUNK], "nh"), 1);
+        ck_assert_int_eq(vm_flag(p[3 * PER_CHUNK], "nh"), 1);
+    }
+    for (int i = 0; i < PER_CHUNK * CHUNKS; i++)
+        tide__slab_free(p[i], n);
+    st = tide__slab_stats();
+    ck_assert_uint_eq(st.chunks, st.empty); /* all kept (4 < TIDE__SLAB_KEEP_EMPTY) */
+    ck_assert_uint_le(st.huge, 2);
+}
+END_TEST
+
 /* A block given back at another size than it was asked for stops the process (rather
  * than going to the other size's lists, from which it would be handed out twice). */
 START_TEST(test_wrong_size)
@@ -188,6 +242,7 @@ int main(void)
     tcase_add_test(tc, test_blocks_hold_data);
     tcase_add_test(tc, test_reuse);
     tcase_add_test(tc, test_nodes_apart);
+    tcase_add_test(tc, test_huge_bound);
     tcase_add_test_raise_signal(tc, test_wrong_size, SIGABRT);
     tcase_add_test(tc, test_across_threads);
     return run_suite("slab", tc, CK_FORK) ? EXIT_FAILURE : EXIT_SUCCESS;

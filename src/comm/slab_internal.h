@@ -26,11 +26,16 @@ unsigned char *tide__slab_alloc_on(size_t bytes, unsigned node);
 /* Gives back @p p, from tide__slab_alloc(@p bytes), to its chunk, on any thread. */
 void tide__slab_free(unsigned char *p, size_t bytes);
 
-/* What the slab holds, for tests: chunks mapped, of which empty ones kept for reuse. */
+/* What the slab holds, for tests: chunks mapped, of which empty ones kept for reuse, and
+ * of which in huge pages. */
 struct tide__slab_stats {
-    size_t chunks, empty;
+    size_t chunks, empty, huge;
 };
 struct tide__slab_stats tide__slab_stats(void);
+/* Chunks mapped in huge pages at most (256 MiB); those mapped beyond come in 4 KiB pages. */
+#define TIDE__SLAB_HUGE_CHUNKS 128
+/* Sets that bound (for tests). */
+void tide__slab_set_huge_chunks(size_t n);
 /* Empty chunks kept mapped per node for the next blocks at most (more are unmapped). */
 #define TIDE__SLAB_KEEP_EMPTY 16
 
