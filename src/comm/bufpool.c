@@ -54,9 +54,11 @@ static void init_locks(void)
 /* A buffer of 2 MiB and more is mapped on its own, aligned to 2 MiB and in transparent
  * huge pages (asked for with MADV_HUGEPAGE, which Debian's "madvise" mode needs). Where a
  * page fault is dear, as in a virtual machine (some 7 us each on a 2-core VM here), the
- * 4 KiB faults of the large batches an operator gathers cost a worker much of its lead: pagerank 100000 1000000 -w 1 took 65,000
- * faults and 0.45 s of system time; in huge pages 36,000 and 0.87x the time (bfs 0.79x).
- * glibc maps such blocks too, but in 4 KiB pages and afresh on every malloc. */
+ * 4 KiB faults of the large batches an operator gathers cost a worker much of its lead:
+ * pagerank 100000 1000000 -w 1 took 65,000 faults and 0.45 s of system time; in huge
+ * pages 36,000 and 0.87x the time (bfs 0.79x). glibc maps such blocks too, but in 4 KiB
+ * pages and afresh on every malloc. Buffers of 16 to 256 KiB come from the slab
+ * (slab.c), smaller ones and those between from malloc. */
 #define BIG_BYTES ((size_t)2 << 20)
 
 static size_t page_round(size_t bytes)

@@ -103,7 +103,10 @@ static size_t block_bytes(unsigned c)
     return (TIDE__HEADROOM + (TIDE__SLAB_MIN << c) + 63) & ~(size_t)63;
 }
 
-static unsigned blocks_per_chunk(unsigned c) { return (unsigned)((CHUNK - HEADER) / block_bytes(c)); }
+static unsigned blocks_per_chunk(unsigned c)
+{
+    return (unsigned)((CHUNK - HEADER) / block_bytes(c));
+}
 
 bool tide__slab_fits(size_t bytes)
 {
