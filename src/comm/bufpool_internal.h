@@ -28,7 +28,7 @@ unsigned char *tide__bufpool_realloc(unsigned char *base, size_t had, size_t kee
 
 /* @p bytes of zeroed memory mapped on their own, aligned to 2 MiB and advised into
  * transparent huge pages; NULL when out of memory. Batch buffers of 2 MiB and more are
- * such mappings, and so are tables (tide__table_alloc). */
+ * such mappings, and so are tables (tide__table_alloc) and the slab's chunks (slab.c). */
 unsigned char *tide__huge_map(size_t bytes);
 /* Unmaps what tide__huge_map(@p bytes) gave (NULL is ignored). */
 void tide__huge_unmap(void *p, size_t bytes);
