@@ -537,7 +537,7 @@ void tide__exchange(tide_op *op, struct tide__target *tg, tide_batch *b, const t
             if (str) {
                 size_t len;
                 const char *s = tide__str_record(data + at, &len);
-                hash = tide__hash_strn(s, len);
+                hash = tide__hash_str_rec(s, len);
                 cursor += tide__var_record_bytes(len + 1);
             } else {
                 tide_batch_read(b, &cursor, value);
