@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Exchange bodies for check_dataflow and mpi_dataflow: records of every size. */
+/* Exchange bodies for check_dataflow and mpi_dataflow: records of every size, many exchange
+ * edges, channels reclaimed, bounded staging, a progress batch of thousands of changes. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -331,5 +332,248 @@ int df_batch_calls(tide_worker *w, void *ctx)
                (unsigned long long)bs.map_errors, (unsigned long long)bs.mapped[0],
                (unsigned long long)bs.mapped[1], MAPPED, (unsigned long long)bs.mapped_sum,
                (unsigned long long)want_sum);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- per-peer state */
+
+/* A dataflow of many exchange edges: every record goes through all of them and ends where
+ * the last one sends it; and the state the rank keeps per peer grows with the number of
+ * workers and ranks only as the transport's formulas say (16 bytes per remote worker and
+ * channel for the pushes, a pointer per worker in each channel's push array, a cast number
+ * per rank and channel, and per rank a few counters: doc/architecture.md), never with
+ * anything larger. */
+#define EDGES 32
+
+struct landed {
+    size_t index, peers;
+    uint64_t count;
+    int misplaced;
+};
+
+static uint64_t hop(const void *r, void *ctx)
+{
+    uintptr_t k = (uintptr_t)ctx; /* a different spread at every edge */
+    return *(const uint64_t *)r * (2 * k + 1) + k;
+}
+
+static void landed_logic(const tide_time *t, const void *r, void *ctx)
+{
+    (void)t;
+    struct landed *l = ctx;
+    l->count++;
+    if (hop(r, (void *)(uintptr_t)(EDGES - 1)) % l->peers != l->index)
+        l->misplaced++;
+}
+
+int df_many_exchanges(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t vals[100];
+    for (uint64_t i = 0; i < 100; i++)
+        vals[i] = i;
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    struct landed l = { me, peers, 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "many exchanges");
+    tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, 100);
+    for (uintptr_t k = 0; k < EDGES; k++)
+        s = tide_exchange(s, hop, (void *)k);
+    tide_inspect(s, landed_logic, &l);
+    tide_dataflow_end(scope);
+    tide_comm_stats st;
+    tide_comm_stats_get(tide_worker_allocator(w), &st);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < 100; i++)
+        want += hop(&vals[i], (void *)(uintptr_t)(EDGES - 1)) % peers == me;
+    WORK_CHECK(w, l.misplaced == 0, "%d records on the wrong worker", l.misplaced);
+    WORK_CHECK(w, l.count == want * peers, "%llu records arrived, want %llu",
+               (unsigned long long)l.count, (unsigned long long)(want * peers));
+    tide_allocator *a = tide_worker_allocator(w);
+    uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
+    uint64_t channels = EDGES + 2; /* and the progress channel, and the worker's first */
+    /* Per rank: the driver's counters; per worker: a frame slot, a place in the list of
+     * ranks with an open frame and its flag (13 bytes) per rank; per channel and
+     * worker: a block pointer and a cast number per rank. Exchanges between ranks need no
+     * pushes (they send per rank) and progress only reaches rank-mates, so the only block
+     * of pushes is the first channel's, towards the next worker. Nothing per worker of
+     * another rank: before, every channel took 16 bytes per remote worker and 8 per worker
+     * at every worker. Under --memory the flow control adds 48 per rank (mpi_credit.c). */
+    uint64_t bound = ranks * (64 + 48) + workers * ranks * 13 + channels * workers * 16 * ranks +
+                     workers * (16 + 16 * workers);
+    WORK_CHECK(w, st.peer_bytes <= bound,
+               "%llu bytes of per-peer state for %llu ranks x %llu workers and %llu channels, "
+               "more than the %llu the transport's formulas allow",
+               (unsigned long long)st.peer_bytes, (unsigned long long)ranks,
+               (unsigned long long)workers, (unsigned long long)channels,
+               (unsigned long long)bound);
+    WORK_CHECK(w, ranks == 1 || st.peer_bytes > 0, "no per-peer state counted on %llu ranks",
+               (unsigned long long)ranks);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reclaimed channels */
+
+#define RECLAIM_DATAFLOWS 20
+#define RECLAIM_EDGES 4
+
+/* Dataflows that finish one after another must not leave their channels' per-peer state
+ * behind: a worker finishes (and frees) one before building the next, so a rank holds the
+ * channels of at most two at once (a rank-mate may still be freeing the previous one). */
+int df_reclaim(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t vals[100];
+    for (uint64_t i = 0; i < 100; i++)
+        vals[i] = i;
+    tide_allocator *a = tide_worker_allocator(w);
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    uint64_t ranks = tide_allocator_ranks(a), workers = peers / ranks;
+    uint64_t per_chan = workers * 16 * ranks; /* see df_many_exchanges */
+    tide_comm_stats st0, st1;
+    tide_comm_stats_get(a, &st0);
+    for (int d = 0; d < RECLAIM_DATAFLOWS; d++) {
+        struct landed l = { me, peers, 0, 0 };
+        tide_scope *scope = tide_dataflow_begin(w, "reclaim");
+        tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, 100);
+        for (uintptr_t k = EDGES - RECLAIM_EDGES; k < EDGES; k++)
+            s = tide_exchange(s, hop, (void *)k);
+        tide_inspect(s, landed_logic, &l);
+        tide_dataflow_end(scope);
+        while (tide_worker_step(w))
+            ;
+        WORK_CHECK(w, l.misplaced == 0, "dataflow %d: %d records on the wrong worker", d,
+                   l.misplaced);
+    }
+    tide_comm_stats_get(a, &st1);
+    /* Each dataflow has RECLAIM_EDGES exchange channels and a progress channel. */
+    uint64_t bound = st0.peer_bytes + 2 * (RECLAIM_EDGES + 1) * per_chan;
+    if (bound < st0.peer_bytes_peak)
+        bound = st0.peer_bytes_peak;
+    WORK_CHECK(w, ranks == 1 || st1.peer_bytes_peak <= bound,
+               "per-peer state peaked at %llu bytes over %d dataflows that ran one after "
+               "another, more than the %llu that two at a time take",
+               (unsigned long long)st1.peer_bytes_peak, RECLAIM_DATAFLOWS,
+               (unsigned long long)bound);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bounded staging */
+
+#define SKEW_RECORDS 100000 /* 800 KB in one batch at every worker */
+#define PIECE_MAX (128 * 1024) /* twice the staging bound, for slack */
+
+struct pieces {
+    uint64_t records, sum, biggest;
+};
+
+static uint64_t to_worker_zero(const void *r, void *ctx)
+{
+    (void)r;
+    (void)ctx;
+    return 0;
+}
+
+static void piece_logic(const tide_time *t, tide_batch *b, void *ctx)
+{
+    (void)t;
+    struct pieces *p = ctx;
+    const uint64_t *v = tide_batch_records(b);
+    for (size_t i = 0; i < tide_batch_len(b); i++)
+        p->sum += v[i];
+    p->records += tide_batch_len(b);
+    if (tide_batch_bytes(b) > p->biggest)
+        p->biggest = tide_batch_bytes(b);
+}
+
+/* A skewed exchange: staging for the one busy target is pushed whenever it fills, so a
+ * worker never holds a whole input batch per target (it reserved that for every target
+ * before), and the target receives pieces of bounded size. */
+int df_exchange_bounded(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t *vals = malloc(SKEW_RECORDS * sizeof *vals);
+    WORK_CHECK(w, vals != NULL, "out of memory");
+    for (uint64_t i = 0; i < SKEW_RECORDS; i++)
+        vals[i] = i;
+    struct pieces got = { 0, 0, 0 };
+    tide_scope *scope = tide_dataflow_begin(w, "skewed");
+    tide_stream *s = tide_to_stream(scope, TIDE_U64, vals, SKEW_RECORDS);
+    tide_inspect_batch(tide_exchange(s, to_worker_zero, NULL), piece_logic, &got);
+    tide_dataflow_end(scope);
+    while (tide_worker_step(w))
+        ;
+    free(vals);
+    uint64_t peers = tide_worker_peers(w);
+    bool zero = tide_worker_index(w) == 0;
+    uint64_t want = zero ? SKEW_RECORDS * peers : 0;
+    WORK_CHECK(w, got.records == want, "%llu records arrived, want %llu",
+               (unsigned long long)got.records, (unsigned long long)want);
+    WORK_CHECK(w, got.sum == (zero ? peers * (SKEW_RECORDS * (SKEW_RECORDS - 1ull) / 2) : 0),
+               "the records' sum is %llu", (unsigned long long)got.sum);
+    WORK_CHECK(w, peers == 1 || got.biggest <= PIECE_MAX,
+               "a piece of %llu bytes arrived: staging is not bounded",
+               (unsigned long long)got.biggest);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- a wide progress batch */
+
+/* One step that moves thousands of pointstamps (a capability and a message count at each
+ * of WIDE times): its progress batch is larger than a preposted receive even packed (6
+ * bytes a change: 84 KB), so between ranks it travels as a large rank cast (announced,
+ * then on the rank's cast tag). Every record must land on its worker, and the frontier
+ * must pass every time. */
+#define WIDE 7000
+
+static uint64_t by_value(const void *r, void *ctx)
+{
+    (void)ctx;
+    return *(const uint64_t *)r;
+}
+
+static void count_record(const tide_time *t, const void *r, void *ctx)
+{
+    struct landed *l = ctx;
+    l->count++;
+    uint64_t v = *(const uint64_t *)r;
+    if (v % l->peers != l->index || t->c[0] != v + 1)
+        l->misplaced++;
+}
+
+int df_wide_progress(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    size_t peers = tide_worker_peers(w), me = tide_worker_index(w);
+    struct landed l = { me, peers, 0, 0 };
+    tide_unordered *u;
+    tide_cap *cap;
+    tide_scope *scope = tide_dataflow_begin(w, "wide progress");
+    tide_stream *s = tide_unordered_input_new(scope, TIDE_U64, &u, &cap);
+    s = tide_exchange(s, by_value, NULL);
+    tide_inspect(s, count_record, &l);
+    tide_dataflow_end(scope);
+    tide_cap **caps = malloc(WIDE * sizeof *caps);
+    WORK_CHECK(w, caps != NULL, "out of memory");
+    for (uint64_t i = 0; i < WIDE; i++) {
+        tide_time t = tide_time_root(i + 1);
+        caps[i] = tide_cap_delayed(cap, &t);
+        tide_session_give(tide_unordered_session(u, caps[i]), &i);
+    }
+    tide_cap_drop(&cap);
+    tide_worker_step(w);
+    for (uint64_t i = 0; i < WIDE; i++)
+        tide_cap_drop(&caps[i]);
+    free(caps);
+    while (tide_worker_step(w))
+        ;
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < WIDE; i++)
+        want += i % peers == me;
+    WORK_CHECK(w, l.misplaced == 0, "%d records on the wrong worker or at the wrong time",
+               l.misplaced);
+    WORK_CHECK(w, l.count == want * peers, "%llu records arrived, want %llu",
+               (unsigned long long)l.count, (unsigned long long)(want * peers));
     return 0;
 }
