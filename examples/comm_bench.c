@@ -265,7 +265,8 @@ static int worker(tide_allocator *a, void *ctx)
             printf("%8zu B     %7.2f us %7.2f us %8.2f\n", lat_sizes[s], m, t, t / m);
     }
     if (me == 0)
-        printf("\nthroughput   raw MPI: one buffer   a window    tide   tide/one  tide/window\n");
+        printf("\nthroughput   raw MPI: one buffer   a window    tide   tide/one"
+               "  tide/window\n");
     for (size_t s = 0; strcmp(only, "latency") && s < sizeof bw_sizes / sizeof *bw_sizes; s++) {
         size_t size = bw_sizes[s], nring = WINDOW_BYTES / size;
         mpi_stream(rank, peer, buf, size, 1);

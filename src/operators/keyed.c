@@ -159,9 +159,10 @@ static size_t find(const struct tide__keyed *k, uint64_t h, const void *record)
 
 /* The state of the string of @p len bytes at @p s, in a record of a batch, when it is a key
  * of the table (TIDE_STR keys compared as tide_same_str does: by their stored lengths, then
- * bytes, inline, both read with their records' padding), else NULL. Inline in the fold's loop, the table's fields stay in registers across records,
- * where a call per record reloaded them after each fold call (wordcount -w 1: 0.95x the
- * time). Always: GCC had kept it a function of its own, a call per word (0.99x without). */
+ * bytes, inline, both read with their records' padding), else NULL. Inline in the fold's
+ * loop, the table's fields stay in registers across records, where a call per record
+ * reloaded them after each fold call (wordcount -w 1: 0.95x the time). Always: GCC had
+ * kept it a function of its own, a call per word (0.99x without). */
 static inline __attribute__((always_inline)) void *
 hit_str(const struct tide__keyed *k, uint64_t h, const char *s, size_t len)
 {
