@@ -5,7 +5,9 @@
  * batches) between the first and the last worker. Each repetition runs raw MPI and then
  * tide back to back, and the medians are printed with their ratio.
  *
- *   mpirun -n 2 comm_bench [--reps N] [--only latency|throughput] [tide options]
+ *   mpirun -n 2 comm_bench [--reps N] [--only latency|throughput] [--mib N] [tide options]
+ *
+ * --mib: the MiB streamed per measurement (default 256; tests stream a few).
  *
  * Raw MPI here is MPI_Send/MPI_Recv on MPI_COMM_WORLD from the worker thread, inside
  * tide_allocator_mpi_enter/leave so that tide's own MPI traffic waits meanwhile. Raw MPI
@@ -31,7 +33,7 @@ static const char *only = ""; /* "latency", "throughput" or "" for both */
 static const size_t lat_sizes[] = { 8, 1024, 65536 };
 static const int lat_iters[] = { 20000, 10000, 2000 };
 static const size_t bw_sizes[] = { 65536, 262144, 1048576 };
-#define BW_BYTES (256u << 20) /* bytes streamed per measurement */
+static size_t bw_bytes = (size_t)256 << 20; /* bytes streamed per measurement */
 /* tide stream: bytes in flight at most (the receiver acknowledges each half). 1 MiB left
  * only two 1 MiB batches in flight, and the link idle while an acknowledgement travelled:
  * 0.81-1.08 of raw MPI's one buffer at 1 MiB, against 1.10-1.34 with 4 MiB and 0.37-0.70
@@ -87,7 +89,7 @@ static double mpi_latency(int me, int peer, char *buf, size_t size, int iters)
  * as many receives posted ahead, the window of tide's stream below. */
 static double mpi_stream(int me, int peer, char *buf, size_t size, size_t ring)
 {
-    int n = (int)(BW_BYTES / size), w = (int)ring;
+    int n = (int)(bw_bytes / size), w = (int)ring;
     char ack = 0;
     MPI_Request req[MAX_RING];
     tide_allocator_mpi_enter(alloc);
@@ -191,7 +193,7 @@ static double tide_streaming(struct bench *b, size_t size)
 {
     /* The receiver acknowledges every CREDIT batches; at most 2 * CREDIT are in flight. */
     const int CREDIT = WINDOW_BYTES / size / 2 > 1 ? (int)(WINDOW_BYTES / size / 2) : 1;
-    int n = (int)(BW_BYTES / size);
+    int n = (int)(bw_bytes / size);
     tide_batch *in = NULL, *out = NULL;
     barrier();
     double t0 = MPI_Wtime();
@@ -303,6 +305,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "comm_bench: --reps takes 1 to %d\n", MAX_REPS);
                 goto out;
             }
+        } else if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc) {
+            char *end;
+            long mib = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || mib < 1 || mib > 4096) {
+                fprintf(stderr, "comm_bench: --mib takes 1 to 4096, not '%s'\n", argv[i]);
+                goto out;
+            }
+            bw_bytes = (size_t)mib << 20;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
                    (!strcmp(argv[i + 1], "latency") || !strcmp(argv[i + 1], "throughput"))) {
             only = argv[++i];

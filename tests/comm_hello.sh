@@ -66,6 +66,24 @@ if command -v taskset >/dev/null 2>&1; then
   else cat "$got"; echo "FAIL: no warning for 2 workers on 1 core"; status=1; fi
 fi
 
+# comm_bench, a few MiB a measurement: both tables whole (raw MPI's window of nonblocking
+# sends included), and its wrong uses refused with a message.
+if "$b/tests/run_mpi" 2 "$b/examples/comm_bench" --reps 1 --mib 4 >"$got" 2>&1 &&
+   [ "$(grep -cE '^ +(8|1024|65536) B +[0-9.]+ us +[0-9.]+ us +[0-9.]+$' "$got")" = 3 ] &&
+   [ "$(grep -cE '^ +(64|256|1024) KiB( +[0-9.]+ GB/s){3}( +[0-9.]+){2}$' "$got")" = 3 ]; then
+  echo "ok: mpirun -n 2 comm_bench --reps 1 --mib 4"
+else cat "$got"; echo "FAIL: mpirun -n 2 comm_bench --reps 1 --mib 4"; status=1; fi
+for bad in "--mib 0" "--mib x" "--reps 0" "--only nothing"; do
+  if "$b/tests/run_mpi" 2 "$b/examples/comm_bench" $bad >"$got" 2>&1; then
+    echo "FAIL: comm_bench $bad exited 0"; status=1
+  elif grep -q "comm_bench: " "$got"; then echo "ok: comm_bench $bad: $(grep -m1 "comm_bench: " "$got")"
+  else cat "$got"; echo "FAIL: comm_bench $bad: no message"; status=1; fi
+done
+if timeout 60 "$b/examples/comm_bench" --reps 1 --mib 1 >"$got" 2>&1; then
+  echo "FAIL: comm_bench on one rank exited 0"; status=1
+elif grep -q "run it on 2 ranks" "$got"; then echo "ok: comm_bench on one rank: $(cat "$got")"
+else cat "$got"; echo "FAIL: comm_bench on one rank: no message"; status=1; fi
+
 # Bad arguments: a clear message and a non-zero exit, never a hang.
 for bad in "-w 0" "-w abc" "--bind bogus" "stray"; do
   if timeout 20 "$b/examples/comm_hello" $bad >"$got" 2>&1; then
