@@ -106,8 +106,8 @@ static double mpi_stream(int me, int peer, char *buf, size_t size, size_t ring)
                 MPI_Wait(&req[i % w], MPI_STATUS_IGNORE);
             MPI_Isend(at, (int)size, MPI_BYTE, peer, 2, MPI_COMM_WORLD, &req[i % w]);
         }
-        if (w > 1)
-            MPI_Waitall(n < w ? n : w, req, MPI_STATUSES_IGNORE);
+        for (int i = n > w ? n - w : 0; w > 1 && i < n; i++) /* the last ones in flight */
+            MPI_Wait(&req[i % w], MPI_STATUS_IGNORE);
         MPI_Recv(&ack, 1, MPI_BYTE, peer, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     } else {
         for (int i = 0; w > 1 && i < w && i < n; i++)
