@@ -90,11 +90,6 @@ static bool key_same(const tide_table *t, const void *a, const void *b)
     return t->key_size == 8 ? memcmp(a, b, 8) == 0 : memcmp(a, b, t->key_size) == 0;
 }
 
-/* The keyed table's callbacks (variable-length keys): the user's, with the table as
- * context. */
-static uint64_t keyed_hash(const void *key, void *arg) { return key_hash(arg, key); }
-static bool keyed_same(const void *a, const void *b, void *arg) { return key_same(arg, a, b); }
-
 static unsigned char *slot(const tide_table *t, size_t i) { return t->slots + i * t->slot_size; }
 
 static void alloc_slots(tide_table *t, size_t nslots)
@@ -128,7 +123,10 @@ tide_table *tide_table_new(const tide_type *key, size_t state_size, tide_hash_fn
     *t = (tide_table){ .key_size = key->size, .state_size = state_size, .hash = hash,
                        .same = same, .ctx = ctx };
     if (!key->size) {
-        tide__keyed_init(&t->keyed, key, state_size, keyed_hash, keyed_same, t, "tide_table");
+        /* the program's functions themselves, which the keyed table recognises when they
+         * are the library's string ones (tide_hash_str, tide_same_str): then it hashes and
+         * compares inline */
+        tide__keyed_init(&t->keyed, key, state_size, hash, same, ctx, "tide_table");
         return t;
     }
     t->slot_size = PAD8(key->size) + PAD8(state_size);
