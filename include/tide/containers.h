@@ -71,7 +71,8 @@ typedef bool (*tide_same_fn)(const void *a, const void *b, void *ctx);
 /**
  * A new table with keys of type @p key and states of @p state_size bytes (0: a set).
  * @p hash and @p same may be NULL for fixed-size keys: a hash of the key's bytes and
- * byte equality. Keys without a fixed size (TIDE_STR, TIDE_BYTES) need both.
+ * byte equality. Keys without a fixed size (TIDE_STR, TIDE_BYTES) need both; with
+ * TIDE_STR keys, tide_hash_str and tide_same_str are recognised and run inline.
  */
 tide_table *tide_table_new(const tide_type *key, size_t state_size, tide_hash_fn hash,
                            tide_same_fn same, void *ctx);

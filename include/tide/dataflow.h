@@ -331,8 +331,9 @@ uint64_t tide_hash_u32(const void *record, void *ctx);
  *  aggregate tables recognise it on TIDE_STR streams and hash with the stored length. */
 uint64_t tide_hash_str(const void *record, void *ctx);
 /** Whether two string records (values of TIDE_STR records, const char *) are the same
- *  string: the key equality to give with tide_hash_str. Aggregate tables recognise it and
- *  compare a record with a key by their stored lengths and bytes, inline. */
+ *  string: the key equality to give with tide_hash_str. Aggregate tables and tide_table
+ *  recognise the two together and hash and compare inline (records by their stored
+ *  lengths). */
 bool tide_same_str(const void *a, const void *b, void *ctx);
 /** The hash that sends every record to worker 0 (to gather a stream in one place).
  *  Exchanges recognise it: no call per record. */
