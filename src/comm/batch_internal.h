@@ -143,20 +143,20 @@ static inline uint64_t tide__load32(const char *s)
     return w;
 }
 
-/* The string's bytes are mixed eight at a time, the last 0 to 7 of them as one word
- * padded with zeros; the length is mixed in first, so that a string and the same one
- * with zero bytes appended differ, and strings of one length map injectively onto the
- * words mixed. (FNV-1a, a byte at a time, was a chain of one multiplication per byte: 10%
- * of wordcount at -w 2, where every word is hashed twice.) */
-static inline uint64_t tide__hash_word(uint64_t h, uint64_t w)
+/* The string hash: the length, then the string's bytes eight at a time (tide__hash_body),
+ * the last 0 to 7 of them as one word padded with zeros (tide__hash_end); with the length
+ * mixed in first, a string and the same one with zero bytes appended differ, and strings
+ * of one length map injectively onto the words mixed. (FNV-1a, a byte at a time, was a
+ * chain of one multiplication per byte: 10% of wordcount at -w 2, where every word is
+ * hashed twice.) */
+static inline uint64_t tide__hash_body(const char *s, size_t len)
 {
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-    return h ^ (h >> 29);
-}
-
-static inline uint64_t tide__hash_start(size_t len)
-{
-    return 0x9e3779b97f4a7c15u ^ (len * 0xff51afd7ed558ccdu);
+    uint64_t h = 0x9e3779b97f4a7c15u ^ (len * 0xff51afd7ed558ccdu);
+    for (const char *t = s + (len & ~(size_t)7); s < t; s += 8) {
+        h = (h ^ tide__load64(s)) * 0xc4ceb9fe1a85ec53u;
+        h ^= h >> 29;
+    }
+    return h;
 }
 
 static inline uint64_t tide__hash_end(uint64_t h, uint64_t tail)
@@ -173,17 +173,15 @@ static inline uint64_t tide__hash_end(uint64_t h, uint64_t tail)
  * wait for the stores to drain, a third of the function's time in wordcount). */
 static inline uint64_t tide__hash_strn(const char *s, size_t len)
 {
-    uint64_t h = tide__hash_start(len), w;
     size_t r = len & 7;
     const char *t = s + (len - r);
-    for (; s < t; s += 8)
-        h = tide__hash_word(h, tide__load64(s));
+    uint64_t w;
     if (r >= 4)
         w = tide__load32(t) | tide__load32(t + r - 4) >> (8 * (8 - r)) << 32;
     else
         for (w = 0; r; r--)
             w = w << 8 | (unsigned char)t[r - 1];
-    return tide__hash_end(h, w);
+    return tide__hash_end(tide__hash_body(s, len), w);
 }
 
 /* The last @p r (< 8) bytes of a string in a record (tide__str_record), padded with zeros:
@@ -203,12 +201,8 @@ static inline uint64_t tide__str_rec_tail(const char *t, size_t r)
  * padding (see tide__str_rec_tail): the same value with fewer branches. */
 static inline uint64_t tide__hash_str_rec(const char *s, size_t len)
 {
-    uint64_t h = tide__hash_start(len);
-    size_t r = len & 7;
-    const char *t = s + (len - r);
-    for (; s < t; s += 8)
-        h = tide__hash_word(h, tide__load64(s));
-    return tide__hash_end(h, tide__str_rec_tail(t, r));
+    size_t full = len & ~(size_t)7;
+    return tide__hash_end(tide__hash_body(s, len), tide__str_rec_tail(s + full, len - full));
 }
 
 /* Whether the @p len bytes at @p a and @p b are equal, with the hash's overlapping loads:

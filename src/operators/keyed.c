@@ -221,16 +221,23 @@ static bool own_strings(const struct tide__keyed *k)
     return k->type == TIDE_STR && k->hash == tide_hash_str && k->same_key == tide_same_str;
 }
 
+/* The state of a program's string key (own_strings), else NULL; its hash in *h. */
+static void *own_string_state(const struct tide__keyed *k, const void *record, uint64_t *h)
+{
+    const char *s = *(const char *const *)record;
+    size_t len = strlen(s);
+    *h = tide__hash_strn(s, len); /* tide_hash_str's */
+    return hit_str(k, *h, s, len, false);
+}
+
 void *tide__keyed_state(struct tide__keyed *k, const void *record, bool *fresh)
 {
     bool ignored;
     if (!fresh)
         fresh = &ignored;
     if (own_strings(k)) {
-        const char *s = *(const char *const *)record;
-        size_t len = strlen(s);
-        uint64_t h = tide__hash_strn(s, len); /* tide_hash_str's */
-        void *state = hit_str(k, h, s, len, false);
+        uint64_t h;
+        void *state = own_string_state(k, record, &h);
         *fresh = !state;
         return state ? state : add_key(k, h, record);
     }
@@ -350,11 +357,9 @@ void tide__keyed_fold(struct tide__keyed *k, tide_batch *b,
 
 void *tide__keyed_find(struct tide__keyed *k, const void *record)
 {
-    if (own_strings(k)) {
-        const char *s = *(const char *const *)record;
-        size_t len = strlen(s);
-        return hit_str(k, tide__hash_strn(s, len), s, len, false);
-    }
+    uint64_t h;
+    if (own_strings(k))
+        return own_string_state(k, record, &h);
     size_t j = find(k, k->hash(record, k->ctx), record);
     return k->slots[j] ? state_of(k, j) : NULL;
 }
