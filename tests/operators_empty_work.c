@@ -273,8 +273,8 @@ int df_to_stream_bytes(tide_worker *w, void *ctx)
  * the lines that start in its slice of the file): slice boundaries right after a newline
  * (file 2: 90 lines of 3 bytes, 270 = 2 x 135 = 3 x 90), inside lines (file 4), inside a
  * line longer than a slice (file 3), empty lines, an empty file, no final newline, lines
- * cut by the ends of the reader's 64 KiB blocks (file 6: 40,000 lines, 240 KB) and a line
- * longer than a block (file 7: a number after 200,000 spaces, between two lines). Each
+ * cut by the ends of the reader's 256 KiB blocks (file 6: 160,000 lines, 950 KB) and a line
+ * longer than a block (file 7: a number after 800,000 spaces, between two lines). Each
  * worker reads its own copy of the files, so no worker reads one being written. */
 enum { READ_FILES = 8 };
 
@@ -285,7 +285,7 @@ struct read_seen {
 
 static char *read_text(int k)
 {
-    size_t cap = 300000, len = 0;
+    size_t cap = 1200000, len = 0;
     char *s = calloc(1, cap);
     if (!s)
         return NULL;
@@ -311,13 +311,13 @@ static char *read_text(int k)
         strcpy(s, "\n");
         break;
     case 6:
-        for (int i = 0; i < 40000; i++)
+        for (int i = 0; i < 160000; i++)
             len += (size_t)snprintf(s + len, cap - len, "%d\n", i * 7 % 100003);
         break;
     case 7:
         len = (size_t)snprintf(s, cap, "11\n");
-        memset(s + len, ' ', 200000);
-        len += 200000;
+        memset(s + len, ' ', 800000);
+        len += 800000;
         snprintf(s + len, cap - len, "13\n17\n");
         break;
     }
