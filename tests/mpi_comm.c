@@ -50,7 +50,11 @@ static int all_shm;
 /* The laps again, every worker sending all before receiving, then the rank's counters:
  * frames between ranks went through the shared rings when every rank has them on, and
  * some waited for room (each pair of workers sends three rings' worth or more), never
- * otherwise (one rank with --shm off turns them off for the node, and nothing hangs). */
+ * otherwise (one rank with --shm off turns them off for the node, and nothing hangs).
+ * With a communication thread per rank the receiving rank's thread empties its rings
+ * while its workers are still sending, so whether one ever fills is the scheduler's (a
+ * CI run under ASan, 3 ranks x 1 worker on 2 cores: 1,154 frames and no wait on one
+ * rank): there only the frames are required. */
 static int shm_used(tide_allocator *a, void *ctx)
 {
     (void)ctx;
@@ -60,7 +64,9 @@ static int shm_used(tide_allocator *a, void *ctx)
     tide_comm_stats st;
     tide_comm_stats_get(a, &st);
     bool want = all_shm && tide_allocator_ranks(a) > 1;
-    if (want != (st.shm_frames > 0) || want != (st.shm_waits > 0) ||
+    bool waits = want && cfg.progress == TIDE_PROGRESS_WORKERS;
+    if (want != (st.shm_frames > 0) || (waits && st.shm_waits == 0) ||
+        (!want && st.shm_waits > 0) ||
         (st.shm_frames > 0) != (st.shm_bytes > 0)) {
         fprintf(stderr,
                 "rank %zu: %llu frames (%llu bytes) through the shared rings, %llu of them "
@@ -68,7 +74,7 @@ static int shm_used(tide_allocator *a, void *ctx)
                 tide_allocator_rank(a), (unsigned long long)st.shm_frames,
                 (unsigned long long)st.shm_bytes, (unsigned long long)st.shm_waits,
                 (unsigned long long)st.sends, (unsigned long long)st.recvs,
-                want ? "expected some of each" : "expected none");
+                !want ? "expected none" : waits ? "expected some of each" : "expected frames");
         return 1;
     }
     return 0;
