@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Misuse of the dataflow model, one case per run: each must stop the whole job (threads
- * or MPI ranks) with a message naming the operator and the times, never hang.
+ * or MPI ranks) with a message naming the operator and the times, never hang. Also a
+ * wrong line in a file read by tide_read_files or tide_read_text (cases bad-line and
+ * bad-text, given the file): the message names the file and the line.
  *
- *   dataflow_misuse CASE [tide options]
+ *   dataflow_misuse CASE [FILE] [tide options]
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <tide.h>
 
-static const char *which;
+static const char *which, *file;
 
 struct sender {
     tide_cap *cap;
@@ -126,6 +128,25 @@ static bool same_u64(const void *a, const void *b, void *ctx)
 static void emit_none(const void *key, const void *state, tide_session *out, void *ctx)
 {
     (void)key, (void)state, (void)out, (void)ctx;
+}
+
+/* bad-line: a line holding an x is wrong */
+static const char *parse_line(const char *line, tide_session *out, void *ctx)
+{
+    (void)out, (void)ctx;
+    return strchr(line, 'x') ? "not a number" : NULL;
+}
+
+/* bad-text: an x is wrong, and said to be where it is; a y is wrong, and not said where
+ * (the message then names the run's first line) */
+static const char *parse_text(const char *text, size_t len, const char **where,
+                              tide_session *out, void *ctx)
+{
+    (void)out, (void)ctx;
+    const char *x = memchr(text, 'x', len);
+    if (x)
+        *where = x;
+    return x ? "not a number" : memchr(text, 'y', len) ? "no place" : NULL;
 }
 
 static void free_sender(void *arg)
@@ -287,6 +308,10 @@ static int run(tide_worker *w, void *arg)
         tide_operator(&(tide_op_desc){ .name = "Stray", .in = { st },
                                        .pact = { [1] = TIDE_EXCHANGE(tide_hash_u64, NULL) },
                                        .logic = misbehave });
+    } else if (strcmp(which, "bad-line") == 0) {
+        tide_probe_new(tide_read_files(scope, "Reader", &file, 1, TIDE_U64, parse_line, NULL));
+    } else if (strcmp(which, "bad-text") == 0) {
+        tide_probe_new(tide_read_text(scope, "Reader", &file, 1, TIDE_U64, parse_text, NULL));
     } else if (strcmp(which, "map-batch-bytes") == 0) {
         tide_input *in;
         tide_map_batch(tide_input_new(scope, TIDE_BYTES, &in), TIDE_U64, map_all, NULL);
@@ -317,11 +342,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "dataflow_misuse: %s\n", cfg.error);
         return 2;
     }
-    if (argc != 2) {
-        fprintf(stderr, "usage: dataflow_misuse CASE [tide options]\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: dataflow_misuse CASE [FILE] [tide options]\n");
         return 2;
     }
     which = argv[1];
+    file = argc == 3 ? argv[2] : "/dev/null";
     int rc = tide_execute(&cfg, run, NULL);
     fprintf(stderr, "dataflow_misuse: case %s ran to the end (rc %d)\n", which, rc);
     return rc == 0 ? 0 : 3;

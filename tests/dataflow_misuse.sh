@@ -63,6 +63,32 @@ expect_failure "mpirun -n 2 different-dataflows -w 2 --progress-share 2" \
   "$run" 2 "$p" different-dataflows -w 2 --bind none --progress-share 2
 [ $status -eq 0 ] || exit 1
 
+# A wrong line of a file read by tide_read_files (a line a call) or tide_read_text (runs of
+# lines) is named by its number, whichever worker reads it: the first and only one (-w 1),
+# one whose slice starts after the file's start (-w 2, 3, two ranks), a pipe read whole
+# (the lines counted as read); tide_read_text's parser points at the wrong byte of its run
+# (x), or does not, which names the run's first line (y).
+dir=$(mktemp -d)
+# (line 30001 of 40000, 230 KB: several of tide_read_text's runs before it, in each slice)
+awk 'BEGIN { for (i = 1; i <= 40000; i++) print i, (i == 30001 ? "x" : "") }' >"$dir/bad.txt"
+printf '1\n2 y\n3\n' >"$dir/noplace.txt"
+for c in bad-line bad-text; do
+  for w in 1 2 3; do
+    expect_failure "$c -w $w" "Reader: $dir/bad.txt:30001: not a number" \
+      timeout 30 "$p" $c "$dir/bad.txt" -w $w --bind none
+  done
+  expect_failure "mpirun -n 2 $c" "Reader: $dir/bad.txt:30001: not a number" \
+    "$run" 2 "$p" $c "$dir/bad.txt" -w 1 --bind none
+  expect_failure "$c from a pipe" "Reader: /dev/stdin:30001: not a number" \
+    sh -c "cat '$dir/bad.txt' | timeout 30 '$p' $c /dev/stdin -w 2 --bind none"
+done
+expect_failure "bad-text, not said where" "Reader: $dir/noplace.txt:1: no place" \
+  timeout 30 "$p" bad-text "$dir/noplace.txt" -w 1 --bind none
+expect_failure "bad-text from a pipe, not said where" "Reader: /dev/stdin:1: no place" \
+  sh -c "cat '$dir/noplace.txt' | timeout 30 '$p' bad-text /dev/stdin -w 1 --bind none"
+rm -rf "$dir"
+[ $status -eq 0 ] || exit 1
+
 # What the program still holds when its function returns is released (as open inputs are
 # closed), so the job ends normally.
 c=returns-holding

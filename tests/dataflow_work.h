@@ -59,8 +59,10 @@ int df_batch_calls(tide_worker *w, void *ctx);
 /* tide_operator: a source, a binary, a notify and a sink operator from descriptors */
 int df_operator_desc(tide_worker *w, void *ctx);
 int df_to_stream_bytes(tide_worker *w, void *ctx);
-/* tide_read_files: every line of six files once, whatever the number of workers */
+/* tide_read_files: every line of eight files once, whatever the number of workers */
 int df_read_files(tide_worker *w, void *ctx);
+/* tide_read_text: the same, in runs of lines */
+int df_read_text(tide_worker *w, void *ctx);
 
 #define DATAFLOW_WORK_TESTS(X)                                                            \
     X(epochs, df_epochs)                                                                  \
@@ -101,7 +103,8 @@ int df_read_files(tide_worker *w, void *ctx);
     X(stash, df_stash)                                                                    \
     X(batch_calls, df_batch_calls)                                                        \
     X(operator_desc, df_operator_desc)                                                    \
-    X(read_files, df_read_files)
+    X(read_files, df_read_files)                                                          \
+    X(read_text, df_read_text)
 
 /* Helpers the bodies share (dataflow_work.c). */
 #define EPOCHS 5

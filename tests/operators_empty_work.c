@@ -267,9 +267,9 @@ int df_to_stream_bytes(tide_worker *w, void *ctx)
     return 0;
 }
 
-/* ---------------------------------------------------------------- tide_read_files */
+/* ---------------------------------------------------------------- tide_read_files, _text */
 
-/* Each file's lines reach the dataflow once, whatever the number of workers (each reads
+/* Each file's lines reach the dataflow once (a line a call, or in runs), whatever the number of workers (each reads
  * the lines that start in its slice of the file): slice boundaries right after a newline
  * (file 2: 90 lines of 3 bytes, 270 = 2 x 135 = 3 x 90), inside lines (file 4), inside a
  * line longer than a slice (file 3), empty lines, an empty file, no final newline, lines
@@ -334,6 +334,23 @@ static const char *parse_number(const char *line, tide_session *out, void *ctx)
     return NULL;
 }
 
+/* Every number of a run of lines (a line holds one at most, as parse_number reads) */
+static const char *parse_numbers(const char *run, size_t len, const char **where,
+                                 tide_session *out, void *ctx)
+{
+    (void)where, (void)ctx;
+    if (run[len] != '\0' || strlen(run) != len)
+        return "a run not ended by a NUL at its length";
+    for (const char *p = run;;) {
+        char *end;
+        uint64_t v = strtoull(p, &end, 10); /* (skips newlines) */
+        if (end == p)
+            return NULL;
+        tide_session_give(out, &v);
+        p = end;
+    }
+}
+
 static void count_read(const tide_time *t, const void *r, void *ctx)
 {
     struct read_seen *s = ctx;
@@ -345,9 +362,9 @@ static void count_read(const tide_time *t, const void *r, void *ctx)
     s->sum[t->c[0]] += *(const uint64_t *)r;
 }
 
-int df_read_files(tide_worker *w, void *ctx)
+/* @p runs: tide_read_text, else tide_read_files */
+static int read_files_as(tide_worker *w, bool runs)
 {
-    (void)ctx;
     char path[READ_FILES][256];
     const char *files[READ_FILES];
     struct read_seen want = { { 0 }, { 0 }, 0 }, got = { { 0 }, { 0 }, 0 };
@@ -371,8 +388,10 @@ int df_read_files(tide_worker *w, void *ctx)
         free(content);
     }
     tide_scope *scope = tide_dataflow_begin(w, "read_files");
-    tide_stream *s = tide_read_files(scope, "ReadFiles", files, READ_FILES, TIDE_U64,
-                                     parse_number, NULL);
+    tide_stream *s = runs ? tide_read_text(scope, "ReadText", files, READ_FILES, TIDE_U64,
+                                           parse_numbers, NULL)
+                          : tide_read_files(scope, "ReadFiles", files, READ_FILES, TIDE_U64,
+                                            parse_number, NULL);
     tide_inspect(tide_exchange(s, to_zero, NULL), count_read, &got);
     tide_dataflow_end(scope);
     while (tide_worker_step(w))
@@ -386,4 +405,16 @@ int df_read_files(tide_worker *w, void *ctx)
                    (unsigned long long)got.n[k], (unsigned long long)got.sum[k],
                    (unsigned long long)want.n[k], (unsigned long long)want.sum[k]);
     return 0;
+}
+
+int df_read_files(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    return read_files_as(w, false);
+}
+
+int df_read_text(tide_worker *w, void *ctx)
+{
+    (void)ctx;
+    return read_files_as(w, true);
 }

@@ -40,6 +40,22 @@ typedef const char *(*tide_parse_fn)(const char *line, tide_session *out, void *
 tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,
                              size_t nfiles, const tide_type *out, tide_parse_fn parse,
                              void *ctx);
+/** Turns a run of whole lines of a text file into records given to @p out: the @p len
+ *  bytes at @p text are lines separated by newlines, the last one's newline replaced by the
+ *  NUL that ends @p text. Returns NULL, or a message saying what is wrong, which stops the
+ *  job as "NAME: FILE:LINE: message": LINE is the line holding *@p where when the parser
+ *  points it into @p text, else the run's first line. */
+typedef const char *(*tide_parse_text_fn)(const char *text, size_t len, const char **where,
+                                          tide_session *out, void *ctx);
+/**
+ * tide_read_files() with runs of lines a call (about 64 KiB of them) in place of one line:
+ * for a parser to which a newline is one separator more (words, numbers), it spares a
+ * search for each line's end and a call per line (wordcount -w 1: 0.95x the time). The
+ * same slices, epochs, bounds and errors.
+ */
+tide_stream *tide_read_text(tide_scope *scope, const char *name, const char *const *files,
+                            size_t nfiles, const tide_type *out, tide_parse_text_fn parse,
+                            void *ctx);
 /** Calls @p fn on every record with its time (timely's inspect and inspect_time in one),
  *  passing the stream on unchanged. */
 tide_stream *tide_inspect(tide_stream *s, tide_record_fn fn, void *ctx);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* tide_read_files: text files as a source, file i at epoch i, each worker parsing its share
- * of the lines. A worker reads only its share of a file's bytes: the lines that start in
+/* tide_read_files and tide_read_text: text files as a source, file i at epoch i, each
+ * worker parsing its share of the lines (one a call, or runs of them). A worker reads only its share of a file's bytes: the lines that start in
  * its slice (workers in order, slices of equal size), so that reading scales with the
  * workers. Anything else (a pipe) is read whole by the first worker of each rank, keeping
  * every line: its lines can be read once only. Standard input is read by rank 0 alone (the
  * launchers give it to rank 0; MPICH's Hydra gives the others a pipe that never ends). No
  * coordination either way, and a file any worker cannot read stops the job with its name. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memrchr */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,18 +28,25 @@
  * call costs several microseconds on a paravirtual VM, and wordcount's 130 MB took 0.965x
  * the time at -w 1 (15 pinned runs) and 0.96x at -w 2 (9); 1 MiB was no faster. */
 #define READ_BLOCK ((size_t)256 << 10)
+/* tide_read_text's runs of lines: about as many bytes as LINES_PER_STEP lines of
+ * wordcount's input, so that an activation's output stays as bounded as tide_read_files'
+ * (runs of a whole block left the aggregate to fold 40,000 words at a time: 1.5x the
+ * time). */
+#define TEXT_RUN ((size_t)64 << 10)
 
 struct reader {
     char *name;
     char **files;
     size_t nfiles, file; /* the file being read = the epoch */
-    tide_parse_fn parse;
+    tide_parse_fn parse;           /* tide_read_files' */
+    tide_parse_text_fn parse_text; /* or tide_read_text's */
     void *ctx;
     tide_cap *cap;
     int fd;            /* -1: none open */
     bool eof;          /* read() has returned 0, or the file is another worker's */
-    uint64_t line;     /* lines read from the file */
+    uint64_t line;     /* lines read from the file (parse_text: only when !regular) */
     bool sliced;       /* reading the lines that start in [pos, end) */
+    bool regular;      /* a regular file: lines are found again by their byte */
     uint64_t pos, end; /* byte offsets */
     char *buf;         /* bytes read, [at, len) not yet cut into lines; cap_buf > len
                         * (allocated with the first file) */
@@ -60,30 +67,51 @@ static uint64_t line_at(const char *path, uint64_t at)
     return line;
 }
 
+/* The newlines in the @p n bytes at @p s. */
+static uint64_t count_newlines(const char *s, size_t n)
+{
+    uint64_t k = 0;
+    for (const char *e = s + n; (s = memchr(s, '\n', (size_t)(e - s))); s++)
+        k++;
+    return k;
+}
+
 /* Byte @p k/@p peers of @p size, without overflow. */
 static uint64_t slice_at(uint64_t size, size_t k, size_t peers)
 {
     return size / peers * k + size % peers * k / peers;
 }
 
-static _Noreturn void read_failed(const struct reader *r, int err)
+/* Whether the reader counts the lines it reads, for its messages, rather than finding them
+ * again by their byte (which a pipe cannot). */
+static bool counts_lines(const struct reader *r)
 {
-    tide_abort("%s: cannot read '%s' (%s %" PRIu64 "): %s", r->name, r->files[r->file],
-               r->sliced ? "byte" : "line", r->sliced ? r->pos : r->line + 1, strerror(err));
+    return r->parse_text ? !r->regular : !r->sliced;
 }
 
-/* The next line of the open file, NUL-terminated in place of its newline, and in *n the
- * bytes it took in the file (its newline included); NULL at the end of the file. Valid
- * until the next call. */
-static char *next_line(struct reader *r, size_t *n)
+static _Noreturn void read_failed(const struct reader *r, int err)
+{
+    bool lines = counts_lines(r);
+    tide_abort("%s: cannot read '%s' (%s %" PRIu64 "): %s", r->name, r->files[r->file],
+               lines ? "line" : "byte", lines ? r->line + 1 : r->pos, strerror(err));
+}
+
+/* The next lines of the open file: those that end in its next @p run bytes, or the next
+ * line alone if none does (@p run 0: one line), NUL-terminated in place of the last one's
+ * newline, and in *n the bytes they took in the file (newlines included), in *len the
+ * bytes before that NUL; NULL at the end of the file. Valid until the next call. */
+static char *next_lines(struct reader *r, size_t run, size_t *n, size_t *len)
 {
     for (;;) {
         char *s = r->buf + r->at;
-        size_t avail = r->len - r->at;
-        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        size_t avail = r->len - r->at, in = run < avail ? run : avail;
+        char *nl = in ? memrchr(s, '\n', in) : NULL;
+        if (!nl && avail > in)
+            nl = memchr(s + in, '\n', avail - in);
         if (nl || (r->eof && avail)) { /* a last line may have no newline */
             size_t k = nl ? (size_t)(nl - s) : avail;
             s[k] = '\0';
+            *len = k;
             *n = nl ? k + 1 : k;
             r->at += *n;
             return s;
@@ -135,6 +163,7 @@ static void open_slice(struct reader *r, size_t me, size_t peers, size_t local, 
     r->pos = 0;
     struct stat st;
     bool known = fstat(r->fd, &st) == 0;
+    r->regular = known && S_ISREG(st.st_mode);
     if (peers == 1 || !known || !S_ISREG(st.st_mode)) {
         /* read whole (a pipe cannot seek; a directory's offsets are not bytes), by one
          * worker of the rank: the others' reads would take lines from it. Standard input
@@ -151,8 +180,8 @@ static void open_slice(struct reader *r, size_t me, size_t peers, size_t local, 
         read_failed(r, errno);
     r->pos = start;
     if (start) {
-        size_t skip;
-        r->pos = next_line(r, &skip) ? start - 1 + skip : UINT64_MAX;
+        size_t skip, len;
+        r->pos = next_lines(r, 0, &skip, &len) ? start - 1 + skip : UINT64_MAX;
     }
 }
 
@@ -184,21 +213,36 @@ static void read_logic(tide_op *op, void *arg)
     if (r->fd < 0)
         open_slice(r, me, peers, local, rank);
     tide_session *out = tide_op_session(op, 0, r->cap);
-    for (int n = 0; n < LINES_PER_STEP; n++) {
-        size_t len;
-        char *line;
-        if ((r->sliced && r->pos >= r->end) || !(line = next_line(r, &len))) {
+    /* tide_read_text: one run of lines, within this worker's slice (the lines that start
+     * before its end) */
+    size_t run = 0;
+    if (r->parse_text)
+        run = r->sliced && r->end - r->pos < TEXT_RUN ? (size_t)(r->end - r->pos) : TEXT_RUN;
+    for (int n = 0; n < (r->parse_text ? 1 : LINES_PER_STEP); n++) {
+        size_t len, textlen;
+        char *text;
+        if ((r->sliced && r->pos >= r->end) || !(text = next_lines(r, run, &len, &textlen))) {
             if (next_file(r))
                 return;
             break;
         }
-        uint64_t at = r->pos;
+        uint64_t at = r->pos, first = r->line + 1; /* (first: when counts_lines) */
+        const char *where = NULL, *wrong;
         r->pos += len;
-        r->line++;
-        const char *wrong = r->parse(line, out, r->ctx);
-        if (wrong)
-            tide_abort("%s: %s:%" PRIu64 ": %s", r->name, r->files[r->file],
-                       r->sliced ? line_at(r->files[r->file], at) : r->line, wrong);
+        if (r->parse_text) {
+            if (counts_lines(r))
+                r->line += 1 + count_newlines(text, textlen);
+            wrong = r->parse_text(text, textlen, &where, out, r->ctx);
+        } else {
+            r->line++;
+            wrong = r->parse(text, out, r->ctx);
+        }
+        if (wrong) {
+            uint64_t line = counts_lines(r) ? first : line_at(r->files[r->file], at);
+            if (where >= text && where <= text + textlen)
+                line += count_newlines(text, (size_t)(where - text));
+            tide_abort("%s: %s:%" PRIu64 ": %s", r->name, r->files[r->file], line, wrong);
+        }
     }
     tide_op_activate(op);
 }
@@ -217,9 +261,10 @@ static void reader_free(void *arg)
     free(r);
 }
 
-tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,
-                             size_t nfiles, const tide_type *out, tide_parse_fn parse,
-                             void *ctx)
+/* The reader of either kind: @p parse or @p parse_text. */
+static tide_stream *reader_new(tide_scope *scope, const char *name, const char *const *files,
+                               size_t nfiles, const tide_type *out, tide_parse_fn parse,
+                               tide_parse_text_fn parse_text, void *ctx)
 {
     struct reader *r = calloc(1, sizeof *r);
     if (!r || !(r->name = strdup(name)) ||
@@ -231,9 +276,24 @@ tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *co
     r->fd = -1;
     r->nfiles = nfiles;
     r->parse = parse;
+    r->parse_text = parse_text;
     r->ctx = ctx;
     tide_stream *s = tide_source(scope, name, out, read_logic, r, reader_free, &r->cap);
     if (!nfiles)
         tide_cap_drop(&r->cap);
     return s;
+}
+
+tide_stream *tide_read_files(tide_scope *scope, const char *name, const char *const *files,
+                             size_t nfiles, const tide_type *out, tide_parse_fn parse,
+                             void *ctx)
+{
+    return reader_new(scope, name, files, nfiles, out, parse, NULL, ctx);
+}
+
+tide_stream *tide_read_text(tide_scope *scope, const char *name, const char *const *files,
+                            size_t nfiles, const tide_type *out, tide_parse_text_fn parse,
+                            void *ctx)
+{
+    return reader_new(scope, name, files, nfiles, out, NULL, parse, ctx);
 }
