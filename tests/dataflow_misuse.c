@@ -310,6 +310,8 @@ static int run(tide_worker *w, void *arg)
                                        .logic = misbehave });
     } else if (strcmp(which, "bad-line") == 0) {
         tide_probe_new(tide_read_files(scope, "Reader", &file, 1, TIDE_U64, parse_line, NULL));
+    } else if (strcmp(which, "read-no-parse") == 0) {
+        tide_read_text(scope, "Reader", &file, 1, TIDE_U64, NULL, NULL);
     } else if (strcmp(which, "bad-text") == 0) {
         tide_probe_new(tide_read_text(scope, "Reader", &file, 1, TIDE_U64, parse_text, NULL));
     } else if (strcmp(which, "map-batch-bytes") == 0) {

@@ -42,6 +42,7 @@ desc-gap|tide_operator 'Gappy': input 2 given after an empty input 1
 desc-no-logic|tide_operator 'Idle': no logic
 desc-no-scope|tide_operator 'Nowhere': no inputs and no scope (a source needs .scope)
 desc-stray-pact|tide_operator 'Stray': a pact for port 1, which has no input
+read-no-parse|Reader: no parse function
 CASES
 }
 # (returns-before-build: the worker that returned may see its peer's first message for the

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* tide_read_files and tide_read_text: text files as a source, file i at epoch i, each
- * worker parsing its share of the lines (one a call, or runs of them). A worker reads only its share of a file's bytes: the lines that start in
- * its slice (workers in order, slices of equal size), so that reading scales with the
- * workers. Anything else (a pipe) is read whole by the first worker of each rank, keeping
- * every line: its lines can be read once only. Standard input is read by rank 0 alone (the
- * launchers give it to rank 0; MPICH's Hydra gives the others a pipe that never ends). No
- * coordination either way, and a file any worker cannot read stops the job with its name. */
+ * worker parsing its share of the lines (a line a call, or runs of them). A worker reads
+ * only its share of a file's bytes: the lines that start in its slice (workers in order,
+ * slices of equal size), so that reading scales with the workers. Anything else (a pipe)
+ * is read whole by the first worker of each rank, keeping every line: its lines can be
+ * read once only. Standard input is read by rank 0 alone (the launchers give it to rank 0;
+ * MPICH's Hydra gives the others a pipe that never ends). No coordination either way, and
+ * a file any worker cannot read stops the job with its name. */
 #define _GNU_SOURCE /* memrchr */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,7 +239,8 @@ static void read_logic(tide_op *op, void *arg)
         }
         if (wrong) {
             uint64_t line = counts_lines(r) ? first : line_at(r->files[r->file], at);
-            if (where >= text && where <= text + textlen)
+            uintptr_t at_byte = (uintptr_t)where, from = (uintptr_t)text;
+            if (where && at_byte >= from && at_byte - from <= textlen) /* (else: ignored) */
                 line += count_newlines(text, (size_t)(where - text));
             tide_abort("%s: %s:%" PRIu64 ": %s", r->name, r->files[r->file], line, wrong);
         }
@@ -277,6 +279,8 @@ static tide_stream *reader_new(tide_scope *scope, const char *name, const char *
     r->parse = parse;
     r->parse_text = parse_text;
     r->ctx = ctx;
+    if (!parse && !parse_text)
+        tide_abort("%s: no parse function", name);
     tide_stream *s = tide_source(scope, name, out, read_logic, r, reader_free, &r->cap);
     if (!nfiles)
         tide_cap_drop(&r->cap);
