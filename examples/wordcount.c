@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Counts the words of text files, one epoch per file: each worker reads its slice of
- * each file (tide_read_text: the lines that start in its share of the bytes, many a
- * call), splits them into words (letters only, lower-cased), the words are exchanged by word and
+ * Counts the words of text files, one epoch per file: each worker reads its slice of each
+ * file (tide_read_text: the lines that start in its share of the bytes, many a call),
+ * splits them into words (letters only, lower-cased), the words are exchanged by word and
  * counted per epoch by tide_aggregate, and the counts are gathered at worker 0, which
  * prints each epoch's totals and most frequent words (all of them with --all) as soon as
  * the epoch completes.

@@ -269,13 +269,14 @@ int df_to_stream_bytes(tide_worker *w, void *ctx)
 
 /* ---------------------------------------------------------------- tide_read_files, _text */
 
-/* Each file's lines reach the dataflow once (a line a call, or in runs), whatever the number of workers (each reads
- * the lines that start in its slice of the file): slice boundaries right after a newline
- * (file 2: 90 lines of 3 bytes, 270 = 2 x 135 = 3 x 90), inside lines (file 4), inside a
- * line longer than a slice (file 3), empty lines, an empty file, no final newline, lines
- * cut by the ends of the reader's 256 KiB blocks (file 6: 160,000 lines, 950 KB) and a line
- * longer than a block (file 7: a number after 800,000 spaces, between two lines). Each
- * worker reads its own copy of the files, so no worker reads one being written. */
+/* Each file's lines reach the dataflow once (a line a call, or in runs), whatever the
+ * number of workers (each reads the lines that start in its slice of the file): slice
+ * boundaries right after a newline (file 2: 90 lines of 3 bytes, 270 = 2 x 135 = 3 x 90),
+ * inside lines (file 4), inside a line longer than a slice (file 3), empty lines, an empty
+ * file, no final newline, lines cut by the ends of the reader's 256 KiB blocks (file 6:
+ * 160,000 lines, 950 KB) and a line longer than a block (file 7: a number after 800,000
+ * spaces, between two lines). Each worker reads its own copy of the files, so no worker
+ * reads one being written. */
 enum { READ_FILES = 8 };
 
 struct read_seen {
