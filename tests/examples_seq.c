@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The computations of the examples done sequentially, in the plainest way, for
- * tests/examples_seq.sh to compare with what the examples print in every shape. Inputs are
- * drawn from the same sequences (examples/example.h).
+ * tests/examples_seq.sh to compare with what the examples print in every shape, and
+ * scripts/bench-cost to time the examples against. Inputs are drawn from the same sequences
+ * (examples/example.h).
  *
  *   examples_seq bfs NODES EDGES          distance D: N nodes
  *   examples_seq hashjoin KEYS VALS       P joined pairs, checksum C
  *   examples_seq unionfind NODES EDGES    C components
+ *   examples_seq unionfind-threads NODES EDGES   the same on two threads, as unionfind -w 2
  *   examples_seq loopdemo RATE SECONDS    N records, S steps
  *   examples_seq pagerank NODES EDGES     per time with rank changes: TIME COUNT SUM MAX
  *   examples_seq pagerank FILE            the same for an edge list
@@ -14,6 +16,10 @@
  *   examples_seq words LINES PER_LINE     wordcount's input for bench-cost (text)
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "../examples/example.h"
@@ -329,38 +335,142 @@ static void words(uint64_t lines, uint64_t per_line)
 
 /* ---------------------------------------------------------------- unionfind */
 
+/* Unites the n edges a[i]-b[i] in the forest (root, rank): examples/unionfind.c's loop,
+ * the misses on an edge's nodes asked for 8 edges ahead. The roots each union joined go to
+ * (jx, jy) when given. Returns the number of unions. */
+static size_t unite_edges(uint32_t *root, uint8_t *rank, const uint32_t *a, const uint32_t *b,
+                          size_t n, uint32_t *jx, uint32_t *jy)
+{
+    size_t unions = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 8 < n) {
+            __builtin_prefetch(&root[a[i + 8]]);
+            __builtin_prefetch(&root[b[i + 8]]);
+        }
+        uint32_t x = example_find_root(root, a[i]), y = example_find_root(root, b[i]);
+        if (x == y)
+            continue;
+        if (jx) {
+            jx[unions] = x;
+            jy[unions] = y;
+        }
+        unions++;
+        example_unite(root, rank, x, y);
+    }
+    return unions;
+}
+
+/* edges drawn and united in chunks, so that the prefetches have edges ahead to ask for */
+enum { UF_CHUNK = 4096 };
+
+static uint32_t *forest_new(uint64_t nodes, uint8_t **rank)
+{
+    uint32_t *root = xcalloc(nodes, 4);
+    *rank = xcalloc(nodes, 1);
+    for (uint64_t n = 0; n < nodes; n++)
+        root[n] = (uint32_t)n;
+    return root;
+}
+
 /* examples/unionfind.c's forest (example_find_root, example_unite): union by rank and path
  * halving, the fastest of the variants tried here (either alone takes twice the time) */
 static void unionfind(uint64_t nodes, uint64_t edges)
 {
-    uint32_t *root = xcalloc(nodes, 4);
-    uint8_t *rank = xcalloc(nodes, 1);
+    uint8_t *rank;
+    uint32_t *root = forest_new(nodes, &rank);
     uint64_t components = nodes;
-    for (uint64_t n = 0; n < nodes; n++)
-        root[n] = (uint32_t)n;
-    /* in chunks, so that the misses on an edge's nodes are asked for 8 edges ahead, as
-     * examples/unionfind.c does */
-    enum { CHUNK = 4096 };
-    static uint32_t a[CHUNK], b[CHUNK];
-    for (uint64_t c = 0; c < edges; c += CHUNK) {
-        size_t n = edges - c < CHUNK ? (size_t)(edges - c) : CHUNK;
+    static uint32_t a[UF_CHUNK], b[UF_CHUNK];
+    for (uint64_t c = 0; c < edges; c += UF_CHUNK) {
+        size_t n = edges - c < UF_CHUNK ? (size_t)(edges - c) : UF_CHUNK;
         for (size_t i = 0; i < n; i++)
             example_edge(c + i, nodes, &a[i], &b[i]);
-        for (size_t i = 0; i < n; i++) {
-            if (i + 8 < n) {
-                __builtin_prefetch(&root[a[i + 8]]);
-                __builtin_prefetch(&root[b[i + 8]]);
-            }
-            uint32_t x = example_find_root(root, a[i]), y = example_find_root(root, b[i]);
-            if (x == y)
-                continue;
-            components--;
-            example_unite(root, rank, x, y);
-        }
+        components -= unite_edges(root, rank, a, b, n, NULL, NULL);
     }
     printf("%" PRIu64 " components\n", components);
     free(root);
     free(rank);
+}
+
+/* The most unionfind -w 2 could make of its algorithm (timely's) here, with no dataflow:
+ * two threads, each uniting every other chunk of the edges in a forest of its own; thread 1
+ * appends the roots its unions join to an array, and thread 0 unites those in its forest
+ * too, after each of its own chunks and at the end. Timed against the single thread by
+ * scripts/bench-cost. */
+struct uf_pair {
+    uint64_t nodes, edges;
+    uint32_t *jx, *jy;       /* thread 1's joins: at most nodes - 1 */
+    _Atomic size_t joined;   /* how many of them thread 0 may read */
+    _Atomic bool done;       /* thread 1 has no more */
+    uint64_t unions;         /* thread 0's: the whole graph's, at the end */
+};
+
+struct uf_thread {
+    struct uf_pair *pair;
+    int me;
+};
+
+static void *unionfind_thread(void *arg)
+{
+    struct uf_thread *t = arg;
+    struct uf_pair *p = t->pair;
+    uint8_t *rank;
+    uint32_t *root = forest_new(p->nodes, &rank); /* its pages first touched here */
+    uint32_t a[UF_CHUNK], b[UF_CHUNK];
+    size_t unions = 0, merged = 0;
+    for (uint64_t c = (uint64_t)t->me * UF_CHUNK; c < p->edges; c += 2 * UF_CHUNK) {
+        size_t n = p->edges - c < UF_CHUNK ? (size_t)(p->edges - c) : UF_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            example_edge(c + i, p->nodes, &a[i], &b[i]);
+        if (t->me == 1) {
+            unions += unite_edges(root, rank, a, b, n, p->jx + unions, p->jy + unions);
+            atomic_store_explicit(&p->joined, unions, memory_order_release);
+            continue;
+        }
+        unions += unite_edges(root, rank, a, b, n, NULL, NULL);
+        size_t ready = atomic_load_explicit(&p->joined, memory_order_acquire);
+        unions += unite_edges(root, rank, p->jx + merged, p->jy + merged, ready - merged, NULL,
+                              NULL);
+        merged = ready;
+    }
+    if (t->me == 1) {
+        atomic_store_explicit(&p->done, true, memory_order_release);
+    } else {
+        for (;;) {
+            bool last = atomic_load_explicit(&p->done, memory_order_acquire);
+            size_t ready = atomic_load_explicit(&p->joined, memory_order_acquire);
+            unions += unite_edges(root, rank, p->jx + merged, p->jy + merged, ready - merged,
+                                  NULL, NULL);
+            merged = ready;
+            if (last)
+                break;
+            sched_yield();
+        }
+        p->unions = unions;
+    }
+    free(root);
+    free(rank);
+    return NULL;
+}
+
+static void unionfind_threads(uint64_t nodes, uint64_t edges)
+{
+    struct uf_pair p = { .nodes = nodes, .edges = edges };
+    p.jx = xcalloc(nodes, 4);
+    p.jy = xcalloc(nodes, 4);
+    atomic_init(&p.joined, 0);
+    atomic_init(&p.done, false);
+    struct uf_thread t[2] = { { &p, 0 }, { &p, 1 } };
+    pthread_t thread[2];
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&thread[i], NULL, unionfind_thread, &t[i]) != 0) {
+            fprintf(stderr, "examples_seq: could not start a thread\n");
+            exit(1);
+        }
+    for (int i = 0; i < 2; i++)
+        pthread_join(thread[i], NULL);
+    printf("%" PRIu64 " components\n", nodes - p.unions);
+    free(p.jx);
+    free(p.jy);
 }
 
 /* ---------------------------------------------------------------- loopdemo */
@@ -567,7 +677,8 @@ int main(int argc, char **argv)
         return 0;
     }
     static const char usage[] =
-        "usage: examples_seq bfs|hashjoin|unionfind|loopdemo|pagerank|words A B\n"
+        "usage: examples_seq bfs|hashjoin|unionfind|unionfind-threads|loopdemo|pagerank|words "
+        "A B\n"
         "       examples_seq pagerank FILE | wordcount FILE...\n";
     if (argc != 4 || example_parse(argv[2], &x) || example_parse(argv[3], &y)) {
         fputs(usage, stderr);
@@ -579,6 +690,8 @@ int main(int argc, char **argv)
         hashjoin(x, y);
     else if (strcmp(argv[1], "unionfind") == 0)
         unionfind(x, y);
+    else if (strcmp(argv[1], "unionfind-threads") == 0)
+        unionfind_threads(x, y);
     else if (strcmp(argv[1], "loopdemo") == 0)
         loopdemo(x, y);
     else if (strcmp(argv[1], "pagerank") == 0)

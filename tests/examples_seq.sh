@@ -59,6 +59,13 @@ each_shape "wordcount" "$dir/wordcount" "sed -e 's/, at [0-9.]* s\$//' -e '/^wor
 
 "$seq" unionfind 20000 15000 >"$dir/unionfind"
 each_shape "unionfind 20000 15000 1000" "$dir/unionfind" "cat" "$e/unionfind" 20000 15000 1000
+# bench-cost's two-thread bound computes the same: thread 1 with no edges (fewer than a
+# chunk of 4096), with some, and with many joins merged while it still runs
+for size in "20000 3000" "20000 15000" "200000 500000"; do
+  if [ "$("$seq" unionfind-threads $size)" = "$("$seq" unionfind $size)" ]; then
+    echo "ok: unionfind-threads $size"
+  else fail "examples_seq unionfind-threads $size differs from unionfind $size"; fi
+done
 
 "$seq" loopdemo 20000 1 >"$dir/loopdemo"
 each_shape "loopdemo 20000 1" "$dir/loopdemo" \
