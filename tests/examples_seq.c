@@ -409,6 +409,16 @@ struct uf_thread {
     int me;
 };
 
+/* Thread 0: unites the joins thread 1 published since the last call (*merged of them). */
+static size_t merge_joins(struct uf_pair *p, uint32_t *root, uint8_t *rank, size_t *merged)
+{
+    size_t ready = atomic_load_explicit(&p->joined, memory_order_acquire);
+    size_t unions = unite_edges(root, rank, p->jx + *merged, p->jy + *merged, ready - *merged,
+                                NULL, NULL);
+    *merged = ready;
+    return unions;
+}
+
 static void *unionfind_thread(void *arg)
 {
     struct uf_thread *t = arg;
@@ -427,23 +437,17 @@ static void *unionfind_thread(void *arg)
             continue;
         }
         unions += unite_edges(root, rank, a, b, n, NULL, NULL);
-        size_t ready = atomic_load_explicit(&p->joined, memory_order_acquire);
-        unions += unite_edges(root, rank, p->jx + merged, p->jy + merged, ready - merged, NULL,
-                              NULL);
-        merged = ready;
+        unions += merge_joins(p, root, rank, &merged);
     }
     if (t->me == 1) {
         atomic_store_explicit(&p->done, true, memory_order_release);
     } else {
-        for (;;) {
-            bool last = atomic_load_explicit(&p->done, memory_order_acquire);
-            size_t ready = atomic_load_explicit(&p->joined, memory_order_acquire);
-            unions += unite_edges(root, rank, p->jx + merged, p->jy + merged, ready - merged,
-                                  NULL, NULL);
-            merged = ready;
-            if (last)
-                break;
-            sched_yield();
+        for (bool last = false; !last;) {
+            /* done read first: the joins counted before it was set are all visible */
+            last = atomic_load_explicit(&p->done, memory_order_acquire);
+            unions += merge_joins(p, root, rank, &merged);
+            if (!last)
+                sched_yield();
         }
         p->unions = unions;
     }
